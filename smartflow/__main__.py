@@ -1,0 +1,3 @@
+from smartflow.cli import main
+
+main()

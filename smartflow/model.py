@@ -1,0 +1,247 @@
+"""The intermediate model of definitions: plain frozen dataclasses.
+
+This module imports nothing of smartflow's: every later stage (compile, plan, runtime)
+reads these objects, and nothing here knows about YAML, SQL or the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVELS = ("none", "own", "department", "all")
+ACTIONS = ("read", "create", "update", "delete", "move", "export", "import")
+FIELD_TYPES = (
+    "string", "text", "integer", "number", "money", "boolean", "date", "datetime",
+    "enum", "user", "link", "file", "email", "phone", "url",
+)
+SEMANTICS = ("process", "success", "failure")
+EVENTS = ("created", "updated", "field_changed", "stage_entered", "stage_left", "scheduled")
+ACTION_KINDS = ("set", "move", "create_item", "assign", "notify", "webhook", "comment")
+
+# Columns every item has; a declared field may not take these names.
+SYSTEM_FIELDS = (
+    "id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at",
+    "updated_by", "updated_at", "moved_by", "moved_at", "version", "deleted_at",
+    "closed_at", "begin_date", "close_date", "definition_version", "observers",
+)
+DEFAULT_ROLES = {
+    "administrator": {"ru": "Администратор", "en": "Administrator"},
+    "manager": {"ru": "Менеджер", "en": "Manager"},
+}
+
+
+@dataclass(frozen=True)
+class Text:
+    """A user-facing text: one string, or translations by language code."""
+
+    values: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, raw: str | dict[str, str] | None) -> Text | None:
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            return cls((("", raw),))
+        return cls(tuple(raw.items()))
+
+    def get(self, lang: str | None = None) -> str:
+        """The text in lang, else English, else the first one given."""
+        mapping = dict(self.values)
+        for key in (lang, "", "en"):
+            if key is not None and key in mapping:
+                return mapping[key]
+        return self.values[0][1]
+
+    def to_data(self) -> str | dict[str, str]:
+        if len(self.values) == 1 and self.values[0][0] == "":
+            return self.values[0][1]
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    title: Text
+    color: str | None = None
+    renamed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    type: str
+    title: Text | None = None
+    description: Text | None = None
+    required: bool = False
+    default: Any = None
+    multiple: bool = False
+    unique: bool = False
+    min: Any = None
+    max: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    precision: int | None = None
+    currency: str | None = None
+    options: tuple[Option, ...] = ()
+    to: str | None = None
+    extensions: tuple[str, ...] = ()
+    max_size: int | None = None
+    renamed_from: str | None = None
+    backfill: Any = None
+
+    def label(self, lang: str | None = None) -> str:
+        return self.title.get(lang) if self.title else self.id
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    title: Text
+    semantic: str = "process"
+    color: str | None = None
+    required: tuple[str, ...] = ()
+    description: Text | None = None
+    renamed_from: str | None = None
+    replaces: tuple[str, ...] = ()
+
+    @property
+    def final(self) -> bool:
+        return self.semantic != "process"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An allowed move; sources is None for "*" (from any stage)."""
+
+    sources: tuple[str, ...] | None
+    target: str
+    when: str | None = None
+    roles: tuple[str, ...] | None = None
+    title: Text | None = None
+
+    def starts_from(self, stage_id: str) -> bool:
+        return self.sources is None or stage_id in self.sources
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: str
+    title: Text
+    stages: tuple[Stage, ...]
+    default: bool = False
+    transitions: tuple[Transition, ...] | None = None
+    renamed_from: str | None = None
+
+    def stage(self, stage_id: str) -> Stage | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+    def moves(self) -> list[tuple[str, str]]:
+        """Every (from, to) pair this pipeline allows."""
+        ids = [s.id for s in self.stages]
+        if self.transitions is None:
+            return [(a, b) for a in ids for b in ids if a != b]
+        pairs: list[tuple[str, str]] = []
+        for transition in self.transitions:
+            for source in transition.sources or ids:
+                if source != transition.target and (source, transition.target) not in pairs:
+                    pairs.append((source, transition.target))
+        return pairs
+
+
+@dataclass(frozen=True)
+class Action:
+    """One trigger action: its kind and its parameters as written."""
+
+    kind: str
+    params: Any
+
+
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    on: str
+    do: tuple[Action, ...]
+    title: Text | None = None
+    field: str | None = None
+    to: Any = None
+    stage: str | None = None
+    pipeline: str | None = None
+    when: str | None = None
+    after: str | None = None
+    at: str | None = None
+    run_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What one role may do with a process; stages is None when not restricted."""
+
+    role: str
+    levels: tuple[tuple[str, str], ...]
+    stages: tuple[str, ...] | None = None
+    shorthand: str | None = None
+
+    def level(self, action: str) -> str:
+        return dict(self.levels).get(action, "none")
+
+
+@dataclass(frozen=True)
+class CardSection:
+    id: str
+    title: Text
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Features:
+    observers: bool = False
+    recycle_bin: bool = False
+    begin_close_dates: bool = False
+    links: bool = False
+
+
+@dataclass(frozen=True)
+class Process:
+    id: str
+    title: Text
+    fields: tuple[Field, ...]
+    pipelines: tuple[Pipeline, ...]
+    description: Text | None = None
+    features: Features = field(default_factory=Features)
+    triggers: tuple[Trigger, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    card: tuple[CardSection, ...] = ()
+    list_columns: tuple[str, ...] = ()
+    list_sort: str | None = None
+    source: str = ""
+
+    def field(self, field_id: str) -> Field | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def pipeline(self, pipeline_id: str) -> Pipeline | None:
+        return next((p for p in self.pipelines if p.id == pipeline_id), None)
+
+    @property
+    def default_pipeline(self) -> Pipeline:
+        return next((p for p in self.pipelines if p.default), self.pipelines[0])
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    title: Text
+    description: Text | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Everything one folder of definitions declares."""
+
+    processes: tuple[Process, ...]
+    roles: tuple[Role, ...]
+
+    def process(self, process_id: str) -> Process | None:
+        return next((p for p in self.processes if p.id == process_id), None)

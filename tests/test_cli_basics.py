@@ -1,0 +1,131 @@
+"""The CLI surface of the definition language: validate, schema, init, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from smartflow.cli import main
+from tests.conftest import PROCESSES, ROOT
+
+
+def test_shipped_processes_are_valid(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(PROCESSES), "--strict"])
+    assert result.output == ""
+    assert result.exit_code == 0
+
+
+def test_invalid_file_reports_located_error_and_exits_1(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Process\nid: thing\ntitle: Thing\nfields: {}\npipline: {}\n", encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].endswith("bad.yaml:1:1: error[missing-key]: the document is missing the required key `pipelines`")
+    assert "bad.yaml:5:1: error[unknown-key]: unknown key `pipline` in the document" in lines[2]
+    assert lines[3] == "  hint: did you mean `pipelines`?"
+    assert lines[-1] == "2 errors, 0 warnings in 1 file"
+
+
+def test_json_output_lists_the_same_diagnostics(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Roles\nroles:\n  Boss: {title: Босс}\n", encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(bad), "--format", "json"])
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert payload["valid"] is False
+    [diagnostic] = payload["diagnostics"]
+    assert (diagnostic["line"], diagnostic["col"], diagnostic["code"]) == (3, 3, "invalid-id")
+    assert diagnostic["path"] == "roles.Boss"
+
+
+def test_warnings_pass_unless_strict(runner: CliRunner, tmp_path: Path) -> None:
+    doc = tmp_path / "p.yaml"
+    doc.write_text(
+        "kind: Process\nid: note\ntitle: Заметка\nfields: {}\n"
+        "pipelines:\n  main:\n    title: Main\n    stages:\n      open: {title: Open}\n"
+        "      done: {title: Done, semantic: success}\n",
+        encoding="utf-8",
+    )
+    relaxed = runner.invoke(main, ["validate", str(doc)])
+    assert relaxed.exit_code == 0
+    assert "warning[no-failure-stage]" in relaxed.output
+    assert relaxed.output.splitlines()[-1] == "0 errors, 1 warning in 1 file"
+    assert runner.invoke(main, ["validate", str(doc), "--strict"]).exit_code == 1
+
+
+def test_missing_path_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["validate", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_no_default_folder_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        result = runner.invoke(main, ["validate"])
+    assert result.exit_code == 2
+    assert "no `processes/` folder here" in result.output
+
+
+def test_empty_folder_is_reported(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "error[no-definitions]: no .yaml or .yml files found" in result.output
+
+
+def test_schema_command_prints_the_published_schema(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["schema"])
+    assert result.exit_code == 0
+    published = (ROOT / "schemas" / "smartflow.schema.json").read_text(encoding="utf-8")
+    assert result.output == published
+    assert json.loads(result.output)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_init_scaffolds_a_folder_that_validates(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "процессы"
+    result = runner.invoke(main, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.iterdir()) == ["example.yaml", "roles.yaml", "smartflow.schema.json"]
+    assert runner.invoke(main, ["validate", str(target), "--strict"]).output == ""
+    again = runner.invoke(main, ["init", str(target)])
+    assert again.exit_code == 1
+    assert "already exist" in again.output
+    assert runner.invoke(main, ["init", str(target), "--force"]).exit_code == 0
+
+
+def test_help_lists_commands_and_version(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("validate", "schema", "init"):
+        assert command in result.output
+    assert runner.invoke(main, ["--version"]).output.startswith("smartflow, version ")
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom smartflow.cli import main\n"
+        "CliRunner().invoke(main, ['--help'])\n"
+        "heavy = [m for m in ('jsonschema', 'sqlalchemy', 'jinja2', 'openpyxl', 'transitions') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
+
+
+def test_model_imports_nothing_of_ours() -> None:
+    code = "import sys\nimport smartflow.model\nprint(sorted(m for m in sys.modules if m.startswith('smartflow.')))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "['smartflow.model']"
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0].strip() for b in readme.split("```sh\n")[1:3]]
+    install_and_run, install_and_test = blocks
+    assert install_and_run.startswith("python3 -m pip install .")
+    assert install_and_test in ci.splitlines()
