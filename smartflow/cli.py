@@ -14,10 +14,53 @@ import click
 from smartflow import __version__
 
 EXIT_OK = 0
-EXIT_INVALID = 1
+EXIT_INVALID = 1  # validate: invalid definitions; plan: changes pending
 EXIT_USAGE = 2
+EXIT_DEFINITIONS = 3  # plan/apply/rollback: the definitions are invalid
+EXIT_REFUSED = 4  # apply refused a step that would lose data
+EXIT_BUSY = 5  # another apply holds the lock
+EXIT_DATABASE = 6  # the database cannot be used
+EXIT_NOT_FOUND = 7  # an unknown version
 
 DEFAULT_PATH = Path("processes")
+
+
+def _exit_code(error: Exception) -> int:
+    """The one place exit codes are decided for smartflow's own errors."""
+    from smartflow import errors
+
+    table: list[tuple[type[Exception], int]] = [
+        (errors.DefinitionError, EXIT_DEFINITIONS),
+        (errors.ApplyRefused, EXIT_REFUSED),
+        (errors.Busy, EXIT_BUSY),
+        (errors.UnknownVersion, EXIT_NOT_FOUND),
+        (errors.DatabaseUnavailable, EXIT_DATABASE),
+    ]
+    return next((code for kind, code in table if isinstance(error, kind)), EXIT_INVALID)
+
+
+class SmartflowGroup(click.Group):
+    """Turns smartflow's errors into one message and an exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from smartflow.errors import DefinitionError, SmartflowError
+
+        try:
+            return super().invoke(ctx)
+        except SmartflowError as error:
+            if isinstance(error, DefinitionError):
+                from smartflow.validate.report import render_text, summary
+
+                click.echo(render_text(error.result), err=True)
+                click.echo(summary(error.result), err=True)
+            click.echo(f"error: {error}", err=True)
+            if error.hint:
+                click.echo(f"  hint: {error.hint}", err=True)
+            raise SystemExit(_exit_code(error)) from None
+
+
+db_option = click.option("--db", "db_url", envvar="SMARTFLOW_DATABASE_URL", metavar="URL",
+                         help="Database URL (default: $SMARTFLOW_DATABASE_URL, else sqlite:///smartflow.db).")
 
 
 def _paths(paths: tuple[Path, ...]) -> list[Path]:
@@ -29,7 +72,7 @@ def _paths(paths: tuple[Path, ...]) -> list[Path]:
     return [DEFAULT_PATH]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=SmartflowGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="smartflow")
 def main() -> None:
     """smartflow: CRM smart processes defined in YAML, validated, deployed and run."""
@@ -82,3 +125,102 @@ def init(directory: Path, force: bool) -> None:
     for path in written:
         click.echo(f"created {path}")
     click.echo(f"next: edit {directory}/example.yaml, then run `smartflow validate {directory}`")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@db_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--against", type=int, metavar="VERSION", help="Compare with an earlier deployed version instead.")
+def plan(paths: tuple[Path, ...], db_url: str | None, output_format: str, against: int | None) -> None:
+    """Show what `apply` would change in the database, and its effect on existing items.
+
+    Exits 0 when there is nothing to do and 1 when there are changes (as `kubectl diff`),
+    so CI can detect drift.
+    """
+    from smartflow import deploy
+    from smartflow.plan.render import render_json, render_text
+
+    desired = deploy.load_desired(_paths(paths))
+    result = deploy.plan(desired, db_url, against=against)
+    click.echo(render_json(result) if output_format == "json" else render_text(result))
+    raise SystemExit(EXIT_OK if result.empty else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@db_option
+@click.option("--allow-data-loss", is_flag=True,
+              help="Carry out steps that drop data (the data is kept in the sf_archive table).")
+@click.option("--dry-run", is_flag=True, help="Run the whole apply in a transaction, then roll it back.")
+@click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys (recorded with the version).")
+@click.option("--lock-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for another apply to finish.")
+def apply(paths: tuple[Path, ...], db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None,
+          lock_timeout: float) -> None:
+    """Deploy the definitions: all steps in one transaction, or nothing.
+
+    Steps that would lose data are refused with the plan's numbers unless
+    --allow-data-loss is given.
+    """
+    from smartflow import deploy
+    from smartflow.plan.render import render_text
+
+    desired = deploy.load_desired(_paths(paths))
+    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor,
+                          lock_timeout=lock_timeout)
+    _report_apply(result, dry_run, allow_data_loss, render_text)
+
+
+def _report_apply(result: object, dry_run: bool, allow_data_loss: bool, render: object) -> None:
+    from smartflow.plan import Plan
+
+    assert isinstance(result, Plan) and callable(render)
+    if result.empty:
+        click.echo("No changes: the database matches the definitions.")
+        return
+    click.echo(render(result, allow_data_loss))
+    from smartflow.plan.ops import RecordVersion
+
+    record = result.operations[-1]
+    assert isinstance(record, RecordVersion)
+    click.echo("\nDry run: everything was rolled back." if dry_run else f"\nApplied: version {record.number} is live.")
+
+
+@main.command()
+@db_option
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def versions(db_url: str | None, output_format: str) -> None:
+    """List the deployed definition versions, newest first."""
+    import json
+
+    from tabulate import tabulate
+
+    from smartflow import deploy
+
+    rows = deploy.versions(db_url)
+    if output_format == "json":
+        click.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("Nothing deployed yet.")
+        return
+    table = [[r["version"], str(r["created_at"])[:19], r["created_by"], (r["git_commit"] or "")[:12],
+              r["hash"][:12], r["changes"]] for r in rows]
+    click.echo(tabulate(table, headers=["version", "deployed at", "by", "git commit", "hash", "changes"]))
+
+
+@main.command()
+@click.argument("version", type=int)
+@db_option
+@click.option("--allow-data-loss", is_flag=True, help="Carry out steps that drop data (kept in sf_archive).")
+@click.option("--dry-run", is_flag=True, help="Run the rollback in a transaction, then roll it back.")
+@click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys.")
+def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None) -> None:
+    """Deploy an earlier version's definitions again (a plan and an apply, same safety rules)."""
+    from smartflow import deploy
+    from smartflow.plan.render import render_text
+
+    desired = deploy.version_documents(version, db_url)
+    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
+    _report_apply(result, dry_run, allow_data_loss, render_text)

@@ -14,3 +14,11 @@ PROCESSES = ROOT / "processes"
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(params=__import__("tests.dbutil", fromlist=["backends"]).backends())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh empty database: SQLite, and PostgreSQL when configured."""
+    from tests.dbutil import database_url
+
+    yield from database_url(request.param, tmp_path)

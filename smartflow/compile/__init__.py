@@ -1,0 +1,1 @@
+"""Compile the model: SQL tables (SQLAlchemy MetaData, no engine) and state machines."""

@@ -1,0 +1,299 @@
+"""The SQL schema of a definition: SQLAlchemy Core tables, pure (no engine, no I/O).
+
+Naming: a process's items live in `p_<process>`; a multiple-valued field, a multiple link
+and the observers list each get `p_<process>__<field>`; smartflow's own tables are `sf_*`.
+Ids may not contain `__`, so these names never collide, and ids are at most 28 characters,
+so every name fits PostgreSQL's 63 bytes.
+
+number and money values are stored as exact integers of 10^-precision units (cents for a
+money field with precision 2): exact on SQLite as on PostgreSQL, sortable and summable in
+SQL. A money field has a second column `<field>__currency`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from smartflow.model import Definition, Field, Process
+
+DEFAULT_PRECISION = 2
+
+
+def item_table_name(process_id: str) -> str:
+    return f"p_{process_id}"
+
+
+def values_table_name(process_id: str, field_id: str) -> str:
+    return f"p_{process_id}__{field_id}"
+
+
+def currency_column(field_id: str) -> str:
+    return f"{field_id}__currency"
+
+
+def precision_of(field: Field) -> int:
+    return DEFAULT_PRECISION if field.precision is None else field.precision
+
+
+def _timestamp() -> DateTime:
+    return DateTime(timezone=True)
+
+
+def scalar_type(field: Field) -> Any:
+    """The column type holding one value of field (the amount, for money)."""
+    kind = field.type
+    if kind == "text":
+        return Text()
+    if kind in ("integer", "number", "money"):
+        return BigInteger()
+    if kind == "boolean":
+        return Boolean()
+    if kind == "date":
+        return Date()
+    if kind == "datetime":
+        return _timestamp()
+    if kind in ("user", "link", "file"):
+        return Integer()
+    return String()
+
+
+def _reference(field: Field) -> ForeignKey | None:
+    if field.type == "link" and field.to:
+        return ForeignKey(f"{item_table_name(field.to)}.id", ondelete="SET NULL")
+    if field.type == "user":
+        return ForeignKey("sf_users.id", ondelete="SET NULL")
+    if field.type == "file":
+        return ForeignKey("sf_files.id", ondelete="SET NULL")
+    return None
+
+
+def field_columns(field: Field) -> list[Column[Any]]:
+    """The columns of a single-valued field on the item table."""
+    reference = _reference(field)
+    columns: list[Column[Any]] = [
+        Column(field.id, scalar_type(field), *([reference] if reference is not None else []), nullable=True)
+    ]
+    if field.type == "money":
+        columns.append(Column(currency_column(field.id), String(3), nullable=True))
+    return columns
+
+
+def is_single(field: Field) -> bool:
+    return not field.multiple
+
+
+def _system_columns(process: Process) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("title", String, nullable=False),
+        Column("pipeline", String(28), nullable=False),
+        Column("stage", String(28), nullable=False),
+        Column("assigned_to", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("created_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("updated_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("updated_at", _timestamp(), nullable=False),
+        Column("moved_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("moved_at", _timestamp(), nullable=True),
+        Column("closed_at", _timestamp(), nullable=True),
+        Column("version", Integer, nullable=False, server_default="1"),
+        Column("deleted_at", _timestamp(), nullable=True),
+        Column("definition_version", Integer, nullable=True),
+    ]
+    if process.features.begin_close_dates:
+        columns += [Column("begin_date", Date, nullable=True), Column("close_date", Date, nullable=True)]
+    return columns
+
+
+def item_indexes(process: Process, table: Table) -> list[Index]:
+    """The indexes the list, kanban and report queries need, plus unique and link fields."""
+    pid = process.id
+    indexes = [
+        Index(f"ix_{pid}_pipeline_stage", table.c.pipeline, table.c.stage),
+        Index(f"ix_{pid}_stage_updated", table.c.stage, table.c.updated_at),
+        Index(f"ix_{pid}_assigned", table.c.assigned_to),
+    ]
+    for field in process.fields:
+        if not is_single(field):
+            continue
+        if field.unique:
+            indexes.append(Index(f"uq_{pid}_{field.id}", table.c[field.id], unique=True))
+        elif field.type in ("link", "user"):
+            indexes.append(Index(f"ix_{pid}_{field.id}", table.c[field.id]))
+    return indexes
+
+
+def values_table(process: Process, field: Field, metadata: MetaData) -> Table:
+    """The table of a multiple-valued field: one row per value, in order."""
+    name = values_table_name(process.id, field.id)
+    reference = _reference(field)
+    columns: list[Any] = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("item_id", Integer, ForeignKey(f"{item_table_name(process.id)}.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("value", scalar_type(field), *([reference] if reference is not None else []), nullable=False),
+    ]
+    if field.type == "money":
+        columns.append(Column("currency", String(3), nullable=True))
+    return Table(
+        name, metadata, *columns,
+        UniqueConstraint("item_id", "position", name=f"uq_{process.id}__{field.id}_p"),
+        Index(f"ix_{process.id}__{field.id}_v", "value"),
+    )
+
+
+def observers_table(process: Process, metadata: MetaData) -> Table:
+    return Table(
+        values_table_name(process.id, "observers"), metadata,
+        Column("item_id", Integer, ForeignKey(f"{item_table_name(process.id)}.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
+    )
+
+
+def process_tables(process: Process, metadata: MetaData) -> list[Table]:
+    """The item table of process and its side tables, added to metadata."""
+    columns = _system_columns(process)
+    for field in process.fields:
+        if is_single(field):
+            columns.extend(field_columns(field))
+    table = Table(item_table_name(process.id), metadata, *columns)
+    item_indexes(process, table)  # an Index on a table's columns attaches itself to that table
+    tables = [table]
+    tables += [values_table(process, field, metadata) for field in process.fields if not is_single(field)]
+    if process.features.observers:
+        tables.append(observers_table(process, metadata))
+    return tables
+
+
+def system_tables(metadata: MetaData) -> list[Table]:
+    """smartflow's own tables: versions, people, history, jobs, outbox, files, archive."""
+    versions = Table(
+        "sf_versions", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("hash", String(64), nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("created_by", String(128), nullable=False),
+        Column("git_commit", String(64), nullable=True),
+        Column("sources", JSON, nullable=False),
+        Column("documents", JSON, nullable=False),
+        Column("plan", JSON, nullable=False),
+    )
+    departments = Table(
+        "sf_departments", metadata,
+        Column("id", String(64), primary_key=True),
+        Column("title", String, nullable=False),
+        Column("parent_id", String(64), ForeignKey("sf_departments.id", ondelete="RESTRICT"), nullable=True),
+    )
+    users = Table(
+        "sf_users", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("login", String(128), nullable=False, unique=True),
+        Column("name", String, nullable=False),
+        Column("department_id", String(64), ForeignKey("sf_departments.id", ondelete="SET NULL"), nullable=True),
+        Column("active", Boolean, nullable=False, server_default="1"),
+        Column("created_at", _timestamp(), nullable=False),
+    )
+    grants = Table(
+        "sf_user_roles", metadata,
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
+        Column("role", String(28), primary_key=True),
+    )
+    history = Table(
+        "sf_history", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", Integer, nullable=False),
+        Column("at", _timestamp(), nullable=False),
+        Column("actor_id", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("kind", String(16), nullable=False),
+        Column("field", String(64), nullable=True),
+        Column("old", JSON, nullable=True),
+        Column("new", JSON, nullable=True),
+        Column("via", String(128), nullable=True),
+        Column("definition_version", Integer, nullable=True),
+        Index("ix_sf_history_item", "process", "item_id", "id"),
+    )
+    jobs = Table(
+        "sf_jobs", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", Integer, nullable=False),
+        Column("trigger", String(64), nullable=False),
+        Column("due_at", _timestamp(), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("payload", JSON, nullable=False),
+        Column("locked_by", String(128), nullable=True),
+        Column("locked_at", _timestamp(), nullable=True),
+        Column("last_error", Text, nullable=True),
+        Column("created_at", _timestamp(), nullable=False),
+        Index("ix_sf_jobs_due", "status", "due_at"),
+    )
+    outbox = Table(
+        "sf_outbox", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(16), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("next_attempt_at", _timestamp(), nullable=True),
+        Column("last_error", Text, nullable=True),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("sent_at", _timestamp(), nullable=True),
+        Index("ix_sf_outbox_status", "status", "next_attempt_at"),
+    )
+    files = Table(
+        "sf_files", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String, nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("checksum", String(64), nullable=False),
+        Column("location", String, nullable=False),
+        Column("content_type", String(128), nullable=True),
+        Column("created_at", _timestamp(), nullable=False),
+    )
+    archive = Table(
+        "sf_archive", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("version_id", Integer, nullable=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", Integer, nullable=True),
+        Column("field", String(64), nullable=True),
+        Column("reason", String, nullable=False),
+        Column("data", JSON, nullable=False),
+        Column("archived_at", _timestamp(), nullable=False),
+        Index("ix_sf_archive_item", "process", "item_id"),
+    )
+    return [versions, departments, users, grants, history, jobs, outbox, files, archive]
+
+
+SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
+                      "sf_outbox", "sf_files", "sf_archive")
+
+
+def build_metadata(definition: Definition) -> MetaData:
+    """All tables of a definition: smartflow's own and every process's."""
+    metadata = MetaData()
+    system_tables(metadata)
+    for process in definition.processes:
+        process_tables(process, metadata)
+    return metadata

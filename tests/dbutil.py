@@ -1,0 +1,61 @@
+"""Databases for tests: a SQLite file always, PostgreSQL when SMARTFLOW_TEST_DATABASE_URL names one.
+
+Each PostgreSQL test gets a schema of its own (set as the search path in the URL), dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+PG_ENV = "SMARTFLOW_TEST_DATABASE_URL"
+
+
+def backends() -> list[Any]:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if os.environ.get(PG_ENV):
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = sa.engine.make_url(os.environ[PG_ENV])
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Everything a test may compare: each table's columns, indexes and rows."""
+    engine = sa.create_engine(url)
+    out: dict[str, Any] = {}
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            for name in sorted(inspector.get_table_names()):
+                columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(name)]
+                indexes = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                 for i in inspector.get_indexes(name))
+                table = sa.table(name, *(sa.column(c[0]) for c in columns))
+                rows = sorted(repr(tuple(r)) for r in connection.execute(sa.select(table)))
+                out[name] = {"columns": sorted(columns), "indexes": indexes, "rows": rows}
+    finally:
+        engine.dispose()
+    return out
