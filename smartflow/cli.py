@@ -20,7 +20,12 @@ EXIT_DEFINITIONS = 3  # plan/apply/rollback: the definitions are invalid
 EXIT_REFUSED = 4  # apply refused a step that would lose data
 EXIT_BUSY = 5  # another apply holds the lock
 EXIT_DATABASE = 6  # the database cannot be used
-EXIT_NOT_FOUND = 7  # an unknown version
+EXIT_NOT_FOUND = 7  # an unknown version, item or user (or one you may not see)
+EXIT_DENIED = 8  # your roles do not allow it
+EXIT_BAD_VALUE = 9  # a field value breaks its rule
+EXIT_MOVE_REFUSED = 10  # the move is not allowed (transition, condition, required fields, stage right)
+EXIT_CONFLICT = 11  # someone changed the item first
+EXIT_NOT_DEPLOYED = 12  # nothing deployed, or no such process
 
 DEFAULT_PATH = Path("processes")
 
@@ -35,6 +40,12 @@ def _exit_code(error: Exception) -> int:
         (errors.Busy, EXIT_BUSY),
         (errors.UnknownVersion, EXIT_NOT_FOUND),
         (errors.DatabaseUnavailable, EXIT_DATABASE),
+        (errors.NotFound, EXIT_NOT_FOUND),
+        (errors.PermissionDenied, EXIT_DENIED),
+        (errors.InvalidValue, EXIT_BAD_VALUE),
+        (errors.TransitionNotAllowed, EXIT_MOVE_REFUSED),
+        (errors.ConflictError, EXIT_CONFLICT),
+        (errors.NotDeployed, EXIT_NOT_DEPLOYED),
     ]
     return next((code for kind, code in table if isinstance(error, kind)), EXIT_INVALID)
 
@@ -224,3 +235,12 @@ def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: b
     desired = deploy.version_documents(version, db_url)
     result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
     _report_apply(result, dry_run, allow_data_loss, render_text)
+
+
+def _register_runtime_commands() -> None:
+    from smartflow.cli_items import register
+
+    register(main)
+
+
+_register_runtime_commands()

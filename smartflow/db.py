@@ -49,6 +49,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
+        # SQLite's lower() and LIKE fold ASCII only; search must fold Cyrillic too.
+        dbapi_connection.create_function("sf_casefold", 1, _casefold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -56,6 +58,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Any:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
 
 
 def is_sqlite(connection: Any) -> bool:

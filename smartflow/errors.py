@@ -53,3 +53,39 @@ class UnknownVersion(DeployError):
 
 class DatabaseUnavailable(SmartflowError):
     """The database cannot be opened or reached."""
+
+
+class ItemError(SmartflowError):
+    """Something a person did with an item that the rules refuse; nothing was written."""
+
+
+class NotDeployed(ItemError):
+    """No definitions are deployed in the database, or the process is not among them."""
+
+
+class NotFound(ItemError):
+    """The item does not exist, or the user may not see it (the same answer, by design)."""
+
+
+class PermissionDenied(ItemError):
+    """The user's roles do not grant the action."""
+
+
+class InvalidValue(ItemError):
+    """A field value breaks the field's rules; names the field, the value and the rule."""
+
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.field = field
+
+
+class TransitionNotAllowed(ItemError):
+    """A move the pipeline, its conditions, the required fields or the stage rights refuse."""
+
+    def __init__(self, message: str, reasons: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.reasons = reasons
+
+
+class ConflictError(ItemError):
+    """Someone else changed the item first."""

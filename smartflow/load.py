@@ -38,6 +38,7 @@ _FLOAT = re.compile(r"^[-+]?(0|[1-9][0-9]*)\.[0-9]+([eE][-+]?[0-9]+)?$")
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
+_CORE_TAG = "tag:yaml.org,2002:"  # what `!!` abbreviates
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:map",
@@ -150,7 +151,7 @@ def _scalar(event: Any) -> Any:
     value: str = event.value
     if event.style:  # quoted or block scalars are always strings ("" or None is plain)
         return value
-    if event.tag is not None and event.tag == "tag:yaml.org,2002:str":
+    if event.tag in ("tag:yaml.org,2002:str", "!"):  # `!!str 12` and `! 12` are the string "12"
         return value
     if value in _NULLS:
         return None
@@ -183,13 +184,28 @@ class _Builder:
             return
         if isinstance(event, yaml.ScalarEvent) and tag == "!" and not event.style:
             return
+        shown = "!!" + tag.removeprefix(_CORE_TAG) if tag.startswith(_CORE_TAG) else tag
         raise self.error(
-            event, "yaml-tag", f"the tag `{tag}` is not allowed",
+            event, "yaml-tag", f"the tag `{shown}` is not allowed",
             "remove the tag; definitions hold plain strings, numbers, booleans, lists and mappings",
         )
 
+    def check_escapes(self, event: Any) -> None:
+        """Refuse double-quoted escapes (`"\\0"`, `"\\x07"`) that make the control characters a file may not hold."""
+        if not isinstance(event, yaml.ScalarEvent) or event.style != '"':
+            return
+        bad = _CONTROL.search(event.value)
+        if bad:
+            raise self.error(
+                event, "control-character",
+                f"the quoted string contains the control character U+{ord(bad.group()):04X}, written as an escape",
+                "remove it; definitions are plain text",
+            )
+
     def build(self, events: Iterator[Any]) -> Any:
-        # Each open collection: [container, path, pending_key, pending_key_event]
+        # Each open collection: [container, path, pending_key, pending_key_state, discarded, key_marks];
+        # a discarded collection is the value of a duplicate key (or inside one): it is checked
+        # but kept out of the data and the source map, so it cannot move the first one's locations.
         stack: list[list[Any]] = []
         root: Any = None
         documents = 0
@@ -205,12 +221,15 @@ class _Builder:
                 continue
             if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
                 self.check_tag(event)
+                self.check_escapes(event)
                 if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is None:
                     self.take_key(event, stack[-1])
                     continue
                 path = self.child_path(stack)
+                discarded = self.discarding(stack)
                 mark = event.start_mark
-                self.source_map.values[path] = (mark.line + 1, mark.column + 1)
+                if not discarded:
+                    self.source_map.values[path] = (mark.line + 1, mark.column + 1)
                 if isinstance(event, yaml.ScalarEvent):
                     self.attach(stack, _scalar(event))
                     if not stack:
@@ -220,7 +239,7 @@ class _Builder:
                     raise self.error(event, "too-deep", f"the document nests deeper than {MAX_DEPTH} levels",
                                      "flatten the structure")
                 container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
-                stack.append([container, path, None, None])
+                stack.append([container, path, None, None, discarded, {}])
                 continue
             if isinstance(event, yaml.CollectionEndEvent):
                 container = stack.pop()[0]
@@ -235,16 +254,17 @@ class _Builder:
 
     def take_key(self, event: Any, frame: list[Any]) -> None:
         if not isinstance(event, yaml.ScalarEvent):
-            raise self.error(event, "yaml-key", "a mapping key must be a plain string, not a list or mapping")
+            raise self.error(event, "yaml-key", "a mapping key must be a plain string, not a list or mapping",
+                             "write the key as a plain string, such as an id")
         key = event.value
         if key == "<<" and not event.style:
             raise self.error(event, "yaml-merge-key", "merge keys (`<<`) are not allowed",
                              "write the keys out in full")
-        mapping: dict[str, Any] = frame[0]
+        marks: dict[str, tuple[int, int]] = frame[5]
         path = (*frame[1], key)
         mark = event.start_mark
-        if key in mapping:
-            first_line, first_col = self.source_map.keys[path]
+        if key in marks:
+            first_line, first_col = marks[key]
             self.duplicates.append(Diagnostic(
                 "duplicate-key",
                 f"the key `{key}` appears twice in the same mapping (first at line {first_line})",
@@ -253,14 +273,24 @@ class _Builder:
             ))
             frame[2], frame[3] = key, "duplicate"
             return
-        self.source_map.keys[path] = (mark.line + 1, mark.column + 1)
+        marks[key] = (mark.line + 1, mark.column + 1)
+        if not frame[4]:
+            self.source_map.keys[path] = marks[key]
         frame[2], frame[3] = key, None
+
+    @staticmethod
+    def discarding(stack: list[list[Any]]) -> bool:
+        """Whether the next value is thrown away: it belongs to a duplicate key, or is inside one."""
+        if not stack:
+            return False
+        frame = stack[-1]
+        return bool(frame[4]) or (isinstance(frame[0], dict) and frame[3] == "duplicate")
 
     @staticmethod
     def child_path(stack: list[list[Any]]) -> JsonPath:
         if not stack:
             return ()
-        container, path, key, _ = stack[-1]
+        container, path, key = stack[-1][:3]
         if isinstance(container, dict):
             return (*path, key)
         return (*path, len(container))
@@ -291,6 +321,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> LoadError:
     if "expected a single document" in str(exc) or "but found another document" in problem:
         return _fail(file, line, col, "multiple-documents", "the file holds more than one YAML document",
                      "put each process in a file of its own")
+    context = exc.context_mark
+    if exc.context and context is not None and (context.line, context.column) != (line - 1, col - 1):
+        # e.g. an unclosed quote: the problem is at the end of the file, the cause where it opened
+        problem += f" ({exc.context} that starts at line {context.line + 1}, column {context.column + 1})"
     return _fail(file, line, col, "yaml-syntax", f"invalid YAML: {problem}",
                  "check the indentation and quoting on this line")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from smartflow.diagnostics import Diagnostic, did_you_mean
+from smartflow.diagnostics import Diagnostic, did_you_mean, known_list
 from smartflow.expressions import forbidden_tags, names_used, parse_condition, parse_template
 from smartflow.load import JsonPath
-from smartflow.validate.context import Folder, ProcessDoc, error, unknown, warning
+from smartflow.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
 from smartflow.validate.structure import value_problem
 
 _DATE_TYPES = ("date", "datetime")
@@ -84,10 +84,13 @@ def check_transition_roles(folder: Folder) -> Iterator[Diagnostic]:
                 takers = allowed & set(listed) if listed is not None else allowed
                 if not takers:
                     path = ("pipelines", pid, "transitions", index)
-                    who = ", ".join(f"`{r}`" for r in listed) if listed else "any role"
+                    if listed:
+                        who = ", ".join(f"`{r}`" for r in listed) + (" lacks" if len(listed) == 1 else " lack")
+                    else:
+                        who = "none of the roles has"
                     yield error("transition-no-role",
                                 f"no role may take the transition to `{transition['to']}` in pipeline `{pid}`: "
-                                f"{who} lacks the right to move items into `{transition['to']}`",
+                                f"{who} the right to move items into `{transition['to']}`",
                                 process.at(path), "grant `move` (and the stage) to one of its roles in `permissions`",
                                 path)
 
@@ -98,9 +101,16 @@ def _check_expression(process: ProcessDoc, source: str, path: JsonPath, known: s
     node, problem = parse_condition(source) if condition else parse_template(source)
     where = process.at(path)
     if problem is not None:
-        yield error(f"{kind}-syntax", f"the {kind} {source!r} does not parse: {problem.message}", where,
-                    "conditions are Jinja2 expressions such as `estimate > 0 and supplier`" if condition
-                    else "templates are Jinja2 text such as `Delivery of {{ title }} is due`", path)
+        line = f" (line {problem.line} of the {kind})" if problem.line > 1 else ""
+        if condition and source.strip().startswith("{{") and source.strip().endswith("}}"):
+            bare = source.strip().removeprefix("{{").removesuffix("}}").strip()
+            hint = f"a condition is an expression already: write `{bare}`, without `{{{{ }}}}`"
+        elif condition:
+            hint = "conditions are Jinja2 expressions such as `estimate > 0 and supplier`"
+        else:
+            hint = "templates are Jinja2 text such as `Delivery of {{ title }} is due`"
+        yield error(f"{kind}-syntax", f"the {kind} {source!r} does not parse: {problem.message}{line}", where,
+                    hint, path)
         return
     if not condition:
         for tag in forbidden_tags(node):
@@ -192,12 +202,17 @@ def check_trigger_events(folder: Folder) -> Iterator[Diagnostic]:
                 elif "to" in trigger:
                     problem = value_problem(fields[trigger["field"]], trigger["to"])
                     if problem:
-                        yield error("invalid-value", f"trigger `{trigger['id']}`: `to` {trigger['to']!r} {problem} "
-                                    f"of field `{trigger['field']}`", process.at((*base, "to")), None, (*base, "to"))
+                        yield error("invalid-value", f"trigger `{trigger['id']}`: `to` {literal(trigger['to'])} "
+                                    f"{problem} of field `{trigger['field']}`", process.at((*base, "to")), None,
+                                    (*base, "to"))
             if "at" in trigger:
                 date_field = trigger["at"].split()[0].split("-")[0].split("+")[0]
                 dates = [f for f, spec in fields.items() if spec["type"] in _DATE_TYPES] + ["created_at", "updated_at"]
-                if date_field not in dates:
+                if date_field in fields and date_field not in dates:
+                    yield error("invalid-value", f"trigger `{trigger['id']}`: `at` needs a date or datetime field, "
+                                f"and `{date_field}` is of type `{fields[date_field]['type']}`",
+                                process.at((*base, "at")), f"date fields: {known_list(dates)}", (*base, "at"))
+                elif date_field not in dates:
                     yield unknown("field", date_field, dates, process.at((*base, "at")), (*base, "at"),
                                   "(`at` needs a date or datetime field)")
 
@@ -208,7 +223,9 @@ def check_trigger_actions(folder: Folder) -> Iterator[Diagnostic]:
         for t_index, trigger in enumerate(process.data.get("triggers") or []):
             for a_index, action in enumerate(trigger["do"]):
                 base: JsonPath = ("triggers", t_index, "do", a_index)
-                yield from _check_action(folder, process, action, base, trigger.get("pipeline"))
+                pipeline_id = trigger.get("pipeline")  # an unknown one is reported by check_trigger_events
+                known = pipeline_id if pipeline_id in process.pipelines else None
+                yield from _check_action(folder, process, action, base, known)
 
 
 def _check_action(folder: Folder, process: ProcessDoc, action: dict[str, Any], base: JsonPath,
@@ -223,7 +240,7 @@ def _check_action(folder: Folder, process: ProcessDoc, action: dict[str, Any], b
             elif field_id in process.fields and not isinstance(value, str):
                 problem = value_problem(process.fields[field_id], value)
                 if problem:
-                    yield error("invalid-value", f"`set` gives field `{field_id}` {value!r}, which {problem}",
+                    yield error("invalid-value", f"`set` gives field `{field_id}` {literal(value)}, which {problem}",
                                 process.at(path), None, path)
     elif kind == "move":
         stage_id = params if isinstance(params, str) else params["stage"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,11 @@ def error(code: str, message: str, where: Location, hint: str | None = None,
 def warning(code: str, message: str, where: Location, hint: str | None = None,
             path: JsonPath | None = None) -> Diagnostic:
     return Diagnostic(code, message, where, Severity.WARNING, hint, format_path(path) if path is not None else None)
+
+
+def literal(value: Any) -> str:
+    """A value as its author wrote it: strings quoted, true/false/null and lists as in YAML, not Python."""
+    return repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def unknown(kind: str, name: str, known: list[str] | set[str], where: Location, path: JsonPath,

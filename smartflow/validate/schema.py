@@ -44,6 +44,8 @@ def _describe(value: Any) -> str:
     kind = _TYPE_NAMES.get(type(value), type(value).__name__)
     if isinstance(value, (dict, list)):
         return kind
+    if isinstance(value, bool):  # as written in YAML, not Python's True / False
+        return f"{kind} `{str(value).lower()}`"
     return f"{kind} `{value}`" if value is not None else kind
 
 
@@ -142,16 +144,18 @@ def _diagnostics_for(doc: Document, error: Any) -> Iterator[Diagnostic]:
         key = str(value)
         key_path = (*path, key)
         rule = custom or "must be an id"
+        is_id = error.schema == schema()["$defs"]["id"]  # else the language code of a text
         yield Diagnostic("invalid-id", f"the key `{key}` in {subject} {rule}",
                          doc.location(key_path, key=True),
-                         hint=f"rename it, e.g. `{_suggest_id(key)}`", json_path=format_path(key_path))
+                         hint=f"rename it, e.g. `{_suggest_id(key)}`" if is_id else None,
+                         json_path=format_path(key_path))
         return
     shape_error = validator_kind == "type" and isinstance(value, (dict, list))
     if custom and validator_kind in ("pattern", "maxLength", "anyOf", "oneOf", "const", "type", "minLength") and (
         validator_kind in ("anyOf", "oneOf") or not shape_error
     ):
         yield Diagnostic("invalid-value", f"{subject} {custom}; got {_describe(value)}", where,
-                         hint=_hint_for_value(value), json_path=json_path)
+                         hint=_hint_for_value(value) or _quote_hint(value, error.schema), json_path=json_path)
         return
     if validator_kind == "type":
         message = f"{subject} must be {_expected_type(error.validator_value)}, got {_describe(value)}"
@@ -191,6 +195,14 @@ def _hint_for_value(value: Any, expected: Any = None) -> str | None:
     if expected == "string" and isinstance(value, (int, float, bool)):
         return f'quote it: "{value}"' if not isinstance(value, bool) else f'quote it: "{str(value).lower()}"'
     return None
+
+
+def _quote_hint(value: Any, branch: Any) -> str | None:
+    """`quote it: "2024"` when the number or boolean, written as a string, would be accepted here."""
+    if not isinstance(value, (int, float, bool)):
+        return None
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return f'quote it: "{text}"' if validator().evolve(schema=branch).is_valid(text) else None
 
 
 def _suggest_id(key: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from smartflow.diagnostics import Diagnostic
 from smartflow.model import SYSTEM_FIELDS
-from smartflow.validate.context import Folder, ProcessDoc, error, unknown, warning
+from smartflow.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
 
 # PostgreSQL's reserved key words (SQL Key Words appendix): ids that become table or
 # column names may not be one of them, so generated SQL never needs to quote around them.
@@ -116,7 +116,7 @@ def check_field_limits(folder: Folder) -> Iterator[Diagnostic]:
             base = ("fields", field_id)
             for bound in ("min", "max"):
                 if bound in spec and _parse_value(spec["type"], spec[bound]) is None:
-                    yield error("invalid-value", f"field `{field_id}`: `{bound}` {spec[bound]!r} is not a "
+                    yield error("invalid-value", f"field `{field_id}`: `{bound}` {literal(spec[bound])} is not a "
                                 f"{_type_word(spec['type'])}", process.at((*base, bound)),
                                 _format_hint(spec["type"]), (*base, bound))
             low, high = _parse_value(spec["type"], spec.get("min")), _parse_value(spec["type"], spec.get("max"))
@@ -159,8 +159,8 @@ def check_defaults(folder: Folder) -> Iterator[Diagnostic]:
                 path = ("fields", field_id, key)
                 problem = value_problem(spec, spec[key], allow_now=key == "default")
                 if problem:
-                    yield error("invalid-default", f"field `{field_id}`: the {key} {spec[key]!r} {problem}",
-                                process.at(path), _format_hint(spec["type"], spec), path)
+                    yield error("invalid-default", f"field `{field_id}`: the {key} {literal(spec[key])} {problem}",
+                                process.at(path), _format_hint(spec["type"], spec, allow_now=key == "default"), path)
 
 
 def check_link_targets(folder: Folder) -> Iterator[Diagnostic]:
@@ -306,8 +306,9 @@ def check_card_and_list(folder: Folder) -> Iterator[Diagnostic]:
                     where = f"in card section `{section['id']}`"
                     yield unknown("field", field_id, known, process.at(path), path, where)
                 elif field_id in placed:
-                    yield warning("duplicate-card-field", f"field `{field_id}` is shown in card sections "
-                                  f"`{placed[field_id]}` and `{section['id']}`", process.at(path),
+                    where = (f"twice in card section `{section['id']}`" if placed[field_id] == section["id"]
+                             else f"in card sections `{placed[field_id]}` and `{section['id']}`")
+                    yield warning("duplicate-card-field", f"field `{field_id}` is shown {where}", process.at(path),
                                   "show each field in one section", path)
                 else:
                     placed[field_id] = section["id"]
@@ -329,15 +330,18 @@ def _type_word(kind: str) -> str:
     return {"date": "date (YYYY-MM-DD)", "datetime": "date and time (ISO 8601)"}.get(kind, "number")
 
 
-def _format_hint(kind: str, spec: dict[str, Any] | None = None) -> str:
+def _format_hint(kind: str, spec: dict[str, Any] | None = None, allow_now: bool = False) -> str:
     if kind == "date":
-        return "write an ISO date such as 2026-12-01, or `today`"
+        return "write an ISO date such as 2026-12-01" + (", or `today`" if allow_now else "")
     if kind == "datetime":
-        return "write an ISO date and time such as 2026-12-01T09:30:00, or `now`"
+        return "write an ISO date and time such as 2026-12-01T09:30:00" + (", or `now`" if allow_now else "")
     if kind == "enum" and spec:
         return "use one of the option ids: " + ", ".join(f"`{o['id']}`" for o in spec.get("options", []))
     if kind == "boolean":
         return "write true or false"
+    if kind in ("integer", "number", "money"):
+        example = "42" if kind == "integer" else "42 or 4.5"
+        return f"write a plain decimal number such as {example}, unquoted (0755, 0x1F or 1_000 are strings)"
     return f"write a valid {kind} value"
 
 

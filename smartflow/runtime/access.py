@@ -1,0 +1,78 @@
+"""Who is acting, and what their roles let them reach.
+
+Levels (as in Bitrix24): `own` — items assigned to or created by the user; `department` —
+items of anyone in the user's department and its sub-departments; `all`; `none`. With
+several roles the highest level wins. A user who may not read an item gets the same answer
+as for an item that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.runtime.compiled import CompiledProcess
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user an operation runs as; the local administrator when id is None."""
+
+    id: int | None
+    login: str
+    name: str
+    roles: frozenset[str]
+    colleagues: tuple[int, ...] = ()  # users of the department subtree, the actor included
+
+    @property
+    def is_local_admin(self) -> bool:
+        return self.id is None
+
+    @property
+    def label(self) -> str:
+        return self.login if self.id is not None else "local administrator"
+
+
+LOCAL_ADMIN = Actor(None, "admin", "Local administrator", frozenset({"administrator"}))
+
+
+def level(actor: Actor, process: CompiledProcess, action: str) -> str:
+    if actor.is_local_admin:
+        return "all"
+    return process.grants(actor.roles)[0][action]
+
+
+def stage_allowed(actor: Actor, process: CompiledProcess, stage: str) -> bool:
+    if actor.is_local_admin:
+        return True
+    stages = process.grants(actor.roles)[1]
+    return stages is None or stage in stages
+
+
+def row_filter(actor: Actor, process: CompiledProcess, action: str) -> Any:
+    """An SQL condition selecting the items the actor may take action on; false() for none."""
+    table = process.table
+    reach = level(actor, process, action)
+    if reach == "all":
+        return sa.true()
+    if reach == "own":
+        return sa.or_(table.c.assigned_to == actor.id, table.c.created_by == actor.id)
+    if reach == "department":
+        people = list(actor.colleagues) or [actor.id]
+        return sa.or_(table.c.assigned_to.in_(people), table.c.created_by.in_(people))
+    return sa.false()
+
+
+def reaches(actor: Actor, process: CompiledProcess, action: str, item: dict[str, Any]) -> bool:
+    """Whether the actor's level for action covers this item (a row as a mapping)."""
+    reach = level(actor, process, action)
+    if reach == "all":
+        return True
+    people = {item.get("assigned_to"), item.get("created_by")}
+    if reach == "own":
+        return actor.id in people
+    if reach == "department":
+        return bool(people & set(actor.colleagues or (actor.id,)))
+    return False

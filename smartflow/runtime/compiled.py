@@ -1,0 +1,122 @@
+"""A deployed definition compiled for the runtime, once per version and shared by all items.
+
+Per pipeline one `transitions.Machine` (auto_transitions off, no model attached): it answers
+"may an item go from A to B?" from its tables; we never add items to it as models
+(pytransitions issue 434: add_model per item costs more than the database write).
+Conditions are compiled once into Jinja2 expressions in the immutable sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.compile.sql import build_metadata, item_table_name, values_table_name
+from smartflow.model import ACTIONS, LEVELS, Definition, Field, Permission, Pipeline, Process, Transition
+
+RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+@dataclass
+class Rule:
+    """One allowed move of a pipeline, with its compiled condition."""
+
+    transition: Transition
+    condition: Any  # a compiled Jinja2 expression, or None
+
+
+class PipelineRules:
+    """The compiled state machine of one pipeline."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        from transitions import Machine
+
+        from smartflow.expressions import environment
+
+        self.pipeline = pipeline
+        self.stage_ids = [s.id for s in pipeline.stages]
+        self.rules: dict[tuple[str, str], list[Rule]] = {}
+        env = environment()
+        for transition in pipeline.transitions or ():
+            condition = env.compile_expression(transition.when) if transition.when else None
+            for source in transition.sources or self.stage_ids:
+                if source != transition.target:
+                    self.rules.setdefault((source, transition.target), []).append(Rule(transition, condition))
+        sources: dict[str, list[str]] = {}
+        for source, target in pipeline.moves():
+            sources.setdefault(target, []).append(source)
+        self.machine = Machine(
+            model=None, states=self.stage_ids, initial=self.stage_ids[0], auto_transitions=False,
+            transitions=[{"trigger": f"to_{target}", "source": found, "dest": target}
+                         for target, found in sources.items()],
+        )
+
+    def allowed(self, source: str, target: str) -> bool:
+        """Whether the pipeline has a transition from source to target (conditions aside)."""
+        return bool(self.machine.get_transitions(trigger=f"to_{target}", source=source))
+
+    def rules_for(self, source: str, target: str) -> list[Rule]:
+        """The transitions behind a move; empty when the pipeline lists none (any move allowed)."""
+        return self.rules.get((source, target), [])
+
+
+@dataclass
+class CompiledProcess:
+    process: Process
+    table: sa.Table
+    values_tables: dict[str, sa.Table]
+    observers: sa.Table | None
+    pipelines: dict[str, PipelineRules] = field(default_factory=dict)
+
+    @cached_property
+    def fields(self) -> dict[str, Field]:
+        return {f.id: f for f in self.process.fields}
+
+    @cached_property
+    def money_field(self) -> Field | None:
+        return next((f for f in self.process.fields if f.type == "money" and not f.multiple), None)
+
+    def grants(self, roles: frozenset[str]) -> tuple[dict[str, str], frozenset[str] | None]:
+        """The highest level per action over roles, and the stages they may move into (None: all)."""
+        explicit = {p.role: p for p in self.process.permissions}
+        levels = {action: "none" for action in ACTIONS}
+        stages: set[str] | None = set()
+        for role in roles:
+            permission = explicit.get(role)
+            if permission is None:
+                if role != "administrator":
+                    continue
+                permission = Permission(role, tuple((a, "all") for a in ACTIONS))
+            for action in ACTIONS:
+                if RANK[permission.level(action)] > RANK[levels[action]]:
+                    levels[action] = permission.level(action)
+            if permission.level("move") != "none":
+                stages = None if permission.stages is None or stages is None else stages | set(permission.stages)
+        return levels, (frozenset(stages) if stages is not None else None)
+
+
+class CompiledDefinition:
+    """Everything the runtime needs of one deployed version, built once."""
+
+    def __init__(self, definition: Definition, version: int) -> None:
+        self.definition = definition
+        self.version = version
+        self.metadata = build_metadata(definition)
+        self.processes: dict[str, CompiledProcess] = {}
+        for process in definition.processes:
+            tables = self.metadata.tables
+            compiled = CompiledProcess(
+                process=process,
+                table=tables[item_table_name(process.id)],
+                values_tables={f.id: tables[values_table_name(process.id, f.id)] for f in process.fields if f.multiple},
+                observers=tables.get(values_table_name(process.id, "observers")),
+            )
+            compiled.pipelines = {p.id: PipelineRules(p) for p in process.pipelines}
+            self.processes[process.id] = compiled
+
+    @property
+    def role_ids(self) -> set[str]:
+        return {role.id for role in self.definition.roles}

@@ -1,0 +1,311 @@
+"""Field values: parse what people type, check it against the field's rules, store and load it.
+
+Canonical Python values: str (string, text, email, phone, url, enum option id), int
+(integer; ids of links, users and files), Decimal (number), {"amount": Decimal,
+"currency": str} (money), bool, date, datetime (aware, UTC), and lists of those for
+multiple fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from smartflow.compile.sql import currency_column, precision_of
+from smartflow.model import Field
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_TRUE = {"true", "yes", "y", "1", "да", "on"}
+_FALSE = {"false", "no", "n", "0", "нет", "off"}
+_FORMATS = {"email": (_EMAIL, "an email address"), "phone": (_PHONE, "a phone number"),
+            "url": (_URL, "an http(s) URL")}
+DEFAULT_CURRENCY = "RUB"
+
+
+class ValueProblem(ValueError):
+    """A value that breaks a field's rule; the message names the value and the rule."""
+
+
+@dataclass(frozen=True)
+class FileRef:
+    name: str
+    size: int
+    checksum: str
+    location: str
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or (isinstance(value, dict) and value.get("amount") is None)
+
+
+def parse_text(field: Field, raw: str) -> Any:
+    """A value typed on the command line (`--set field=raw`) in canonical form."""
+    text = raw.strip()
+    if field.multiple:
+        return [] if not text else [parse_text(_single(field), part) for part in _split(text)]
+    if text == "" and field.type not in ("string", "text"):
+        return None
+    if field.type == "file" and text.startswith("@"):
+        return file_reference(Path(text[1:]).expanduser())
+    if field.type == "money":
+        parts = text.split()
+        if len(parts) == 2 and re.fullmatch(r"[A-Za-z]{3}", parts[1]):
+            return {"amount": _decimal(field, parts[0]), "currency": parts[1].upper()}
+        return {"amount": _decimal(field, text), "currency": field.currency or DEFAULT_CURRENCY}
+    return coerce(field, raw if field.type in ("string", "text") else text)
+
+
+def _single(field: Field) -> Field:
+    from dataclasses import replace
+
+    return replace(field, multiple=False)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _decimal(field: Field, raw: Any) -> Decimal:
+    if isinstance(raw, bool):
+        raise ValueProblem(f"{raw!r} is not a number")
+    try:
+        value = Decimal(str(raw).strip().replace(" ", "").replace(",", ".")) if isinstance(raw, str) \
+            else Decimal(str(raw))
+    except InvalidOperation:
+        raise ValueProblem(f"{raw!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueProblem(f"{raw!r} is not a number")
+    places = precision_of(field)
+    if value != round(value, places):
+        raise ValueProblem(f"{raw} has more than {places} digits after the point")
+    return value
+
+
+def coerce(field: Field, value: Any) -> Any:
+    """A value from JSON or Python in canonical form; raises ValueProblem."""
+    if field.multiple:
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else _split(value) if isinstance(value, str) else [value]
+        return [coerce(_single(field), item) for item in items]
+    if value is None or (value == "" and field.type not in ("string", "text")):
+        return None
+    kind = field.type
+    if kind in ("string", "text", "email", "phone", "url"):
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueProblem(f"{value!r} is not text")
+        return str(value)
+    if kind == "integer":
+        if isinstance(value, bool):
+            raise ValueProblem(f"{value!r} is not a whole number")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueProblem(f"{value!r} is not a whole number") from None
+        if number != number.to_integral_value():
+            raise ValueProblem(f"{value!r} is not a whole number")
+        return int(number)
+    if kind == "number":
+        return _decimal(field, value)
+    if kind == "money":
+        if isinstance(value, dict):
+            currency = str(value.get("currency") or field.currency or DEFAULT_CURRENCY).upper()
+            return {"amount": _decimal(field, value.get("amount")), "currency": currency}
+        return {"amount": _decimal(field, value), "currency": field.currency or DEFAULT_CURRENCY}
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise ValueProblem(f"{value!r} is not true or false")
+    if kind == "date":
+        return _date(value)
+    if kind == "datetime":
+        return _datetime(value)
+    if kind == "enum":
+        return str(value)
+    if kind in ("link", "file"):
+        if isinstance(value, FileRef) and kind == "file":
+            return value
+        return _identifier(value)
+    if kind == "user":
+        return value if isinstance(value, str) and not value.isdigit() else _identifier(value)
+    raise ValueProblem(f"unsupported field type {kind}")
+
+
+def _identifier(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueProblem(f"{value!r} is not an item id")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueProblem(f"{value!r} is not an id") from None
+    if number <= 0:
+        raise ValueProblem(f"{value!r} is not an id")
+    return number
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if text == "today":
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueProblem(f"{value!r} is not a date (write YYYY-MM-DD)") from None
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text == "now":
+            return datetime.now(UTC)
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueProblem(f"{value!r} is not a date and time (write 2026-12-01T09:30)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check(field: Field, value: Any) -> None:
+    """Raise ValueProblem when a canonical non-empty value breaks one of the field's rules."""
+    if field.multiple:
+        for item in value:
+            check(_single(field), item)
+        return
+    kind = field.type
+    if kind in ("string", "text", "email", "phone", "url"):
+        _check_text(field, value)
+    elif kind in ("integer", "number", "money", "date", "datetime"):
+        _check_range(field, value["amount"] if kind == "money" else value)
+    elif kind == "enum":
+        ids = [o.id for o in field.options]
+        if value not in ids:
+            raise ValueProblem(f"{value!r} is not one of the options ({', '.join(ids)})")
+    elif kind == "file" and isinstance(value, FileRef):
+        if field.max_size is not None and value.size > field.max_size:
+            raise ValueProblem(f"{value.name} is {value.size} bytes, over the limit of {field.max_size}")
+        suffix = value.name.rsplit(".", 1)[-1].lower() if "." in value.name else ""
+        if field.extensions and suffix not in field.extensions:
+            raise ValueProblem(f"{value.name} is not one of the allowed kinds ({', '.join(field.extensions)})")
+
+
+def _check_text(field: Field, value: str) -> None:
+    if field.min_length is not None and len(value) < field.min_length:
+        raise ValueProblem(f"{value!r} is shorter than {field.min_length} characters")
+    if field.max_length is not None and len(value) > field.max_length:
+        raise ValueProblem(f"{value[:40]!r}… is longer than {field.max_length} characters")
+    if field.pattern is not None and not re.fullmatch(field.pattern, value):
+        raise ValueProblem(f"{value!r} does not match the pattern {field.pattern}")
+    if field.type in _FORMATS and not _FORMATS[field.type][0].match(value):
+        raise ValueProblem(f"{value!r} is not {_FORMATS[field.type][1]}")
+
+
+def _check_range(field: Field, value: Any) -> None:
+    low, high = _bound(field, field.min), _bound(field, field.max)
+    if low is not None and value < low:
+        raise ValueProblem(f"{value} is less than the minimum {field.min}")
+    if high is not None and value > high:
+        raise ValueProblem(f"{value} is more than the maximum {field.max}")
+
+
+def _bound(field: Field, bound: Any) -> Any:
+    if bound is None:
+        return None
+    if field.type == "date":
+        return date.fromisoformat(str(bound))
+    if field.type == "datetime":
+        return _datetime(bound)
+    return Decimal(str(bound))
+
+
+def to_stored(field: Field, value: Any) -> dict[str, Any]:
+    """The item-table columns for a single-valued field's canonical value."""
+    if field.type == "money":
+        if value is None:
+            return {field.id: None, currency_column(field.id): None}
+        return {field.id: _scaled(field, value["amount"]), currency_column(field.id): value["currency"]}
+    return {field.id: stored_scalar(field, value)}
+
+
+def stored_scalar(field: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if field.type == "number":
+        return _scaled(field, value)
+    if field.type == "money":
+        return _scaled(field, value["amount"])
+    return value
+
+
+def _scaled(field: Field, amount: Decimal) -> int:
+    return int(amount.scaleb(precision_of(field)))
+
+
+def from_stored(field: Field, row: Any) -> Any:
+    """A single-valued field's canonical value read from an item row (a mapping)."""
+    raw = row[field.id]
+    if raw is None:
+        return None
+    if field.type == "number":
+        return Decimal(raw).scaleb(-precision_of(field))
+    if field.type == "money":
+        return {"amount": Decimal(raw).scaleb(-precision_of(field)), "currency": row[currency_column(field.id)]}
+    if field.type == "datetime" and isinstance(raw, datetime) and raw.tzinfo is None:
+        return raw.replace(tzinfo=UTC)
+    return raw
+
+
+def scalar_from_stored(field: Field, raw: Any, currency: str | None = None) -> Any:
+    if raw is None:
+        return None
+    if field.type == "number":
+        return Decimal(raw).scaleb(-precision_of(field))
+    if field.type == "money":
+        return {"amount": Decimal(raw).scaleb(-precision_of(field)), "currency": currency}
+    return raw
+
+
+def file_reference(path: Path) -> FileRef:
+    """A reference to a file on disk: its name, size, SHA-256 and absolute location."""
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ValueProblem(f"cannot read {path}: {exc.strerror}") from None
+    return FileRef(path.name, size, digest.hexdigest(), str(path.resolve()))
+
+
+def plain(value: Any) -> Any:
+    """A canonical value as JSON-friendly data (for --format json and history rows)."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, FileRef):
+        return {"name": value.name, "size": value.size, "checksum": value.checksum, "location": value.location}
+    return value

@@ -1,0 +1,417 @@
+"""Item writes: create, update, move, delete, restore — every rule checked, history written.
+
+Each function runs inside the caller's transaction (the Engine opens one per operation:
+BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) and writes nothing when a rule fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
+from smartflow.model import Field
+from smartflow.runtime import access, fields
+from smartflow.runtime.access import Actor
+from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess
+from smartflow.runtime.rules import move_problems
+
+SYSTEM_SETTABLE = ("title", "assigned_to")
+SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_by",
+               "updated_at", "moved_by", "moved_at", "closed_at", "version", "deleted_at", "definition_version")
+
+
+@dataclass
+class Write:
+    """What one operation needs: the connection, the compiled definition, who and how."""
+
+    connection: Any
+    compiled: CompiledDefinition
+    actor: Actor
+    via: str = "api"
+    now: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.now = self.now or datetime.now(UTC)
+
+    @property
+    def sqlite(self) -> bool:
+        return bool(self.connection.dialect.name == "sqlite")
+
+
+def process_of(write: Write, process_id: str) -> CompiledProcess:
+    from smartflow.errors import NotDeployed
+
+    found = write.compiled.processes.get(process_id)
+    if found is None:
+        known = list(write.compiled.processes)
+        raise NotDeployed(f"there is no process `{process_id}`",
+                          did_you_mean(process_id, known) or f"deployed processes: {known_list(known)}")
+    return found
+
+
+# ---- reading one item --------------------------------------------------------------
+
+
+def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "read", *,
+          lock: bool = False, deleted: bool = False) -> dict[str, Any]:
+    """The item as canonical values; NotFound when it does not exist or the actor may not read it."""
+    table = process.table
+    query = sa.select(table).where(table.c.id == item_id, access.row_filter(write.actor, process, "read"))
+    query = query.where(table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None))
+    if lock and not write.sqlite:
+        query = query.with_for_update()
+    row = write.connection.execute(query).mappings().first()
+    if row is None:
+        state = "in the recycle bin" if deleted else ""
+        raise NotFound(f"{process.process.id} {item_id} not found{(' ' + state) if state else ''}",
+                       "check the id; items you may not see are not shown")
+    item = decode_row(process, row)
+    _load_multiple(write.connection, process, [item])
+    if action != "read" and not access.reaches(write.actor, process, action, item):
+        reach = access.level(write.actor, process, action)
+        raise PermissionDenied(f"you may not {action} {process.process.id} {item_id}",
+                               f"your roles allow `{action}: {reach}`")
+    return item
+
+
+def decode_row(process: CompiledProcess, row: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {key: row[key] for key in SYSTEM_KEYS}
+    for key in ("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"):
+        if item[key] is not None and item[key].tzinfo is None:  # SQLite keeps no zone; we store UTC
+            item[key] = item[key].replace(tzinfo=UTC)
+    for field in process.process.fields:
+        if not field.multiple:
+            item[field.id] = fields.from_stored(field, row)
+    return item
+
+
+def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[str, Any]]) -> None:
+    """Fill multiple-valued fields for a batch of items: one query per such field, not per item."""
+    ids = [item["id"] for item in items]
+    by_id = {item["id"]: item for item in items}
+    for field_id, table in process.values_tables.items():
+        field = process.fields[field_id]
+        for item in items:
+            item[field_id] = []
+        columns = [table.c.item_id, table.c.value] + ([table.c.currency] if field.type == "money" else [])
+        rows = connection.execute(sa.select(*columns).where(table.c.item_id.in_(ids))
+                                  .order_by(table.c.item_id, table.c.position))
+        for row in rows:
+            currency = row[2] if field.type == "money" else None
+            by_id[row.item_id][field_id].append(fields.scalar_from_stored(field, row.value, currency))
+
+
+# ---- values ------------------------------------------------------------------------
+
+
+def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool) -> dict[str, Any]:
+    """Coerce and check the given values; raises InvalidValue naming field, value and rule."""
+    prepared: dict[str, Any] = {}
+    known = [*process.fields, *SYSTEM_SETTABLE]
+    for key, raw in values.items():
+        if key == "title":
+            title = str(raw).strip() if raw is not None else ""
+            if not title:
+                raise InvalidValue("`title` must not be empty", field="title")
+            prepared["title"] = title
+            continue
+        if key == "assigned_to":
+            prepared["assigned_to"] = _user_id(write, raw, "assigned_to") if raw not in (None, "") else None
+            continue
+        field = process.fields.get(key)
+        if field is None:
+            raise InvalidValue(f"{process.process.id} has no field `{key}`",
+                               did_you_mean(key, known) or f"fields: {known_list(known)}", field=key)
+        try:
+            value = fields.parse_text(field, raw) if typed_text and isinstance(raw, str) else fields.coerce(field, raw)
+            if not fields.is_empty(value):
+                fields.check(field, value)
+        except fields.ValueProblem as problem:
+            raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
+        prepared[key] = _resolve_references(write, process, field, value)
+    return prepared
+
+
+def _hint(field: Field) -> str | None:
+    hints = {
+        "date": "write a date as YYYY-MM-DD", "datetime": "write a date and time as 2026-12-01T09:30",
+        "money": "write an amount such as 1500.50, optionally with a currency: 1500.50 USD",
+        "boolean": "write true or false", "integer": "write a whole number", "number": "write a number",
+        "link": "give the id of the linked item", "user": "give a user's login",
+    }
+    if field.type == "enum":
+        return "options: " + ", ".join(f"`{o.id}`" for o in field.options)
+    return hints.get(field.type)
+
+
+def _user_id(write: Write, value: Any, field_id: str) -> int:
+    from smartflow.runtime.people import user_id
+
+    found = user_id(write.connection, write.compiled, value)
+    if found is None:
+        raise InvalidValue(f"field `{field_id}`: there is no user {value!r}", "run `smartflow user list`",
+                           field=field_id)
+    return found
+
+
+def _resolve_references(write: Write, process: CompiledProcess, field: Field, value: Any) -> Any:
+    if fields.is_empty(value):
+        return value
+    values = value if field.multiple else [value]
+    resolved = []
+    for item in values:
+        if field.type == "user":
+            item = _user_id(write, item, field.id)
+        elif field.type == "link":
+            _check_link(write, field, item)
+        elif field.type == "file" and isinstance(item, fields.FileRef):
+            item = _store_file(write, item)
+        resolved.append(item)
+    return resolved if field.multiple else resolved[0]
+
+
+def _check_link(write: Write, field: Field, target_id: int) -> None:
+    assert field.to is not None
+    target = write.compiled.processes[field.to]
+    query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
+                                                access.row_filter(write.actor, target, "read"))
+    if write.connection.execute(query).first() is None:
+        raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
+                           f"give the id of an existing {field.to} you may see", field=field.id)
+
+
+def _store_file(write: Write, ref: fields.FileRef) -> int:
+    files = write.compiled.metadata.tables["sf_files"]
+    result = write.connection.execute(files.insert().values(
+        name=ref.name, size=ref.size, checksum=ref.checksum, location=ref.location, created_at=write.now))
+    return int(result.inserted_primary_key[0])
+
+
+def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in process.process.fields:
+        if field.id in given or field.default is None:
+            continue
+        default = field.default
+        if field.type == "date" and default == "today":
+            out[field.id] = date.today()
+        elif field.type == "datetime" and default == "now":
+            out[field.id] = datetime.now(UTC)
+        else:
+            out[field.id] = fields.coerce(field, default)
+    return out
+
+
+def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
+    for field in process.process.fields:
+        if field.required and fields.is_empty(item.get(field.id)):
+            raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
+                               field=field.id)
+
+
+def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None) -> None:
+    for key, value in values.items():
+        field = process.fields.get(key)
+        if field is None or not field.unique or fields.is_empty(value):
+            continue
+        table = process.table
+        query = sa.select(table.c.id).where(table.c[key] == fields.stored_scalar(field, value))
+        if item_id is not None:
+            query = query.where(table.c.id != item_id)
+        clash = write.connection.execute(query.limit(1)).scalar()
+        if clash is not None:
+            raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by "
+                               f"{process.process.id} {clash}", "values of this field must be unique", field=key)
+
+
+def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for key, value in values.items():
+        field = process.fields.get(key)
+        if field is None:
+            columns[key] = value
+        elif not field.multiple:
+            columns.update(fields.to_stored(field, value))
+    return columns
+
+
+def _write_multiple(write: Write, process: CompiledProcess, item_id: int, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        field = process.fields.get(key)
+        if field is None or not field.multiple:
+            continue
+        table = process.values_tables[key]
+        write.connection.execute(sa.delete(table).where(table.c.item_id == item_id))
+        rows = []
+        for position, item in enumerate(value):
+            row = {"item_id": item_id, "position": position, "value": fields.stored_scalar(field, item)}
+            if field.type == "money":
+                row["currency"] = item["currency"]
+            rows.append(row)
+        if rows:
+            write.connection.execute(table.insert(), rows)
+
+
+def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, field: str | None = None,
+             old: Any = None, new: Any = None) -> dict[str, Any]:
+    return {"process": process.process.id, "item_id": item_id, "at": write.now, "actor_id": write.actor.id,
+            "kind": kind, "field": field, "old": fields.plain(old), "new": fields.plain(new), "via": write.via,
+            "definition_version": write.compiled.version}
+
+
+def _record(write: Write, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        write.connection.execute(write.compiled.metadata.tables["sf_history"].insert(), rows)
+
+
+# ---- operations --------------------------------------------------------------------
+
+
+def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
+           stage: str | None = None, typed_text: bool = False) -> int:
+    """A new item; returns its id."""
+    process = process_of(write, process_id)
+    if access.level(write.actor, process, "create") == "none":
+        raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
+    chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
+    if chosen is None:
+        pipelines = [p.id for p in process.process.pipelines]
+        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`", did_you_mean(pipeline or "", pipelines)
+                           or f"pipelines: {known_list(pipelines)}", field="pipeline")
+    stage_id = stage or chosen.stages[0].id
+    target = chosen.stage(stage_id)
+    if target is None:
+        stages = [s.id for s in chosen.stages]
+        raise InvalidValue(f"pipeline `{chosen.id}` has no stage `{stage_id}`",
+                           did_you_mean(stage_id, stages) or f"stages: {known_list(stages)}", field="stage")
+    if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id):
+        raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
+    prepared = prepare(write, process, values, typed_text)
+    item = {**_defaults(process, prepared), **prepared}
+    if "title" not in item:
+        raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
+    _check_required(process, item)
+    empty = [f for f in target.required if fields.is_empty(item.get(f))]
+    if empty:
+        raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
+                           "fill them, or create the item in an earlier stage", field=empty[0])
+    _check_unique(write, process, item, None)
+    system = {"pipeline": chosen.id, "stage": stage_id, "created_by": write.actor.id, "created_at": write.now,
+              "updated_by": write.actor.id, "updated_at": write.now, "version": 1,
+              "definition_version": write.compiled.version,
+              "assigned_to": item.pop("assigned_to", write.actor.id)}
+    if target.final:
+        system["closed_at"] = write.now
+    result = write.connection.execute(process.table.insert().values({**_columns(process, item), **system}))
+    item_id = int(result.inserted_primary_key[0])
+    _write_multiple(write, process, item_id, item)
+    snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
+    _record(write, [_history(write, process, item_id, "create", None, None,
+                             {**snapshot, "pipeline": chosen.id, "stage": stage_id})])
+    return item_id
+
+
+def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
+                    expected_version: int | None) -> None:
+    """Write columns if nobody changed the item since it was read (optimistic lock)."""
+    if expected_version is not None and expected_version != item["version"]:
+        raise _conflict(process, item)
+    table = process.table
+    statement = (sa.update(table).where(table.c.id == item["id"], table.c.version == item["version"])
+                 .values({**columns, "version": item["version"] + 1, "updated_by": write.actor.id,
+                          "updated_at": write.now, "definition_version": write.compiled.version}))
+    if write.connection.execute(statement).rowcount != 1:
+        current = write.connection.execute(sa.select(table.c.stage, table.c.version)
+                                           .where(table.c.id == item["id"])).first()
+        raise _conflict(process, {**item, **(dict(current._mapping) if current else {})})
+
+
+def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
+    return ConflictError(f"{process.process.id} {item['id']} was changed by someone else; it is now in stage "
+                         f"`{item['stage']}` (version {item['version']})", "reload it and try again")
+
+
+def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], *,
+           expected_version: int | None = None, typed_text: bool = False) -> dict[str, Any]:
+    """Change fields; returns {field: (old, new)} of what changed."""
+    process = process_of(write, process_id)
+    item = fetch(write, process, item_id, "update", lock=True)
+    prepared = prepare(write, process, values, typed_text)
+    changes = {k: (item.get(k), v) for k, v in prepared.items() if item.get(k) != v}
+    if not changes:
+        return {}
+    after = {**item, **prepared}
+    _check_required(process, after)
+    stage = process.pipelines[item["pipeline"]].pipeline.stage(item["stage"])
+    assert stage is not None
+    emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
+    if emptied:
+        raise InvalidValue(f"stage `{stage.id}` requires `{emptied[0]}`; it cannot be emptied here", field=emptied[0])
+    _check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
+    _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
+                    expected_version)
+    _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
+    _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
+    return changes
+
+
+def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: str | None = None,
+         expected_version: int | None = None) -> dict[str, Any]:
+    """Move to a stage (of another pipeline with pipeline=); every rule must hold."""
+    process = process_of(write, process_id)
+    item = fetch(write, process, item_id, "read", lock=True)
+    if expected_version is not None and expected_version != item["version"]:
+        raise _conflict(process, item)
+    if pipeline is not None and pipeline not in process.pipelines:
+        known = list(process.pipelines)
+        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
+                           did_you_mean(pipeline, known) or f"pipelines: {known_list(known)}", field="pipeline")
+    if stage == item["stage"] and (pipeline is None or pipeline == item["pipeline"]):
+        raise ConflictError(f"{process_id} {item_id} is already in stage `{stage}`",
+                            "someone may have moved it first; reload it")
+    problems = move_problems(process, item, write.actor, stage, pipeline)
+    if problems:
+        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{item['stage']}` to `{stage}`: "
+                                   + "; ".join(problems), problems, f"see `smartflow item explain {process_id} "
+                                   f"{item_id} --to {stage}`")
+    target_pipeline = pipeline or item["pipeline"]
+    target = process.pipelines[target_pipeline].pipeline.stage(stage)
+    assert target is not None
+    columns: dict[str, Any] = {"stage": stage, "pipeline": target_pipeline, "moved_by": write.actor.id,
+                               "moved_at": write.now, "closed_at": write.now if target.final else None}
+    _guarded_update(write, process, item, columns, None)
+    rows = [_history(write, process, item_id, "move", "stage", item["stage"], stage)]
+    if target_pipeline != item["pipeline"]:
+        rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
+    _record(write, rows)
+    return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
+
+
+def delete(write: Write, process_id: str, item_id: int) -> str:
+    """To the recycle bin when the process has one, else for good; returns which."""
+    process = process_of(write, process_id)
+    item = fetch(write, process, item_id, "delete", lock=True)
+    table = process.table
+    if process.process.features.recycle_bin:
+        _guarded_update(write, process, item, {"deleted_at": write.now}, None)
+        outcome = "recycle_bin"
+    else:
+        write.connection.execute(sa.delete(table).where(table.c.id == item_id))
+        outcome = "deleted"
+    _record(write, [_history(write, process, item_id, "delete", None, {"title": item["title"]}, None)])
+    return outcome
+
+
+def restore(write: Write, process_id: str, item_id: int) -> None:
+    process = process_of(write, process_id)
+    if not process.process.features.recycle_bin:
+        raise InvalidValue(f"{process_id} has no recycle bin: deleted items are gone",
+                           "turn on `features: {recycle_bin: true}` to keep deleted items")
+    item = fetch(write, process, item_id, "delete", lock=True, deleted=True)
+    _guarded_update(write, process, item, {"deleted_at": None}, None)
+    _record(write, [_history(write, process, item_id, "restore")])

@@ -1,0 +1,252 @@
+"""Item reads: the list view (filters, search, sort, keyset paging), the card, history, kanban.
+
+Every read is filtered by the actor's read level in SQL, so lists, counts, sums and history
+show only what the actor may see.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.compile.sql import currency_column, precision_of
+from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.errors import InvalidValue
+from smartflow.model import Field
+from smartflow.runtime import access, fields
+from smartflow.runtime.compiled import CompiledProcess
+from smartflow.runtime.items import Write, _load_multiple, decode_row, fetch, process_of
+
+_WHERE = re.compile(
+    r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
+    re.IGNORECASE)
+SYSTEM_COLUMNS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_at",
+                  "moved_at", "closed_at")
+DEFAULT_LIMIT = 50
+
+
+def casefold(connection: Any, expression: Any) -> Any:
+    """Case-insensitive form of a text expression; Cyrillic too (SQLite's lower() is ASCII only)."""
+    if connection.dialect.name == "sqlite":
+        return sa.func.sf_casefold(expression)
+    return sa.func.lower(expression)
+
+
+def visible(write: Write, process: CompiledProcess) -> Any:
+    table = process.table
+    return sa.and_(table.c.deleted_at.is_(None), access.row_filter(write.actor, process, "read"))
+
+
+def _system_field(name: str) -> Field:
+    kinds = {"id": "integer", "assigned_to": "user", "created_by": "user", "created_at": "datetime",
+             "updated_at": "datetime", "moved_at": "datetime", "closed_at": "datetime"}
+    return Field(id=name, type=kinds.get(name, "string"))
+
+
+def _field_or_system(process: CompiledProcess, name: str) -> Field:
+    if name in process.fields:
+        return process.fields[name]
+    if name in SYSTEM_COLUMNS:
+        return _system_field(name)
+    known = [*process.fields, *SYSTEM_COLUMNS]
+    raise InvalidValue(f"{process.process.id} has no field `{name}`",
+                       did_you_mean(name, known) or f"fields: {known_list(known)}", field=name)
+
+
+def _operand(write: Write, field: Field, raw: str) -> Any:
+    try:
+        value = fields.parse_text(Field(id=field.id, type=field.type, precision=field.precision,
+                                        currency=field.currency), raw)
+    except fields.ValueProblem as problem:
+        raise InvalidValue(f"--where {field.id}: {problem}", field=field.id) from None
+    if field.type == "user" and value is not None:
+        from smartflow.runtime.people import user_id
+
+        found = user_id(write.connection, write.compiled, value)
+        return found if found is not None else -1
+    return fields.stored_scalar(field, value)
+
+
+def where_condition(write: Write, process: CompiledProcess, text: str) -> Any:
+    """One `--where "FIELD OP VALUE"` filter as SQL."""
+    match = _WHERE.match(text)
+    if not match:
+        raise InvalidValue(f"cannot read the filter {text!r}",
+                           "write FIELD OP VALUE, with OP one of = != < <= > >= in contains, or FIELD is empty")
+    name, op, raw = match.group(1), re.sub(r"\s+", " ", match.group(2).lower()), match.group(3)
+    field = _field_or_system(process, name)
+    if field.multiple:
+        values = process.values_tables[name]
+        exists = sa.exists().where(values.c.item_id == process.table.c.id)
+        if op in ("is empty", "is not empty"):
+            return ~exists if op == "is empty" else exists
+        parts = raw.split(",") if op == "in" else [raw]
+        wanted = [_operand(write, field, part) for part in parts]
+        return exists.where(values.c.value.in_(wanted))
+    column = process.table.c[name]
+    if op == "is empty":
+        return sa.or_(column.is_(None), column == "") if field.type in ("string", "text") else column.is_(None)
+    if op == "is not empty":
+        return sa.and_(column.is_not(None), column != "") if field.type in ("string", "text") else column.is_not(None)
+    if op == "contains":
+        return casefold(write.connection, column).contains(raw.casefold(), autoescape=True)
+    if op == "in":
+        return column.in_([_operand(write, field, part) for part in raw.split(",")])
+    operand = _operand(write, field, raw)
+    comparisons = {"=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
+                   ">": column.__gt__, ">=": column.__ge__}
+    return comparisons[op](operand)
+
+
+def _search(write: Write, process: CompiledProcess, text: str) -> Any:
+    table = process.table
+    columns = [table.c.title] + [table.c[f.id] for f in process.process.fields
+                                 if not f.multiple and f.type in ("string", "text", "email", "phone", "url")]
+    needle = text.casefold()
+    return sa.or_(*(casefold(write.connection, c).contains(needle, autoescape=True) for c in columns))
+
+
+def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
+    spec = sort or process.process.list_sort or "id"
+    name, _, direction = spec.partition(":")
+    field = _field_or_system(process, name)
+    if field.multiple:
+        raise InvalidValue(f"cannot sort by `{name}`: it holds several values", field=name)
+    return process.table.c[name], direction == "desc"
+
+
+def _after(write: Write, process: CompiledProcess, column: Any, descending: bool, after: int) -> Any:
+    """Keyset paging: the items after item `after` in the current order, nulls last."""
+    table = process.table
+    anchor = write.connection.execute(sa.select(column).where(table.c.id == after)).first()
+    if anchor is None:
+        raise InvalidValue(f"--after {after}: there is no such item")
+    value = anchor[0]
+    if column is table.c.id:
+        return table.c.id < after if descending else table.c.id > after
+    if value is None:
+        return sa.and_(column.is_(None), table.c.id > after)
+    beyond = column < value if descending else column > value
+    return sa.or_(beyond, sa.and_(column == value, table.c.id > after), column.is_(None))
+
+
+def list_items(write: Write, process_id: str, *, pipeline: str | None = None, stage: str | None = None,
+               where: list[str] | tuple[str, ...] = (), search: str | None = None, sort: str | None = None,
+               limit: int = DEFAULT_LIMIT, after: int | None = None) -> list[dict[str, Any]]:
+    process = process_of(write, process_id)
+    table = process.table
+    query = sa.select(table).where(visible(write, process))
+    if pipeline is not None:
+        query = query.where(table.c.pipeline == pipeline)
+    if stage is not None:
+        query = query.where(table.c.stage == stage)
+    for condition in where:
+        query = query.where(where_condition(write, process, condition))
+    if search:
+        query = query.where(_search(write, process, search))
+    column, descending = _sort(process, sort)
+    if after is not None:
+        query = query.where(_after(write, process, column, descending, after))
+    if column is table.c.id:
+        order = [table.c.id.desc() if descending else table.c.id]
+    else:
+        order = [(column.desc() if descending else column.asc()).nulls_last(), table.c.id]
+    rows = write.connection.execute(query.order_by(*order).limit(max(1, limit))).mappings().all()
+    items = [decode_row(process, row) for row in rows]
+    if items and process.values_tables:
+        _load_multiple(write.connection, process, items)
+    return items
+
+
+def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...] = ()) -> int:
+    process = process_of(write, process_id)
+    query = sa.select(sa.func.count()).select_from(process.table).where(visible(write, process))
+    for condition in where:
+        query = query.where(where_condition(write, process, condition))
+    return int(write.connection.execute(query).scalar_one())
+
+
+def history(write: Write, process_id: str, item_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    process = process_of(write, process_id)
+    fetch(write, process, item_id)
+    table = write.compiled.metadata.tables["sf_history"]
+    users = write.compiled.metadata.tables["sf_users"]
+    query = (sa.select(table, users.c.login).join(users, users.c.id == table.c.actor_id, isouter=True)
+             .where(table.c.process == process_id, table.c.item_id == item_id).order_by(table.c.id.desc()))
+    if limit:
+        query = query.limit(limit)
+    rows = write.connection.execute(query).mappings().all()
+    return [{"at": r["at"], "who": r["login"] or "local administrator", "kind": r["kind"], "field": r["field"],
+             "old": r["old"], "new": r["new"], "via": r["via"]} for r in reversed(rows)]
+
+
+def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) -> dict[str, Any]:
+    """Linked items both ways: what this item points to, and what points to it (readable only)."""
+    process = process_of(write, process_id)
+    outgoing: list[dict[str, Any]] = []
+    for field in process.process.fields:
+        if field.type != "link" or fields.is_empty(item.get(field.id)):
+            continue
+        target = write.compiled.processes[field.to or ""]
+        ids = item[field.id] if field.multiple else [item[field.id]]
+        rows = write.connection.execute(sa.select(target.table.c.id, target.table.c.title)
+                                        .where(target.table.c.id.in_(ids), visible(write, target)))
+        outgoing += [{"field": field.id, "process": target.process.id, "id": r.id, "title": r.title} for r in rows]
+    incoming: list[dict[str, Any]] = []
+    for other in write.compiled.processes.values():
+        for field in other.process.fields:
+            if field.type != "link" or field.to != process_id:
+                continue
+            if field.multiple:
+                values = other.values_tables[field.id]
+                match = sa.exists().where(values.c.item_id == other.table.c.id, values.c.value == item["id"])
+            else:
+                match = other.table.c[field.id] == item["id"]
+            rows = write.connection.execute(sa.select(other.table.c.id, other.table.c.title, other.table.c.stage)
+                                            .where(match, visible(write, other)).order_by(other.table.c.id)
+                                            .limit(limit))
+            incoming += [{"field": field.id, "process": other.process.id, "id": r.id, "title": r.title,
+                          "stage": r.stage} for r in rows]
+    return {"out": outgoing, "in": incoming}
+
+
+def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
+    """The board: per stage in order, the count, the money sums and the most recently updated cards."""
+    process = process_of(write, process_id)
+    chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
+    if chosen is None:
+        known = [p.id for p in process.process.pipelines]
+        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
+                           did_you_mean(pipeline or "", known) or f"pipelines: {known_list(known)}")
+    table = process.table
+    base = sa.and_(visible(write, process), table.c.pipeline == chosen.id)
+    money = process.money_field
+    columns: dict[str, dict[str, Any]] = {
+        s.id: {"stage": s.id, "title": s.title, "semantic": s.semantic, "count": 0, "sums": {}, "cards": []}
+        for s in chosen.stages}
+    group: list[Any] = [table.c.stage]
+    selected: list[Any] = [table.c.stage, sa.func.count()]
+    if money is not None:
+        group.append(table.c[currency_column(money.id)])
+        selected += [table.c[currency_column(money.id)], sa.func.sum(table.c[money.id])]
+    for row in write.connection.execute(sa.select(*selected).where(base).group_by(*group)):
+        column = columns.get(row[0])
+        if column is None:
+            continue
+        column["count"] += row[1]
+        if money is not None and row[3] is not None:
+            column["sums"][row[2] or ""] = Decimal(row[3]).scaleb(-precision_of(money))
+    rank = sa.func.row_number().over(partition_by=table.c.stage,
+                                     order_by=(table.c.updated_at.desc(), table.c.id.desc())).label("rank")
+    card_columns = [table.c.id, table.c.title, table.c.stage] + ([table.c[money.id]] if money else [])
+    ranked = sa.select(*card_columns, rank).where(base).subquery()
+    for row in write.connection.execute(sa.select(ranked).where(ranked.c.rank <= top)
+                                        .order_by(ranked.c.stage, ranked.c.rank)):
+        if row.stage in columns:
+            amount = Decimal(row[3]).scaleb(-precision_of(money)) if money and row[3] is not None else None
+            columns[row.stage]["cards"].append({"id": row.id, "title": row.title, "amount": amount})
+    return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
+            "columns": list(columns.values())}

@@ -1,0 +1,104 @@
+"""The rules of a move, all evaluated at once so `explain` can list every failing one."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from smartflow.diagnostics import known_list
+from smartflow.expressions import names_used, parse_condition
+from smartflow.runtime import access
+from smartflow.runtime.access import Actor
+from smartflow.runtime.compiled import CompiledProcess
+from smartflow.runtime.fields import is_empty
+
+
+def context(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Plain values a condition or template sees: fields, system fields, now, today, user."""
+    values: dict[str, Any] = {}
+    for key, value in item.items():
+        if isinstance(value, dict) and "amount" in value:
+            value = value["amount"]  # money compares as its amount
+        values[key] = value
+    for field_id in process.fields:
+        values.setdefault(field_id, None)
+    values["now"] = datetime.now(UTC)
+    values["today"] = date.today()
+    values["user"] = actor.login
+    return values
+
+
+def evaluate(condition: Any, values: dict[str, Any]) -> tuple[bool, str | None]:
+    """A compiled condition's truth; an error while evaluating counts as false, with its reason."""
+    try:
+        return bool(condition(**values)), None
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _shown(source: str, values: dict[str, Any]) -> str:
+    node, _ = parse_condition(source)
+    if node is None:
+        return ""
+    names = sorted(n for n in names_used(node) if n not in ("now", "today"))
+    return ", ".join(f"{n} = {values.get(n)!r}" for n in names)
+
+
+def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target_stage: str,
+                  target_pipeline: str | None = None) -> list[str]:
+    """Every reason the actor may not move item into target_stage (empty when allowed)."""
+    pipeline_id = target_pipeline or item["pipeline"]
+    rules = process.pipelines[pipeline_id]
+    problems: list[str] = []
+    if target_stage not in rules.stage_ids:
+        return [f"pipeline `{pipeline_id}` has no stage `{target_stage}` (stages: {known_list(rules.stage_ids, 20)})"]
+    changing_pipeline = pipeline_id != item["pipeline"]
+    if not changing_pipeline and target_stage == item["stage"]:
+        return [f"the item is already in stage `{target_stage}`"]
+    if access.level(actor, process, "move") == "none":
+        problems.append("your roles do not allow moving items of this process")
+    elif not access.reaches(actor, process, "move", item):
+        reach = access.level(actor, process, "move")
+        problems.append(f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one")
+    if not access.stage_allowed(actor, process, target_stage):
+        problems.append(f"your roles may not move items into stage `{target_stage}`")
+    if not changing_pipeline:
+        problems.extend(_transition_problems(process, item, actor, target_stage))
+    stage = rules.pipeline.stage(target_stage)
+    assert stage is not None
+    empty = [f for f in stage.required if is_empty(item.get(f))]
+    if empty:
+        problems.append(f"stage `{target_stage}` requires {', '.join(f'`{f}`' for f in empty)}, "
+                        f"which {'is' if len(empty) == 1 else 'are'} empty")
+    return problems
+
+
+def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
+    rules = process.pipelines[item["pipeline"]]
+    source = item["stage"]
+    if not rules.allowed(source, target):
+        onward = sorted({t for s, t in rules.pipeline.moves() if s == source})
+        return [f"no transition leads from `{source}` to `{target}` in pipeline `{rules.pipeline.id}` "
+                f"(from `{source}` items may go to: {known_list(onward, 20)})"]
+    candidates = rules.rules_for(source, target)
+    if not candidates:
+        return []
+    values = context(process, item, actor)
+    failures: list[str] = []
+    for rule in candidates:
+        reasons = []
+        allowed_roles = rule.transition.roles
+        if allowed_roles is not None and not actor.is_local_admin and not (actor.roles & set(allowed_roles)):
+            reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
+        if rule.condition is not None:
+            holds, error = evaluate(rule.condition, values)
+            if not holds:
+                seen = _shown(rule.transition.when or "", values)
+                detail = f" ({error})" if error else (f" ({seen})" if seen else "")
+                reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
+        if not reasons:
+            return []
+        failures.append("; ".join(reasons))
+    if len(failures) == 1:
+        return [f"the transition `{source}` → `{target}`: {failures[0]}"]
+    return [f"no transition `{source}` → `{target}` may be taken: " + " | ".join(failures)]
