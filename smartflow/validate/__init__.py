@@ -38,6 +38,7 @@ CHECKS: tuple[Check, ...] = (
     behaviour.check_trigger_ids,
     behaviour.check_trigger_events,
     behaviour.check_trigger_actions,
+    behaviour.check_notify_users,
     behaviour.check_trigger_cycles,
 )
 
@@ -102,6 +103,9 @@ def _validate_documents(result: Result, documents: list[Document]) -> Result:
         schema_errors = check_document(document)
         result.diagnostics.extend(schema_errors)
         if schema_errors:
+            data = document.data
+            if isinstance(data, dict) and data.get("kind") == "Process" and isinstance(data.get("id"), str):
+                folder.broken.add(data["id"])
             continue
         result.documents.append(document)
         if document.data["kind"] == "Process":

@@ -9,7 +9,7 @@ from smartflow.diagnostics import Diagnostic, did_you_mean, known_list
 from smartflow.expressions import forbidden_tags, names_used, parse_condition, parse_template
 from smartflow.load import JsonPath
 from smartflow.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
-from smartflow.validate.structure import value_problem
+from smartflow.validate.structure import literal_problem, value_problem
 
 _DATE_TYPES = ("date", "datetime")
 _SETTABLE_SYSTEM = ("title", "assigned_to")
@@ -196,10 +196,11 @@ def check_trigger_events(folder: Folder) -> Iterator[Diagnostic]:
                 if trigger["stage"] not in stages:
                     yield unknown("stage", trigger["stage"], stages, process.at((*base, "stage")), (*base, "stage"))
             if "field" in trigger:
-                if trigger["field"] not in fields:
+                watchable = [*fields, *_SETTABLE_SYSTEM]
+                if trigger["field"] not in watchable:
                     path = (*base, "field")
-                    yield unknown("field", trigger["field"], list(fields), process.at(path), path)
-                elif "to" in trigger:
+                    yield unknown("field", trigger["field"], watchable, process.at(path), path)
+                elif "to" in trigger and trigger["field"] in fields:
                     problem = value_problem(fields[trigger["field"]], trigger["to"])
                     if problem:
                         yield error("invalid-value", f"trigger `{trigger['id']}`: `to` {literal(trigger['to'])} "
@@ -215,6 +216,25 @@ def check_trigger_events(folder: Folder) -> Iterator[Diagnostic]:
                 elif date_field not in dates:
                     yield unknown("field", date_field, dates, process.at((*base, "at")), (*base, "at"),
                                   "(`at` needs a date or datetime field)")
+
+
+PEOPLE = ("assigned_to", "created_by", "observers")
+
+
+def check_notify_users(folder: Folder) -> Iterator[Diagnostic]:
+    """`notify.users` names the item's people (assigned_to, created_by, observers, a user field) or @login."""
+    for process in folder.processes:
+        people = [*PEOPLE, *(f for f, spec in process.fields.items() if spec["type"] == "user")]
+        for t_index, trigger in enumerate(process.data.get("triggers") or []):
+            for a_index, action in enumerate(trigger["do"]):
+                for u_index, name in enumerate((action.get("notify") or {}).get("users") or []):
+                    if name.startswith("@") or name in people:
+                        continue
+                    path = ("triggers", t_index, "do", a_index, "notify", "users", u_index)
+                    hint = did_you_mean(name, people) or (f"use {known_list(people)}, or `@login` for one "
+                                                          "particular user")
+                    yield error("unknown-field", f"`notify` names `{name}`, which is not a user field of "
+                                f"`{process.id}`", process.at(path), hint, path)
 
 
 def check_trigger_actions(folder: Folder) -> Iterator[Diagnostic]:
@@ -237,8 +257,8 @@ def _check_action(folder: Folder, process: ProcessDoc, action: dict[str, Any], b
             path = (*base, "set", field_id)
             if field_id not in settable:
                 yield unknown("field", field_id, settable, process.at(path, key=True), path, "in `set`")
-            elif field_id in process.fields and not isinstance(value, str):
-                problem = value_problem(process.fields[field_id], value)
+            elif field_id in process.fields:
+                problem = literal_problem(process.fields[field_id], value)
                 if problem:
                     yield error("invalid-value", f"`set` gives field `{field_id}` {literal(value)}, which {problem}",
                                 process.at(path), None, path)
@@ -260,6 +280,8 @@ def _check_action(folder: Folder, process: ProcessDoc, action: dict[str, Any], b
 def _check_create_item(folder: Folder, process: ProcessDoc, params: dict[str, Any],
                        base: JsonPath) -> Iterator[Diagnostic]:
     target = folder.process(params["process"])
+    if target is None and params["process"] in folder.broken:
+        return  # its own file's errors are reported; don't add a second, misleading one
     if target is None:
         path = (*base, "process")
         yield unknown("process", params["process"], folder.process_ids(), process.at(path), path, "in `create_item`")
@@ -282,10 +304,23 @@ def _check_create_item(folder: Folder, process: ProcessDoc, params: dict[str, An
                         f"`{process.id}`", process.at(path), did_you_mean(params["link"], links)
                         or f"add a field `{{type: link, to: {process.id}}}` to `{target.id}`", path)
     settable = list(target.fields) + list(_SETTABLE_SYSTEM)
-    for field_id in params.get("fields") or {}:
+    given = params.get("fields") or {}
+    for field_id, value in given.items():
+        path = (*base, "fields", field_id)
         if field_id not in settable:
-            path = (*base, "fields", field_id)
             yield unknown("field", field_id, settable, process.at(path, key=True), path, f"of process `{target.id}`")
+        elif field_id in target.fields:
+            problem = literal_problem(target.fields[field_id], value)
+            if problem:
+                yield error("invalid-value", f"`create_item` gives field `{field_id}` of `{target.id}` "
+                            f"{literal(value)}, which {problem}", process.at(path), None, path)
+    missing = [f for f, spec in target.fields.items() if spec.get("required") and spec.get("default") is None
+               and f not in given and f != params.get("link")]
+    if missing:
+        path = (*base, "fields") if given else base
+        yield error("missing-required", f"`create_item` leaves required field(s) of `{target.id}` empty: "
+                    + ", ".join(f"`{f}`" for f in missing), process.at(path, key=bool(given)),
+                    "set them under `fields:`", path)
 
 
 def _default_pipeline(process: ProcessDoc) -> str:

@@ -208,10 +208,10 @@ def _quote_hint(value: Any, branch: Any) -> str | None:
 def _suggest_id(key: str) -> str:
     import re
 
-    cleaned = re.sub(r"[^a-z0-9_]+", "_", key.lower()).strip("_") or "field"
+    cleaned = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_") or "field"
     if not cleaned[0].isalpha():
         cleaned = "f_" + cleaned
-    return cleaned[:28]
+    return cleaned[:28].rstrip("_")
 
 
 def check_document(doc: Document) -> list[Diagnostic]:

@@ -168,7 +168,7 @@ def check_link_targets(folder: Folder) -> Iterator[Diagnostic]:
     known = folder.process_ids()
     for process in folder.processes:
         for field_id, spec in process.fields.items():
-            if spec["type"] == "link" and "to" in spec and spec["to"] not in known:
+            if spec["type"] == "link" and "to" in spec and spec["to"] not in known and spec["to"] not in folder.broken:
                 path = ("fields", field_id, "to")
                 yield unknown("process", spec["to"], known, process.at(path), path, f"in link field `{field_id}`")
 
@@ -396,3 +396,48 @@ def value_problem(spec: dict[str, Any], value: Any, allow_now: bool = False) -> 
         ids = [o["id"] for o in spec.get("options", [])]
         return None if value in ids else "is not one of the options"
     return "cannot be given for this field type" if kind in ("link", "file") else None
+
+
+_TEXT_TRUE = {"true", "yes", "y", "1", "да", "on"}
+_TEXT_FALSE = {"false", "no", "n", "0", "нет", "off"}
+
+
+def literal_problem(spec: dict[str, Any], value: Any) -> str | None:
+    """Why an action's value can't fill the field (None when fine, or when it is a template).
+
+    Strings in actions are templates; one without `{{`/`{%` is fixed text, which the runtime
+    reads as a person's typing (`1500.50`, `2026-12-01`, `yes`), so it is checked that way.
+    """
+    from smartflow.expressions import is_template
+
+    if not isinstance(value, str) or spec["type"] in ("string", "text", "email", "phone", "url", "user"):
+        return value_problem(spec, value) if not is_template(value) else None
+    if is_template(value):
+        return None
+    kind, text = spec["type"], value.strip()
+    parts = [p.strip() for p in text.split(",")] if spec.get("multiple") else [text]
+    for part in parts:
+        problem = _text_problem({**spec, "multiple": False}, kind, part)
+        if problem:
+            return problem
+    return None
+
+
+def _text_problem(spec: dict[str, Any], kind: str, text: str) -> str | None:
+    if kind in ("integer", "link", "file"):
+        what = "a whole number" if kind == "integer" else "an id"
+        return None if re.fullmatch(r"[-+]?[0-9]+", text) else f"is not {what}"
+    if kind in ("number", "money"):
+        amount = text.split()[0] if kind == "money" and text else text
+        try:
+            Decimal(amount.replace(",", "."))
+        except InvalidOperation:
+            return "is not a number"
+        return None
+    if kind == "boolean":
+        return None if text.lower() in _TEXT_TRUE | _TEXT_FALSE else "is not true or false"
+    if kind in ("date", "datetime"):
+        return value_problem(spec, text, allow_now=True)
+    if kind == "enum":
+        return value_problem(spec, text)
+    return None
