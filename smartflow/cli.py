@@ -238,9 +238,11 @@ def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: b
 
 
 def _register_runtime_commands() -> None:
+    from smartflow.cli_automation import register as register_automation
     from smartflow.cli_items import register
 
     register(main)
+    register_automation(main)
 
 
 _register_runtime_commands()

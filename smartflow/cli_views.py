@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from smartflow.cli_items import common, display, displayed_rows, emit, engine, plain
+from smartflow.cli_items import changed, common, display, displayed_rows, emit, engine, plain
 
 lang_option = click.option("--lang", envvar="SMARTFLOW_LANG", default=None, metavar="LANG",
                            help="Language of titles (ru, en, …; default $SMARTFLOW_LANG, else English).")
@@ -79,8 +79,12 @@ def history_line(entry: dict[str, Any]) -> str:
     if entry["kind"] == "create" and isinstance(entry["new"], dict):
         given = [k for k in entry["new"] if k not in ("pipeline", "stage", "title")]
         return f"create in stage {entry['new'].get('stage')} ({len(given)} fields set)"
+    if entry["kind"] == "comment":
+        return f"comment: {entry['new']}"
+    if entry["kind"] == "automation" and isinstance(entry["new"], dict):
+        return f"automation stopped: {entry['new'].get('error')}"
     if entry["field"]:
-        return f"{entry['kind']} {entry['field']}: {plain(entry['old']) or '—'} → {plain(entry['new']) or '—'}"
+        return f"{entry['kind']} {entry['field']}: {changed(entry['old'])} → {changed(entry['new'])}"
     return str(entry["kind"])
 
 

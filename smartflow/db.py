@@ -25,18 +25,24 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(URL_ENV) or DEFAULT_URL
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Any:
-    """An SQLAlchemy engine with smartflow's connection settings."""
+def make_engine(url: str | None = None, busy_timeout: float | None = None, **kwargs: Any) -> Any:
+    """An SQLAlchemy engine with smartflow's connection settings.
+
+    busy_timeout: seconds an SQLite connection waits for another writer to finish before it
+    gives up with "database is locked" (default BUSY_TIMEOUT_MS); `apply --lock-timeout` sets it.
+    """
     from sqlalchemy import create_engine, event
     from sqlalchemy.engine import make_url
 
     target = make_url(resolve_url(url))
     if target.get_backend_name() == "postgresql" and target.get_driver_name() in ("psycopg2", "postgresql"):
         target = target.set(drivername="postgresql+psycopg")
+    kwargs.setdefault("json_serializer", _json_dumps)  # keep Cyrillic readable in JSON columns
     if target.get_backend_name() != "sqlite":
         return create_engine(target, pool_pre_ping=True, **kwargs)
 
-    engine = create_engine(target, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **kwargs)
+    timeout_ms = BUSY_TIMEOUT_MS if busy_timeout is None else max(0, round(busy_timeout * 1000))
+    engine = create_engine(target, connect_args={"timeout": timeout_ms / 1000}, **kwargs)
     memory = target.database in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
@@ -47,7 +53,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Any:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
         cursor.close()
         # SQLite's lower() and LIKE fold ASCII only; search must fold Cyrillic too.
         dbapi_connection.create_function("sf_casefold", 1, _casefold, deterministic=True)
@@ -58,6 +64,12 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Any:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _json_dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _casefold(value: object) -> object:

@@ -20,9 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import build_metadata
+from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata
 from smartflow.convert import definition_from_documents
-from smartflow.db import is_sqlite, make_engine, resolve_url
+from smartflow.db import BUSY_TIMEOUT_MS, is_sqlite, make_engine, resolve_url
 from smartflow.errors import ApplyRefused, Busy, DatabaseUnavailable, DefinitionError, UnknownVersion
 from smartflow.model import Definition
 from smartflow.plan import Plan
@@ -124,7 +124,9 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
     live = read_deployed(connection)
     base = read_deployed(connection, against) if against is not None else live
     counter = Counter(connection if against is None else None, base.definition)
-    operations = diff(base.definition, desired.definition, counter, live.system_tables)
+    existing = set(sa.inspect(connection).get_table_names())
+    missing = [name for name in SYSTEM_TABLE_NAMES if name not in existing]
+    operations = diff(base.definition, desired.definition, counter, missing)
     plan = Plan(database, operations, base.version, desired.hash)
     if against is not None:
         plan.compared_with = f"version {against} (item counts not shown)"
@@ -139,14 +141,16 @@ def _label(url: str) -> str:
 
 
 @contextmanager
-def _connection(url: str | None, lock_timeout: float) -> Iterator[Any]:
-    engine = make_engine(url)
+def _connection(url: str | None, lock_timeout: float | None = None) -> Iterator[Any]:
+    """A connection; on SQLite, lock_timeout (default BUSY_TIMEOUT_MS) bounds the wait for another writer."""
+    engine = make_engine(url, busy_timeout=lock_timeout)
     try:
         with engine.connect() as connection:
             yield connection
     except sa.exc.OperationalError as exc:
         if "database is locked" in str(exc):
-            raise Busy(f"another apply holds the database lock (waited {lock_timeout:g}s)",
+            waited = BUSY_TIMEOUT_MS / 1000 if lock_timeout is None else lock_timeout
+            raise Busy(f"another apply holds the database lock (waited {waited:g}s)",
                        "wait for it to finish, then run apply again") from None
         raise DatabaseUnavailable(f"cannot use the database {_label(resolve_url(url))}: {exc.orig}",
                                   "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
@@ -156,7 +160,7 @@ def _connection(url: str | None, lock_timeout: float) -> Iterator[Any]:
 
 def plan(desired: Desired, url: str | None = None, against: int | None = None) -> Plan:
     """What apply would do; reads only (its transaction is rolled back)."""
-    with _connection(url, 0) as connection:
+    with _connection(url) as connection:
         with connection.execution_options(sqlite_begin="DEFERRED").begin() as transaction:
             result = make_plan(connection, desired, _label(resolve_url(url)), against=against)
             transaction.rollback()
@@ -244,7 +248,7 @@ def _check_foreign_keys(connection: Any) -> None:
 
 def versions(url: str | None = None) -> list[dict[str, Any]]:
     """The deployed versions, newest first."""
-    with _connection(url, 0) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
+    with _connection(url) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
         if not sa.inspect(connection).has_table("sf_versions"):
             return []
         table = build_metadata(Definition((), ())).tables["sf_versions"]
@@ -256,7 +260,7 @@ def versions(url: str | None = None) -> list[dict[str, Any]]:
 
 def version_documents(version: int, url: str | None = None) -> Desired:
     """The definitions deployed as version, ready to be deployed again (rollback)."""
-    with _connection(url, 0) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
+    with _connection(url) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
         if not sa.inspect(connection).has_table("sf_versions"):
             raise UnknownVersion(f"version {version} does not exist: nothing has been deployed here")
         table = build_metadata(Definition((), ())).tables["sf_versions"]

@@ -27,9 +27,10 @@ class ParseProblem:
 def environment() -> Any:
     """The one sandboxed Jinja2 environment conditions and templates are compiled in."""
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    from smartflow.sandbox import HardenedEnvironment
+
+    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     # Templates stand alone: no loader, so include/import/extends have nothing to reach.
     return env
 

@@ -44,6 +44,11 @@ def values_table_name(process_id: str, field_id: str) -> str:
     return f"p_{process_id}__{field_id}"
 
 
+def values_constraint_names(process_id: str, field_id: str) -> tuple[str, str]:
+    """The names of a values table's (item_id, position) unique constraint and of its value index."""
+    return f"uq_{process_id}__{field_id}_p", f"ix_{process_id}__{field_id}_v"
+
+
 def currency_column(field_id: str) -> str:
     return f"{field_id}__currency"
 
@@ -153,10 +158,11 @@ def values_table(process: Process, field: Field, metadata: MetaData) -> Table:
     ]
     if field.type == "money":
         columns.append(Column("currency", String(3), nullable=True))
+    unique_name, index_name = values_constraint_names(process.id, field.id)
     return Table(
         name, metadata, *columns,
-        UniqueConstraint("item_id", "position", name=f"uq_{process.id}__{field.id}_p"),
-        Index(f"ix_{process.id}__{field.id}_v", "value"),
+        UniqueConstraint("item_id", "position", name=unique_name),
+        Index(index_name, "value"),
     )
 
 
@@ -283,11 +289,24 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("archived_at", _timestamp(), nullable=False),
         Index("ix_sf_archive_item", "process", "item_id"),
     )
-    return [versions, departments, users, grants, history, jobs, outbox, files, archive]
+    inbox = Table(
+        "sf_inbox", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=False),
+        Column("outbox_id", Integer, nullable=True),
+        Column("process", String(28), nullable=True),
+        Column("item_id", Integer, nullable=True),
+        Column("subject", String, nullable=True),
+        Column("message", Text, nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("read_at", _timestamp(), nullable=True),
+        Index("ix_sf_inbox_user", "user_id", "read_at", "id"),
+    )
+    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox]
 
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
-                      "sf_outbox", "sf_files", "sf_archive")
+                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -60,20 +60,25 @@ class Counter:
                    .group_by(handle.c[field_id]).having(sa.func.count() > 1).subquery())
         return int(self.connection.execute(sa.select(sa.func.count()).select_from(grouped)).scalar_one())
 
-    def values(self, process_id: str, field_id: str) -> Iterator[Any]:
+    def values(self, process_id: str, field: Field) -> Iterator[Any]:
+        """Every stored value of field, in order (each value of a multiple field)."""
         if process_id not in self.deployed:
             return iter(())
-        handle = ops.item_table(process_id, field_id)
-        query = sa.select(handle.c[field_id]).where(handle.c[field_id].is_not(None))
+        if field.multiple:
+            handle = sa.table(values_table_name(process_id, field.id), sa.column("id"), sa.column("value"))
+            query = sa.select(handle.c.value).order_by(handle.c.id)
+        else:
+            handle = ops.item_table(process_id, field.id)
+            query = sa.select(handle.c[field.id]).where(handle.c[field.id].is_not(None)).order_by(handle.c.id)
         return (row[0] for row in self.connection.execute(query))
 
 
 def diff(deployed: Definition | None, desired: Definition, counter: Counter,
-         system_tables_exist: bool) -> list[ops.Op]:
+         missing_system_tables: list[str]) -> list[ops.Op]:
     """Every operation that turns the deployed definition into the desired one."""
     plan: list[ops.Op] = []
-    if not system_tables_exist:
-        plan.append(ops.CreateSystemTables())
+    if missing_system_tables:
+        plan.append(ops.CreateSystemTables(tables=missing_system_tables))
     before = {p.id: p for p in deployed.processes} if deployed else {}
     after = {p.id: p for p in desired.processes}
     from smartflow.compile.sql import build_metadata
@@ -144,9 +149,10 @@ def _feature_changes(old: Process, new: Process, counter: Counter) -> Iterator[o
             op.effect = f"{filled} items have dates that would be lost (archived)"
             op.needs_data_loss = f"{filled} items have begin or close dates"
         yield op
-    if old.features.recycle_bin != new.features.recycle_bin:
-        state = "on" if new.features.recycle_bin else "off"
-        yield ops.Note(process=pid, text=f"process `{pid}`: recycle bin turned {state}")
+    for feature, name in (("recycle_bin", "recycle bin"), ("links", "links")):
+        if getattr(old.features, feature) != getattr(new.features, feature):
+            state = "on" if getattr(new.features, feature) else "off"
+            yield ops.Note(process=pid, text=f"process `{pid}`: {name} turned {state}")
 
 
 def _count_rows(counter: Counter, table: str) -> int:
@@ -194,7 +200,7 @@ def _field_changes(old: Process, new: Process, counter: Counter) -> Iterator[ops
 def _add_field(pid: str, field: Field, counter: Counter) -> ops.Op:
     items = counter.items(pid)
     source = field.backfill if field.backfill is not None else field.default
-    fill = stored_value(source, field) if source is not None and not field.multiple else None
+    fill = _stored(source, field)
     op = ops.AddField(process=pid, definition=field, fill=fill, items=items)
     if items and fill is not None:
         op.effect = f"{items} existing items get {source!r}"
@@ -227,7 +233,7 @@ def _changed_field(pid: str, old: Field, new: Field, counter: Counter) -> Iterat
         yield from _option_change(pid, old, new, option.id, counter)
     if new.required and not old.required:
         empty = counter.items(pid) - counter.filled(pid, old)
-        backfill = stored_value(new.backfill, new) if new.backfill is not None else None
+        backfill = _stored(new.backfill, new)
         op = ops.FillRequired(process=pid, definition=new, empty=empty, backfill=backfill)
         if empty:
             op.effect = f"{empty} items have it empty"
@@ -251,6 +257,15 @@ def _changed_field(pid: str, old: Field, new: Field, counter: Counter) -> Iterat
         yield ops.Note(process=pid, text=f"process `{pid}`: field `{new.id}` settings changed: {', '.join(settings)}")
 
 
+def _stored(value: Any, field: Field) -> Any:
+    """A default or backfill as stored; for a multiple field, the list of values each item gets."""
+    if value is None:
+        return None
+    if field.multiple:
+        return [stored_value(v, field) for v in (value if isinstance(value, list) else [value])]
+    return stored_value(value, field)
+
+
 def _settings_changed(old: Field, new: Field) -> list[str]:
     ignore = {"type", "required", "unique", "multiple", "renamed_from", "backfill", "precision"}
     before, after = field_to_data(old), field_to_data(new)
@@ -259,9 +274,10 @@ def _settings_changed(old: Field, new: Field) -> list[str]:
 
 
 def _rewrite(pid: str, old: Field, new: Field, counter: Counter) -> ops.Op:
-    filled = counter.filled(pid, old)
-    unconvertible, samples = 0, []
-    for value in counter.values(pid, old.id):
+    filled = unconvertible = 0  # values, not items: a multiple field holds several per item
+    samples: list[str] = []
+    for value in counter.values(pid, old):
+        filled += 1
         try:
             convert(value, old, new)
         except Unconvertible as exc:
@@ -281,6 +297,9 @@ def _option_change(pid: str, old: Field, new: Field, option_id: str, counter: Co
     if option_id in {o.id for o in new.options}:
         return
     successor = next((o for o in new.options if o.renamed_from == option_id), None)
+    previous_id = next(o.renamed_from for o in old.options if o.id == option_id)
+    if successor is None and previous_id is not None:  # rolling a rename back
+        successor = next((o for o in new.options if o.id == previous_id), None)
     in_use = counter.option_in_use(pid, old, option_id)
     if successor is not None and successor.id not in {o.id for o in old.options}:
         op: ops.Op = ops.RenameOption(process=pid, definition=new, old=option_id, new=successor.id, in_use=in_use)
@@ -323,6 +342,8 @@ def _pipeline_changes(old: Process, new: Process, counter: Counter) -> Iterator[
             if items:
                 op.effect = f"{items} items follow it"
             yield op
+        if previous.title != pipeline.title:
+            yield ops.Note(process=pid, text=f"process `{pid}`: title of pipeline `{pipeline.id}` changed")
         yield from _stage_changes(pid, previous, pipeline, counter)
     for pipeline in old.pipelines:
         if pipeline.id in continued:
@@ -366,9 +387,13 @@ def _stage_changes(pid: str, old: Pipeline, new: Pipeline, counter: Counter) -> 
             if items:
                 op.effect = f"{items} items follow it"
             yield op
-        elif before[previous].semantic != stage.semantic:
+        if previous is not None and before[previous].semantic != stage.semantic:
             yield ops.Note(process=pid, text=f"process `{pid}`: stage `{stage.id}` of `{new.id}` becomes "
                            f"{stage.semantic} (was {before[previous].semantic})")
+        settings = _stage_settings_changed(old, previous, new, stage.id) if previous is not None else []
+        if settings:
+            yield ops.Note(process=pid, text=f"process `{pid}`: stage `{stage.id}` of `{new.id}` settings changed: "
+                           + ", ".join(settings))
     for stage in old.stages:
         if stage.id in continued:
             continue
@@ -397,6 +422,13 @@ def _stage_changes(pid: str, old: Pipeline, new: Pipeline, counter: Counter) -> 
     if old.default != new.default:
         yield ops.Note(process=pid, text=f"process `{pid}`: `{new.id}` is {'now' if new.default else 'no longer'} "
                        "the default pipeline")
+
+
+def _stage_settings_changed(old: Pipeline, old_id: str, new: Pipeline, new_id: str) -> list[str]:
+    """What changed in a stage besides its id and semantic: title, color, required fields, description."""
+    ignore = {"semantic", "renamed_from", "replaces"}
+    before, after = pipeline_to_data(old)["stages"][old_id], pipeline_to_data(new)["stages"][new_id]
+    return [k for k in dict.fromkeys([*before, *after]) if k not in ignore and before.get(k) != after.get(k)]
 
 
 def _permission_changes(old: Process, new: Process) -> Iterator[ops.Op]:

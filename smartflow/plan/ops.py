@@ -20,6 +20,8 @@ from smartflow.compile.sql import (
     currency_column,
     field_columns,
     item_table_name,
+    precision_of,
+    values_constraint_names,
     values_table_name,
 )
 from smartflow.model import Field, Process
@@ -65,6 +67,19 @@ class Context:
         ]
         for start in range(0, len(payload), BATCH):
             self.connection.execute(archive.insert(), payload[start:start + BATCH])
+
+
+def add_column(ctx: Context, table: str, column: sa.Column[Any]) -> None:
+    """Add a column with its reference, if any (SQLite can't add a foreign key to a table in place)."""
+    if ctx.connection.dialect.name != "sqlite" or not column.foreign_keys:
+        ctx.ops.add_column(table, column)
+        return
+    with ctx.batch(table) as batch:  # a copy-and-swap; alembic wants the added constraint named
+        batch.add_column(sa.Column(column.name, column.type, nullable=True))
+        for fk in column.foreign_keys:
+            target_table, target_column = fk.target_fullname.split(".")
+            batch.create_foreign_key(f"fk_{table}_{column.name}", target_table, [column.name], [target_column],
+                                     ondelete=fk.ondelete)
 
 
 def item_table(process_id: str, *columns: str) -> Any:
@@ -116,16 +131,20 @@ class Note(Op):
 
 @dataclass(kw_only=True)
 class CreateSystemTables(Op):
+    """smartflow's own tables: all of them on a first deploy, the new ones after an upgrade."""
+
     symbol: ClassVar[str] = "+"
+    tables: list[str]
 
     def describe(self) -> str:
-        return "create smartflow's system tables (versions, users, departments, history, jobs, outbox, files, archive)"
-
-    def execute(self, ctx: Context) -> None:
         from smartflow.compile.sql import SYSTEM_TABLE_NAMES
 
-        tables = [ctx.desired.tables[name] for name in SYSTEM_TABLE_NAMES]
-        ctx.desired.create_all(ctx.connection, tables=tables)
+        if len(self.tables) == len(SYSTEM_TABLE_NAMES):
+            return "create smartflow's system tables (" + ", ".join(t.removeprefix("sf_") for t in self.tables) + ")"
+        return "create smartflow's new system tables " + ", ".join(self.tables)
+
+    def execute(self, ctx: Context) -> None:
+        ctx.desired.create_all(ctx.connection, tables=[ctx.desired.tables[name] for name in self.tables])
 
 
 @dataclass(kw_only=True)
@@ -198,7 +217,8 @@ class AddField(Op):
         extra += ", multiple" if f.multiple else ""
         text = f"process `{self.process}`: add field `{f.id}` ({f.type}{extra})"
         if self.fill is not None and self.items:
-            text += f", filled with {self.fill!r} in the {self.items} existing items"
+            shown = f.backfill if f.backfill is not None else f.default  # as written, not as stored
+            text += f", filled with {shown!r} in the {self.items} existing items"
         return text
 
     def execute(self, ctx: Context) -> None:
@@ -206,15 +226,28 @@ class AddField(Op):
         f = self.definition
         if f.multiple:
             ctx.desired.tables[values_table_name(self.process, f.id)].create(ctx.connection)
+            if self.fill is not None and self.items:
+                fill_values(ctx, self.process, f, self.fill)
             return
         table = item_table_name(self.process)
         for column in field_columns(f):
-            ctx.ops.add_column(table, column)
+            add_column(ctx, table, column)
         for index in ctx.desired.tables[table].indexes:
             if [c.name for c in index.columns] == [f.id]:
                 index.create(ctx.connection)
         if self.fill is not None and self.items:
             ctx.connection.execute(sa.update(item_table(self.process, f.id)).values({f.id: self.fill}))
+
+
+def fill_values(ctx: Context, process_id: str, field: Field, values: list[Any]) -> None:
+    """Give every item holding no value of a multiple field these values (its default or backfill)."""
+    table = ctx.desired.tables[values_table_name(process_id, field.id)]
+    items = item_table(process_id)
+    empty = sa.select(items.c.id).where(items.c.id.not_in(sa.select(table.c.item_id))).order_by(items.c.id)
+    rows = [{"item_id": item_id, "position": position, "value": value}
+            for item_id in ctx.connection.execute(empty).scalars() for position, value in enumerate(values)]
+    for start in range(0, len(rows), BATCH):
+        ctx.connection.execute(table.insert(), rows[start:start + BATCH])
 
 
 @dataclass(kw_only=True)
@@ -265,6 +298,23 @@ def create_field_indexes(ctx: Context, process_id: str, field_id: str) -> None:
             index.create(ctx.connection)
 
 
+def rename_values_table(ctx: Context, process_id: str, old_id: str, new_id: str) -> None:
+    """Rename a multiple field's table with its constraint and index, so that the old names are free again."""
+    old_name, new_name = values_table_name(process_id, old_id), values_table_name(process_id, new_id)
+    ctx.ops.rename_table(old_name, new_name)
+    old_unique, old_index = values_constraint_names(process_id, old_id)
+    new_unique, new_index = values_constraint_names(process_id, new_id)
+    if ctx.connection.dialect.name == "sqlite":  # no renaming a constraint: copy-and-swap under the new names
+        existing = sa.Table(new_name, sa.MetaData(), autoload_with=ctx.connection)
+        for item in [*existing.constraints, *existing.indexes]:
+            item.name = {old_unique: new_unique, old_index: new_index}.get(str(item.name), item.name)
+        with ctx.ops.batch_alter_table(new_name, recreate="always", copy_from=existing):
+            pass
+        return
+    ctx.connection.exec_driver_sql(f"ALTER TABLE {new_name} RENAME CONSTRAINT {old_unique} TO {new_unique}")
+    ctx.connection.exec_driver_sql(f"ALTER INDEX {old_index} RENAME TO {new_index}")
+
+
 @dataclass(kw_only=True)
 class RenameField(Op):
     old: Field
@@ -277,8 +327,7 @@ class RenameField(Op):
     def execute(self, ctx: Context) -> None:
         assert self.process is not None
         if self.new.multiple:
-            old_name, new_name = (values_table_name(self.process, f.id) for f in (self.old, self.new))
-            ctx.ops.rename_table(old_name, new_name)
+            rename_values_table(ctx, self.process, self.old.id, self.new.id)
             return
         drop_field_indexes(ctx, self.process, self.old.id)
         with ctx.batch(item_table_name(self.process)) as batch:
@@ -300,16 +349,20 @@ class RewriteField(Op):
 
     def describe(self) -> str:
         change = (f"becomes {self.new.type}" if self.old.type != self.new.type
-                  else f"changes precision {self.old.precision} → {self.new.precision}")
+                  else f"changes precision {precision_of(self.old)} → {precision_of(self.new)}")
         return f"process `{self.process}`: field `{self.new.id}` {change} ({self.old.type} → {self.new.type})"
 
     def execute(self, ctx: Context) -> None:
         assert self.process is not None
+        if self.new.multiple:
+            self._rewrite_values(ctx)
+            return
         f_id = self.new.id
         handle = item_table(self.process, f_id)
         converted: list[dict[str, Any]] = []
         lost: list[tuple[int | None, str | None, Any]] = []
-        for row in ctx.connection.execute(sa.select(handle.c.id, handle.c[f_id]).where(handle.c[f_id].is_not(None))):
+        query = sa.select(handle.c.id, handle.c[f_id]).where(handle.c[f_id].is_not(None)).order_by(handle.c.id)
+        for row in ctx.connection.execute(query):
             try:
                 converted.append({"row_id": row.id, "value": convert(row[1], self.old, self.new)})
             except Unconvertible:
@@ -318,7 +371,8 @@ class RewriteField(Op):
         temp = f"{f_id}__new"
         drop_field_indexes(ctx, self.process, f_id)
         new_column = field_columns(self.new)[0]
-        ctx.ops.add_column(item_table_name(self.process), sa.Column(temp, new_column.type, nullable=True))
+        references = [sa.ForeignKey(fk.target_fullname, ondelete=fk.ondelete) for fk in new_column.foreign_keys]
+        add_column(ctx, item_table_name(self.process), sa.Column(temp, new_column.type, *references, nullable=True))
         target = sa.table(item_table_name(self.process), sa.column("id"), sa.column(temp))
         statement = sa.update(target).where(target.c.id == sa.bindparam("row_id")).values({temp: sa.bindparam("value")})
         for start in range(0, len(converted), BATCH):
@@ -334,6 +388,31 @@ class RewriteField(Op):
             ctx.ops.add_column(item_table_name(self.process), sa.Column(currency_column(f_id), sa.String(3)))
         create_field_indexes(ctx, self.process, f_id)
 
+    def _rewrite_values(self, ctx: Context) -> None:
+        """A multiple field: its table is built again with the converted values, in the same order."""
+        assert self.process is not None
+        name = values_table_name(self.process, self.new.id)
+        columns = ["item_id", "position", "value"] + (["currency"] if self.old.type == "money" else [])
+        handle = sa.table(name, sa.column("id"), *(sa.column(c) for c in columns))
+        kept: list[dict[str, Any]] = []
+        lost: list[tuple[int | None, str | None, Any]] = []
+        for row in ctx.connection.execute(sa.select(*(handle.c[c] for c in columns)).order_by(handle.c.id)):
+            values = dict(row._mapping)
+            try:
+                values["value"] = convert(values["value"], self.old, self.new)
+            except Unconvertible:
+                lost.append((values["item_id"], self.new.id, values["value"]))
+                continue
+            if self.new.type != "money":
+                values.pop("currency", None)
+            kept.append(values)
+        ctx.archive(self.process, f"field type changed to {self.new.type}", lost)
+        ctx.ops.drop_table(name)
+        table = ctx.desired.tables[name]
+        table.create(ctx.connection)
+        for start in range(0, len(kept), BATCH):
+            ctx.connection.execute(table.insert(), kept[start:start + BATCH])
+
 
 @dataclass(kw_only=True)
 class FillRequired(Op):
@@ -344,13 +423,16 @@ class FillRequired(Op):
     def describe(self) -> str:
         text = f"process `{self.process}`: field `{self.definition.id}` becomes required"
         if self.backfill is not None and self.empty:
-            text += f"; {self.empty} empty values filled with {self.backfill!r}"
+            text += f"; {self.empty} empty values filled with {self.definition.backfill!r}"
         return text
 
     def execute(self, ctx: Context) -> None:
-        if self.backfill is None or not self.empty or self.definition.multiple:
+        if self.backfill is None or not self.empty:
             return
         assert self.process is not None
+        if self.definition.multiple:
+            fill_values(ctx, self.process, self.definition, self.backfill)
+            return
         handle = item_table(self.process, self.definition.id)
         ctx.connection.execute(
             sa.update(handle).where(handle.c[self.definition.id].is_(None)).values({self.definition.id: self.backfill})
@@ -533,7 +615,8 @@ class DropColumns(Op):
         assert self.process is not None
         handle = item_table(self.process, *self.columns)
         if self.filled:
-            rows = ctx.connection.execute(sa.select(handle))
+            rows = ctx.connection.execute(sa.select(handle).where(sa.or_(*(handle.c[c].is_not(None)
+                                                                           for c in self.columns))))
             ctx.archive(self.process, self.reason,
                         [(r.id, None, {c: jsonable(r._mapping[c]) for c in self.columns}) for r in rows])
         with ctx.batch(item_table_name(self.process)) as batch:

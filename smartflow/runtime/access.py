@@ -25,10 +25,11 @@ class Actor:
     name: str
     roles: frozenset[str]
     colleagues: tuple[int, ...] = ()  # users of the department subtree, the actor included
+    service: bool = False  # a trigger's own identity: rights of its roles, not the local administrator's
 
     @property
     def is_local_admin(self) -> bool:
-        return self.id is None
+        return self.id is None and not self.service
 
     @property
     def label(self) -> str:

@@ -117,6 +117,13 @@ class CompiledDefinition:
             compiled.pipelines = {p.id: PipelineRules(p) for p in process.pipelines}
             self.processes[process.id] = compiled
 
+    @cached_property
+    def automation(self) -> Any:
+        """The triggers, with their conditions and templates compiled (once per version)."""
+        from smartflow.runtime.automation import Automation
+
+        return Automation(list(self.definition.processes))
+
     @property
     def role_ids(self) -> set[str]:
         return {role.id for role in self.definition.roles}

@@ -34,6 +34,8 @@ class Write:
     actor: Actor
     via: str = "api"
     now: datetime | None = None
+    chain: Any = None  # the automation causation chain this write belongs to (None: a person's change)
+    triggers: bool = True  # whether changes fire triggers (an import may switch them off)
 
     def __post_init__(self) -> None:
         self.now = self.now or datetime.now(UTC)
@@ -77,6 +79,26 @@ def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "r
         raise PermissionDenied(f"you may not {action} {process.process.id} {item_id}",
                                f"your roles allow `{action}: {reach}`")
     return item
+
+
+def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, Any] | None:
+    """The item as automation sees it: regardless of anyone's read level; None when gone."""
+    process = write.compiled.processes[process_id]
+    table = process.table
+    row = write.connection.execute(sa.select(table).where(table.c.id == item_id, table.c.deleted_at.is_(None))
+                                   ).mappings().first()
+    if row is None:
+        return None
+    item = decode_row(process, row)
+    _load_multiple(write.connection, process, [item])
+    return item
+
+
+def _fire(write: Write, process_id: str, item_id: int, events: list[Any]) -> None:
+    if write.triggers and write.compiled.automation.by_process.get(process_id):
+        from smartflow.runtime.automation import fire
+
+        fire(write, process_id, item_id, events)
 
 
 def decode_row(process: CompiledProcess, row: Any) -> dict[str, Any]:
@@ -225,8 +247,12 @@ def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any]
             query = query.where(table.c.id != item_id)
         clash = write.connection.execute(query.limit(1)).scalar()
         if clash is not None:
-            raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by "
-                               f"{process.process.id} {clash}", "values of this field must be unique", field=key)
+            readable = write.connection.execute(sa.select(table.c.id).where(
+                table.c.id == clash, table.c.deleted_at.is_(None),
+                access.row_filter(write.actor, process, "read"))).first()
+            owner = f"{process.process.id} {clash}" if readable else f"another {process.process.id}"  # no leak
+            raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by {owner}",
+                               "values of this field must be unique", field=key)
 
 
 def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +339,9 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
     _record(write, [_history(write, process, item_id, "create", None, None,
                              {**snapshot, "pipeline": chosen.id, "stage": stage_id})])
+    from smartflow.runtime.automation import Event
+
+    _fire(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=stage_id)])
     return item_id
 
 
@@ -357,6 +386,9 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
                     expected_version)
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
     _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
+    from smartflow.runtime.automation import changed_events
+
+    _fire(write, process_id, item_id, changed_events(changes))
     return changes
 
 
@@ -389,6 +421,9 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
     _record(write, rows)
+    from smartflow.runtime.automation import Event
+
+    _fire(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)])
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
 
 

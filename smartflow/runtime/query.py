@@ -23,6 +23,7 @@ from smartflow.runtime.items import Write, _load_multiple, decode_row, fetch, pr
 _WHERE = re.compile(
     r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
     re.IGNORECASE)
+TEXT_TYPES = ("string", "text", "email", "phone", "url")
 SYSTEM_COLUMNS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_at",
                   "moved_at", "closed_at")
 DEFAULT_LIMIT = 50
@@ -83,19 +84,28 @@ def where_condition(write: Write, process: CompiledProcess, text: str) -> Any:
         exists = sa.exists().where(values.c.item_id == process.table.c.id)
         if op in ("is empty", "is not empty"):
             return ~exists if op == "is empty" else exists
+        if op not in ("=", "!=", "in", "contains"):
+            raise InvalidValue(f"--where {name}: `{op}` does not work on a field that holds several values",
+                               "use = (or contains), !=, in, is empty or is not empty", field=name)
         parts = raw.split(",") if op == "in" else [raw]
         wanted = [_operand(write, field, part) for part in parts]
-        return exists.where(values.c.value.in_(wanted))
+        holds = exists.where(values.c.value.in_(wanted))
+        return ~holds if op == "!=" else holds
     column = process.table.c[name]
     if op == "is empty":
         return sa.or_(column.is_(None), column == "") if field.type in ("string", "text") else column.is_(None)
     if op == "is not empty":
         return sa.and_(column.is_not(None), column != "") if field.type in ("string", "text") else column.is_not(None)
     if op == "contains":
+        if field.type not in TEXT_TYPES:
+            raise InvalidValue(f"--where {name}: `contains` works on text fields only",
+                               "use = != < <= > >= or in", field=name)
         return casefold(write.connection, column).contains(raw.casefold(), autoescape=True)
     if op == "in":
         return column.in_([_operand(write, field, part) for part in raw.split(",")])
     operand = _operand(write, field, raw)
+    if op == "!=" and operand is not None:
+        return sa.or_(column != operand, column.is_(None))  # an empty value is not equal to anything given
     comparisons = {"=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
                    ">": column.__gt__, ">=": column.__ge__}
     return comparisons[op](operand)
@@ -121,7 +131,8 @@ def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
 def _after(write: Write, process: CompiledProcess, column: Any, descending: bool, after: int) -> Any:
     """Keyset paging: the items after item `after` in the current order, nulls last."""
     table = process.table
-    anchor = write.connection.execute(sa.select(column).where(table.c.id == after)).first()
+    anchor = write.connection.execute(sa.select(column).where(
+        table.c.id == after, access.row_filter(write.actor, process, "read"))).first()  # no leak of existence
     if anchor is None:
         raise InvalidValue(f"--after {after}: there is no such item")
     value = anchor[0]
@@ -179,8 +190,16 @@ def history(write: Write, process_id: str, item_id: int, limit: int | None = Non
     if limit:
         query = query.limit(limit)
     rows = write.connection.execute(query).mappings().all()
-    return [{"at": r["at"], "who": r["login"] or "local administrator", "kind": r["kind"], "field": r["field"],
+    return [{"at": r["at"], "who": r["login"] or _automated(r["via"]) or "local administrator",
+             "kind": r["kind"], "field": r["field"],
              "old": r["old"], "new": r["new"], "via": r["via"]} for r in reversed(rows)]
+
+
+def _automated(via: str | None) -> str | None:
+    """Who acted when no user did: the trigger (its name is in `via`) or the automation itself."""
+    if via and (via.startswith("trigger:") or via == "automation"):
+        return via
+    return None
 
 
 def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) -> dict[str, Any]:

@@ -1,0 +1,334 @@
+"""Automation: triggers fire on item events and run actions through the same services as people.
+
+Synchronous actions run in the transaction of the change that fired them: all or nothing.
+Delayed ones (`after:`, `at:`) become rows in sf_jobs that a worker runs when due;
+messages and webhooks become rows in sf_outbox, delivered only after commit.
+
+Loops are contained: every action carries its causation chain (root event, depth); the
+depth is capped, each root event has an action budget, and the same trigger runs once per
+item within one chain. When a cap is hit the chain stops and one error is recorded in the
+item's history; what ran before stays (the item is in the state the last action left it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.errors import ItemError
+from smartflow.expressions import environment, is_template
+from smartflow.model import Process, Trigger
+from smartflow.runtime import fields
+from smartflow.runtime.access import Actor
+from smartflow.sandbox import TemplateRefused, render, run_limited
+
+MAX_DEPTH = 8
+ACTION_BUDGET = 64
+_DURATION = re.compile(r"^(\d+)(m|h|d|w|wd)$")
+_AT = re.compile(r"^([a-z][a-z0-9_]*)(?:\s*([-+])\s*(\d+(?:m|h|d|w|wd)))?$")
+
+
+class AutomationFailed(ItemError):
+    """A synchronous action failed; the change that fired it is rolled back with it."""
+
+
+@dataclass
+class Chain:
+    """The causation of an action: its root event, its depth, and what the root may still spend."""
+
+    root: str = field(default_factory=lambda: uuid.uuid4().hex)
+    depth: int = 0
+    budget: list[int] = field(default_factory=lambda: [ACTION_BUDGET])
+    seen: set[tuple[str, str, int]] = field(default_factory=set)
+    stopped: list[bool] = field(default_factory=lambda: [False])
+
+    def child(self) -> Chain:
+        return replace(self, depth=self.depth + 1)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # created, updated, field_changed, stage_entered, stage_left
+    field: str | None = None
+    stage: str | None = None
+    value: Any = None
+
+
+# ---- time ---------------------------------------------------------------------------
+
+
+def shift(moment: datetime, amount: int, unit: str) -> datetime:
+    """moment moved by a duration; `wd` counts working days (Monday to Friday)."""
+    if unit == "wd":
+        step = 1 if amount >= 0 else -1
+        remaining = abs(amount)
+        while remaining:
+            moment += timedelta(days=step)
+            if moment.weekday() < 5:
+                remaining -= 1
+        return moment
+    sizes = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    return moment + sizes[unit] * amount
+
+
+def due_time(trigger: Trigger, item: dict[str, Any], now: datetime) -> datetime | None:
+    """When a delayed trigger comes due for item (None: its date field is empty)."""
+    if trigger.after:
+        match = _DURATION.match(trigger.after)
+        assert match is not None
+        return shift(now, int(match.group(1)), match.group(2))
+    match = _AT.match(trigger.at or "")
+    assert match is not None
+    base = item.get(match.group(1))
+    if base is None:
+        return None
+    if isinstance(base, date) and not isinstance(base, datetime):
+        base = datetime(base.year, base.month, base.day, 9, 0, tzinfo=now.tzinfo)  # the working morning
+    if match.group(3):
+        offset = _DURATION.match(match.group(3))
+        assert offset is not None
+        amount = int(offset.group(1)) * (-1 if match.group(2) == "-" else 1)
+        base = shift(base, amount, offset.group(2))
+    return max(base, now)
+
+
+# ---- compiled triggers -------------------------------------------------------------
+
+
+class CompiledTrigger:
+    """A trigger with its condition and templates compiled once per deployed version."""
+
+    def __init__(self, process: Process, trigger: Trigger) -> None:
+        env = environment()
+        self.process = process
+        self.trigger = trigger
+        self.name = f"{process.id}.{trigger.id}"
+        self.condition = env.compile_expression(trigger.when) if trigger.when else None
+        self.templates: dict[str, Any] = {}
+        for index, action in enumerate(trigger.do):
+            for key, source in _template_sources(action.kind, action.params):
+                self.templates[f"{index}.{key}"] = env.from_string(source)
+
+    @property
+    def delayed(self) -> bool:
+        return bool(self.trigger.after or self.trigger.at)
+
+    def listens(self, event: Event, item: dict[str, Any]) -> bool:
+        trigger = self.trigger
+        if trigger.pipeline and item.get("pipeline") != trigger.pipeline:
+            return False
+        if trigger.on == "scheduled":
+            at_field = _AT.match(trigger.at or "")
+            return at_field is not None and (
+                event.kind == "created" or (event.kind == "field_changed" and event.field == at_field.group(1)))
+        if trigger.on != event.kind:
+            return False
+        if event.kind in ("stage_entered", "stage_left"):
+            return trigger.stage == event.stage
+        if event.kind == "field_changed":
+            if trigger.field != event.field:
+                return False
+            return trigger.to is None or _same(trigger.to, event.value)
+        return True
+
+    def text(self, index: int, key: str, values: dict[str, Any]) -> str:
+        return render(self.templates[f"{index}.{key}"], values)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(actual, dict) and "amount" in actual:
+        actual = actual["amount"]
+    if isinstance(actual, (date, datetime)):
+        actual = actual.isoformat()
+    return str(expected).lower() == str(actual).lower() if isinstance(expected, (str, bool)) else expected == actual
+
+
+def _template_sources(kind: str, params: Any) -> list[tuple[str, str]]:
+    if kind == "comment":
+        return [("comment", params)]
+    if kind == "notify":
+        return [(key, params[key]) for key in ("subject", "message") if key in params]
+    if kind == "webhook":
+        return [("body", params["body"])] if "body" in params else []
+    if kind == "set":
+        return [(f"set.{k}", v) for k, v in params.items() if is_template(v)]
+    if kind == "create_item":
+        out = [("title", params["title"])] if "title" in params else []
+        return out + [(f"fields.{k}", v) for k, v in (params.get("fields") or {}).items() if is_template(v)]
+    return []
+
+
+class Automation:
+    """The triggers of a deployed version, indexed by process."""
+
+    def __init__(self, processes: list[Process]) -> None:
+        self.by_process: dict[str, list[CompiledTrigger]] = {
+            process.id: [CompiledTrigger(process, t) for t in process.triggers] for process in processes}
+
+    def matching(self, process_id: str, events: list[Event], item: dict[str, Any]) -> list[CompiledTrigger]:
+        return [t for t in self.by_process.get(process_id, []) if any(t.listens(e, item) for e in events)]
+
+    @cached_property
+    def names(self) -> dict[str, CompiledTrigger]:
+        return {t.name: t for triggers in self.by_process.values() for t in triggers}
+
+
+def service_actor(compiled_trigger: CompiledTrigger) -> Actor:
+    """The trigger's own identity: the administrator role, named after the trigger in history."""
+    return Actor(None, f"trigger:{compiled_trigger.name}", f"trigger {compiled_trigger.name}",
+                 frozenset({"administrator"}), service=True)
+
+
+# ---- firing --------------------------------------------------------------------------
+
+
+def fire(write: Any, process_id: str, item_id: int, events: list[Event]) -> None:
+    """Run (or schedule) every trigger listening to events on an item; called after each change."""
+    if not write.triggers or not events:
+        return
+    automation: Automation = write.compiled.automation
+    triggers = automation.by_process.get(process_id)
+    if not triggers:
+        return
+    from smartflow.runtime.items import fetch_unfiltered
+
+    item = fetch_unfiltered(write, process_id, item_id)
+    if item is None:
+        return
+    chain: Chain = write.chain or Chain()
+    for compiled_trigger in automation.matching(process_id, events, item):
+        if compiled_trigger.delayed:
+            schedule(write, compiled_trigger, item, chain, events)
+            continue
+        key = (process_id, compiled_trigger.trigger.id, item_id)
+        if key in chain.seen:
+            continue  # the same trigger on the same item runs once per chain
+        chain.seen.add(key)
+        if not run_trigger(write, compiled_trigger, item_id, chain):
+            return
+        item = fetch_unfiltered(write, process_id, item_id) or item
+
+
+def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any], chain: Chain,
+             events: list[Event]) -> None:
+    """Queue a delayed trigger as a job; a rescheduled one replaces its pending job."""
+    jobs = write.compiled.metadata.tables["sf_jobs"]
+    trigger = compiled_trigger.trigger
+    when = due_time(trigger, item, write.now)
+    pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
+                      jobs.c.trigger == trigger.id, jobs.c.status == "pending")
+    if trigger.on == "scheduled":
+        write.connection.execute(sa.update(jobs).where(pending).values(status="dropped",
+                                                                       last_error="rescheduled"))
+    if when is None:
+        return
+    write.connection.execute(jobs.insert().values(
+        process=trigger_process(compiled_trigger), item_id=item["id"], trigger=trigger.id, due_at=when,
+        status="pending", attempts=0, created_at=write.now,
+        payload={"root": chain.root, "depth": chain.depth, "stage": item["stage"], "pipeline": item["pipeline"],
+                 "events": [e.kind for e in events]},
+    ))
+
+
+def trigger_process(compiled_trigger: CompiledTrigger) -> str:
+    return compiled_trigger.process.id
+
+
+def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, chain: Chain) -> bool:
+    """Check the condition and run the actions; False when the chain has been stopped."""
+    from smartflow.runtime.items import fetch_unfiltered
+    from smartflow.runtime.rules import context
+
+    process_id = compiled_trigger.process.id
+    if chain.stopped[0]:
+        return False
+    if chain.depth >= MAX_DEPTH:
+        _stop(write, process_id, item_id, chain, f"depth cap {MAX_DEPTH} reached at trigger "
+              f"`{compiled_trigger.name}`; the chain was stopped")
+        return False
+    item = fetch_unfiltered(write, process_id, item_id)
+    if item is None:
+        return True
+    actor = _actor(write, compiled_trigger)
+    if compiled_trigger.condition is not None:
+        try:
+            holds = run_limited(compiled_trigger.condition, **context(write.compiled.processes[process_id], item,
+                                                                     write.actor))
+        except Exception as exc:
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {exc}") from None
+        if not holds:
+            return True
+    child = replace(write, actor=actor, via=f"trigger:{compiled_trigger.name}", chain=chain.child())
+    for index, action in enumerate(compiled_trigger.trigger.do):
+        if chain.budget[0] <= 0:
+            _stop(write, process_id, item_id, chain, f"the action budget of {ACTION_BUDGET} per event was spent "
+                  f"at trigger `{compiled_trigger.name}`; the chain was stopped")
+            return False
+        chain.budget[0] -= 1
+        current = fetch_unfiltered(write, process_id, item_id)
+        if current is None:
+            return True
+        # `user` in a template is the person (or trigger) whose change fired this one
+        values = context(write.compiled.processes[process_id], current, write.actor)
+        try:
+            from smartflow.runtime.actions import run_action
+
+            run_action(child, compiled_trigger, index, action, current, values)
+        except TemplateRefused as refused:
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}): "
+                                   f"template refused: {refused}") from None
+        except AutomationFailed:
+            raise
+        except ItemError as error:
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}) "
+                                   f"failed: {error}", error.hint) from None
+        if chain.stopped[0]:
+            return False
+    return True
+
+
+def _actor(write: Any, compiled_trigger: CompiledTrigger) -> Actor:
+    login = compiled_trigger.trigger.run_as
+    if not login:
+        return service_actor(compiled_trigger)
+    from smartflow.runtime.people import resolve_actor
+
+    try:
+        return resolve_actor(write.connection, write.compiled, login)
+    except ItemError:
+        raise AutomationFailed(f"trigger `{compiled_trigger.name}` runs as `{login}`, who does not exist",
+                               "add the user, or change `run_as`") from None
+
+
+def _stop(write: Any, process_id: str, item_id: int, chain: Chain, message: str) -> None:
+    if chain.stopped[0]:
+        return
+    chain.stopped[0] = True
+    history = write.compiled.metadata.tables["sf_history"]
+    write.connection.execute(history.insert().values(
+        process=process_id, item_id=item_id, at=write.now, actor_id=None, kind="automation", field=None,
+        old=None, new={"error": message, "root": chain.root}, via="automation",
+        definition_version=write.compiled.version))
+
+
+def plain_json(text: str) -> Any:
+    """A webhook body must be JSON; the message says where it is not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AutomationFailed(f"the webhook body is not JSON: {exc}") from None
+
+
+def changed_events(changes: dict[str, Any]) -> list[Event]:
+    return [Event("updated")] + [Event("field_changed", field=k, value=new) for k, (_, new) in changes.items()]
+
+
+def stored_plain(value: Any) -> Any:
+    return fields.plain(value)
