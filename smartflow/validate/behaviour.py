@@ -339,7 +339,7 @@ def check_trigger_cycles(folder: Folder) -> Iterator[Diagnostic]:
     ]
     edges: dict[int, set[int]] = {n: set() for n in range(len(triggers))}
     for n, (process, _, trigger) in enumerate(triggers):
-        produced = set(_events_of_actions(process, trigger))
+        produced = set(_events_of_actions(folder, process, trigger))
         for m, (other, _, candidate) in enumerate(triggers):
             if _listens(other.id, candidate) & produced:
                 edges[n].add(m)
@@ -369,7 +369,8 @@ def _listens(process_id: str, trigger: dict[str, Any]) -> set[tuple[str, ...]]:
     return set()
 
 
-def _events_of_actions(process: ProcessDoc, trigger: dict[str, Any]) -> Iterator[tuple[str, ...]]:
+def _events_of_actions(folder: Folder, process: ProcessDoc, trigger: dict[str, Any]) -> Iterator[tuple[str, ...]]:
+    """The events a trigger's actions cause, as the runtime fires them (runtime/items.py)."""
     for action in trigger["do"]:
         kind, params = next(iter(action.items()))
         if kind == "set":
@@ -378,7 +379,6 @@ def _events_of_actions(process: ProcessDoc, trigger: dict[str, Any]) -> Iterator
                 yield ("changed", process.id, field_id)
         elif kind == "move":
             stage_id = params if isinstance(params, str) else params["stage"]
-            yield ("updated", process.id)
             yield ("stage_entered", process.id, stage_id)
             for other in process.stage_ids():
                 if other != stage_id:
@@ -388,6 +388,11 @@ def _events_of_actions(process: ProcessDoc, trigger: dict[str, Any]) -> Iterator
             yield ("changed", process.id, "assigned_to")
         elif kind == "create_item":
             yield ("created", params["process"])
+            target = folder.process(params["process"])
+            if target is not None:
+                stage = params.get("stage") or (target.stage_ids(params.get("pipeline") or _default_pipeline(target))
+                                                or [None])[0]
+                yield ("stage_entered", params["process"], str(stage))
 
 
 def _find_cycle(start: int, edges: dict[int, set[int]]) -> list[int] | None:
