@@ -26,6 +26,7 @@ EXIT_BAD_VALUE = 9  # a field value breaks its rule
 EXIT_MOVE_REFUSED = 10  # the move is not allowed (transition, condition, required fields, stage right)
 EXIT_CONFLICT = 11  # someone changed the item first
 EXIT_NOT_DEPLOYED = 12  # nothing deployed, or no such process
+EXIT_AUTOMATION = 13  # a trigger's synchronous action failed, so the change was refused
 
 DEFAULT_PATH = Path("processes")
 
@@ -33,6 +34,7 @@ DEFAULT_PATH = Path("processes")
 def _exit_code(error: Exception) -> int:
     """The one place exit codes are decided for smartflow's own errors."""
     from smartflow import errors
+    from smartflow.runtime.automation import AutomationFailed
 
     table: list[tuple[type[Exception], int]] = [
         (errors.DefinitionError, EXIT_DEFINITIONS),
@@ -46,6 +48,7 @@ def _exit_code(error: Exception) -> int:
         (errors.TransitionNotAllowed, EXIT_MOVE_REFUSED),
         (errors.ConflictError, EXIT_CONFLICT),
         (errors.NotDeployed, EXIT_NOT_DEPLOYED),
+        (AutomationFailed, EXIT_AUTOMATION),
     ]
     return next((code for kind, code in table if isinstance(error, kind)), EXIT_INVALID)
 
