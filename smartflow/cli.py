@@ -240,6 +240,27 @@ def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: b
     _report_apply(result, dry_run, allow_data_loss, render_text)
 
 
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", "keyword", default=None, help="Only scenarios whose name contains this text.")
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing scenario.")
+def test_command(paths: tuple[Path, ...], keyword: str | None, exitfirst: bool) -> None:
+    """Run the `kind: Test` scenarios of the folder against a fresh deployment of its definitions.
+
+    Prints a line per scenario and each failure with its step, what was expected and what
+    was found; exits 0 when all pass and 1 when any fails.
+    """
+    from smartflow.testing import render, run
+
+    outcome = run(_paths(paths), keyword, exitfirst)
+    if not outcome.results:
+        click.echo("no scenarios found (write `kind: Test` documents beside the processes)")
+        raise SystemExit(EXIT_INVALID)
+    for line in render(outcome):
+        click.echo(line)
+    raise SystemExit(EXIT_INVALID if outcome.failed else EXIT_OK)
+
+
 def _register_runtime_commands() -> None:
     from smartflow.cli_automation import register as register_automation
     from smartflow.cli_items import register

@@ -61,8 +61,9 @@ def load_desired(paths: list[Path]) -> Desired:
     result = validate_paths(paths)
     if not result.ok:
         raise DefinitionError(result)
-    documents = [d.data for d in result.documents]
-    sources = {d.file: d.text for d in result.documents}
+    deployable = [d for d in result.documents if d.data.get("kind") != "Test"]  # scenarios are not deployed
+    documents = [d.data for d in deployable]
+    sources = {d.file: d.text for d in deployable}
     return Desired(result.definition(), documents, sources, _git_commit(paths))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from smartflow.diagnostics import Diagnostic, Diagnostics, Location
 from smartflow.load import Document, LoadError, discover, load_file
-from smartflow.validate import behaviour, structure
+from smartflow.validate import behaviour, scenarios, structure
 from smartflow.validate.context import Check, Folder, ProcessDoc
 from smartflow.validate.schema import check_document
 
@@ -40,6 +40,7 @@ CHECKS: tuple[Check, ...] = (
     behaviour.check_trigger_actions,
     behaviour.check_notify_users,
     behaviour.check_trigger_cycles,
+    scenarios.check_scenarios,
 )
 
 
@@ -110,6 +111,8 @@ def _validate_documents(result: Result, documents: list[Document]) -> Result:
         result.documents.append(document)
         if document.data["kind"] == "Process":
             folder.processes.append(ProcessDoc(document, document.data))
+        elif document.data["kind"] == "Test":
+            folder.test_docs.append((document, document.data))
         else:
             folder.role_docs.append((document, document.data))
     for check in CHECKS:

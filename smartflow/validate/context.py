@@ -55,6 +55,7 @@ class Folder:
 
     processes: list[ProcessDoc] = field(default_factory=list)
     role_docs: list[tuple[Document, dict[str, Any]]] = field(default_factory=list)
+    test_docs: list[tuple[Document, dict[str, Any]]] = field(default_factory=list)
     # ids of processes whose files failed the schema: references to them are not reported again
     broken: set[str] = field(default_factory=set)
 
