@@ -46,7 +46,7 @@ SEMANTIC_CODES = {
     "no-failure-stage", "unknown-stage", "unreachable-stage", "dead-end-stage", "unknown-field",
     "invalid-replaces", "duplicate-card-field", "unknown-role", "transition-no-role", "condition-syntax",
     "template-syntax", "template-forbidden", "unknown-name", "unknown-pipeline", "invalid-link",
-    "trigger-cycle", "missing-required",
+    "trigger-cycle", "missing-required", "unknown-ref", "invalid-step", "unknown-user", "unknown-department",
 }
 # Codes of the loader (smartflow/load.py) and of the schema mapping (smartflow/validate/schema.py).
 LOADER_CODES = {
