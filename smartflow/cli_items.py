@@ -55,6 +55,15 @@ def plain(value: Any, lang: str | None = None) -> Any:
     return "" if result is None else result
 
 
+def changed(value: Any) -> str:
+    """One side of a change (`old → new`) in words: — when empty, yes/no for a boolean, 0 as 0."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(plain(value))
+
+
 _USER_COLUMNS = ("assigned_to", "created_by", "updated_by", "moved_by")
 
 
@@ -217,7 +226,7 @@ def item_update(process: str, item_id: int, sets: tuple[str, ...], json_text: st
     if not changes:
         click.echo("no changes")
     for field_id, (old, new) in changes.items():
-        click.echo(f"{field_id}: {plain(old) or '—'} → {plain(new) or '—'}")
+        click.echo(f"{field_id}: {changed(old)} → {changed(new)}")
 
 
 @item.command("move")

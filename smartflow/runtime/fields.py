@@ -210,7 +210,8 @@ def _check_text(field: Field, value: str) -> None:
     if field.min_length is not None and len(value) < field.min_length:
         raise ValueProblem(f"{value!r} is shorter than {field.min_length} characters")
     if field.max_length is not None and len(value) > field.max_length:
-        raise ValueProblem(f"{value[:40]!r}… is longer than {field.max_length} characters")
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}…"
+        raise ValueProblem(f"{shown} is longer than {field.max_length} characters")
     if field.pattern is not None and not re.fullmatch(field.pattern, value):
         raise ValueProblem(f"{value!r} does not match the pattern {field.pattern}")
     if field.type in _FORMATS and not _FORMATS[field.type][0].match(value):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from smartflow.diagnostics import known_list
@@ -41,7 +42,16 @@ def _shown(source: str, values: dict[str, Any]) -> str:
     if node is None:
         return ""
     names = sorted(n for n in names_used(node) if n not in ("now", "today"))
-    return ", ".join(f"{n} = {values.get(n)!r}" for n in names)
+    return ", ".join(f"{n} = {_literal(values.get(n))}" for n in names)
+
+
+def _literal(value: Any) -> str:
+    """A value as a person reads it in a message: 1500.00, 2026-12-01, 'text', empty."""
+    if is_empty(value):
+        return "empty"
+    if isinstance(value, (Decimal, date, datetime)):
+        return str(value)
+    return repr(value)
 
 
 def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target_stage: str,
@@ -94,7 +104,8 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
             holds, error = evaluate(rule.condition, values)
             if not holds:
                 seen = _shown(rule.transition.when or "", values)
-                detail = f" ({error})" if error else (f" ({seen})" if seen else "")
+                shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
+                detail = f" ({shown})" if shown else ""
                 reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
         if not reasons:
             return []
