@@ -77,3 +77,29 @@ def reaches(actor: Actor, process: CompiledProcess, action: str, item: dict[str,
     if reach == "department":
         return bool(people & set(actor.colleagues or (actor.id,)))
     return False
+
+
+def _level_reaches(actor: Actor, reach: str, item: dict[str, Any]) -> bool:
+    people = {item.get("assigned_to"), item.get("created_by")}
+    if reach == "all":
+        return True
+    if reach == "own":
+        return actor.id in people
+    if reach == "department":
+        return bool(people & set(actor.colleagues or (actor.id,)))
+    return False
+
+
+def may_move_into(actor: Actor, process: CompiledProcess, item: dict[str, Any], stage: str) -> bool:
+    """Whether one of the actor's roles both reaches the item and may move items into stage.
+
+    Roles are weighed one by one: `move: own, stages: [lost]` in one role and `move: all,
+    stages: [work]` in another let the user move their own items into `lost`, not anyone's.
+    """
+    if actor.is_local_admin:
+        return True
+    return any(
+        _level_reaches(actor, permission.level("move"), item)
+        and (permission.stages is None or stage in permission.stages)
+        for permission in process.role_permissions(actor.roles)
+    )

@@ -21,13 +21,14 @@ from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
+from jinja2.sandbox import SecurityError
 
 from smartflow.errors import ItemError
 from smartflow.expressions import environment, is_template
 from smartflow.model import Process, Trigger
 from smartflow.runtime import fields
 from smartflow.runtime.access import Actor
-from smartflow.sandbox import TemplateRefused, render, run_limited
+from smartflow.sandbox import render, run_limited
 
 MAX_DEPTH = 8
 ACTION_BUDGET = 64
@@ -110,7 +111,9 @@ class CompiledTrigger:
         self.process = process
         self.trigger = trigger
         self.name = f"{process.id}.{trigger.id}"
-        self.condition = env.compile_expression(trigger.when) if trigger.when else None
+        # undefined_to_none=False keeps StrictUndefined strict: a condition reading a name or an attribute
+        # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
+        self.condition = env.compile_expression(trigger.when, undefined_to_none=False) if trigger.when else None
         self.templates: dict[str, Any] = {}
         for index, action in enumerate(trigger.do):
             for key, source in _template_sources(action.kind, action.params):
@@ -259,8 +262,8 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
     actor = _actor(write, compiled_trigger)
     if compiled_trigger.condition is not None:
         try:
-            holds = run_limited(compiled_trigger.condition, **context(write.compiled.processes[process_id], item,
-                                                                     write.actor))
+            holds = bool(run_limited(compiled_trigger.condition, **context(write.compiled.processes[process_id],
+                                                                          item, write.actor)))
         except Exception as exc:
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {exc}") from None
         if not holds:
@@ -281,7 +284,7 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
             from smartflow.runtime.actions import run_action
 
             run_action(child, compiled_trigger, index, action, current, values)
-        except TemplateRefused as refused:
+        except SecurityError as refused:  # TemplateRefused, or the sandbox refusing `__class__` and the like
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}): "
                                    f"template refused: {refused}") from None
         except AutomationFailed:
@@ -289,6 +292,11 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
         except ItemError as error:
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}) "
                                    f"failed: {error}", error.hint) from None
+        except sa.exc.SQLAlchemyError:
+            raise
+        except Exception as exc:  # a template that fails as it runs: `{{ 1 // 0 }}`, `{{ title.nope }}`
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}) "
+                                   f"failed: {type(exc).__name__}: {exc}") from None
         if chain.stopped[0]:
             return False
     return True

@@ -70,6 +70,7 @@ class CompiledProcess:
     values_tables: dict[str, sa.Table]
     observers: sa.Table | None
     pipelines: dict[str, PipelineRules] = field(default_factory=dict)
+    _grants: dict[frozenset[str], tuple[dict[str, str], frozenset[str] | None]] = field(default_factory=dict)
 
     @cached_property
     def fields(self) -> dict[str, Field]:
@@ -79,17 +80,29 @@ class CompiledProcess:
     def money_field(self) -> Field | None:
         return next((f for f in self.process.fields if f.type == "money" and not f.multiple), None)
 
+    def role_permissions(self, roles: frozenset[str]) -> list[Permission]:
+        """The permissions roles hold here; administrator has every right unless the process lists it."""
+        explicit = {p.role: p for p in self.process.permissions}
+        found = []
+        for role in sorted(roles):
+            permission = explicit.get(role)
+            if permission is None and role == "administrator":
+                permission = Permission(role, tuple((a, "all") for a in ACTIONS))
+            if permission is not None:
+                found.append(permission)
+        return found
+
     def grants(self, roles: frozenset[str]) -> tuple[dict[str, str], frozenset[str] | None]:
         """The highest level per action over roles, and the stages they may move into (None: all)."""
-        explicit = {p.role: p for p in self.process.permissions}
+        cached = self._grants.get(roles)
+        if cached is None:
+            cached = self._grants[roles] = self._combine(roles)
+        return cached
+
+    def _combine(self, roles: frozenset[str]) -> tuple[dict[str, str], frozenset[str] | None]:
         levels = {action: "none" for action in ACTIONS}
         stages: set[str] | None = set()
-        for role in roles:
-            permission = explicit.get(role)
-            if permission is None:
-                if role != "administrator":
-                    continue
-                permission = Permission(role, tuple((a, "all") for a in ACTIONS))
+        for permission in self.role_permissions(roles):
             for action in ACTIONS:
                 if RANK[permission.level(action)] > RANK[levels[action]]:
                     levels[action] = permission.level(action)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.db import make_engine, resolve_url
-from smartflow.errors import DatabaseUnavailable, NotDeployed
+from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
 from smartflow.runtime import items, people, query
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition
@@ -99,6 +99,10 @@ class Engine:
                         self._actor = people.resolve_actor(connection, compiled, self.login)
                         self._actor_version = compiled.version
                     yield items.Write(connection, compiled, self._actor, self.via, now=self.clock())
+        except sa.exc.IntegrityError as exc:
+            # a unique value or a reference taken by a concurrent change between our check and our write
+            raise ConflictError(f"someone else changed the same data at the same moment: {exc.orig}",
+                                "reload and try again") from None
         except sa.exc.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot use the database: {exc.orig}",
                                       "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None

@@ -72,6 +72,8 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
         problems.append(f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one")
     if not access.stage_allowed(actor, process, target_stage):
         problems.append(f"your roles may not move items into stage `{target_stage}`")
+    elif not problems and not access.may_move_into(actor, process, item, target_stage):
+        problems.append(f"none of your roles both reaches this item and may move items into stage `{target_stage}`")
     if not changing_pipeline:
         problems.extend(_transition_problems(process, item, actor, target_stage))
     stage = rules.pipeline.stage(target_stage)
