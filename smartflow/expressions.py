@@ -30,7 +30,9 @@ def environment() -> Any:
 
     from smartflow.sandbox import HardenedEnvironment
 
-    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # an empty field renders as nothing, not as the word "None"
+    env = HardenedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                              finalize=lambda value: "" if value is None else value)
     # Templates stand alone: no loader, so include/import/extends have nothing to reach.
     return env
 

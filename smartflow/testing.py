@@ -257,11 +257,17 @@ class _State:
         for key in ("stage", "pipeline"):
             if key in step and item[key] != step[key]:
                 raise Mismatch(f"{key} `{step[key]}`", f"{key} `{item[key]}`")
+        definition = self.engine.process(process)
         for field_id, expected in (step.get("values") or {}).items():
-            if not same(expected, item.get(field_id)):
+            actual = item.get(field_id)
+            field = definition.field(field_id)
+            if field_id in ("assigned_to", "created_by", "updated_by", "moved_by") or (field and field.type == "user"):
+                logins = {u["id"]: u["login"] for u in self.engine.users()}  # people are compared by login
+                actual = [logins.get(a, a) for a in actual] if isinstance(actual, list) else logins.get(actual, actual)
+            if not same(expected, actual):
                 from smartflow.runtime.fields import plain
 
-                raise Mismatch(f"{field_id} = {expected!r}", f"{field_id} = {plain(item.get(field_id))!r}")
+                raise Mismatch(f"{field_id} = {expected!r}", f"{field_id} = {plain(actual)!r}")
 
     def _expect_count(self, step: dict[str, Any]) -> None:
         found = self.as_(step).count(step["expect_count"], step.get("where") or ())

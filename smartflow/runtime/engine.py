@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from smartflow.db import make_engine, resolve_url
 from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
-from smartflow.runtime import items, people, query
+from smartflow.runtime import clock, items, people, query
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
@@ -93,7 +93,7 @@ class Engine:
         try:
             with self._db.connect() as connection:
                 connection = connection.execution_options(**connection_options)
-                with connection.begin():
+                with connection.begin(), clock.using(self.clock()):
                     compiled = self._compiled(connection)
                     if self._actor is None or self._actor_version != compiled.version:
                         self._actor = people.resolve_actor(connection, compiled, self.login)

@@ -162,7 +162,9 @@ def _date(value: Any) -> date:
         return value
     text = str(value).strip()
     if text == "today":
-        return date.today()
+        from smartflow.runtime import clock
+
+        return clock.today()
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -175,7 +177,9 @@ def _datetime(value: Any) -> datetime:
     else:
         text = str(value).strip()
         if text == "now":
-            return datetime.now(UTC)
+            from smartflow.runtime import clock
+
+            return clock.now()
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:

@@ -7,7 +7,7 @@ BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) and writes nothing when a r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from smartflow.diagnostics import did_you_mean, known_list
 from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
 from smartflow.model import Field
-from smartflow.runtime import access, fields
+from smartflow.runtime import access, clock, fields
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess
 from smartflow.runtime.rules import move_problems
@@ -38,7 +38,7 @@ class Write:
     triggers: bool = True  # whether changes fire triggers (an import may switch them off)
 
     def __post_init__(self) -> None:
-        self.now = self.now or datetime.now(UTC)
+        self.now = self.now or clock.now()
 
     @property
     def sqlite(self) -> bool:
@@ -221,9 +221,9 @@ def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]
             continue
         default = field.default
         if field.type == "date" and default == "today":
-            out[field.id] = date.today()
+            out[field.id] = clock.today()
         elif field.type == "datetime" and default == "now":
-            out[field.id] = datetime.now(UTC)
+            out[field.id] = clock.now()
         else:
             out[field.id] = fields.coerce(field, default)
     return out
@@ -437,6 +437,9 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
         outcome = "recycle_bin"
     else:
         write.connection.execute(sa.delete(table).where(table.c.id == item_id))
+        from smartflow.runtime.automation import drop_jobs
+
+        drop_jobs(write, process_id, item_id, "the item was deleted")  # SQLite may give its id to a new item
         outcome = "deleted"
     _record(write, [_history(write, process, item_id, "delete", None, {"title": item["title"]}, None)])
     return outcome

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from smartflow.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
+from smartflow.runtime import clock
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
 from smartflow.runtime.compiled import CompiledDefinition
 
@@ -80,7 +80,7 @@ def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login:
             sa.select(departments.c.id).where(departments.c.id == department)).first() is None:
         raise InvalidValue(f"there is no department `{department}`", "add it: smartflow department add …")
     result = connection.execute(users.insert().values(login=login, name=name or login, department_id=department,
-                                                      active=True, created_at=datetime.now(UTC)))
+                                                      active=True, created_at=clock.now()))
     new_id = int(result.inserted_primary_key[0])
     if roles:
         connection.execute(grants.insert(), [{"user_id": new_id, "role": role} for role in dict.fromkeys(roles)])

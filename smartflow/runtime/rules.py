@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from smartflow.diagnostics import known_list
 from smartflow.expressions import names_used, parse_condition
-from smartflow.runtime import access
+from smartflow.runtime import access, clock
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.fields import is_empty
@@ -23,8 +23,8 @@ def context(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> dic
         values[key] = value
     for field_id in process.fields:
         values.setdefault(field_id, None)
-    values["now"] = datetime.now(UTC)
-    values["today"] = date.today()
+    values["now"] = clock.now()
+    values["today"] = clock.today()
     values["user"] = actor.login
     return values
 
