@@ -4,8 +4,11 @@ Jinja2's ImmutableSandboxedEnvironment already blocks attribute escapes (`__clas
 `mro`, unsafe `str.format`) and mutation of the context; on top of it we refuse, before they
 run, the operations that make a small template eat the machine: `**` with a large exponent,
 `*` building huge strings or lists, `range` beyond a cap, padding and formatting with huge
-widths. Whatever still runs too long is stopped by a wall-clock limit (a trace function
-checks the deadline while the template runs), and rendered output is capped in size.
+widths (filters, `%`, `str.format`, `ljust` and the other padding methods), `replace` and
+`join` that would build a huge string. Whatever still runs too long is stopped by a
+wall-clock limit (a trace function checks the deadline while the template runs), and
+rendered output is capped in size. The trace function runs between Python steps, so one
+step done in C (a `%` or `replace` over a huge size) must be refused before it runs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ MAX_WIDTH = 1_000
 MAX_OUTPUT = 64 * 1024
 TIME_LIMIT = 0.5  # seconds of wall-clock time for one condition or template
 
-_WIDTHS = re.compile(r"%[-+ #0]*(\d+)|\{[^}]*:[^}]*?(\d+)[^}]*\}")
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")  # %-08.3f, %*d, %(name)10s
+_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")  # the format spec of {name:spec}
+_NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")  # {:>{width}}: the width comes from an argument
+_PADDING = frozenset(["center", "ljust", "rjust", "zfill", "expandtabs"])
 
 
 class TemplateRefused(SecurityError):
@@ -31,9 +37,41 @@ class TemplateRefused(SecurityError):
 
 
 def _check_width(width: Any) -> int:
-    if isinstance(width, int) and not isinstance(width, bool) and abs(width) > MAX_WIDTH:
+    if isinstance(width, (int, float)) and not isinstance(width, bool) and abs(width) > MAX_WIDTH:
         raise TemplateRefused(f"a width of {width} is over the limit of {MAX_WIDTH}")
     return int(width) if isinstance(width, (int, float)) else width
+
+
+def _check_format(text: str, arguments: Any, printf: bool) -> None:
+    """Refuse a `%` (printf) or `str.format` text that would pad or format to a huge width or precision."""
+    if printf:
+        numbers = [n for match in _PRINTF.finditer(text) for n in match.groups() if n]
+        from_arguments = "*" in numbers
+    else:
+        numbers = re.findall(r"\d+", " ".join(_SPEC.findall(text)))
+        from_arguments = bool(_NESTED_SPEC.search(text))
+    for number in numbers:
+        if number != "*":
+            _check_width(int(number))
+    if from_arguments:
+        values = arguments.values() if isinstance(arguments, dict) else arguments
+        for value in values if isinstance(arguments, (tuple, list, dict)) else (arguments,):
+            _check_width(value)
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        hits = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * (len(new) - len(old)) > MAX_OUTPUT:
+            raise TemplateRefused(f"replacing would build a text over the limit of {MAX_OUTPUT}")
+
+
+def _check_join(separator: Any, sequence: Any) -> None:
+    if isinstance(separator, str) and hasattr(sequence, "__len__") and \
+            len(separator) * max(0, len(sequence) - 1) > MAX_OUTPUT:
+        raise TemplateRefused(f"joining {len(sequence)} items would build a text over the limit of {MAX_OUTPUT}")
 
 
 def _safe_range(*args: int) -> range:
@@ -46,7 +84,7 @@ def _safe_range(*args: int) -> range:
 class HardenedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with resource-hungry operations refused before they run."""
 
-    intercepted_binops = frozenset(["**", "*", "+"])
+    intercepted_binops = frozenset(["**", "*", "+", "%"])
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -54,6 +92,7 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
         original_center, original_indent, original_format = (
             self.filters["center"], self.filters["indent"], self.filters["format"])
         truncate, wordwrap = self.filters["truncate"], self.filters["wordwrap"]
+        replace, join = self.filters["replace"], self.filters["join"]
 
         def center(value: str, width: int = 80) -> str:
             return str(original_center(value, _check_width(width)))
@@ -64,18 +103,61 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
             return str(original_indent(value, _check_width(width), *args, **kwargs))
 
         def format_(value: str, *args: Any, **kwargs: Any) -> str:
-            for match in _WIDTHS.finditer(str(value)):
-                _check_width(int(match.group(1) or match.group(2)))
+            _check_format(str(value), kwargs or args, printf=True)
             return str(original_format(value, *args, **kwargs))
 
-        def truncate_(value: str, length: int = 255, *args: Any, **kwargs: Any) -> str:
-            return str(truncate(value, _check_width(length), *args, **kwargs))
+        def truncate_(environment: Any, value: str, length: int = 255, *args: Any, **kwargs: Any) -> str:
+            return str(truncate(environment, value, _check_width(length), *args, **kwargs))
+
+        truncate_.jinja_pass_arg = truncate.jinja_pass_arg  # type: ignore[attr-defined]
 
         def wordwrap_(environment: Any, value: str, width: int = 79, *args: Any, **kwargs: Any) -> str:
             return str(wordwrap(environment, value, _check_width(width), *args, **kwargs))
 
+        def replace_(context: Any, value: str, old: str, new: str, count: Any = None) -> str:
+            _check_replace(str(value), old, new, -1 if count is None else count)
+            return str(replace(context, value, old, new, count))
+
+        def join_(context: Any, value: Any, separator: str = "", attribute: Any = None) -> str:
+            if not hasattr(value, "__len__"):
+                value = list(value)
+            _check_join(separator, value)
+            return str(join(context, value, separator, attribute))
+
         wordwrap_.jinja_pass_arg = wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
-        self.filters.update(center=center, indent=indent, format=format_, truncate=truncate_, wordwrap=wordwrap_)
+        replace_.jinja_pass_arg = replace.jinja_pass_arg  # type: ignore[attr-defined]
+        join_.jinja_pass_arg = join.jinja_pass_arg  # type: ignore[attr-defined]
+        self.filters.update(center=center, indent=indent, format=format_, truncate=truncate_, wordwrap=wordwrap_,
+                            replace=replace_, join=join_)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Calls of str methods that pad, replace or join are checked before they run (in C)."""
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(__obj, "__name__", "")
+            if name in _PADDING:
+                for value in (*args, *kwargs.values()):
+                    _check_width(value)
+            elif name == "replace":
+                _check_replace(owner, *args, *kwargs.values())
+            elif name == "join" and args:
+                _check_join(owner, args[0])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`str.format` and `format_map`, sandboxed by Jinja2, with their widths checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = str(value.__self__)
+        mapping = value.__name__ == "format_map"
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            given = args[0] if mapping and args and isinstance(args[0], dict) else (*args, *kwargs.values())
+            _check_format(text, given, printf=False)
+            return wrapped(*args, **kwargs)
+
+        return checked
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -89,6 +171,8 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
         elif (operator == "+" and isinstance(left, (str, list)) and isinstance(right, (str, list))
               and len(left) + len(right) > MAX_OUTPUT):
             raise TemplateRefused(f"a concatenation of {len(left) + len(right)} items is over the limit")
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left, right, printf=True)
         return super().call_binop(context, operator, left, right)
 
 

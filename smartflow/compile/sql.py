@@ -181,7 +181,9 @@ def process_tables(process: Process, metadata: MetaData) -> list[Table]:
     for field in process.fields:
         if is_single(field):
             columns.extend(field_columns(field))
-    table = Table(item_table_name(process.id), metadata, *columns)
+    # sqlite_autoincrement: an id is never reused after a delete, so history and jobs never
+    # attach to the wrong item (PostgreSQL sequences behave so already)
+    table = Table(item_table_name(process.id), metadata, *columns, sqlite_autoincrement=True)
     item_indexes(process, table)  # an Index on a table's columns attaches itself to that table
     tables = [table]
     tables += [values_table(process, field, metadata) for field in process.fields if not is_single(field)]
@@ -302,11 +304,16 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("read_at", _timestamp(), nullable=True),
         Index("ix_sf_inbox_user", "user_id", "read_at", "id"),
     )
-    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox]
+    counters = Table(
+        "sf_counters", metadata,
+        Column("key", String(160), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
+    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters]
 
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
-                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox")
+                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -59,10 +59,12 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     candidates = _candidates(write, params)
     if not candidates:
         what = f"role `{params['role']}`" if "role" in params else f"department `{params.get('department')}`"
-        raise AutomationFailed(f"trigger `{trigger.name}`: nobody has the {what} to assign to",
+        raise AutomationFailed(f"nobody has the {what} to assign to",
                                "add users with that role or department")
-    chosen = (_least_busy if params.get("strategy") == "least_busy" else _round_robin)(
-        write, trigger, candidates)
+    if params.get("strategy") == "least_busy":
+        chosen = _least_busy(write, trigger, candidates, item["id"])
+    else:
+        chosen = _round_robin(write, f"round_robin:{trigger.name}:{index}", candidates)
     if chosen != item.get("assigned_to"):
         items.update(write, trigger.process.id, item["id"], {"assigned_to": chosen})
 
@@ -78,23 +80,31 @@ def _candidates(write: Any, params: dict[str, Any]) -> list[int]:
     return [int(i) for i in write.connection.execute(query).scalars()]
 
 
-def _round_robin(write: Any, trigger: CompiledTrigger, candidates: list[int]) -> int:
-    """The candidate after the one this trigger assigned last (in login order), first if none."""
-    history = write.compiled.metadata.tables["sf_history"]
-    last = write.connection.execute(
-        sa.select(history.c.new).where(history.c.via == f"trigger:{trigger.name}", history.c.field == "assigned_to")
-        .order_by(history.c.id.desc()).limit(1)).scalar()
-    if last in candidates:
-        return candidates[(candidates.index(last) + 1) % len(candidates)]
-    return candidates[0]
+def _round_robin(write: Any, key: str, candidates: list[int]) -> int:
+    """The candidate after the one this action picked last (by user id), the first if none.
+
+    The last pick is kept in sf_counters, so the rotation advances even when a pick leaves
+    the item's assignee unchanged (nothing is then written to the item's history).
+    """
+    counters = write.compiled.metadata.tables["sf_counters"]
+    last = write.connection.execute(sa.select(counters.c.value).where(counters.c.key == key)).scalar()
+    chosen = candidates[0]
+    if last is not None:
+        chosen = next((c for c in candidates if c > last), candidates[0])
+    if last is None:
+        write.connection.execute(counters.insert().values(key=key, value=chosen))
+    else:
+        write.connection.execute(sa.update(counters).where(counters.c.key == key).values(value=chosen))
+    return chosen
 
 
-def _least_busy(write: Any, trigger: CompiledTrigger, candidates: list[int]) -> int:
-    """The candidate with the fewest open items of this process (lowest id on a tie)."""
+def _least_busy(write: Any, trigger: CompiledTrigger, candidates: list[int], item_id: int) -> int:
+    """The candidate with the fewest open items of this process (lowest id on a tie), this one aside."""
     table = write.compiled.processes[trigger.process.id].table
     counts = dict(write.connection.execute(
         sa.select(table.c.assigned_to, sa.func.count()).where(
-            table.c.assigned_to.in_(candidates), table.c.closed_at.is_(None), table.c.deleted_at.is_(None))
+            table.c.assigned_to.in_(candidates), table.c.closed_at.is_(None), table.c.deleted_at.is_(None),
+            table.c.id != item_id)
         .group_by(table.c.assigned_to)).all())
     return min(candidates, key=lambda user: (counts.get(user, 0), user))
 
@@ -108,7 +118,7 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
 
             user = user_id(write.connection, write.compiled, name[1:])
             if user is None:
-                raise AutomationFailed(f"trigger `{trigger.name}`: there is no user `{name[1:]}` to notify")
+                raise AutomationFailed(f"there is no user `{name[1:]}` to notify")
             found.append(user)
         elif name == "observers":
             observers = write.compiled.processes[trigger.process.id].observers

@@ -236,8 +236,28 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
         process=trigger_process(compiled_trigger), item_id=item["id"], trigger=trigger.id, due_at=when,
         status="pending", attempts=0, created_at=write.now,
         payload={"root": chain.root, "depth": chain.depth, "stage": item["stage"], "pipeline": item["pipeline"],
-                 "events": [e.kind for e in events]},
+                 "events": [e.kind for e in events], "moved_at": _iso(item.get("moved_at"))},
     ))
+
+
+def drop_jobs(write: Any, process_id: str, item_id: int, reason: str) -> None:
+    """Drop an item's pending jobs (it was deleted for good)."""
+    jobs = write.compiled.metadata.tables["sf_jobs"]
+    write.connection.execute(sa.update(jobs).where(jobs.c.process == process_id, jobs.c.item_id == item_id,
+                                                   jobs.c.status == "pending")
+                             .values(status="dropped", last_error=reason))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def moved_since(item: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether the item moved after its job was scheduled (left its stage and came back, say)."""
+    if "moved_at" not in payload:
+        return False  # a job queued before the payload recorded it
+    then = payload["moved_at"]
+    return item.get("moved_at") != (datetime.fromisoformat(then) if then else None)
 
 
 def trigger_process(compiled_trigger: CompiledTrigger) -> str:
@@ -287,8 +307,9 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
         except SecurityError as refused:  # TemplateRefused, or the sandbox refusing `__class__` and the like
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}): "
                                    f"template refused: {refused}") from None
-        except AutomationFailed:
-            raise
+        except AutomationFailed as failed:  # the action's own failure, or that of a trigger its change fired
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}) "
+                                   f"failed: {failed}", failed.hint) from None
         except ItemError as error:
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}) "
                                    f"failed: {error}", error.hint) from None

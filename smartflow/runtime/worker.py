@@ -13,6 +13,7 @@ can use to drop the duplicate. Failed webhooks are retried with exponential back
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from smartflow.errors import ItemError
-from smartflow.runtime.automation import Chain, run_trigger
+from smartflow.runtime.automation import Chain, moved_since, run_trigger
 from smartflow.runtime.items import fetch_unfiltered
 from smartflow.runtime.rules import context
 from smartflow.sandbox import run_limited
@@ -95,6 +96,8 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
     trigger = compiled_trigger.trigger
     if trigger.on == "stage_entered" and item["stage"] != payload.get("stage"):
         return "dropped", f"the item left stage `{payload.get('stage')}` (it is in `{item['stage']}`)"
+    if trigger.on == "stage_entered" and moved_since(item, payload):
+        return "dropped", f"the item left stage `{payload.get('stage')}` and came back; a newer job waits"
     if compiled_trigger.condition is not None:
         values = context(write.compiled.processes[job["process"]], item, write.actor)
         try:
@@ -119,11 +122,22 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
 # ---- outbox --------------------------------------------------------------------------
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as its status (a failure to retry), never followed: it could lead past the
+    allow-list, which is checked on the URL of the definition only."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def send_http(url: str, method: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
     """POST (or PUT/PATCH) body; returns the status code, reading at most MAX_RESPONSE bytes."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read(MAX_RESPONSE)
             return int(response.status)
     except urllib.error.HTTPError as error:
@@ -186,7 +200,7 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
     body = json.dumps(payload.get("body"), ensure_ascii=False).encode("utf-8")
     try:
         status = send(url, payload.get("method", "POST"), headers, body, timeout)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # HTTPException: a reply that is not HTTP
         return f"{type(exc).__name__}: {exc}"
     return None if 200 <= status < 300 else f"HTTP {status}"
 

@@ -1,0 +1,221 @@
+"""Hostile conditions and templates: each is refused (or stopped) quickly, and a refused action writes nothing.
+
+The sandbox is Jinja2's immutable sandbox plus smartflow's limits (smartflow/sandbox.py). First the
+sandbox alone, case by case, with the time each refusal takes; then the same cases as triggers of a
+deployed process on SQLite and PostgreSQL: a template refused in a synchronous action rolls back the
+person's change and every action before it, with a message naming the trigger and the action; a
+hostile condition does the same; in a delayed job the refusal fails that job and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jinja2.sandbox import SecurityError
+
+from smartflow.expressions import environment
+from smartflow.runtime.automation import AutomationFailed
+from smartflow.sandbox import MAX_OUTPUT, TIME_LIMIT, TemplateRefused, render, run_limited
+from tests.automation.support import ROLES, Auto, process
+from tests.runtime.support import module_url
+
+__all__ = ["module_url"]  # the fixture, imported for pytest
+
+QUICK = 0.25  # seconds: a refusal before the template runs (generous for a loaded machine)
+STOPPED = TIME_LIMIT + 1.0  # a template stopped by the wall-clock limit
+
+# case id → (template, refused before it runs: True; stopped by the time limit: False)
+TEMPLATES: dict[str, tuple[str, bool]] = {
+    "dunder_class": ("{{ title.__class__ }}", True),
+    "dunder_chain": ("{{ title.__class__.__mro__[1].__subclasses__() }}", True),
+    "attr_filter": ("{{ title|attr('__class__') }}", True),
+    "format_escape": ("{{ '{0.__class__.__init__.__globals__}'.format(title) }}", True),
+    "format_map_escape": ("{{ '{t.__class__}'.format_map({'t': title}) }}", True),
+    "repeat_string": ("{{ 'a' * 10**9 }}", True),
+    "repeat_list": ("{{ [1] * 10**9 }}", True),
+    "power": ("{{ 9 ** (9 ** 9) }}", True),
+    "power_chain_wide": ("{{ 99 ** 99 ** 99 }}", True),
+    "huge_range": ("{{ range(10**9) | list }}", True),
+    "nested_ranges": ("{% for i in range(10000) %}{% for j in range(10000) %}{{ i * j }}"
+                      "{% endfor %}{% endfor %}", False),
+    "nested_ranges_silent": ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+                             False),
+    "center_width": ("{{ title | center(10**9) }}", True),
+    "indent_width": ("{{ title | indent(10**9) }}", True),
+    "format_filter_width": ("{{ '%0999999999d' | format(1) }}", True),
+    "percent_width": ("{{ '%0999999999d' % 1 }}", True),
+    "percent_star": ("{{ '%0*d' % (10**9, 1) }}", True),
+    "percent_precision": ("{{ '%.999999999f' % 1.5 }}", True),
+    "format_width": ("{{ '{:>999999999}'.format(title) }}", True),
+    "format_nested_width": ("{{ '{:>{w}}'.format(title, w=10**9) }}", True),
+    "ljust_method": ("{{ title.ljust(10**10) }}", True),
+    "zfill_method": ("{{ '1'.zfill(10**10) }}", True),
+    "replace_filter": ("{{ ('a' * 60000) | replace('a', 'a' * 60000) }}", True),
+    "replace_method": ("{{ ('a' * 60000).replace('a', 'a' * 60000) }}", True),
+    "join_filter": ("{{ range(10000) | join('a' * 60000) }}", True),
+    "output_cap": ("{{ 'a' * 60000 }}{{ 'b' * 60000 }}", True),
+}
+
+# case id → condition (a Jinja2 expression, as in `when:`)
+CONDITIONS: dict[str, str] = {
+    "dunder_class": "title.__class__",
+    "attr_filter": "title|attr('__class__')",
+    "format_escape": "'{0.__class__}'.format(title)",
+    "repeat_string": "'a' * 10**9",
+    "power": "9 ** (9 ** 9)",
+    "huge_range": "range(10**9) | list",
+    "nested_ranges": "range(10000) | select('in', range(10000) | list) | list | length > 0",
+}
+
+
+def _render(source: str) -> str:
+    return render(environment().from_string(source), {"title": "Бетон", "id": 1})
+
+
+def _condition(source: str) -> bool:
+    compiled = environment().compile_expression(source, undefined_to_none=False)
+    return bool(run_limited(compiled, title="Бетон", id=1))
+
+
+# ---- the sandbox alone ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", list(TEMPLATES))
+def test_each_hostile_template_is_refused_quickly(case: str) -> None:
+    source, before_it_runs = TEMPLATES[case]
+    started = time.monotonic()
+    with pytest.raises(SecurityError) as refused:
+        _render(source)
+    elapsed = time.monotonic() - started
+    assert elapsed < (QUICK if before_it_runs else STOPPED), f"{case} took {elapsed:.2f}s"
+    if not before_it_runs:
+        assert isinstance(refused.value, TemplateRefused)
+        assert f"longer than {TIME_LIMIT:g} s" in str(refused.value)
+
+
+@pytest.mark.parametrize("case", list(CONDITIONS))
+def test_each_hostile_condition_is_refused_quickly(case: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(SecurityError):
+        _condition(CONDITIONS[case])
+    assert time.monotonic() - started < STOPPED
+
+
+def test_power_chain_is_read_left_to_right_by_jinja2_and_is_harmless() -> None:
+    """Jinja2 reads `9**9**9` as (9**9)**9, a 78-digit number (Python would read 9**(9**9), refused above)."""
+    started = time.monotonic()
+    assert _render("{{ 9 ** 9 ** 9 }}") == str((9**9) ** 9)
+    assert time.monotonic() - started < QUICK
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("{{ title | center(9) }}", "  Бетон  "),
+    ("{{ '%5.1f|%-4s' % (2.5, 'ab') }}|{{ '%(n)03d' % {'n': 7} }}", "  2.5|ab  |007"),
+    ("{{ '%03d' | format(7) }}", "007"),
+    ("{{ '{:>6}|{:.2f}|{n:03}'.format(title, 2.5, n=7) }}", " Бетон|2.50|007"),
+    ("{{ title.ljust(7, '.') }}{{ '5'.zfill(3) }}", "Бетон..005"),
+    ("{{ title | replace('т', 'тт') }}{{ 'a-b'.replace('-', '+') }}", "Беттонa+b"),
+    ("{{ [1, 2, 3] | join(', ') }}|{{ '-'.join(['x', 'y']) }}", "1, 2, 3|x-y"),
+    ("{{ 17 % 5 }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {{ range(3) | list }}", "2 1024 ababab [0, 1, 2]"),
+    ("{{ '%s' % title }}", "Бетон"),
+])
+def test_ordinary_templates_still_work(source: str, expected: str) -> None:
+    assert _render(source) == expected
+
+
+def test_output_just_under_the_cap_is_allowed() -> None:
+    assert len(_render("{{ 'a' * " + str(MAX_OUTPUT) + " }}")) == MAX_OUTPUT
+
+
+def test_time_limit_restores_the_previous_trace_function() -> None:
+    import sys
+
+    previous = sys.gettrace()
+    with pytest.raises(TemplateRefused):
+        _render(TEMPLATES["nested_ranges_silent"][0])
+    assert sys.gettrace() is previous
+
+
+# ---- the same cases as triggers of a deployed process -------------------------------------------
+
+SYNC = {case: source for case, (source, _) in TEMPLATES.items()}
+DELAYED = ("dunder_class", "format_escape", "repeat_string", "nested_ranges", "percent_width")
+
+
+def _probe_options() -> list[dict[str, str]]:
+    ids = [f"t_{c}" for c in SYNC] + [f"c_{c}" for c in CONDITIONS] + [f"j_{c}" for c in DELAYED] + ["plain"]
+    return [{"id": i, "title": i} for i in ids]
+
+
+def _triggers() -> list[dict[str, Any]]:
+    triggers: list[dict[str, Any]] = []
+    for case, source in SYNC.items():  # a first action that writes, then the hostile one
+        triggers.append({"id": f"t_{case}", "on": "field_changed", "field": "probe", "to": f"t_{case}",
+                         "do": [{"set": {"note": "written by the first action"}}, {"comment": source}]})
+    for case, condition in CONDITIONS.items():
+        triggers.append({"id": f"c_{case}", "on": "field_changed", "field": "probe", "to": f"c_{case}",
+                         "when": condition, "do": [{"comment": "the condition held"}]})
+    for case in DELAYED:
+        triggers.append({"id": f"j_{case}", "on": "field_changed", "field": "probe", "to": f"j_{case}",
+                         "after": "5m", "do": [{"set": {"note": "written by the job"}}, {"comment": SYNC[case]}]})
+    return triggers
+
+
+HOSTILE = process("hostile", {"probe": {"type": "enum", "options": _probe_options()}, "note": {"type": "text"}},
+                  _triggers())
+
+
+@pytest.fixture(scope="module")
+def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Auto]:
+    auto = Auto(module_url, tmp_path_factory.mktemp("defs"), ROLES, HOSTILE)
+    yield auto
+    auto.close()
+
+
+@pytest.fixture(scope="module")
+def item(db: Auto) -> int:
+    return db.admin.create("hostile", {"title": "Бетон М300", "probe": "plain"})
+
+
+@pytest.mark.parametrize("case", list(SYNC))
+def test_refused_template_in_an_action_rolls_back_the_change_and_writes_nothing(db: Auto, item: int,
+                                                                                case: str) -> None:
+    before = db.state("hostile")
+    started = time.monotonic()
+    with pytest.raises(AutomationFailed) as failed:
+        db.admin.update("hostile", item, {"probe": f"t_{case}"})
+    elapsed = time.monotonic() - started
+    assert str(failed.value).startswith(f"trigger `hostile.t_{case}`, action 2 (comment): template refused: ")
+    assert elapsed < (QUICK + 0.5 if TEMPLATES[case][1] else STOPPED + 0.5), f"{case} took {elapsed:.2f}s"
+    assert db.state("hostile") == before  # neither the person's change nor the first action's `set`
+
+
+@pytest.mark.parametrize("case", list(CONDITIONS))
+def test_refused_condition_rolls_back_the_change_and_writes_nothing(db: Auto, item: int, case: str) -> None:
+    before = db.state("hostile")
+    started = time.monotonic()
+    with pytest.raises(AutomationFailed) as failed:
+        db.admin.update("hostile", item, {"probe": f"c_{case}"})
+    assert time.monotonic() - started < STOPPED + 0.5
+    assert str(failed.value).startswith(f"trigger `hostile.c_{case}`: its condition failed: ")
+    assert db.state("hostile") == before
+
+
+def test_refused_template_in_a_delayed_job_fails_that_job_only(db: Auto) -> None:
+    item = db.admin.create("hostile", {"title": "Отложенная", "probe": "plain"})
+    for case in DELAYED:
+        db.admin.update("hostile", item, {"probe": f"j_{case}"})  # the person's change commits; a job waits
+    db.admin.update("hostile", item, {"probe": "plain"})
+    before = db.history("hostile", item)
+    db.clock.advance(minutes=6)
+    tally = db.drain()
+    assert (tally.done, tally.failed, tally.dropped) == (0, len(DELAYED), 0)
+    jobs = {j["trigger"]: j for j in db.jobs("hostile", item)}
+    for case in DELAYED:
+        assert jobs[f"j_{case}"]["status"] == "failed"
+        assert "template refused" in jobs[f"j_{case}"]["last_error"], jobs[f"j_{case}"]["last_error"]
+    assert db.history("hostile", item) == before  # the jobs' `set` and comments were rolled back
+    assert db.admin.get("hostile", item)["note"] is None
