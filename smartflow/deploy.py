@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +102,19 @@ class Deployed:
     system_tables: bool
 
 
+@cache
+def _versions_table() -> sa.Table:
+    """The sf_versions table (built once: compiling the system tables takes milliseconds)."""
+    return build_metadata(Definition((), ())).tables["sf_versions"]
+
+
 def read_deployed(connection: Any, version: int | None = None) -> Deployed:
     """The definition live in the database (or a given earlier version of it)."""
     if not sa.inspect(connection).has_table("sf_versions"):
         if version is not None:
             raise UnknownVersion(f"version {version} does not exist: nothing has been deployed to this database")
         return Deployed(None, None, False)
-    versions = build_metadata(Definition((), ())).tables["sf_versions"]
+    versions = _versions_table()
     query = sa.select(versions.c.id, versions.c.documents)
     query = query.where(versions.c.id == version) if version is not None else query.order_by(versions.c.id.desc())
     row = connection.execute(query.limit(1)).first()
@@ -252,7 +259,7 @@ def versions(url: str | None = None) -> list[dict[str, Any]]:
     with _connection(url) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
         if not sa.inspect(connection).has_table("sf_versions"):
             return []
-        table = build_metadata(Definition((), ())).tables["sf_versions"]
+        table = _versions_table()
         rows = connection.execute(sa.select(table.c.id, table.c.hash, table.c.created_at, table.c.created_by,
                                             table.c.git_commit, table.c.plan).order_by(table.c.id.desc()))
         return [{"version": r.id, "hash": r.hash, "created_at": r.created_at, "created_by": r.created_by,
@@ -264,7 +271,7 @@ def version_documents(version: int, url: str | None = None) -> Desired:
     with _connection(url) as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
         if not sa.inspect(connection).has_table("sf_versions"):
             raise UnknownVersion(f"version {version} does not exist: nothing has been deployed here")
-        table = build_metadata(Definition((), ())).tables["sf_versions"]
+        table = _versions_table()
         row = connection.execute(sa.select(table.c.documents, table.c.sources).where(table.c.id == version)).first()
     if row is None:
         raise UnknownVersion(f"version {version} does not exist", "run `smartflow versions` to list them")

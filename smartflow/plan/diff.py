@@ -83,9 +83,11 @@ def diff(deployed: Definition | None, desired: Definition, counter: Counter,
     after = {p.id: p for p in desired.processes}
     from smartflow.compile.sql import build_metadata
 
-    desired_tables = build_metadata(desired)
+    desired_tables: sa.MetaData | None = None  # built only when a process is new: it takes milliseconds
     for process in desired.processes:
         if process.id not in before:
+            if desired_tables is None:
+                desired_tables = build_metadata(desired)
             names = [t.name for t in desired_tables.sorted_tables
                      if t.name == item_table_name(process.id) or t.name.startswith(item_table_name(process.id) + "__")]
             plan.append(ops.CreateProcess(process=process.id, definition=process, tables=names))
@@ -276,20 +278,27 @@ def _settings_changed(old: Field, new: Field) -> list[str]:
 def _rewrite(pid: str, old: Field, new: Field, counter: Counter) -> ops.Op:
     filled = unconvertible = 0  # values, not items: a multiple field holds several per item
     samples: list[str] = []
+    seen: dict[Any, int] = {}  # converted values, to find those a unique field would hold twice
     for value in counter.values(pid, old):
         filled += 1
         try:
-            convert(value, old, new)
+            converted = convert(value, old, new)
         except Unconvertible as exc:
             unconvertible += 1
             if len(samples) < _SAMPLES:
                 samples.append(str(exc))
+            continue
+        seen[converted] = seen.get(converted, 0) + 1
     op = ops.RewriteField(process=pid, old=old, new=new, filled=filled, unconvertible=unconvertible, samples=samples)
     if filled:
         op.effect = f"{filled} values converted"
     if unconvertible:
         op.effect = f"{unconvertible} of {filled} values can't be converted (e.g. {'; '.join(samples)})"
         op.needs_data_loss = f"{unconvertible} values of `{new.id}` can't be converted to {new.type}"
+    duplicates = sum(1 for count in seen.values() if count > 1) if new.unique and not new.multiple else 0
+    if duplicates:
+        op.impossible = (f"field `{new.id}` is unique, and {duplicates} converted values would be held by more "
+                         "than one item; make them unique first")
     return op
 
 

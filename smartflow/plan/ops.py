@@ -78,8 +78,8 @@ def add_column(ctx: Context, table: str, column: sa.Column[Any]) -> None:
         batch.add_column(sa.Column(column.name, column.type, nullable=True))
         for fk in column.foreign_keys:
             target_table, target_column = fk.target_fullname.split(".")
-            batch.create_foreign_key(f"fk_{table}_{column.name}", target_table, [column.name], [target_column],
-                                     ondelete=fk.ondelete)
+            batch.create_foreign_key(f"fk_{table}_{column.name}_{target_table}", target_table, [column.name],
+                                     [target_column], ondelete=fk.ondelete)
 
 
 def item_table(process_id: str, *columns: str) -> Any:
@@ -197,9 +197,17 @@ class DropProcess(Op):
     def execute(self, ctx: Context) -> None:
         assert self.process is not None
         if self.items:
-            rows = ctx.connection.execute(sa.text(f"SELECT * FROM {item_table_name(self.process)}")).mappings()
+            rows = ctx.connection.execute(sa.text(f"SELECT * FROM {item_table_name(self.process)} ORDER BY id"))
             ctx.archive(self.process, "process removed",
-                        [(row["id"], None, {k: jsonable(v) for k, v in row.items()}) for row in rows])
+                        [(row["id"], None, {k: jsonable(v) for k, v in row.items()}) for row in rows.mappings()])
+            for name in self.tables[1:]:  # multiple fields' values and observers: per item, in order
+                side = name.removeprefix(item_table_name(self.process) + "__")
+                column, order = ("user_id", "user_id") if side == "observers" else ("value", "position")
+                grouped: dict[int, list[Any]] = {}
+                for item_id, value in ctx.connection.execute(
+                        sa.text(f"SELECT item_id, {column} FROM {name} ORDER BY item_id, {order}")):
+                    grouped.setdefault(item_id, []).append(jsonable(value))
+                ctx.archive(self.process, "process removed", [(i, side, v) for i, v in grouped.items()])
         for name in reversed(self.tables):
             ctx.ops.drop_table(name)
 
