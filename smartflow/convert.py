@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from smartflow.model import (
@@ -237,10 +238,27 @@ def roles_to_data(roles: list[Role]) -> dict[str, Any]:
     return {"kind": "Roles", "roles": out}
 
 
-def to_yaml(data: dict[str, Any]) -> str:
-    """YAML text for document data, Unicode kept readable, key order kept."""
+@cache
+def _dumper() -> Any:
+    """PyYAML's safe dumper, also quoting the strings smartflow's loader reads as numbers.
+
+    The dumper quotes what YAML 1.1 would not read back as a string, but YAML 1.1 floats need a
+    signed exponent: unquoted, the string `1.0e5` would load back as the number 100000.0.
+    """
     import yaml
 
-    dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text: str = yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    from smartflow.load import _FLOAT, _INT
+
+    base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper: Any = type("SmartflowDumper", (base,), {})
+    for tag, pattern in (("tag:yaml.org,2002:int", _INT), ("tag:yaml.org,2002:float", _FLOAT)):
+        dumper.add_implicit_resolver(tag, pattern, list("-+0123456789"))
+    return dumper
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    """YAML text for document data, Unicode kept readable, key order kept; it loads back as data."""
+    import yaml
+
+    text: str = yaml.dump(data, Dumper=_dumper(), allow_unicode=True, sort_keys=False, default_flow_style=False)
     return text

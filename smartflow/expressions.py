@@ -75,7 +75,8 @@ def names_used(node: Any) -> set[str]:
     if isinstance(node, nodes.Template):
         found: set[str] = set(meta.find_undeclared_variables(node))
     else:
-        found = {n.name for n in node.find_all(nodes.Name) if n.ctx == "load"}
+        names = [node, *node.find_all(nodes.Name)]  # find_all skips the root: `when: delivred` is one Name
+        found = {n.name for n in names if isinstance(n, nodes.Name) and n.ctx == "load"}
     return found - _builtin_names()
 
 

@@ -337,12 +337,14 @@ def check_trigger_cycles(folder: Folder) -> Iterator[Diagnostic]:
         for process in folder.processes
         for index, trigger in enumerate(process.data.get("triggers") or [])
     ]
+    listeners: dict[tuple[str, ...], set[int]] = {}  # event -> the triggers it fires (not all pairs: linear)
+    for m, (other, _, candidate) in enumerate(triggers):
+        for event in _listens(other.id, candidate):
+            listeners.setdefault(event, set()).add(m)
     edges: dict[int, set[int]] = {n: set() for n in range(len(triggers))}
     for n, (process, _, trigger) in enumerate(triggers):
-        produced = set(_events_of_actions(folder, process, trigger))
-        for m, (other, _, candidate) in enumerate(triggers):
-            if _listens(other.id, candidate) & produced:
-                edges[n].add(m)
+        for event in set(_events_of_actions(folder, process, trigger)):
+            edges[n] |= listeners.get(event, set())
     reported: set[frozenset[int]] = set()
     for start in range(len(triggers)):
         cycle = _find_cycle(start, edges)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +30,10 @@ SQL_RESERVED = frozenset(
     variadic verbose when where window with
     """.split()
 )
+
+# Names a condition or template reads as Jinja2's own (globals, constants) or smartflow's context.
+TEMPLATE_NAMES = frozenset(["none", "true", "false", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
+                            "loop", "now", "today", "user", "self", "varargs", "kwargs"])
 
 # Which options make sense for which field types.
 _APPLIES: dict[str, set[str]] = {
@@ -88,6 +92,10 @@ def check_reserved_ids(folder: Folder) -> Iterator[Diagnostic]:
             elif field_id in SQL_RESERVED:
                 yield error("reserved-id", f"the field id `{field_id}` is an SQL reserved word",
                             process.at(path, key=True), f"choose another id, e.g. `{field_id}_value`", path)
+            elif field_id in TEMPLATE_NAMES:
+                yield error("reserved-id", f"the field id `{field_id}` is a name conditions and templates reserve, "
+                            "so they could never read the field", process.at(path, key=True),
+                            f"choose another id, e.g. `{field_id}_value`", path)
 
 
 def check_field_options_apply(folder: Folder) -> Iterator[Diagnostic]:
@@ -353,7 +361,10 @@ def _parse_value(kind: str, value: Any) -> Any:
         if kind == "date":
             return date.fromisoformat(value) if isinstance(value, str) else None
         if kind == "datetime":
-            return datetime.fromisoformat(value) if isinstance(value, str) else None
+            if not isinstance(value, str):
+                return None
+            moment = datetime.fromisoformat(value)  # naive bounds are UTC, as the runtime reads them
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
         return Decimal(str(value))
