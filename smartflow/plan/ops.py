@@ -177,6 +177,8 @@ class CreateProcess(Op):
         for other in ctx.desired.tables.values():
             if other.name not in existing or other.name in self.tables:
                 continue
+            if not any(fk.referred_table.name in self.tables for fk in other.foreign_key_constraints):
+                continue  # reflect only the tables that point here (not every table, for every process)
             present = {(tuple(fk["constrained_columns"]), fk["referred_table"])
                        for fk in inspector.get_foreign_keys(other.name)}
             for fk in other.foreign_key_constraints:
