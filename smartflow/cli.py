@@ -263,10 +263,12 @@ def test_command(paths: tuple[Path, ...], keyword: str | None, exitfirst: bool) 
 
 def _register_runtime_commands() -> None:
     from smartflow.cli_automation import register as register_automation
+    from smartflow.cli_data import register as register_data
     from smartflow.cli_items import register
 
     register(main)
     register_automation(main)
+    register_data(main)
 
 
 _register_runtime_commands()

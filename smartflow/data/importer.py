@@ -1,0 +1,307 @@
+"""Import: rows of a CSV or xlsx file through exactly the services behind single creates and updates.
+
+Each row becomes `items.create` (or, when `--key` finds the item, `items.update` then
+`items.move`) inside a `Write`: the same validation, rights, history and triggers as
+`smartflow item create`. Rows run in batches, one transaction per batch (everything in one
+with `--on-error abort` or `--dry-run`), each row inside a savepoint, so a bad row leaves
+nothing behind while the good ones go in. What can be looked up once per batch is (the
+`--key` matches, linked items named by title); users, options and stages once per import.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.data import DataFileError, session
+from smartflow.data.cells import neutralise
+from smartflow.data.columns import Column, HeaderMatch, column, match_headers
+from smartflow.data.parse import CellProblem, Resolver
+from smartflow.data.sheets import Sheet, SheetRow, open_sheet
+from smartflow.errors import InvalidValue, ItemError, PermissionDenied
+from smartflow.model import Pipeline
+from smartflow.runtime import access, fields, items, people, query
+from smartflow.runtime.compiled import CompiledProcess
+from smartflow.runtime.items import Write
+
+BATCH = 500
+ON_ERROR = ("skip", "abort")
+
+
+@dataclass
+class ImportOptions:
+    dry_run: bool = False
+    on_error: str = "skip"  # skip: write the good rows; abort: nothing if any row fails
+    key: str | None = None  # a column naming the item to update instead of creating one
+    mapping: dict[str, str | None] | None = None
+    triggers: bool = True
+    batch: int = BATCH
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one row (or one cell of it) was not imported."""
+
+    row: int
+    column: str  # the header as the file has it; "" for the row as a whole
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f'row {self.row}, column "{self.column}"' if self.column else f"row {self.row}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    process: str
+    dry_run: bool
+    on_error: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed_rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    encoding: str | None = None
+
+    @property
+    def written(self) -> bool:
+        """Whether the good rows were committed."""
+        return not self.dry_run and not (self.on_error == "abort" and self.failed_rows > 0)
+
+
+class _Rollback(Exception):
+    """Leaves a transaction without committing it (dry run, or abort after a failed row)."""
+
+
+def import_file(crm: Any, process_id: str, path: Path, options: ImportOptions,
+                on_progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import path into process_id as the Engine's user; returns what happened (or would have)."""
+    result = ImportResult(process_id, options.dry_run, options.on_error)
+    with open_sheet(path) as sheet:
+        result.encoding = sheet.encoding
+        batches = _chunks(sheet.rows, options.batch)
+        if options.dry_run or options.on_error == "abort":
+            try:
+                with session(crm, True) as write:
+                    plan = _Plan.make(write, process_id, sheet, options, result)
+                    for batch in batches:
+                        _run(write, plan, batch, result, on_progress)
+                    if not result.written:
+                        raise _Rollback
+            except _Rollback:
+                pass
+        else:
+            for batch in batches:
+                with session(crm, True) as write:
+                    plan = _Plan.make(write, process_id, sheet, options, result)
+                    _run(write, plan, batch, result, on_progress)
+    return result
+
+
+def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
+    """Batches of rows; at least one (perhaps empty), so the rights and headers are checked for any file."""
+    batch: list[SheetRow] = []
+    sent = False
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            sent, batch = True, []
+    if batch or not sent:
+        yield batch
+
+
+@dataclass
+class _Plan:
+    """One transaction's view of the import: the process, what each column means, the resolver."""
+
+    write: Write
+    process: CompiledProcess
+    headers: list[str]
+    match: HeaderMatch
+    resolver: Resolver
+    key: Column | None
+
+    @classmethod
+    def make(cls, write: Write, process_id: str, sheet: Sheet, options: ImportOptions,
+             result: ImportResult) -> _Plan:
+        process = items.process_of(write, process_id)
+        headers = sheet.headers
+        actor = write.actor
+        reach = access.level(actor, process, "import")
+        if reach == "none":
+            raise PermissionDenied(f"you may not import {process_id} items", "ask for the `import` right")
+        if not options.triggers and not (actor.is_local_admin or "administrator" in actor.roles or reach == "all"):
+            raise PermissionDenied("--no-triggers needs the administrator role or `import: all`",
+                                   "leave --no-triggers out: the triggers then run as for any change")
+        write.triggers = options.triggers
+        key = column(process.process, options.key) if options.key else None
+        if key is not None and key.field.multiple:
+            raise InvalidValue(f"--key {key.id}: a field that holds several values cannot name an item")
+        match = match_headers(process.process, headers, options.mapping, keep=(key.id,) if key else ())
+        for index, found in enumerate(match.columns):
+            if found is not None and found.field.type == "file":
+                match.columns[index] = None
+                match.ignored.append((headers[index], "files are not imported; attach them with "
+                                      f"`smartflow item update {process_id} ID --set {found.id}=@path`"))
+        if key is not None and match.position(key.id) is None:
+            raise DataFileError(f"--key {key.id}: the file has no column for it",
+                               f"its columns: {', '.join(headers)}")
+        if key is None:
+            if access.level(actor, process, "create") == "none":
+                raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
+            if match.position("title") is None:
+                raise DataFileError("the file has no title column: every item needs a title",
+                                   "add a column `title` (or Title / Название), or map one with --mapping")
+        result.ignored = match.ignored
+        users = people.list_users(write.connection, write.compiled)
+        return cls(write, process, headers, match, Resolver(process.process, users, sheet.kind == "csv"), key)
+
+    def header(self, field_id: str | None) -> str:
+        position = self.match.position(field_id) if field_id else None
+        return self.headers[position] if position is not None else ""
+
+    def cell(self, row: SheetRow, column_id: str) -> Any:
+        position = self.match.position(column_id)
+        return row.values[position] if position is not None else None
+
+
+@dataclass
+class _Row:
+    values: dict[str, Any]
+    key: Any
+    problems: list[CellProblem]
+
+
+def _read(plan: _Plan, row: SheetRow) -> _Row:
+    """The row's values by field id, its key, and every cell that cannot be read."""
+    values: dict[str, Any] = {}
+    problems: list[CellProblem] = []
+    key = None
+    for index, found in enumerate(plan.match.columns):
+        if found is None or found.id in ("pipeline", "stage"):
+            continue
+        try:
+            value = plan.resolver.value(found, row.values[index], row.formats[index] if row.formats else None)
+        except CellProblem as problem:
+            problems.append(problem)
+            continue
+        if plan.key is not None and found.id == plan.key.id:
+            key = None if fields.is_empty(value) else fields.stored_scalar(found.field, value)
+        if not found.read_only:
+            values[found.id] = value
+    return _Row(values, key, problems)
+
+
+def _run(write: Write, plan: _Plan, batch: list[SheetRow], result: ImportResult,
+         on_progress: Callable[[int], None] | None) -> None:
+    plan.resolver.load_links(write, plan.match.columns, [row.values for row in batch])
+    read = [_read(plan, row) for row in batch]
+    existing = _existing(plan, [r.key for r in read if r.key is not None])
+    for row, values in zip(batch, read, strict=True):
+        result.rows += 1
+        if values.problems:
+            _failed(plan, result, row, values.problems)
+            continue
+        try:
+            with write.connection.begin_nested():
+                outcome = _apply(plan, row, values, existing)
+        except (CellProblem, ItemError, sa.exc.IntegrityError) as error:
+            _failed(plan, result, row, [error])
+            continue
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    if on_progress is not None:
+        on_progress(len(batch))
+
+
+def _existing(plan: _Plan, keys: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """The items the batch's keys name, one query for the batch: key → [items] (several: ambiguous)."""
+    if plan.key is None or not keys:
+        return {}
+    table = plan.process.table
+    key_column = table.c[plan.key.id]
+    rows = plan.write.connection.execute(
+        sa.select(table.c.id, table.c.pipeline, table.c.stage, table.c.assigned_to, table.c.created_by,
+                  key_column.label("key")).where(key_column.in_(set(keys)), query.visible(plan.write, plan.process))
+        .order_by(table.c.id)).mappings()
+    found: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["key"], []).append(dict(row))
+    return found
+
+
+def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict[str, Any]]]) -> str:
+    """Create the row's item, or update (and move) the one its key names; returns the outcome's name."""
+    write, process_id = plan.write, plan.process.process.id
+    matches = existing.get(read.key, []) if read.key is not None else []
+    if len(matches) > 1:
+        ids = ", ".join(f"#{m['id']}" for m in matches[:5])
+        raise InvalidValue(f"the key matches {len(matches)} items ({ids}); it must name one",
+                           field=plan.key.id if plan.key else None)
+    if matches:
+        item = matches[0]
+        if not access.reaches(write.actor, plan.process, "import", item):
+            reach = access.level(write.actor, plan.process, "import")
+            raise PermissionDenied(f"you may not import into {process_id} {item['id']} "
+                                   f"(your roles allow `import: {reach}`)")
+        changes = items.update(write, process_id, item["id"], read.values)
+        moved = _move(plan, row, item)
+        return "updated" if changes or moved else "unchanged"
+    pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline
+    stage = plan.resolver.stage(pipeline, plan.cell(row, "stage"))
+    item_id = items.create(write, process_id, read.values, pipeline=pipeline.id, stage=stage)
+    if read.key is not None:  # a later row with the same key updates this item
+        existing[read.key] = [{"id": item_id, "pipeline": pipeline.id, "stage": stage or pipeline.stages[0].id,
+                               "created_by": write.actor.id, "assigned_to": read.values.get("assigned_to")}]
+    return "created"
+
+
+def _move(plan: _Plan, row: SheetRow, item: dict[str, Any]) -> bool:
+    """Move an updated item to the row's stage (and pipeline) under the usual rules; whether it moved."""
+    process = plan.process.process
+    pipeline: Pipeline | None = plan.resolver.pipeline(plan.cell(row, "pipeline"))
+    current = process.pipeline(item["pipeline"])
+    target = pipeline or current
+    assert target is not None
+    stage = plan.resolver.stage(target, plan.cell(row, "stage"))
+    if stage is None:
+        if target is not current:
+            raise CellProblem("stage", None, f"give the stage in pipeline `{target.id}` to move the item there")
+        return False
+    if target is current and stage == item["stage"]:
+        return False
+    items.move(plan.write, process.id, item["id"], stage, pipeline=None if target is current else target.id)
+    item.update(pipeline=target.id, stage=stage)
+    return True
+
+
+def _failed(plan: _Plan, result: ImportResult, row: SheetRow, errors: list[Exception]) -> None:
+    result.failed_rows += 1
+    for error in errors:
+        field_id = error.column if isinstance(error, CellProblem) else getattr(error, "field", None)
+        header = plan.header(field_id)
+        message = str(error)
+        if isinstance(error, sa.exc.IntegrityError):
+            message = f"the database refused the row: {str(error.orig).splitlines()[0]}"
+        elif header and message.startswith(f"field `{field_id}`: "):
+            message = message[len(f"field `{field_id}`: "):]
+        value = plan.cell(row, field_id) if header and field_id else None
+        result.problems.append(Problem(row.number, header, "" if value is None else str(value), message))
+
+
+def write_report(result: ImportResult, path: Path) -> None:
+    """Every problem, one per line: the row, the column, the value as written and what is wrong."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "column", "value", "problem"])
+        for problem in result.problems:
+            writer.writerow([problem.row, neutralise(problem.column), neutralise(problem.value),
+                             neutralise(problem.message)])

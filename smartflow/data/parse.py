@@ -1,0 +1,199 @@
+"""Cells of an imported file as canonical values: what cells.py writes, read back, and what people type.
+
+Typed xlsx cells are taken as they are (a date cell is a date, a number a number, a money cell's
+currency comes from its number format); text goes through the same `fields.parse_text` as
+`--set FIELD=VALUE`, after titles are turned back into ids: enum options by id or title in any
+language, users by login or name, linked items by `#ID` or title, stages and pipelines by id or
+title. Every problem names the value as the person wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.data.cells import currency_of, restore
+from smartflow.data.columns import Column
+from smartflow.model import Field, Pipeline, Process
+from smartflow.runtime import fields, query
+from smartflow.runtime.fields import DEFAULT_CURRENCY, ValueProblem
+from smartflow.runtime.items import Write
+
+_RUSSIAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_ID = re.compile(r"^#?(\d+)$")
+_AMBIGUOUS = -1
+
+
+class CellProblem(Exception):
+    """A cell that cannot be read as its column's value; message names the value as written."""
+
+    def __init__(self, column: str, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.value = value
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def quoted(message: str, raw: Any) -> str:
+    """`'12,5O' is not a number` → `"12,5O" is not a number`: the value as the person typed it."""
+    return message.replace(repr(raw), f'"{raw}"', 1) if isinstance(raw, str) else message
+
+
+class Resolver:
+    """Turns one import's cells into canonical values; users and options once, link titles per batch."""
+
+    def __init__(self, process: Process, users: list[dict[str, Any]], neutralised: bool = True) -> None:
+        self.process = process
+        self.neutralised = neutralised  # CSV text: a leading apostrophe before a formula is ours, not the value's
+        self.users: dict[str, int] = {}
+        for user in users:
+            self.users[_key(user["login"])] = user["id"]
+        for user in users:
+            name = _key(user["name"])
+            if name not in self.users:
+                self.users[name] = user["id"]
+            elif self.users[name] != user["id"] and _key(user["login"]) != name:
+                self.users[name] = _AMBIGUOUS
+        self.links: dict[str, dict[str, list[int]]] = {}
+
+    def load_links(self, write: Write, columns: list[Column | None], rows: list[list[Any]]) -> None:
+        """Find the linked items a batch names by title: one query per link column."""
+        self.links = {}
+        for index, column in enumerate(columns):
+            if column is None or column.field.type != "link":
+                continue
+            titles = {part for row in rows for part in self._parts(column, row[index])
+                      if isinstance(part, str) and not _ID.match(part.strip())}
+            found: dict[str, list[int]] = {}
+            if titles:
+                target = write.compiled.processes[column.field.to or ""]
+                table = target.table
+                for row in write.connection.execute(sa.select(table.c.id, table.c.title).where(
+                        table.c.title.in_(titles), query.visible(write, target)).order_by(table.c.id)):
+                    found.setdefault(row.title, []).append(row.id)
+            self.links[column.id] = found
+
+    def _text(self, raw: Any) -> str:
+        return restore(str(raw)) if self.neutralised else str(raw)
+
+    def _parts(self, column: Column, raw: Any) -> list[Any]:
+        if isinstance(raw, str):
+            raw = self._text(raw)
+            if not raw.strip():
+                return []
+            if column.field.multiple:
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            return [raw]
+        return [] if raw is None else [raw]
+
+    def value(self, column: Column, raw: Any, number_format: str | None = None) -> Any:
+        """The canonical value of a cell (None when empty); raises CellProblem."""
+        values = []
+        for part in self._parts(column, raw):
+            try:
+                values.append(self._single(column, part, number_format))
+            except ValueProblem as problem:
+                message = quoted(str(problem), part)
+                message = quoted(message, part.strip()) if isinstance(part, str) else message
+                raise CellProblem(column.id, raw, message) from None
+        if column.field.multiple:
+            return values
+        return values[0] if values else None
+
+    def _single(self, column: Column, raw: Any, number_format: str | None) -> Any:
+        field = column.field
+        single = Field(id=field.id, type=field.type, precision=field.precision, currency=field.currency)
+        kind = field.type
+        if kind == "user":
+            return self._user(raw)
+        if kind == "enum":
+            return self._option(field, raw)
+        if kind == "link":
+            return self._link(column, raw)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal, datetime, date)):
+            text = str(raw) if kind in ("string", "text") else str(raw).strip()
+            if kind == "date" and (found := _RUSSIAN_DATE.match(text)):
+                return _day(found, text)
+            return fields.parse_text(single, text)
+        if kind == "money" and not isinstance(raw, (datetime, date)):
+            currency = currency_of(number_format) or field.currency or DEFAULT_CURRENCY
+            return fields.coerce(single, {"amount": _decimal(raw), "currency": currency})
+        if kind in ("string", "text", "email", "phone", "url") and isinstance(raw, (int, float, Decimal)):
+            return format(_decimal(raw).normalize(), "f") if not isinstance(raw, int) else str(raw)
+        if kind == "datetime" and isinstance(raw, datetime) and raw.tzinfo is None:
+            return raw.replace(tzinfo=UTC)  # exports write UTC
+        return fields.coerce(single, _decimal(raw) if isinstance(raw, float) else raw)
+
+    def _user(self, raw: Any) -> int:
+        text = str(raw).strip()
+        found = _ID.match(text)
+        user_id = int(found.group(1)) if found else self.users.get(_key(text))
+        if user_id == _AMBIGUOUS:
+            raise ValueProblem(f"{raw!r} names several users; give the login")
+        if user_id is None or (found and user_id not in self.users.values()):
+            raise ValueProblem(f"{raw!r} is not a user (give a login or a name)")
+        return user_id
+
+    @staticmethod
+    def _option(field: Field, raw: Any) -> str:
+        wanted = _key(str(raw))
+        for option in field.options:
+            if wanted == _key(option.id) or any(wanted == _key(t) for _, t in option.title.values):
+                return option.id
+        titles = ", ".join(o.title.get() for o in field.options)
+        raise ValueProblem(f"{raw!r} is not one of the options ({titles})")
+
+    def _link(self, column: Column, raw: Any) -> int:
+        text = str(raw).strip()
+        found = _ID.match(text)
+        if found:
+            return int(found.group(1))
+        ids = self.links.get(column.id, {}).get(text, [])
+        target = column.field.to
+        if not ids:
+            raise ValueProblem(f"there is no {target} titled {raw!r}")
+        if len(ids) > 1:
+            raise ValueProblem(f"{len(ids)} {target} items are titled {raw!r}; give the id as #ID")
+        return ids[0]
+
+    def pipeline(self, raw: Any) -> Pipeline | None:
+        """The pipeline a cell names by id or title (None when empty)."""
+        text = self._text(raw).strip() if raw is not None else ""
+        if not text:
+            return None
+        for pipeline in self.process.pipelines:
+            if _key(text) in (_key(pipeline.id), *(_key(t) for _, t in pipeline.title.values)):
+                return pipeline
+        raise CellProblem("pipeline", raw, f'"{text}" is not a pipeline of {self.process.id} '
+                          f"({', '.join(p.title.get() for p in self.process.pipelines)})")
+
+    def stage(self, pipeline: Pipeline, raw: Any) -> str | None:
+        """The stage of pipeline a cell names by id or title (None when empty)."""
+        text = self._text(raw).strip() if raw is not None else ""
+        if not text:
+            return None
+        for stage in pipeline.stages:
+            if _key(text) in (_key(stage.id), *(_key(t) for _, t in stage.title.values)):
+                return stage.id
+        raise CellProblem("stage", raw, f'"{text}" is not a stage of pipeline `{pipeline.id}` '
+                          f"({', '.join(s.title.get() for s in pipeline.stages)})")
+
+
+def _decimal(raw: Any) -> Decimal:
+    """An xlsx number as an exact decimal: floats by their shortest repr (1500.1, not 1500.0999…)."""
+    return Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+
+
+def _day(found: re.Match[str], text: str) -> date:
+    day, month, year = (int(g) for g in found.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueProblem(f"{text!r} is not a date") from None
