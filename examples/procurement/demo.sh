@@ -1,7 +1,8 @@
 #!/bin/sh
 # The procurement story end to end on the embedded SQLite database (./smartflow.db by default,
-# or $SMARTFLOW_DATABASE_URL): deploy the shipped processes, add a buyer, walk purchases through
-# the pipeline, then show the kanban board. Safe to run again: it seeds only an empty database.
+# or $SMARTFLOW_DATABASE_URL): deploy the shipped processes, add the buyers, walk purchases through
+# the pipeline, import the supply department's backlog (procurement.xlsx, the same rows as
+# procurement.csv), then show the kanban board. Safe to run again: it seeds only an empty database.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 processes="$here/../../processes"
@@ -11,6 +12,7 @@ smartflow apply "$processes"
 if [ "$(smartflow item list procurement --format csv | wc -l)" -le 1 ]; then
   smartflow department add supply --title "Снабжение / Supply"
   smartflow user add ivanova --name "Анна Иванова" --role buyer --department supply
+  smartflow user add orlov --name "Сергей Орлов" --role buyer --department supply
   smartflow user add petrov --name "Пётр Петров" --role manager
 
   first=$(smartflow item create procurement --as ivanova \
@@ -29,8 +31,15 @@ if [ "$(smartflow item list procurement --format csv | wc -l)" -le 1 ]; then
   smartflow item create procurement --as ivanova --set title="Утеплитель, 40 м³" --set estimate="212500.50" \
     --set materials=insulation >/dev/null
 
+  # The backlog from the buyers' spreadsheet: 30 purchases in every stage, columns titled in Russian.
+  smartflow import procurement "$here/procurement.xlsx"
+
   # A refused move explains itself: the manager may not skip the contract stage.
   smartflow item explain procurement "$first" --to delivery --as petrov || true
+  # The buyer may. Once the materials are shipped and delivered, the `delivered_to_production`
+  # trigger hands the purchase over to production by itself.
+  smartflow item move procurement "$first" delivery --as ivanova
+  smartflow item update procurement "$first" --as ivanova --set shipped_on=2026-12-14 --set delivered=true
 fi
 
 smartflow kanban procurement --lang ru
