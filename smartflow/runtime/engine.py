@@ -72,7 +72,7 @@ class Engine:
         cached: CompiledDefinition | None = self._cache["compiled"]
         if cached is None and not sa.inspect(connection).has_table("sf_versions"):
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
-        latest = connection.execute(sa.text("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1")).scalar()
+        latest = connection.exec_driver_sql("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1").scalar()
         if latest is None:
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
         if cached is None or cached.version != latest:

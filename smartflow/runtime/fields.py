@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -265,16 +267,27 @@ def _scaled(field: Field, amount: Decimal) -> int:
 
 def from_stored(field: Field, row: Any) -> Any:
     """A single-valued field's canonical value read from an item row (a mapping)."""
-    raw = row[field.id]
-    if raw is None:
-        return None
-    if field.type == "number":
-        return Decimal(raw).scaleb(-precision_of(field))
-    if field.type == "money":
-        return {"amount": Decimal(raw).scaleb(-precision_of(field)), "currency": row[currency_column(field.id)]}
-    if field.type == "datetime" and isinstance(raw, datetime) and raw.tzinfo is None:
-        return raw.replace(tzinfo=UTC)
-    return raw
+    return stored_reader(field)(row)
+
+
+def stored_reader(field: Field) -> Callable[[Any], Any]:
+    """What from_stored does for field, as a function of the row: built once per field, it spares a
+    list page the type dispatch on each of its rows × fields."""
+    key = field.id
+    if field.type in ("number", "money"):
+        exponent = -precision_of(field)
+        if field.type == "number":
+            return lambda row: None if row[key] is None else Decimal(row[key]).scaleb(exponent)
+        currency = currency_column(key)
+        return lambda row: (None if row[key] is None
+                            else {"amount": Decimal(row[key]).scaleb(exponent), "currency": row[currency]})
+    if field.type == "datetime":
+        def moment(row: Any) -> Any:
+            raw = row[key]
+            return raw.replace(tzinfo=UTC) if isinstance(raw, datetime) and raw.tzinfo is None else raw
+
+        return moment
+    return itemgetter(key)
 
 
 def scalar_from_stored(field: Field, raw: Any, currency: str | None = None) -> Any:

@@ -6,8 +6,10 @@ BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) and writes nothing when a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,15 +61,38 @@ def process_of(write: Write, process_id: str) -> CompiledProcess:
 # ---- reading one item --------------------------------------------------------------
 
 
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """build(), once per key: statements run with parameters (building one, and its cache key, costs
+    SQLAlchemy more than running it) and per-field readers. Keys start with the item table, which is
+    new with each deployed version."""
+    found = _BUILT.get(key)
+    if found is None:
+        if len(_BUILT) > 4096:
+            _BUILT.clear()
+        found = _BUILT[key] = build()
+    return found
+
+
+def _fetch_statement(write: Write, process: CompiledProcess, lock: bool, deleted: bool) -> Any:
+    def build() -> Any:
+        table = process.table
+        query = sa.select(table).where(table.c.id == sa.bindparam("_item_id"),
+                                       access.row_filter(write.actor, process, "read"))
+        query = query.where(table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None))
+        return query.with_for_update() if lock else query
+
+    # the read filter depends on the actor and the process only (the table is new with each version)
+    return built((process.table, "fetch", write.actor, lock, deleted), build)
+
+
 def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "read", *,
           lock: bool = False, deleted: bool = False) -> dict[str, Any]:
     """The item as canonical values; NotFound when it does not exist or the actor may not read it."""
-    table = process.table
-    query = sa.select(table).where(table.c.id == item_id, access.row_filter(write.actor, process, "read"))
-    query = query.where(table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None))
-    if lock and not write.sqlite:
-        query = query.with_for_update()
-    row = write.connection.execute(query).mappings().first()
+    query = _fetch_statement(write, process, lock and not write.sqlite, deleted)
+    row = write.connection.execute(query, {"_item_id": item_id}).mappings().first()
     if row is None:
         state = "in the recycle bin" if deleted else ""
         raise NotFound(f"{process.process.id} {item_id} not found{(' ' + state) if state else ''}",
@@ -101,14 +126,21 @@ def _fire(write: Write, process_id: str, item_id: int, events: list[Any]) -> Non
         fire(write, process_id, item_id, events)
 
 
+_TIMESTAMPS = ("created_at", "updated_at", "moved_at", "closed_at", "deleted_at")
+_SYSTEM_VALUES = itemgetter(*SYSTEM_KEYS)
+
+
 def decode_row(process: CompiledProcess, row: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {key: row[key] for key in SYSTEM_KEYS}
-    for key in ("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"):
-        if item[key] is not None and item[key].tzinfo is None:  # SQLite keeps no zone; we store UTC
-            item[key] = item[key].replace(tzinfo=UTC)
-    for field in process.process.fields:
-        if not field.multiple:
-            item[field.id] = fields.from_stored(field, row)
+    """An item row (a mapping) as canonical values: a list page runs this for each of its rows."""
+    readers = built((process.table, "readers"), lambda: [
+        (f.id, fields.stored_reader(f)) for f in process.process.fields if not f.multiple])
+    item: dict[str, Any] = dict(zip(SYSTEM_KEYS, _SYSTEM_VALUES(row), strict=True))
+    for key in _TIMESTAMPS:
+        value = item[key]
+        if value is not None and value.tzinfo is None:  # SQLite keeps no zone; we store UTC
+            item[key] = datetime.combine(value.date(), value.time(), UTC)  # = replace(tzinfo=UTC), 4x faster
+    for key, read in readers:
+        item[key] = read(row)
     return item
 
 
@@ -333,7 +365,7 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
               "assigned_to": item.pop("assigned_to", write.actor.id)}
     if target.final:
         system["closed_at"] = write.now
-    result = write.connection.execute(process.table.insert().values({**_columns(process, item), **system}))
+    result = write.connection.execute(process.table.insert(), {**_columns(process, item), **system})
     item_id = int(result.inserted_primary_key[0])
     _write_multiple(write, process, item_id, item)
     snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
@@ -351,10 +383,11 @@ def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any]
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     table = process.table
-    statement = (sa.update(table).where(table.c.id == item["id"], table.c.version == item["version"])
-                 .values({**columns, "version": item["version"] + 1, "updated_by": write.actor.id,
-                          "updated_at": write.now, "definition_version": write.compiled.version}))
-    if write.connection.execute(statement).rowcount != 1:
+    statement = built((table, "guarded_update"), lambda: sa.update(table).where(
+        table.c.id == sa.bindparam("_item_id"), table.c.version == sa.bindparam("_read_version")))
+    values = {**columns, "version": item["version"] + 1, "updated_by": write.actor.id, "updated_at": write.now,
+              "definition_version": write.compiled.version, "_item_id": item["id"], "_read_version": item["version"]}
+    if write.connection.execute(statement, values).rowcount != 1:
         current = write.connection.execute(sa.select(table.c.stage, table.c.version)
                                            .where(table.c.id == item["id"])).first()
         raise _conflict(process, {**item, **(dict(current._mapping) if current else {})})

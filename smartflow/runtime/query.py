@@ -18,7 +18,7 @@ from smartflow.errors import InvalidValue
 from smartflow.model import Field
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write, _load_multiple, decode_row, fetch, process_of
+from smartflow.runtime.items import Write, _load_multiple, built, decode_row, fetch, process_of
 
 _WHERE = re.compile(
     r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
@@ -131,8 +131,9 @@ def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
 def _after(write: Write, process: CompiledProcess, column: Any, descending: bool, after: int) -> Any:
     """Keyset paging: the items after item `after` in the current order, nulls last."""
     table = process.table
-    anchor = write.connection.execute(sa.select(column).where(
-        table.c.id == after, access.row_filter(write.actor, process, "read"))).first()  # no leak of existence
+    query = built((table, "anchor", column.key, write.actor), lambda: sa.select(column).where(
+        table.c.id == sa.bindparam("_after"), access.row_filter(write.actor, process, "read")))
+    anchor = write.connection.execute(query, {"_after": after}).first()  # filtered: no leak of existence
     if anchor is None:
         raise InvalidValue(f"--after {after}: there is no such item")
     value = anchor[0]
