@@ -71,6 +71,16 @@ class SmartflowGroup(click.Group):
             if error.hint:
                 click.echo(f"  hint: {error.hint}", err=True)
             raise SystemExit(_exit_code(error)) from None
+        except Exception as error:
+            # A database error no service turned into one of ours (a bad URL, a server gone away,
+            # a table dropped by hand): still one line and an exit code, never a traceback.
+            if not type(error).__module__.startswith("sqlalchemy"):
+                raise
+            detail = getattr(error, "orig", None) or error
+            click.echo(f"error: the database refused the operation: {str(detail).splitlines()[0]}", err=True)
+            click.echo("  hint: check --db / SMARTFLOW_DATABASE_URL, that the server is up and that "
+                       "`smartflow apply` has run", err=True)
+            raise SystemExit(EXIT_DATABASE) from None
 
 
 db_option = click.option("--db", "db_url", envvar="SMARTFLOW_DATABASE_URL", metavar="URL",

@@ -129,3 +129,30 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     install_and_run, install_and_test = blocks
     assert install_and_run.startswith("python3 -m pip install .")
     assert install_and_test in ci.splitlines()
+
+
+def test_a_database_error_no_service_caught_is_one_line_and_exit_6(runner: CliRunner) -> None:
+    import click
+    import sqlalchemy as sa
+
+    from smartflow.cli import SmartflowGroup
+
+    @click.group(cls=SmartflowGroup)
+    def group() -> None:
+        """A group with smartflow's error handling."""
+
+    @group.command()
+    def broken() -> None:
+        raise sa.exc.ProgrammingError("SELECT 1", {}, Exception("relation \"p_deal\" does not exist\nLINE 1"))
+
+    @group.command()
+    def bug() -> None:
+        raise KeyError("not a database error")
+
+    result = runner.invoke(group, ["broken"])
+    assert result.exit_code == 6
+    assert result.output.splitlines() == [
+        'error: the database refused the operation: relation "p_deal" does not exist',
+        "  hint: check --db / SMARTFLOW_DATABASE_URL, that the server is up and that `smartflow apply` has run",
+    ]
+    assert isinstance(runner.invoke(group, ["bug"]).exception, KeyError)  # our own bugs are not disguised
