@@ -80,9 +80,9 @@ def permission_from_data(role_id: str, raw: str | dict[str, Any]) -> Permission:
         from smartflow.model import ACTIONS
 
         return Permission(role_id, tuple((action, raw) for action in ACTIONS), None, shorthand=raw)
-    levels = tuple((key, value) for key, value in raw.items() if key != "stages")
+    levels = tuple((key, value) for key, value in raw.items() if key not in ("stages", "hidden_fields"))
     stages = tuple(raw["stages"]) if "stages" in raw else None
-    return Permission(role_id, levels, stages)
+    return Permission(role_id, levels, stages, hidden_fields=tuple(raw.get("hidden_fields", ())))
 
 
 def process_from_data(raw: dict[str, Any], source: str = "") -> Process:
@@ -202,6 +202,8 @@ def permission_to_data(permission: Permission) -> str | dict[str, Any]:
     out: dict[str, Any] = dict(permission.levels)
     if permission.stages is not None:
         out["stages"] = list(permission.stages)
+    if permission.hidden_fields:
+        out["hidden_fields"] = list(permission.hidden_fields)
     return out
 
 

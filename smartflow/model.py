@@ -176,12 +176,18 @@ class Trigger:
 
 @dataclass(frozen=True)
 class Permission:
-    """What one role may do with a process; stages is None when not restricted."""
+    """What one role may do with a process; stages is None when not restricted.
+
+    hidden_fields are the process's fields the role may not see (nor filter, sort, search,
+    export, import or set); a field is hidden from a user only when every role of theirs that
+    may read the process hides it.
+    """
 
     role: str
     levels: tuple[tuple[str, str], ...]
     stages: tuple[str, ...] | None = None
     shorthand: str | None = None
+    hidden_fields: tuple[str, ...] = ()
 
     def level(self, action: str) -> str:
         return dict(self.levels).get(action, "none")

@@ -322,20 +322,23 @@ def movers(permissions: dict[str, Any], roles: list[str], target: str) -> set[st
 
 
 @st.composite
-def permission_grants(draw: Any, role: str, stage_ids: list[str]) -> Any:
+def permission_grants(draw: Any, role: str, stage_ids: list[str], field_ids: list[str]) -> Any:
     if role == "administrator":  # keeps the right to move anywhere, so every transition has a taker
-        return draw(st.one_of(
+        grant = draw(st.one_of(
             sample(["all", "own", "department"]),
             st.fixed_dictionaries(
                 {"move": sample(["own", "department", "all"])},
                 optional={a: sample(LEVELS) for a in ACTIONS if a != "move"},
             ),
         ))
-    if draw(st.booleans()):
+    elif draw(st.booleans()):
         return draw(sample(LEVELS))
-    grant = draw(st.fixed_dictionaries({}, optional={a: sample(LEVELS) for a in ACTIONS}))
-    if draw(st.booleans()):
-        grant["stages"] = draw(st.lists(sample(stage_ids), max_size=3, unique=True))
+    else:
+        grant = draw(st.fixed_dictionaries({}, optional={a: sample(LEVELS) for a in ACTIONS}))
+        if draw(st.booleans()):
+            grant["stages"] = draw(st.lists(sample(stage_ids), max_size=3, unique=True))
+    if isinstance(grant, dict) and field_ids and draw(st.integers(0, 2)) == 0:
+        grant["hidden_fields"] = draw(st.lists(sample(field_ids), max_size=3, unique=True))
     return grant
 
 
@@ -366,7 +369,7 @@ def process_skeletons(draw: Any, process_id: str, process_ids: list[str], roles:
             pipeline = {"title": pipeline.pop("title"), "default": flag, **pipeline}
         data["pipelines"][pid] = pipeline
 
-    permissions = {role: draw(permission_grants(role, all_stages))
+    permissions = {role: draw(permission_grants(role, all_stages, list(fields)))
                    for role in draw(st.lists(sample(roles), max_size=4, unique=True))}
     if permissions or draw(st.booleans()):
         data["permissions"] = permissions

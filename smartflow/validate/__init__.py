@@ -32,6 +32,7 @@ CHECKS: tuple[Check, ...] = (
     structure.check_card_and_list,
     behaviour.check_role_references,
     behaviour.check_permission_stages,
+    behaviour.check_permission_hidden_fields,
     behaviour.check_transition_roles,
     behaviour.check_conditions,
     behaviour.check_templates,

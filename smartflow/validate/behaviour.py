@@ -8,6 +8,7 @@ from typing import Any
 from smartflow.diagnostics import Diagnostic, did_you_mean, known_list
 from smartflow.expressions import forbidden_tags, names_used, parse_condition, parse_template
 from smartflow.load import JsonPath
+from smartflow.model import SYSTEM_FIELDS
 from smartflow.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
 from smartflow.validate.structure import literal_problem, value_problem
 
@@ -54,6 +55,26 @@ def check_permission_stages(folder: Folder) -> Iterator[Diagnostic]:
                 if stage_id not in stages:
                     path = ("permissions", role_id, "stages", index)
                     yield unknown("stage", stage_id, stages, process.at(path), path, f"in the rights of `{role_id}`")
+
+
+def check_permission_hidden_fields(folder: Folder) -> Iterator[Diagnostic]:
+    """Fields a role may not see are fields of the process (system columns cannot be hidden)."""
+    for process in folder.processes:
+        fields = list(process.fields)
+        for role_id, grant in (process.data.get("permissions") or {}).items():
+            if not isinstance(grant, dict):
+                continue
+            for index, field_id in enumerate(grant.get("hidden_fields") or []):
+                if field_id in fields:
+                    continue
+                path = ("permissions", role_id, "hidden_fields", index)
+                context = f"in the hidden fields of `{role_id}`"
+                if field_id in SYSTEM_FIELDS:
+                    yield error("unknown-field", f"unknown field `{field_id}` {context}", process.at(path),
+                                f"`{field_id}` is a system column, and system columns cannot be hidden; "
+                                "remove it from the list", path)
+                else:
+                    yield unknown("field", field_id, fields, process.at(path), path, context)
 
 
 def movers(process: ProcessDoc, folder: Folder, target: str) -> set[str]:

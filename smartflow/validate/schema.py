@@ -208,11 +208,24 @@ def _diagnostics_for(doc: Document, error: Any) -> Iterator[Diagnostic]:
         yield Diagnostic("invalid-value", f"{subject} {custom or 'has too many keys'}; it has {keys}", where,
                          hint="split it into one list entry per action", json_path=json_path)
         return
+    if validator_kind == "uniqueItems" and isinstance(value, list):
+        seen: list[Any] = []
+        for index, item in enumerate(value):
+            if item in seen:  # located at the repeat, as duplicate keys are
+                item_path = (*path, index)
+                yield Diagnostic("invalid-value", f"{subject} lists {_listed(item)} twice", doc.location(item_path),
+                                 hint="remove the repeated entry", json_path=format_path(item_path))
+                return
+            seen.append(item)
     if validator_kind == "minLength" and error.validator_value == 1:
         yield Diagnostic("empty-value", f"{subject} must not be empty", where, json_path=json_path)
         return
     yield Diagnostic("invalid-value", f"{subject}: {error.message}", where, hint=_hint_for_value(value),
                      json_path=json_path)
+
+
+def _listed(item: Any) -> str:
+    return f"`{item}`" if isinstance(item, str) else _describe(item)
 
 
 def _hint_for_value(value: Any, expected: Any = None) -> str | None:
