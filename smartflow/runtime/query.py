@@ -7,6 +7,7 @@ show only what the actor may see.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from smartflow.errors import InvalidValue
 from smartflow.model import Field
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write, _load_multiple, built, decode_row, fetch, process_of
+from smartflow.runtime.items import Write, _load_multiple, built, fetch, process_of, reader
 
 _WHERE = re.compile(
     r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
@@ -71,8 +72,27 @@ def _operand(write: Write, field: Field, raw: str) -> Any:
     return fields.stored_scalar(field, value)
 
 
-def where_condition(write: Write, process: CompiledProcess, text: str) -> Any:
-    """One `--where "FIELD OP VALUE"` filter as SQL."""
+def _like(text: str) -> str:
+    """A LIKE pattern finding text anywhere (escaped with `/`, as SQLAlchemy's autoescape does)."""
+    return "%" + text.casefold().replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One `--where "FIELD OP VALUE"`, read and checked: the shape of its SQL, and the value bound into it.
+
+    The shape (field and operation) decides the statement, which is built once per shape and
+    cached; the value (an operand, a list for `in`, a pattern for `contains`) is a parameter of
+    each run. So `amount > 5000` and `amount > 7000` share one statement, and values resolved per
+    call — a user's login, `today` — are never frozen into a cached one.
+    """
+
+    field: str
+    op: str
+    value: Any = None
+
+
+def parse_filter(write: Write, process: CompiledProcess, text: str) -> Filter:
     match = _WHERE.match(text)
     if not match:
         raise InvalidValue(f"cannot read the filter {text!r}",
@@ -80,43 +100,70 @@ def where_condition(write: Write, process: CompiledProcess, text: str) -> Any:
     name, op, raw = match.group(1), re.sub(r"\s+", " ", match.group(2).lower()), match.group(3)
     field = _field_or_system(process, name)
     if field.multiple:
-        values = process.values_tables[name]
-        exists = sa.exists().where(values.c.item_id == process.table.c.id)
         if op in ("is empty", "is not empty"):
-            return ~exists if op == "is empty" else exists
+            return Filter(name, "several " + op)
         if op not in ("=", "!=", "in", "contains"):
             raise InvalidValue(f"--where {name}: `{op}` does not work on a field that holds several values",
                                "use = (or contains), !=, in, is empty or is not empty", field=name)
         parts = raw.split(",") if op == "in" else [raw]
-        wanted = [_operand(write, field, part) for part in parts]
-        holds = exists.where(values.c.value.in_(wanted))
-        return ~holds if op == "!=" else holds
-    column = process.table.c[name]
-    if op == "is empty":
-        return sa.or_(column.is_(None), column == "") if field.type in ("string", "text") else column.is_(None)
-    if op == "is not empty":
-        return sa.and_(column.is_not(None), column != "") if field.type in ("string", "text") else column.is_not(None)
+        return Filter(name, "several none of" if op == "!=" else "several any of",
+                      [_operand(write, field, part) for part in parts])
+    if op in ("is empty", "is not empty"):
+        return Filter(name, op)
     if op == "contains":
         if field.type not in TEXT_TYPES:
             raise InvalidValue(f"--where {name}: `contains` works on text fields only",
                                "use = != < <= > >= or in", field=name)
-        return casefold(write.connection, column).contains(raw.casefold(), autoescape=True)
+        return Filter(name, "contains", _like(raw))
     if op == "in":
-        return column.in_([_operand(write, field, part) for part in raw.split(",")])
+        return Filter(name, "in", [_operand(write, field, part) for part in raw.split(",")])
     operand = _operand(write, field, raw)
-    if op == "!=" and operand is not None:
-        return sa.or_(column != operand, column.is_(None))  # an empty value is not equal to anything given
-    comparisons = {"=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
-                   ">": column.__gt__, ">=": column.__ge__}
-    return comparisons[op](operand)
+    if operand is None and op in ("=", "!="):
+        return Filter(name, "is empty" if op == "=" else "is not null")
+    return Filter(name, op, operand)
 
 
-def _search(write: Write, process: CompiledProcess, text: str) -> Any:
+def filter_sql(write: Write, process: CompiledProcess, flt: Filter, value: Any) -> Any:
+    """The SQL of a filter, with value (a bind parameter) standing for the filter's value."""
+    table = process.table
+    field = _field_or_system(process, flt.field)
+    if flt.op.startswith("several "):
+        values = process.values_tables[flt.field]
+        exists = sa.exists().where(values.c.item_id == table.c.id)
+        if flt.op == "several is empty":
+            return ~exists
+        if flt.op == "several is not empty":
+            return exists
+        holds = exists.where(values.c.value.in_(value))
+        return ~holds if flt.op == "several none of" else holds
+    column = table.c[flt.field]
+    texts = field.type in ("string", "text")
+    if flt.op == "is empty":
+        return sa.or_(column.is_(None), column == "") if texts else column.is_(None)
+    if flt.op == "is not empty":
+        return sa.and_(column.is_not(None), column != "") if texts else column.is_not(None)
+    if flt.op == "is not null":
+        return column.is_not(None)
+    if flt.op == "contains":
+        return casefold(write.connection, column).like(value, escape="/")
+    if flt.op == "in":
+        return column.in_(value)
+    if flt.op == "!=":
+        return sa.or_(column != value, column.is_(None))  # an empty value is not equal to anything given
+    comparisons = {"=": column.__eq__, "<": column.__lt__, "<=": column.__le__, ">": column.__gt__,
+                   ">=": column.__ge__}
+    return comparisons[flt.op](value)
+
+
+def _parameter(name: str, flt: Filter) -> Any:
+    return sa.bindparam(name, expanding=isinstance(flt.value, list))
+
+
+def _search_sql(write: Write, process: CompiledProcess, pattern: Any) -> Any:
     table = process.table
     columns = [table.c.title] + [table.c[f.id] for f in process.process.fields
-                                 if not f.multiple and f.type in ("string", "text", "email", "phone", "url")]
-    needle = text.casefold()
-    return sa.or_(*(casefold(write.connection, c).contains(needle, autoescape=True) for c in columns))
+                                 if not f.multiple and f.type in TEXT_TYPES]
+    return sa.or_(*(casefold(write.connection, c).like(pattern, escape="/") for c in columns))
 
 
 def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
@@ -128,18 +175,27 @@ def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
     return process.table.c[name], direction == "desc"
 
 
-def _after(write: Write, process: CompiledProcess, column: Any, descending: bool, after: int) -> Any:
-    """Keyset paging: the items after item `after` in the current order, nulls last."""
+def _anchor(write: Write, process: CompiledProcess, column: Any, after: int) -> tuple[str, Any]:
+    """Keyset paging: where item `after` stands in the current order — its sort value, read under the
+    actor's read filter (an item they may not see does not exist)."""
     table = process.table
     query = built((table, "anchor", column.key, write.actor), lambda: sa.select(column).where(
         table.c.id == sa.bindparam("_after"), access.row_filter(write.actor, process, "read")))
     anchor = write.connection.execute(query, {"_after": after}).first()  # filtered: no leak of existence
     if anchor is None:
         raise InvalidValue(f"--after {after}: there is no such item")
-    value = anchor[0]
     if column is table.c.id:
+        return "id", None
+    return ("null", None) if anchor[0] is None else ("value", anchor[0])
+
+
+def _after_sql(process: CompiledProcess, column: Any, descending: bool, shape: str) -> Any:
+    """The items after the anchor in the current order, nulls last (the anchor's id and value are parameters)."""
+    table = process.table
+    after, value = sa.bindparam("_after"), sa.bindparam("_anchor")
+    if shape == "id":
         return table.c.id < after if descending else table.c.id > after
-    if value is None:
+    if shape == "null":
         return sa.and_(column.is_(None), table.c.id > after)
     beyond = column < value if descending else column > value
     return sa.or_(beyond, sa.and_(column == value, table.c.id > after), column.is_(None))
@@ -147,37 +203,68 @@ def _after(write: Write, process: CompiledProcess, column: Any, descending: bool
 
 def list_items(write: Write, process_id: str, *, pipeline: str | None = None, stage: str | None = None,
                where: list[str] | tuple[str, ...] = (), search: str | None = None, sort: str | None = None,
-               limit: int = DEFAULT_LIMIT, after: int | None = None) -> list[dict[str, Any]]:
+               limit: int = DEFAULT_LIMIT, after: int | None = None,
+               columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """A page of the list view as canonical values (only `columns` and the id, when given).
+
+    The statement is built once per shape — actor, which filters, sort, paging, columns — and run
+    with the filters' values as parameters: building a Core statement and its cache key costs
+    SQLAlchemy more than SQLite takes to run an indexed page.
+    """
     process = process_of(write, process_id)
-    table = process.table
-    query = sa.select(table).where(visible(write, process))
-    if pipeline is not None:
-        query = query.where(table.c.pipeline == pipeline)
-    if stage is not None:
-        query = query.where(table.c.stage == stage)
-    for condition in where:
-        query = query.where(where_condition(write, process, condition))
-    if search:
-        query = query.where(_search(write, process, search))
+    filters = [parse_filter(write, process, text) for text in where]
     column, descending = _sort(process, sort)
+    params: dict[str, Any] = {f"_w{n}": flt.value for n, flt in enumerate(filters)}
+    anchor = None
     if after is not None:
-        query = query.where(_after(write, process, column, descending, after))
-    if column is table.c.id:
-        order = [table.c.id.desc() if descending else table.c.id]
-    else:
-        order = [(column.desc() if descending else column.asc()).nulls_last(), table.c.id]
-    rows = write.connection.execute(query.order_by(*order).limit(max(1, limit))).mappings().all()
-    items = [decode_row(process, row) for row in rows]
-    if items and process.values_tables:
-        _load_multiple(write.connection, process, items)
+        anchor, params["_anchor"] = _anchor(write, process, column, after)
+        params["_after"] = after
+    if pipeline is not None:
+        params["_pipeline"] = pipeline
+    if stage is not None:
+        params["_stage"] = stage
+    if search:
+        params["_search"] = _like(search)
+    read = reader(process, columns)
+    limit = max(1, limit)
+
+    def build() -> Any:
+        table = process.table
+        query = sa.select(*read.columns).where(visible(write, process))
+        if pipeline is not None:
+            query = query.where(table.c.pipeline == sa.bindparam("_pipeline"))
+        if stage is not None:
+            query = query.where(table.c.stage == sa.bindparam("_stage"))
+        for n, flt in enumerate(filters):
+            query = query.where(filter_sql(write, process, flt, _parameter(f"_w{n}", flt)))
+        if search:
+            query = query.where(_search_sql(write, process, sa.bindparam("_search")))
+        if anchor is not None:
+            query = query.where(_after_sql(process, column, descending, anchor))
+        if column is table.c.id:
+            order = [table.c.id.desc() if descending else table.c.id]
+        else:
+            order = [(column.desc() if descending else column.asc()).nulls_last(), table.c.id]
+        return query.order_by(*order).limit(limit)
+
+    key = (process.table, "list", write.actor, pipeline is not None, stage is not None,
+           tuple((flt.field, flt.op, isinstance(flt.value, list)) for flt in filters), bool(search),
+           column.key, descending, anchor, limit, columns)
+    rows = write.connection.execute(built(key, build), params).all()
+    decode = read.decode
+    items = [decode(row) for row in rows]
+    if items and read.multiple:
+        _load_multiple(write.connection, process, items, read.multiple)
     return items
 
 
 def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...] = ()) -> int:
     process = process_of(write, process_id)
     query = sa.select(sa.func.count()).select_from(process.table).where(visible(write, process))
-    for condition in where:
-        query = query.where(where_condition(write, process, condition))
+    for n, text in enumerate(where):
+        flt = parse_filter(write, process, text)
+        parameter = sa.bindparam(f"_w{n}", flt.value, expanding=isinstance(flt.value, list))
+        query = query.where(filter_sql(write, process, flt, parameter))
     return int(write.connection.execute(query).scalar_one())
 
 

@@ -551,6 +551,31 @@ def test_where_filters(db: Rules, where: list[str], expected: set[str]) -> None:
     assert crm.count("lot", where) == len(expected)
 
 
+def test_a_list_statement_built_once_never_keeps_a_value(db: Rules) -> None:
+    """A list statement is built once per shape of filters and run with their values as parameters:
+    the same shape with other values, `today` on a moving clock, a login that names a user only
+    later — each call answers afresh."""
+    crm = db.worker()
+    for price, expected in (("100", {"Бетон М300", "ЁЛКА"}), ("99.99", {"Щебень"}), ("1", set())):
+        assert titles(db, [i["id"] for i in crm.list("lot", where=[f"price = {price}"])]) == expected
+    moment = [datetime(2026, 1, 9, 12, tzinfo=UTC)]
+    clocked = Engine(db.url, as_user="w", clock=lambda: moment[0])
+    try:
+        assert titles(db, [i["id"] for i in clocked.list("lot", where=["day < today"])]) == {"Щебень"}
+        moment[0] = datetime(2026, 2, 2, 12, tzinfo=UTC)
+        assert titles(db, [i["id"] for i in clocked.list("lot", where=["day < today"])]) == {
+            "Щебень", "Бетон М300", "ЁЛКА", "бетон м200"}
+    finally:
+        clocked.close()
+    assert db.admin.list("lot", where=["assigned_to = newcomer"]) == []
+    db.admin.add_user("newcomer", "Новичок", ["worker"])
+    item = db.admin.create("lot", {"title": "Новая партия", "assigned_to": "newcomer"})
+    try:
+        assert [i["id"] for i in db.admin.list("lot", where=["assigned_to = newcomer"])] == [item]
+    finally:
+        db.admin.delete("lot", item)
+
+
 @pytest.mark.parametrize(("where", "message"), [
     ("price contains 5", "--where price: `contains` works on text fields only"),
     ("day contains 2026", "--where day: `contains` works on text fields only"),
