@@ -96,6 +96,8 @@ def export(process: str, output: str, file_format: str | None, columns: str | No
             result = export_items(crm, process, target, options, step)
     hidden = f" ({result.not_exportable} more you may read are outside your export right)" \
         if result.not_exportable else ""
+    if result.hidden:
+        hidden += f"; left out, hidden from you: {', '.join(result.hidden)}"
     click.echo(f"exported {result.exported} {process} items to {output if output != '-' else 'stdout'}{hidden}",
                err=output == "-")
 

@@ -50,6 +50,8 @@ def item_show(process: str, item_id: int, lang: str | None, db_url: str | None, 
             click.echo(f"\n  [{title}]")
         for field_id in field_ids:
             shown.add(field_id)
+            if field_id not in item:  # hidden from this user
+                continue
             field = definition.field(field_id)
             label = field.label(lang) if field else field_id
             click.echo(f"  {label}: {_shown(definition, field_id, item, lang, users)}")
@@ -106,13 +108,17 @@ def item_list(process: str, pipeline: str | None, stage: str | None, where: tupl
               db_url: str | None, as_user: str | None, output_format: str) -> None:
     """The list view: filter, search, sort and page through items."""
     with engine(db_url, as_user) as crm:
-        rows = crm.list(process, pipeline=pipeline, stage=stage, where=list(where), search=search, sort=sort,
-                        limit=limit, after=after)
         definition = crm.process(process)
+        if columns:
+            chosen = [c.strip() for c in columns.split(",") if c.strip()]
+        else:  # the list view's columns the user may see
+            hidden = crm.hidden_fields(process)
+            chosen = [c for c in definition.list_columns or ("title", "stage") if c not in hidden]
+        if "id" not in chosen:
+            chosen.insert(0, "id")
+        rows = crm.list(process, pipeline=pipeline, stage=stage, where=list(where), search=search, sort=sort,
+                        limit=limit, after=after, columns=tuple(chosen) if columns else None)
         users = {u["id"]: u["name"] for u in crm.users()} if output_format != "json" else {}
-    chosen = columns.split(",") if columns else ["id", *(definition.list_columns or ("title", "stage"))]
-    if "id" not in chosen:
-        chosen.insert(0, "id")
     headers = [definition.field(c).label(lang) if definition.field(c) else c for c in chosen]
     if output_format == "json":
         emit(rows, chosen, "json")

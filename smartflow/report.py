@@ -20,9 +20,10 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue
 from smartflow.model import Pipeline
+from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write, process_of
-from smartflow.runtime.query import visible
+from smartflow.runtime.query import shown_money, visible
 
 
 @dataclass
@@ -67,7 +68,7 @@ def build_report(write: Write, process_id: str, options: ReportOptions) -> dict[
     return {"process": process_id, "title": process.process.title.get(options.lang), "pipeline": pipeline.id,
             "pipeline_title": pipeline.title.get(options.lang),
             "from": options.date_from, "to": options.date_to,
-            "money_field": process.money_field.id if process.money_field else None,
+            "money_field": money.id if (money := shown_money(write, process)) else None,
             "items": sum(s["count"] for s in stages), "stages": stages,
             "overdue": _overdue(write, process, pipeline, base, options.lang),
             "users": _by_user(write, process, pipeline, base)}
@@ -90,7 +91,7 @@ def _amount(process: CompiledProcess, raw: Any) -> Decimal:
 
 def _stage_counts(write: Write, process: CompiledProcess, base: Any) -> dict[str, tuple[int, dict[str, Decimal]]]:
     """Per stage: how many items are in it now, and their money sums per currency."""
-    table, money = process.table, process.money_field
+    table, money = process.table, shown_money(write, process)
     selected: list[Any] = [table.c.stage, sa.func.count()]
     group: list[Any] = [table.c.stage]
     if money is not None:
@@ -181,7 +182,9 @@ def _overdue(write: Write, process: CompiledProcess, pipeline: Pipeline, base: A
              lang: str | None) -> list[dict[str, Any]]:
     """Per date field: the open items (not in a success or failure stage) whose date has passed."""
     table = process.table
-    dated = [f for f in process.process.fields if f.type in ("date", "datetime") and not f.multiple]
+    hidden = hidden_fields(write.actor, process)
+    dated = [f for f in process.process.fields
+             if f.type in ("date", "datetime") and not f.multiple and f.id not in hidden]
     if not dated:
         return []
     is_open = table.c.stage.notin_([s.id for s in pipeline.stages if s.final])
@@ -195,7 +198,7 @@ def _overdue(write: Write, process: CompiledProcess, pipeline: Pipeline, base: A
 
 def _by_user(write: Write, process: CompiledProcess, pipeline: Pipeline, base: Any) -> list[dict[str, Any]]:
     """Per assigned user: items, won, lost, still open, the win rate and the money won per currency."""
-    table, money = process.table, process.money_field
+    table, money = process.table, shown_money(write, process)
     users = write.compiled.metadata.tables["sf_users"]
     won = table.c.stage.in_([s.id for s in pipeline.stages if s.semantic == "success"])
     lost = table.c.stage.in_([s.id for s in pipeline.stages if s.semantic == "failure"])

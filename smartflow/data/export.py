@@ -1,10 +1,13 @@
 """Export: items streamed to CSV or xlsx, in batches, through the same read filter as `item list`.
 
-Rows are read by keyset paging (`query.list_items` with `after=`), a batch at a time inside one
-read transaction, turned into cells and written straight out: the xlsx side is openpyxl's
-write-only workbook, the CSV side the csv module. Memory stays flat whatever the item count.
-Only items the user may read, and of those the ones their export level reaches, are written;
-without the export right nothing is.
+Rows are read by one query in the list view's order (`query.stream_columns`: only the columns
+exported, column by column), a batch at a time inside one read transaction — SQLite steps through
+its snapshot, PostgreSQL reads through a server-side cursor — turned into cells a column at a
+time and written straight out: the xlsx side is openpyxl's write-only workbook, the CSV side
+the csv module. Memory stays flat whatever the item count. Only items the user may read, and of
+those the ones their export level reaches, are written; without the export right nothing is.
+Fields hidden from the user are left out of the default columns and `all`, and refused when
+named in `--columns`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -22,6 +25,7 @@ import sqlalchemy as sa
 from smartflow.data import session
 from smartflow.data.cells import (
     FORMULA_START,
+    Batch,
     Lookups,
     Money,
     Renderer,
@@ -62,11 +66,12 @@ class ExportResult:
     exported: int
     not_exportable: int  # readable items the export level does not reach
     columns: list[str]
+    hidden: list[str] = field(default_factory=list)  # columns left out: fields hidden from the user
 
 
 class Sink(Protocol):
     def header(self, titles: list[str]) -> None: ...
-    def rows(self, renderer: Renderer, items: list[dict[str, Any]]) -> None: ...
+    def rows(self, renderer: Renderer, batch: Batch) -> None: ...
     def close(self) -> None: ...
 
 
@@ -96,55 +101,65 @@ def _export(write: Write, process_id: str, target: Path | IO[bytes], options: Ex
     if reach == "none":
         raise PermissionDenied(f"you may not export {process_id} items", "ask for the `export` right")
     columns = export_columns(process.process, options.columns)
+    hidden = access.hidden_fields(write.actor, process)
+    left_out = [c.id for c in columns if c.id in hidden]
+    if left_out and options.columns not in (None, "all"):  # asked for by name: refused, not quietly dropped
+        access.refuse_hidden(write.actor, process, left_out, "export")
+    columns = [c for c in columns if c.id not in hidden]
     users = {u["id"]: u["name"] for u in people.list_users(write.connection, write.compiled)}
     lookups = Lookups(options.lang, users)
     renderer = Renderer(process.process, columns, lookups)
+    read = set(renderer.reads)
+    if reach != "all":
+        read |= {"assigned_to", "created_by"}  # what the export level is weighed on
     exported = skipped = 0
     with _SinkContext(target, options, columns, process) as sink:
         sink.header([c.header(options.lang) for c in columns])
-        for batch in _batches(write, process_id, options):
-            chosen = batch if reach == "all" else [i for i in batch
-                                                   if access.reaches(write.actor, process, "export", i)]
-            lookups.links = _link_titles(write, columns, chosen)
-            lookups.files = _file_names(write, columns, chosen)
-            sink.rows(renderer, chosen)
-            exported += len(chosen)
-            skipped += len(batch) - len(chosen)
+        for batch in _batches(write, process_id, options, tuple(sorted(read))):
+            count = len(batch["id"])
+            if reach != "all":
+                batch = _exportable(write, process, batch)
+            lookups.links = _link_titles(write, columns, batch)
+            lookups.files = _file_names(write, columns, batch)
+            sink.rows(renderer, batch)
+            exported += len(batch["id"])
+            skipped += count - len(batch["id"])
             if on_progress is not None:
-                on_progress(len(batch))
-    return ExportResult(exported, skipped, [c.id for c in columns])
+                on_progress(count)
+    return ExportResult(exported, skipped, [c.id for c in columns], left_out)
 
 
-def _batches(write: Write, process_id: str, options: ExportOptions) -> Iterator[list[dict[str, Any]]]:
-    """The list view's items, a batch at a time (keyset paging: every batch costs what the first does)."""
-    after: int | None = None
-    while True:
-        rows = query.list_items(write, process_id, pipeline=options.pipeline, stage=options.stage,
-                                where=options.where, search=options.search, sort=options.sort,
-                                limit=options.batch, after=after)
-        if rows:
-            yield rows
-        if len(rows) < options.batch:
-            return
-        after = rows[-1]["id"]
+def _batches(write: Write, process_id: str, options: ExportOptions,
+             columns: tuple[str, ...]) -> Iterator[dict[str, Sequence[Any]]]:
+    """The list view's items column by column, a batch at a time, from one query read as it goes."""
+    return query.stream_columns(write, process_id, columns, batch=options.batch, pipeline=options.pipeline,
+                                stage=options.stage, where=options.where, search=options.search, sort=options.sort)
 
 
-def _ids(columns: list[Column], items: list[dict[str, Any]], kind: str) -> dict[str, set[int]]:
+def _exportable(write: Write, process: CompiledProcess, batch: dict[str, Sequence[Any]]) -> dict[str, Sequence[Any]]:
+    """The items of a batch the actor's export level reaches (readable ones may be outside it)."""
+    keep = [access.reaches(write.actor, process, "export", {"assigned_to": assigned, "created_by": creator})
+            for assigned, creator in zip(batch["assigned_to"], batch["created_by"], strict=True)]
+    if all(keep):
+        return batch
+    return {key: [value for value, kept in zip(values, keep, strict=True) if kept] for key, values in batch.items()}
+
+
+def _ids(columns: list[Column], batch: dict[str, Sequence[Any]], kind: str) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {}
     for column in columns:
         if column.field.type != kind:
             continue
         values = found.setdefault(column.id, set())
-        for item in items:
-            value = item.get(column.id)
+        for value in batch[column.id]:
             values.update(value if isinstance(value, list) else [] if value is None else [value])
     return found
 
 
-def _link_titles(write: Write, columns: list[Column], items: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
+def _link_titles(write: Write, columns: list[Column], batch: dict[str, Sequence[Any]]) -> dict[str, dict[int, str]]:
     """Titles of the linked items of a batch, one query per link column; items the actor may not read stay ids."""
     titles: dict[str, dict[int, str]] = {}
-    for column_id, ids in _ids(columns, items, "link").items():
+    for column_id, ids in _ids(columns, batch, "link").items():
         if not ids:
             continue
         target = write.compiled.processes[next(c for c in columns if c.id == column_id).field.to or ""]
@@ -154,8 +169,8 @@ def _link_titles(write: Write, columns: list[Column], items: list[dict[str, Any]
     return titles
 
 
-def _file_names(write: Write, columns: list[Column], items: list[dict[str, Any]]) -> dict[int, str]:
-    ids = set().union(*_ids(columns, items, "file").values())
+def _file_names(write: Write, columns: list[Column], batch: dict[str, Sequence[Any]]) -> dict[int, str]:
+    ids = set().union(*_ids(columns, batch, "file").values())
     if not ids:
         return {}
     files = write.compiled.metadata.tables["sf_files"]
@@ -216,8 +231,8 @@ class CsvSink:
     def header(self, titles: list[str]) -> None:
         self.writer.writerow([neutralise(t) for t in titles])
 
-    def rows(self, renderer: Renderer, items: list[dict[str, Any]]) -> None:
-        self.writer.writerows(renderer.texts(item) for item in items)
+    def rows(self, renderer: Renderer, batch: Batch) -> None:
+        self.writer.writerows(renderer.text_rows(batch))
 
     def close(self) -> None:
         self.handle.flush()
@@ -264,11 +279,11 @@ class XlsxSink:
             cells.append(header)
         self.sheet.append(cells)
 
-    def rows(self, renderer: Renderer, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            self.row(renderer.cells(item))
+    def rows(self, renderer: Renderer, batch: Batch) -> None:
+        for row in renderer.cell_rows(batch):
+            self.row(row)
 
-    def row(self, values: list[Any]) -> None:
+    def row(self, values: Sequence[Any]) -> None:
         out: list[Any] = []
         for index, value in enumerate(values):
             if isinstance(value, str):

@@ -152,6 +152,13 @@ class _Plan:
                 match.columns[index] = None
                 match.ignored.append((headers[index], "files are not imported; attach them with "
                                       f"`smartflow item update {process_id} ID --set {found.id}=@path`"))
+        hidden = access.hidden_fields(actor, process)
+        if key is not None and key.id in hidden:
+            access.refuse_hidden(actor, process, (key.id,), "match items by")
+        for header, found in zip(headers, match.columns, strict=True):
+            if found is not None and found.id in hidden:  # refused before any row, not row by row
+                raise PermissionDenied(f"the column {header!r} is the field `{found.id}`, which your roles hide "
+                                       "from you", "remove the column, or skip it in a --mapping file")
         if key is not None and match.position(key.id) is None:
             raise DataFileError(f"--key {key.id}: the file has no column for it",
                                f"its columns: {', '.join(headers)}")

@@ -3,16 +3,20 @@
 Levels (as in Bitrix24): `own` — items assigned to or created by the user; `department` —
 items of anyone in the user's department and its sub-departments; `all`; `none`. With
 several roles the highest level wins. A user who may not read an item gets the same answer
-as for an item that does not exist.
+as for an item that does not exist. Fields a role lists in `hidden_fields` are hidden from a
+user when every role of theirs that may read the process hides them: the services leave them
+out of what they return and refuse them in filters, sorting, exports, imports and writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from smartflow.errors import PermissionDenied
 from smartflow.runtime.compiled import CompiledProcess
 
 
@@ -43,6 +47,29 @@ def level(actor: Actor, process: CompiledProcess, action: str) -> str:
     if actor.is_local_admin:
         return "all"
     return process.grants(actor.roles)[0][action]
+
+
+def hidden_fields(actor: Actor, process: CompiledProcess) -> frozenset[str]:
+    """The fields of process the actor may not see, filter on, sort by, export, import or set."""
+    if actor.is_local_admin:
+        return frozenset()
+    return process.hidden(actor.roles)
+
+
+def refuse_hidden(actor: Actor, process: CompiledProcess, field_ids: Iterable[str], doing: str) -> None:
+    """PermissionDenied when one of field_ids is hidden from the actor (`doing`: what they tried)."""
+    hidden = hidden_fields(actor, process)
+    if hidden:
+        for field_id in field_ids:
+            if field_id in hidden:
+                raise PermissionDenied(f"you may not {doing} field `{field_id}` of {process.process.id}: "
+                                       "your roles hide it", "ask for a role that may see it (`hidden_fields`)")
+
+
+def shown(actor: Actor, process: CompiledProcess, item: dict[str, Any]) -> dict[str, Any]:
+    """The item without the fields hidden from the actor."""
+    hidden = hidden_fields(actor, process)
+    return {k: v for k, v in item.items() if k not in hidden} if hidden else item
 
 
 def stage_allowed(actor: Actor, process: CompiledProcess, stage: str) -> bool:

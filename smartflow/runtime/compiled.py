@@ -69,8 +69,14 @@ class CompiledProcess:
     table: sa.Table
     values_tables: dict[str, sa.Table]
     observers: sa.Table | None
-    pipelines: dict[str, PipelineRules] = field(default_factory=dict)
     _grants: dict[frozenset[str], tuple[dict[str, str], frozenset[str] | None]] = field(default_factory=dict)
+    _hidden: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+
+    @cached_property
+    def pipelines(self) -> dict[str, PipelineRules]:
+        """The compiled state machine of each pipeline, built when a move first needs one: reads,
+        lists and exports never do (a machine, and the condition compiler, cost a command ~40 ms)."""
+        return {p.id: PipelineRules(p) for p in self.process.pipelines}
 
     @cached_property
     def fields(self) -> dict[str, Field]:
@@ -97,6 +103,16 @@ class CompiledProcess:
         cached = self._grants.get(roles)
         if cached is None:
             cached = self._grants[roles] = self._combine(roles)
+        return cached
+
+    def hidden(self, roles: frozenset[str]) -> frozenset[str]:
+        """The fields roles may not see: those hidden by every role that may read the process (the
+        highest access wins, as for levels)."""
+        cached = self._hidden.get(roles)
+        if cached is None:
+            readers = [p for p in self.role_permissions(roles) if p.level("read") != "none"]
+            cached = frozenset.intersection(*(frozenset(p.hidden_fields) for p in readers)) if readers else frozenset()
+            self._hidden[roles] = cached
         return cached
 
     def _combine(self, roles: frozenset[str]) -> tuple[dict[str, str], frozenset[str] | None]:
@@ -127,7 +143,6 @@ class CompiledDefinition:
                 values_tables={f.id: tables[values_table_name(process.id, f.id)] for f in process.fields if f.multiple},
                 observers=tables.get(values_table_name(process.id, "observers")),
             )
-            compiled.pipelines = {p.id: PipelineRules(p) for p in process.pipelines}
             self.processes[process.id] = compiled
 
     @cached_property

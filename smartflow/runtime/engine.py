@@ -137,19 +137,20 @@ class Engine:
     def get(self, process: str, item_id: int) -> dict[str, Any]:
         """The item's values (canonical Python values)."""
         with self._session(False) as write:
-            return items.fetch(write, items.process_of(write, process), item_id)
+            return query.item(write, process, item_id)
 
     def card(self, process: str, item_id: int, history_limit: int = 10) -> dict[str, Any]:
         """The item card: values, sections, links both ways and recent history."""
         with self._session(False) as write:
             compiled = items.process_of(write, process)
-            item = items.fetch(write, compiled, item_id)
+            item = query.item(write, process, item_id)
             return {"item": item, "process": compiled.process,
                     "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
     def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
-        """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after."""
+        """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
+        columns (a tuple of field ids: only those and the id)."""
         with self._session(False) as write:
             return query.list_items(write, process, **filters)
 
@@ -189,6 +190,13 @@ class Engine:
     def add_department(self, department_id: str, title: str, parent: str | None = None) -> None:
         with self._session(True) as write:
             people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent)
+
+    def hidden_fields(self, process: str) -> frozenset[str]:
+        """The fields of a process hidden from this engine's user (by `hidden_fields` in their roles' rights)."""
+        from smartflow.runtime.access import hidden_fields
+
+        with self._session(False) as write:
+            return hidden_fields(write.actor, items.process_of(write, process))
 
     def process(self, process_id: str) -> Any:
         """The deployed model of a process (fields, pipelines, stages, card)."""

@@ -180,6 +180,25 @@ class RowReader:
         return item
 
 
+    def decode_columns(self, rows: list[Any]) -> dict[str, Any]:
+        """Rows of `columns` as canonical values column by column: key → the values of that column.
+
+        A single money field is two columns here: its amounts (Decimal) under its id and its
+        currencies under `<id>__currency`."""
+        if not rows:
+            empty: dict[str, Any] = {key: [] for key in (*self.keys, *self.multiple)}
+            empty.update((currency_column(key), []) for key, _, _ in self.money)
+            return empty
+        transposed = list(zip(*rows, strict=True))
+        batch: dict[str, Any] = dict(zip(self.keys, transposed, strict=False))
+        for key, fix in self.fixes:
+            batch[key] = [None if value is None else fix(value) for value in batch[key]]
+        for key, position, exponent in self.money:  # two columns, as the table holds it: no dictionary per value
+            batch[key] = [None if value is None else Decimal(value).scaleb(exponent) for value in batch[key]]
+            batch[currency_column(key)] = transposed[position]
+        return batch
+
+
 def _unscaled(exponent: int, value: int) -> Decimal:
     return Decimal(value).scaleb(exponent)
 
@@ -235,6 +254,7 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
         if field is None:
             raise InvalidValue(f"{process.process.id} has no field `{key}`",
                                did_you_mean(key, known) or f"fields: {known_list(known)}", field=key)
+        access.refuse_hidden(write.actor, process, (key,), "set")
         try:
             value = fields.parse_text(field, raw) if typed_text and isinstance(raw, str) else fields.coerce(field, raw)
             if not fields.is_empty(value):
@@ -463,7 +483,8 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
         return {}
     after = {**item, **prepared}
     _check_required(process, after)
-    stage = process.pipelines[item["pipeline"]].pipeline.stage(item["stage"])
+    pipeline = process.process.pipeline(item["pipeline"])
+    stage = pipeline.stage(item["stage"]) if pipeline is not None else None
     assert stage is not None
     emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
     if emptied:
@@ -486,8 +507,8 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     item = fetch(write, process, item_id, "read", lock=True)
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
-    if pipeline is not None and pipeline not in process.pipelines:
-        known = list(process.pipelines)
+    if pipeline is not None and process.process.pipeline(pipeline) is None:
+        known = [p.id for p in process.process.pipelines]
         raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
                            did_you_mean(pipeline, known) or f"pipelines: {known_list(known)}", field="pipeline")
     if stage == item["stage"] and (pipeline is None or pipeline == item["pipeline"]):

@@ -7,6 +7,7 @@ show only what the actor may see.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,16 @@ from smartflow.errors import InvalidValue
 from smartflow.model import Field
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write, _load_multiple, built, fetch, process_of, reader
+from smartflow.runtime.items import (
+    SYSTEM_KEYS,
+    RowReader,
+    Write,
+    _load_multiple,
+    built,
+    fetch,
+    process_of,
+    reader,
+)
 
 _WHERE = re.compile(
     r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
@@ -99,6 +109,7 @@ def parse_filter(write: Write, process: CompiledProcess, text: str) -> Filter:
                            "write FIELD OP VALUE, with OP one of = != < <= > >= in contains, or FIELD is empty")
     name, op, raw = match.group(1), re.sub(r"\s+", " ", match.group(2).lower()), match.group(3)
     field = _field_or_system(process, name)
+    access.refuse_hidden(write.actor, process, (name,), "filter on")
     if field.multiple:
         if op in ("is empty", "is not empty"):
             return Filter(name, "several " + op)
@@ -160,16 +171,22 @@ def _parameter(name: str, flt: Filter) -> Any:
 
 
 def _search_sql(write: Write, process: CompiledProcess, pattern: Any) -> Any:
+    """The title or any text field the actor may see contains the pattern."""
     table = process.table
+    hidden = access.hidden_fields(write.actor, process)
     columns = [table.c.title] + [table.c[f.id] for f in process.process.fields
-                                 if not f.multiple and f.type in TEXT_TYPES]
+                                 if not f.multiple and f.type in TEXT_TYPES and f.id not in hidden]
     return sa.or_(*(casefold(write.connection, c).like(pattern, escape="/") for c in columns))
 
 
-def _sort(process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
+def _sort(write: Write, process: CompiledProcess, sort: str | None) -> tuple[Any, bool]:
     spec = sort or process.process.list_sort or "id"
     name, _, direction = spec.partition(":")
     field = _field_or_system(process, name)
+    if name in access.hidden_fields(write.actor, process):
+        if sort is None:  # the list view's own order, on a field this user may not see: by id instead
+            return process.table.c.id, False
+        access.refuse_hidden(write.actor, process, (name,), "sort by")
     if field.multiple:
         raise InvalidValue(f"cannot sort by `{name}`: it holds several values", field=name)
     return process.table.c[name], direction == "desc"
@@ -205,15 +222,64 @@ def list_items(write: Write, process_id: str, *, pipeline: str | None = None, st
                where: list[str] | tuple[str, ...] = (), search: str | None = None, sort: str | None = None,
                limit: int = DEFAULT_LIMIT, after: int | None = None,
                columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    """A page of the list view as canonical values (only `columns` and the id, when given).
+    """A page of the list view as canonical values: of every field the actor may see, or of `columns`
+    and the id (a field hidden from the actor among them is refused)."""
+    process, read, rows = _page(write, process_id, pipeline, stage, where, search, sort, limit, after, columns)
+    decode = read.decode
+    items = [decode(row) for row in rows]
+    if items and read.multiple:
+        _load_multiple(write.connection, process, items, read.multiple)
+    return items
+
+
+def stream_columns(write: Write, process_id: str, columns: tuple[str, ...], *, batch: int,
+                   pipeline: str | None = None, stage: str | None = None, where: list[str] | tuple[str, ...] = (),
+                   search: str | None = None, sort: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every item of the list view, column by column, `batch` items at a time: one query whose rows
+    are fetched a batch at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
+    process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort, None,
+                                                  None, columns)
+    result = write.connection.execution_options(yield_per=batch).execute(statement, params)
+    for rows in result.partitions():
+        found = read.decode_columns(rows)
+        if read.multiple:
+            holders: list[dict[str, Any]] = [{"id": item_id} for item_id in found["id"]]
+            _load_multiple(write.connection, process, holders, read.multiple)
+            for field_id in read.multiple:
+                found[field_id] = [holder[field_id] for holder in holders]
+        yield found
+
+
+def _page(write: Write, process_id: str, pipeline: str | None, stage: str | None, where: list[str] | tuple[str, ...],
+          search: str | None, sort: str | None, limit: int, after: int | None,
+          columns: tuple[str, ...] | None) -> tuple[CompiledProcess, RowReader, list[Any]]:
+    """The rows of a page of the list view, and the reader that decodes them."""
+    process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort,
+                                                  max(1, limit), after, columns)
+    return process, read, write.connection.execute(statement, params).all()
+
+
+def _statement(write: Write, process_id: str, pipeline: str | None, stage: str | None,
+               where: list[str] | tuple[str, ...], search: str | None, sort: str | None, limit: int | None,
+               after: int | None, columns: tuple[str, ...] | None) -> tuple[CompiledProcess, RowReader, Any,
+                                                                              dict[str, Any]]:
+    """The list view's statement and its parameters (with the reader of its rows).
 
     The statement is built once per shape — actor, which filters, sort, paging, columns — and run
     with the filters' values as parameters: building a Core statement and its cache key costs
     SQLAlchemy more than SQLite takes to run an indexed page.
     """
     process = process_of(write, process_id)
+    hidden = access.hidden_fields(write.actor, process)
+    if columns is not None:
+        for key in columns:
+            if key not in SYSTEM_KEYS:
+                _field_or_system(process, key)  # an unknown one: refused with "did you mean"
+        access.refuse_hidden(write.actor, process, columns, "see")
+    elif hidden:
+        columns = tuple(key for key in (*SYSTEM_KEYS, *process.fields) if key not in hidden)
     filters = [parse_filter(write, process, text) for text in where]
-    column, descending = _sort(process, sort)
+    column, descending = _sort(write, process, sort)
     params: dict[str, Any] = {f"_w{n}": flt.value for n, flt in enumerate(filters)}
     anchor = None
     if after is not None:
@@ -226,7 +292,6 @@ def list_items(write: Write, process_id: str, *, pipeline: str | None = None, st
     if search:
         params["_search"] = _like(search)
     read = reader(process, columns)
-    limit = max(1, limit)
 
     def build() -> Any:
         table = process.table
@@ -245,17 +310,13 @@ def list_items(write: Write, process_id: str, *, pipeline: str | None = None, st
             order = [table.c.id.desc() if descending else table.c.id]
         else:
             order = [(column.desc() if descending else column.asc()).nulls_last(), table.c.id]
-        return query.order_by(*order).limit(limit)
+        query = query.order_by(*order)
+        return query if limit is None else query.limit(limit)
 
     key = (process.table, "list", write.actor, pipeline is not None, stage is not None,
            tuple((flt.field, flt.op, isinstance(flt.value, list)) for flt in filters), bool(search),
            column.key, descending, anchor, limit, columns)
-    rows = write.connection.execute(built(key, build), params).all()
-    decode = read.decode
-    items = [decode(row) for row in rows]
-    if items and read.multiple:
-        _load_multiple(write.connection, process, items, read.multiple)
-    return items
+    return process, read, built(key, build), params
 
 
 def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...] = ()) -> int:
@@ -278,9 +339,18 @@ def history(write: Write, process_id: str, item_id: int, limit: int | None = Non
     if limit:
         query = query.limit(limit)
     rows = write.connection.execute(query).mappings().all()
+    hidden = access.hidden_fields(write.actor, process)
     return [{"at": r["at"], "who": r["login"] or _automated(r["via"]) or "local administrator",
              "kind": r["kind"], "field": r["field"],
-             "old": r["old"], "new": r["new"], "via": r["via"]} for r in reversed(rows)]
+             "old": _without(r["old"], hidden), "new": _without(r["new"], hidden), "via": r["via"]}
+            for r in reversed(rows) if r["field"] not in hidden]
+
+
+def _without(value: Any, hidden: frozenset[str]) -> Any:
+    """A history value without hidden fields (the snapshot of a create names every field it set)."""
+    if hidden and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in hidden}
+    return value
 
 
 def _automated(via: str | None) -> str | None:
@@ -296,7 +366,7 @@ def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) 
     outgoing: list[dict[str, Any]] = []
     for field in process.process.fields:
         if field.type != "link" or fields.is_empty(item.get(field.id)):
-            continue
+            continue  # (a field hidden from the actor is not in the item they were shown)
         target = write.compiled.processes[field.to or ""]
         ids = item[field.id] if field.multiple else [item[field.id]]
         rows = write.connection.execute(sa.select(target.table.c.id, target.table.c.title)
@@ -304,8 +374,9 @@ def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) 
         outgoing += [{"field": field.id, "process": target.process.id, "id": r.id, "title": r.title} for r in rows]
     incoming: list[dict[str, Any]] = []
     for other in write.compiled.processes.values():
+        hidden = access.hidden_fields(write.actor, other)
         for field in other.process.fields:
-            if field.type != "link" or field.to != process_id:
+            if field.type != "link" or field.to != process_id or field.id in hidden:
                 continue
             if field.multiple:
                 values = other.values_tables[field.id]
@@ -320,6 +391,18 @@ def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) 
     return {"out": outgoing, "in": incoming}
 
 
+def shown_money(write: Write, process: CompiledProcess) -> Field | None:
+    """The money field whose sums the actor sees (kanban, report): None when there is none, or it is hidden."""
+    money = process.money_field
+    return None if money is None or money.id in access.hidden_fields(write.actor, process) else money
+
+
+def item(write: Write, process_id: str, item_id: int) -> dict[str, Any]:
+    """One item as the actor sees it: NotFound when they may not read it, without the fields hidden from them."""
+    process = process_of(write, process_id)
+    return access.shown(write.actor, process, fetch(write, process, item_id))
+
+
 def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
     """The board: per stage in order, the count, the money sums and the most recently updated cards."""
     process = process_of(write, process_id)
@@ -330,7 +413,7 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
                            did_you_mean(pipeline or "", known) or f"pipelines: {known_list(known)}")
     table = process.table
     base = sa.and_(visible(write, process), table.c.pipeline == chosen.id)
-    money = process.money_field
+    money = shown_money(write, process)
     columns: dict[str, dict[str, Any]] = {
         s.id: {"stage": s.id, "title": s.title, "semantic": s.semantic, "count": 0, "sums": {}, "cards": []}
         for s in chosen.stages}

@@ -37,12 +37,13 @@ def evaluate(condition: Any, values: dict[str, Any]) -> tuple[bool, str | None]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def _shown(source: str, values: dict[str, Any]) -> str:
+def _shown(source: str, values: dict[str, Any], hidden: frozenset[str]) -> str:
+    """The values a condition saw, as `name = value`; a field hidden from the user shows as `hidden`."""
     node, _ = parse_condition(source)
     if node is None:
         return ""
     names = sorted(n for n in names_used(node) if n not in ("now", "today"))
-    return ", ".join(f"{n} = {_literal(values.get(n))}" for n in names)
+    return ", ".join(f"{n} = {'hidden' if n in hidden else _literal(values.get(n))}" for n in names)
 
 
 def _literal(value: Any) -> str:
@@ -105,7 +106,7 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
         if rule.condition is not None:
             holds, error = evaluate(rule.condition, values)
             if not holds:
-                seen = _shown(rule.transition.when or "", values)
+                seen = _shown(rule.transition.when or "", values, access.hidden_fields(actor, process))
                 shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
                 detail = f" ({shown})" if shown else ""
                 reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
