@@ -366,7 +366,7 @@ def _median(kind: str, url: str, out: Path, rounds: int) -> dict[str, float]:
 
 def export_report(url: str, folder: Path, rounds: int, items: int, formats: list[str]) -> None:
     print("| export | smartflow | raw export (Core SELECT + writer) | raw writer (cells in memory) | "
-          "ratio to raw export | ratio to raw writer | peak RSS | traced heap peak, 10k → all items |")
+          "ratio to raw export (rounds' range) | ratio to raw writer | peak RSS | traced heap peak, 10k → all items |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for fmt in formats:
         out = folder / f"out.{fmt}"
@@ -379,9 +379,18 @@ def export_report(url: str, folder: Path, rounds: int, items: int, formats: list
         small = measure(f"small-export-{fmt}", url, folder / f"small.{fmt}", trace=True)["traced_peak_mb"]
         full = measure(f"export-{fmt}", url, out, trace=True)["traced_peak_mb"]
         t_ours, t_raw, t_writer = (statistics.median(r["seconds"] for r in runs) for runs in (ours, raw, writer))
+        # ratios: the median of each round's own ratio (the sides of a round run back to back, so a drift of
+        # the machine between rounds cancels out), with the lowest and highest round's beside it
+        to_raw = sorted(o["seconds"] / r["seconds"] for o, r in zip(ours, raw, strict=True))
+        to_writer = sorted(o["seconds"] / w["seconds"] for o, w in zip(ours, writer, strict=True))
         rss = max(r["peak_rss_mb"] for r in ours)
         print(f"| {items} items to {fmt} ({size:.1f} MB) | {t_ours:.2f} s | {t_raw:.2f} s | {t_writer:.2f} s | "
-              f"{t_ours / t_raw:.2f}× | {t_ours / t_writer:.2f}× | {rss:.0f} MB | {small:.1f} → {full:.1f} MB |")
+              f"{_spread(to_raw)} | {_spread(to_writer)} | {rss:.0f} MB | {small:.1f} → {full:.1f} MB |")
+
+
+def _spread(ratios: list[float]) -> str:
+    """The median ratio, and the range over the rounds: `1.42× (1.31–1.60)`."""
+    return f"{statistics.median(ratios):.2f}× ({ratios[0]:.2f}–{ratios[-1]:.2f})"
 
 
 def import_report(base: str | None, folder: Path, rounds: int, rows: int) -> None:

@@ -398,7 +398,8 @@ def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, fi
 
 def _record(write: Write, rows: list[dict[str, Any]]) -> None:
     if rows:
-        write.connection.execute(write.compiled.metadata.tables["sf_history"].insert(), rows)
+        table = write.compiled.metadata.tables["sf_history"]
+        write.connection.execute(built((table, "insert"), table.insert), rows)
 
 
 # ---- operations --------------------------------------------------------------------
