@@ -73,6 +73,7 @@ class Sink(Protocol):
     def header(self, titles: list[str]) -> None: ...
     def rows(self, renderer: Renderer, batch: Batch) -> None: ...
     def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 def format_of(path: str, given: str | None) -> str | None:
@@ -113,9 +114,10 @@ def _export(write: Write, process_id: str, target: Path | IO[bytes], options: Ex
     if reach != "all":
         read |= {"assigned_to", "created_by"}  # what the export level is weighed on
     exported = skipped = 0
+    batches = _batches(write, process_id, options, tuple(sorted(read)))  # a bad filter is refused here
     with _SinkContext(target, options, columns, process) as sink:
         sink.header([c.header(options.lang) for c in columns])
-        for batch in _batches(write, process_id, options, tuple(sorted(read))):
+        for batch in batches:
             count = len(batch["id"])
             if reach != "all":
                 batch = _exportable(write, process, batch)
@@ -205,6 +207,8 @@ class _SinkContext:
         try:
             if kind is None:
                 self.sink.close()
+            else:
+                self.sink.abort()
         finally:
             if self.partial is not None:
                 if kind is None:
@@ -240,6 +244,10 @@ class CsvSink:
             self.handle.close()
         else:
             self.handle.detach()  # type: ignore[attr-defined]  # the caller's stream stays open
+
+    def abort(self) -> None:
+        """The export failed: let go of the file (the caller removes it) or of the caller's stream."""
+        self.close()
 
 
 class XlsxSink:
@@ -321,6 +329,14 @@ class XlsxSink:
 
     def close(self) -> None:
         self.book.save(self.path)
+
+    def abort(self) -> None:
+        """The export failed: openpyxl keeps the rows written so far in a temporary file until the
+        workbook is saved, so close and remove it (the caller removes the partial export)."""
+        writer = getattr(self.sheet, "_writer", None)  # made by the sheet's first append
+        if writer is not None:
+            writer.close()
+            writer.cleanup()
 
 
 _SPECIAL = frozenset([*FORMULA_START, "'", "#"])

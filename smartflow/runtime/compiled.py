@@ -107,10 +107,12 @@ class CompiledProcess:
 
     def hidden(self, roles: frozenset[str]) -> frozenset[str]:
         """The fields roles may not see: those hidden by every role that may read the process (the
-        highest access wins, as for levels)."""
+        highest access wins, as for levels); with no such role (one that may only create, say), those
+        hidden by every role the user has here."""
         cached = self._hidden.get(roles)
         if cached is None:
-            readers = [p for p in self.role_permissions(roles) if p.level("read") != "none"]
+            held = self.role_permissions(roles)
+            readers = [p for p in held if p.level("read") != "none"] or held
             cached = frozenset.intersection(*(frozenset(p.hidden_fields) for p in readers)) if readers else frozenset()
             self._hidden[roles] = cached
         return cached

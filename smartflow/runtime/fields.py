@@ -189,6 +189,22 @@ def _datetime(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def with_decimals(field: Field, value: Any) -> Any:
+    """A checked canonical value with the field's decimals, as it reads back from the database
+    (`270000` → `270000.00`), so history and change lists show old and new alike."""
+    if field.type not in ("number", "money") or is_empty(value):
+        return value
+    if field.multiple:
+        return [with_decimals(_single(field), item) for item in value]
+    exponent = Decimal(1).scaleb(-precision_of(field))
+    try:
+        if field.type == "money":
+            return {**value, "amount": value["amount"].quantize(exponent)}
+        return value.quantize(exponent)
+    except InvalidOperation:  # more digits than a Decimal holds: left as given (the database refuses it)
+        return value
+
+
 def check(field: Field, value: Any) -> None:
     """Raise ValueProblem when a canonical non-empty value breaks one of the field's rules."""
     if field.multiple:

@@ -259,6 +259,7 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
             value = fields.parse_text(field, raw) if typed_text and isinstance(raw, str) else fields.coerce(field, raw)
             if not fields.is_empty(value):
                 fields.check(field, value)
+                value = fields.with_decimals(field, value)
         except fields.ValueProblem as problem:
             raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
         prepared[key] = _resolve_references(write, process, field, value)

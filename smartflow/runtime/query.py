@@ -236,9 +236,17 @@ def stream_columns(write: Write, process_id: str, columns: tuple[str, ...], *, b
                    pipeline: str | None = None, stage: str | None = None, where: list[str] | tuple[str, ...] = (),
                    search: str | None = None, sort: str | None = None) -> Iterator[dict[str, Any]]:
     """Every item of the list view, column by column, `batch` items at a time: one query whose rows
-    are fetched a batch at a time (a server-side cursor on PostgreSQL), so memory stays flat."""
+    are fetched a batch at a time (a server-side cursor on PostgreSQL), so memory stays flat.
+
+    The filters, sort and columns are checked now (a refusal comes before anything is written
+    anywhere); the query runs when the first batch is asked for."""
     process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort, None,
                                                   None, columns)
+    return _streamed(write, process, read, statement, params, batch)
+
+
+def _streamed(write: Write, process: CompiledProcess, read: RowReader, statement: Any, params: dict[str, Any],
+              batch: int) -> Iterator[dict[str, Any]]:
     result = write.connection.execution_options(yield_per=batch).execute(statement, params)
     for rows in result.partitions():
         found = read.decode_columns(rows)
@@ -336,10 +344,12 @@ def history(write: Write, process_id: str, item_id: int, limit: int | None = Non
     users = write.compiled.metadata.tables["sf_users"]
     query = (sa.select(table, users.c.login).join(users, users.c.id == table.c.actor_id, isouter=True)
              .where(table.c.process == process_id, table.c.item_id == item_id).order_by(table.c.id.desc()))
+    hidden = access.hidden_fields(write.actor, process)
+    if hidden:  # before the limit: the card's latest rows are the latest the user may see
+        query = query.where(sa.or_(table.c.field.is_(None), table.c.field.not_in(sorted(hidden))))
     if limit:
         query = query.limit(limit)
     rows = write.connection.execute(query).mappings().all()
-    hidden = access.hidden_fields(write.actor, process)
     return [{"at": r["at"], "who": r["login"] or _automated(r["via"]) or "local administrator",
              "kind": r["kind"], "field": r["field"],
              "old": _without(r["old"], hidden), "new": _without(r["new"], hidden), "via": r["via"]}

@@ -248,7 +248,7 @@ def test_item_update(db: Db) -> None:
     updated = invoke(db.url, "item", "update", "purchase", str(item_id), "--set", "supplier=ООО «Ромашка»",
                      "--set", "urgent=нет", "--set", "qty=5", "--set", "amount=10 usd")
     assert (updated.stdout, updated.exit_code) == (
-        "supplier: — → ООО «Ромашка»\nurgent: yes → no\namount: — → 10 USD\n", 0)  # as given
+        "supplier: — → ООО «Ромашка»\nurgent: yes → no\namount: — → 10.00 USD\n", 0)  # with its decimals, as stored
     same = invoke(db.url, "item", "update", "purchase", str(item_id), "--set", "qty=5")
     assert (same.stdout, same.exit_code) == ("no changes\n", 0)
     emptied = invoke(db.url, "item", "update", "purchase", str(item_id), "--set", "supplier=", "--if-version", "2")

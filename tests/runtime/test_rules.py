@@ -450,8 +450,8 @@ def test_every_operation_writes_its_history_rows(db: Rules) -> None:
     crm.restore("purchase", item)
     rows = crm.history("purchase", item)
     assert [(r["kind"], r["field"], r["old"], r["new"]) for r in rows] == [
-        ("create", None, None, {"title": "история", "amount": {"amount": "5000", "currency": "RUB"}, "qty": 3,
-                                "pipeline": "main", "stage": "new"}),  # the amount as given, not as stored
+        ("create", None, None, {"title": "история", "amount": {"amount": "5000.00", "currency": "RUB"}, "qty": 3,
+                                "pipeline": "main", "stage": "new"}),  # with the field's decimals, as stored
         ("update", "qty", 3, 4),
         ("update", "supplier", None, "ООО"),
         ("move", "stage", "new", "prices"),
