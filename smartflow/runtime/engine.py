@@ -26,6 +26,22 @@ from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
 
 
+def _latest_version(connection: Any) -> int | None:
+    """The id of the deployed version, asked on the driver's own cursor, inside the operation's
+    transaction: every operation asks, and SQLAlchemy's execution and result machinery cost ten
+    times the query itself on SQLite (about 17 µs against 2)."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1")
+        row = cursor.fetchone()
+    except connection.dialect.loaded_dbapi.Error as exc:  # the driver's own error: not wrapped by SQLAlchemy
+        raise DatabaseUnavailable(f"cannot use the database: {exc}",
+                                  "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
+    finally:
+        cursor.close()
+    return None if row is None else int(row[0])
+
+
 class Engine:
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
@@ -64,15 +80,15 @@ class Engine:
     def _compiled(self, connection: Any) -> CompiledDefinition:
         """The live definition, compiled once per deployed version.
 
-        Per operation this costs one small query, the latest version's id: the documents are read
-        only when that changed, and the table's existence is checked only until a definition is
+        Per operation this costs one small query, the latest version's id (`_latest_version`): the
+        documents are read only when that changed, and the table's existence is checked only until a definition is
         cached (smartflow never drops sf_versions). Both used to run on every operation: about
         0.1 ms on SQLite and 1 ms on PostgreSQL, as much as the item's own write.
         """
         cached: CompiledDefinition | None = self._cache["compiled"]
         if cached is None and not sa.inspect(connection).has_table("sf_versions"):
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
-        latest = connection.exec_driver_sql("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1").scalar()
+        latest = _latest_version(connection)
         if latest is None:
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
         if cached is None or cached.version != latest:
