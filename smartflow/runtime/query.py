@@ -247,8 +247,12 @@ def stream_columns(write: Write, process_id: str, columns: tuple[str, ...], *, b
 
 def _streamed(write: Write, process: CompiledProcess, read: RowReader, statement: Any, params: dict[str, Any],
               batch: int) -> Iterator[dict[str, Any]]:
-    result = write.connection.execution_options(yield_per=batch).execute(statement, params)
-    for rows in result.partitions():
+    if write.sqlite:  # SQLite's cursor steps through the rows as they are fetched: no buffer in between
+        result = write.connection.execute(statement, params)
+        pages: Iterator[Any] = iter(lambda: result.fetchmany(batch), [])
+    else:  # a server-side cursor, so the driver does not load every row first
+        pages = write.connection.execution_options(yield_per=batch).execute(statement, params).partitions()
+    for rows in pages:
         found = read.decode_columns(rows)
         if read.multiple:
             holders: list[dict[str, Any]] = [{"id": item_id} for item_id in found["id"]]
