@@ -210,11 +210,9 @@ def _cells(url: str, fmt: str) -> list[list[Any]]:
         columns = export_columns(process.process, None)
         users = {u["id"]: u["name"] for u in people.list_users(write.connection, write.compiled)}
         renderer = Renderer(process.process, columns, Lookups(None, users))
-        rows = [[c.header(None) for c in columns]]
-        after = None
-        while batch := query.list_items(write, "deal", sort="id", limit=5000, after=after):
-            rows += [renderer.texts(item) if fmt == "csv" else renderer.cells(item) for item in batch]
-            after = batch[-1]["id"]
+        rows: list[list[Any]] = [[c.header(None) for c in columns]]
+        for batch in query.stream_columns(write, "deal", tuple(sorted(renderer.reads)), batch=5000, sort="id"):
+            rows += [list(row) for row in (renderer.text_rows(batch) if fmt == "csv" else renderer.cell_rows(batch))]
         return rows
 
 

@@ -42,6 +42,7 @@ def item_show(process: str, item_id: int, lang: str | None, db_url: str | None, 
     click.echo(f"{definition.title.get(lang)} #{item['id']}: {item['title']}")
     click.echo(f"  stage: {stage.title.get(lang) if stage else item['stage']} ({item['stage']}, "
                f"pipeline {item['pipeline']}) · version {item['version']}")
+    linked = {(link["field"], link["id"]): link["title"] for link in card["links"]["out"]}
     sections = [(s.title.get(lang), list(s.fields)) for s in definition.card]
     sections = sections or [("", [f.id for f in definition.fields])]
     shown: set[str] = set()
@@ -54,10 +55,10 @@ def item_show(process: str, item_id: int, lang: str | None, db_url: str | None, 
                 continue
             field = definition.field(field_id)
             label = field.label(lang) if field else field_id
-            click.echo(f"  {label}: {_shown(definition, field_id, item, lang, users)}")
+            click.echo(f"  {label}: {_shown(definition, field_id, item, lang, users, linked)}")
     rest = [f for f in definition.fields if f.id not in shown and item.get(f.id) not in (None, [], "")]
     for field in rest:
-        click.echo(f"  {field.label(lang)}: {_shown(definition, field.id, item, lang, users)}")
+        click.echo(f"  {field.label(lang)}: {_shown(definition, field.id, item, lang, users, linked)}")
     click.echo(f"\n  assigned to: {_shown(definition, 'assigned_to', item, lang, users)} · created "
                f"{str(item['created_at'])[:16]} by {_shown(definition, 'created_by', item, lang, users)}")
     for direction, heading in (("out", "links"), ("in", "linked from")):
@@ -71,8 +72,14 @@ def item_show(process: str, item_id: int, lang: str | None, db_url: str | None, 
             click.echo(f"    {str(entry['at'])[:19]} {entry['who']}: {history_line(entry)}")
 
 
-def _shown(definition: Any, column: str, item: dict[str, Any], lang: str | None, users: dict[int, str]) -> str:
-    text = display(definition, column, item.get(column), lang, users)
+def _shown(definition: Any, column: str, item: dict[str, Any], lang: str | None, users: dict[int, str],
+           linked: dict[tuple[str, int], str] | None = None) -> str:
+    field = definition.field(column)
+    value = item.get(column)
+    if field is not None and field.type == "link" and linked is not None and value not in (None, []):
+        ids = value if isinstance(value, list) else [value]  # the linked item's title, as the links list shows it
+        return ", ".join(f"{linked[column, i]} (#{i})" if (column, i) in linked else f"#{i}" for i in ids)
+    text = display(definition, column, value, lang, users)
     return str(text) if text not in (None, "") else "—"
 
 

@@ -163,6 +163,7 @@ def test_item_show(db: Db) -> None:
     assert "  urgent: no" in lines
     assert "  tags: a, b" in lines
     assert "  Supplier: —" in lines
+    assert f"  client: ООО «Ромашка» (#{client})" in lines  # a link shows the linked item's title
     assert any(line.startswith("  assigned to: Анна Иванова · created ") and line.endswith(" by Анна Иванова")
                for line in lines)
     assert lines[lines.index("  links:") + 1] == f"    client #{client} ООО «Ромашка» (via client)"
