@@ -230,13 +230,23 @@ class CsvSink:
         else:
             self.handle = io.TextIOWrapper(destination, encoding=encoding, newline="", write_through=True)
             self.owned = False
-        self.writer = csv.writer(self.handle, delimiter=options.delimiter)
+        # a batch is written to memory, then to the file in one piece: the file's text layer encodes
+        # once per batch instead of once per row (the csv module writes each row separately)
+        self.buffer = io.StringIO(newline="")
+        self.writer = csv.writer(self.buffer, delimiter=options.delimiter)
 
     def header(self, titles: list[str]) -> None:
         self.writer.writerow([neutralise(t) for t in titles])
+        self._flush()
 
     def rows(self, renderer: Renderer, batch: Batch) -> None:
         self.writer.writerows(renderer.text_rows(batch))
+        self._flush()
+
+    def _flush(self) -> None:
+        self.handle.write(self.buffer.getvalue())
+        self.buffer.seek(0)
+        self.buffer.truncate()
 
     def close(self) -> None:
         self.handle.flush()
