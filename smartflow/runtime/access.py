@@ -79,9 +79,10 @@ def stage_allowed(actor: Actor, process: CompiledProcess, stage: str) -> bool:
     return stages is None or stage in stages
 
 
-def row_filter(actor: Actor, process: CompiledProcess, action: str) -> Any:
-    """An SQL condition selecting the items the actor may take action on; false() for none."""
-    table = process.table
+def row_filter(actor: Actor, process: CompiledProcess, action: str, table: Any = None) -> Any:
+    """An SQL condition selecting the items the actor may take action on; false() for none
+    (on table: the process's item table, or an alias of it)."""
+    table = process.table if table is None else table
     reach = level(actor, process, action)
     if reach == "all":
         return sa.true()

@@ -207,12 +207,19 @@ def _anchor(write: Write, process: CompiledProcess, column: Any, after: int) -> 
     return ("null", None) if anchor[0] is None else ("value", anchor[0])
 
 
-def _after_sql(process: CompiledProcess, column: Any, descending: bool, shape: str) -> Any:
-    """The items after the anchor in the current order, nulls last (the anchor's id and value are parameters)."""
+def _after_sql(write: Write, process: CompiledProcess, column: Any, descending: bool, shape: str) -> Any:
+    """The items after the anchor in the current order, nulls last (the anchor's id and value are parameters).
+
+    Sorted by id, the anchor's position is its id, so instead of a query of its own (a round trip
+    per page) the page's query checks that the anchor is an item the actor may read; an empty page
+    then asks `_anchor` whether that is why."""
     table = process.table
     after, value = sa.bindparam("_after"), sa.bindparam("_anchor")
     if shape == "id":
-        return table.c.id < after if descending else table.c.id > after
+        anchor = table.alias("anchor")
+        readable = sa.exists().where(anchor.c.id == after,
+                                     access.row_filter(write.actor, process, "read", anchor))
+        return sa.and_(table.c.id < after if descending else table.c.id > after, readable)
     if shape == "null":
         return sa.and_(column.is_(None), table.c.id > after)
     beyond = column < value if descending else column > value
@@ -268,7 +275,10 @@ def _page(write: Write, process_id: str, pipeline: str | None, stage: str | None
     """The rows of a page of the list view, and the reader that decodes them."""
     process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort,
                                                   max(1, limit), after, columns)
-    return process, read, write.connection.execute(statement, params).all()
+    rows = write.connection.execute(statement, params).all()
+    if not rows and after is not None:
+        _anchor(write, process, process.table.c.id, after)  # an empty page: refused if the anchor is no item
+    return process, read, rows
 
 
 def _statement(write: Write, process_id: str, pipeline: str | None, stage: str | None,
@@ -294,7 +304,10 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
     column, descending = _sort(write, process, sort)
     params: dict[str, Any] = {f"_w{n}": flt.value for n, flt in enumerate(filters)}
     anchor = None
-    if after is not None:
+    if after is not None and column is process.table.c.id:
+        anchor = "id"  # its position is its id: the anchor's existence is checked inside the page's query
+        params["_after"] = after
+    elif after is not None:
         anchor, params["_anchor"] = _anchor(write, process, column, after)
         params["_after"] = after
     if pipeline is not None:
@@ -317,7 +330,7 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
         if search:
             query = query.where(_search_sql(write, process, sa.bindparam("_search")))
         if anchor is not None:
-            query = query.where(_after_sql(process, column, descending, anchor))
+            query = query.where(_after_sql(write, process, column, descending, anchor))
         if column is table.c.id:
             order = [table.c.id.desc() if descending else table.c.id]
         else:
