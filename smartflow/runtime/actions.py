@@ -153,8 +153,9 @@ def _webhook(write: Any, trigger: CompiledTrigger, index: int, params: dict[str,
 
 def _outbox(write: Any, kind: str, payload: dict[str, Any]) -> None:
     outbox = write.compiled.metadata.tables["sf_outbox"]
-    write.connection.execute(outbox.insert().values(kind=kind, payload=payload, status="pending", attempts=0,
-                                                    next_attempt_at=write.now, created_at=write.now))
+    write.connection.execute(items.built((outbox, "insert"), outbox.insert), {
+        "kind": kind, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": write.now,
+        "created_at": write.now})
 
 
 def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item: dict[str, Any],
@@ -162,10 +163,9 @@ def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item
     text = trigger.text(index, "comment", values)
     if not text.strip():
         raise InvalidValue("the comment is empty")
-    history = write.compiled.metadata.tables["sf_history"]
-    write.connection.execute(history.insert().values(
-        process=trigger.process.id, item_id=item["id"], at=write.now, actor_id=None, kind="comment", field=None,
-        old=None, new=text, via=write.via, definition_version=write.compiled.version))
+    items._record(write, [{"process": trigger.process.id, "item_id": item["id"], "at": write.now, "actor_id": None,
+                           "kind": "comment", "field": None, "old": None, "new": text, "via": write.via,
+                           "definition_version": write.compiled.version}])
 
 
 _HANDLERS = {"set": _set, "move": _move, "create_item": _create_item, "assign": _assign, "notify": _notify,

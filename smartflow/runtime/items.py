@@ -112,8 +112,9 @@ def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, A
     """The item as automation sees it: regardless of anyone's read level; None when gone."""
     process = write.compiled.processes[process_id]
     table = process.table
-    row = write.connection.execute(sa.select(*reader(process).columns).where(
-        table.c.id == item_id, table.c.deleted_at.is_(None))).first()
+    statement = built((table, "fetch_unfiltered"), lambda: sa.select(*reader(process).columns).where(
+        table.c.id == sa.bindparam("_item_id"), table.c.deleted_at.is_(None)))
+    row = write.connection.execute(statement, {"_item_id": item_id}).first()
     if row is None:
         return None
     item = reader(process).decode(row)
@@ -398,6 +399,7 @@ def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, fi
 
 
 def _record(write: Write, rows: list[dict[str, Any]]) -> None:
+    """History rows (each with every column of sf_history but its id), with one INSERT built once."""
     if rows:
         table = write.compiled.metadata.tables["sf_history"]
         write.connection.execute(built((table, "insert"), table.insert), rows)
