@@ -232,12 +232,14 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
                                                                        last_error="rescheduled"))
     if when is None:
         return
-    write.connection.execute(jobs.insert().values(
-        process=trigger_process(compiled_trigger), item_id=item["id"], trigger=trigger.id, due_at=when,
-        status="pending", attempts=0, created_at=write.now,
-        payload={"root": chain.root, "depth": chain.depth, "stage": item["stage"], "pipeline": item["pipeline"],
-                 "events": [e.kind for e in events], "moved_at": _iso(item.get("moved_at"))},
-    ))
+    from smartflow.runtime.items import built
+
+    write.connection.execute(built((jobs, "insert"), jobs.insert), {  # built once: cheaper than .values() per job
+        "process": trigger_process(compiled_trigger), "item_id": item["id"], "trigger": trigger.id, "due_at": when,
+        "status": "pending", "attempts": 0, "created_at": write.now,
+        "payload": {"root": chain.root, "depth": chain.depth, "stage": item["stage"], "pipeline": item["pipeline"],
+                    "events": [e.kind for e in events], "moved_at": _iso(item.get("moved_at"))},
+    })
 
 
 def drop_jobs(write: Any, process_id: str, item_id: int, reason: str) -> None:
