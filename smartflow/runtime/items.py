@@ -344,16 +344,21 @@ def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
                                field=field.id)
 
 
+def _unique_query(table: sa.Table, key: str, item_id: int | None) -> Any:
+    """Another item holding a value (`_value`), other than item `_item_id` when one is given."""
+    query = sa.select(table.c.id).where(table.c[key] == sa.bindparam("_value"))
+    return (query.where(table.c.id != sa.bindparam("_item_id")) if item_id is not None else query).limit(1)
+
+
 def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None) -> None:
     for key, value in values.items():
         field = process.fields.get(key)
         if field is None or not field.unique or fields.is_empty(value):
             continue
         table = process.table
-        query = sa.select(table.c.id).where(table.c[key] == fields.stored_scalar(field, value))
-        if item_id is not None:
-            query = query.where(table.c.id != item_id)
-        clash = write.connection.execute(query.limit(1)).scalar()
+        query = built((table, "unique", key, item_id is not None), partial(_unique_query, table, key, item_id))
+        clash = write.connection.execute(query, {"_value": fields.stored_scalar(field, value),
+                                                 "_item_id": item_id}).scalar()
         if clash is not None:
             readable = write.connection.execute(sa.select(table.c.id).where(
                 table.c.id == clash, table.c.deleted_at.is_(None),
@@ -443,7 +448,8 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
               "assigned_to": item.pop("assigned_to", write.actor.id)}
     if target.final:
         system["closed_at"] = write.now
-    result = write.connection.execute(process.table.insert(), {**_columns(process, item), **system})
+    table = process.table
+    result = write.connection.execute(built((table, "insert"), table.insert), {**_columns(process, item), **system})
     item_id = int(result.inserted_primary_key[0])
     _write_multiple(write, process, item_id, item)
     snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}

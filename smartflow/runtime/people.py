@@ -20,12 +20,13 @@ def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]
 
 def user_id(connection: Any, compiled: CompiledDefinition, value: Any) -> int | None:
     """The id of a user given by login or id, or None."""
+    from smartflow.runtime.items import built
+
     users, _, _ = _tables(compiled)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        query = sa.select(users.c.id).where(users.c.id == int(value))
-    else:
-        query = sa.select(users.c.id).where(users.c.login == str(value))
-    found = connection.execute(query).scalar()
+    by_id = isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+    column = users.c.id if by_id else users.c.login
+    query = built((users, "user_id", by_id), lambda: sa.select(users.c.id).where(column == sa.bindparam("_user")))
+    found = connection.execute(query, {"_user": int(value) if by_id else str(value)}).scalar()
     return int(found) if found is not None else None
 
 
