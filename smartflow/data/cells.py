@@ -125,9 +125,10 @@ class Renderer:
         """One item as a batch of one; money ({amount, currency}) as its two columns, as a batch holds it."""
         batch: dict[str, Sequence[Any]] = {key: (value,) for key, value in item.items()}
         for known in self.process.fields:
-            if known.type == "money" and not known.multiple and isinstance(item.get(known.id), dict):
-                batch[known.id] = (item[known.id]["amount"],)
-                batch[currency_column(known.id)] = (item[known.id]["currency"],)
+            if known.type == "money" and not known.multiple:
+                money = item.get(known.id)
+                batch[known.id] = (money["amount"] if isinstance(money, dict) else None,)
+                batch[currency_column(known.id)] = (money["currency"] if isinstance(money, dict) else None,)
         return batch
 
     def _titled(self, column: Column) -> tuple[str, dict[Any, str], Callable[[Any], str]] | None:

@@ -88,8 +88,9 @@ def export_items(crm: Any, process_id: str, target: Path | IO[bytes], options: E
                  on_progress: Callable[[int], None] | None = None) -> ExportResult:
     """Write the items the Engine's user may export to target (a path, or a binary stream for CSV).
 
-    Every batch is read inside one read transaction (on SQLite one snapshot; on PostgreSQL each
-    batch sees what was committed when it ran, and keyset order by id never repeats an item).
+    The items are read by one query inside one read transaction, a batch at a time (SQLite steps
+    through its snapshot; PostgreSQL reads through a server-side cursor, which sees the data as of
+    the query's start).
     """
     with session(crm, False) as write:
         return _export(write, process_id, target, options, on_progress)
@@ -204,14 +205,16 @@ class _SinkContext:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         assert self.sink is not None
+        finished = False
         try:
             if kind is None:
-                self.sink.close()
+                self.sink.close()  # may fail too (a full disk): then the target is left as it was
+                finished = True
             else:
                 self.sink.abort()
         finally:
             if self.partial is not None:
-                if kind is None:
+                if finished:
                     os.replace(self.partial, self.target)  # type: ignore[arg-type]
                 else:
                     self.partial.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from smartflow.errors import ItemError
 from smartflow.expressions import environment, is_template
 from smartflow.model import Process, Trigger
 from smartflow.runtime import fields
-from smartflow.runtime.access import Actor
+from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.sandbox import render, run_limited
 
 MAX_DEPTH = 8
@@ -287,7 +287,15 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
             holds = bool(run_limited(compiled_trigger.condition, **context(write.compiled.processes[process_id],
                                                                           item, write.actor)))
         except Exception as exc:
-            raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {exc}") from None
+            reason = str(exc)
+            hidden = hidden_fields(write.actor, write.compiled.processes[process_id])
+            if hidden:
+                from smartflow.expressions import names_used, parse_condition
+
+                node, _ = parse_condition(compiled_trigger.trigger.when or "")
+                if node is None or names_used(node) & hidden:  # the error's text may quote a hidden value
+                    reason = "it uses a field hidden from you"
+            raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {reason}") from None
         if not holds:
             return True
     child = replace(write, actor=actor, via=f"trigger:{compiled_trigger.name}", chain=chain.child())

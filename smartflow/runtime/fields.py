@@ -240,12 +240,23 @@ def _check_text(field: Field, value: str) -> None:
         raise ValueProblem(f"{value!r} is not {_FORMATS[field.type][1]}")
 
 
+STORED_LIMIT = 2**63  # integers, and numbers and money in minor units, are stored as 64-bit integers
+
+
 def _check_range(field: Field, value: Any) -> None:
+    if field.type in ("integer", "number", "money"):
+        stored = value if field.type == "integer" else value.scaleb(precision_of(field))
+        if abs(stored) >= STORED_LIMIT:
+            raise ValueProblem(f"{value} is too large to store (at most {_largest(field)})")
     low, high = _bound(field, field.min), _bound(field, field.max)
     if low is not None and value < low:
         raise ValueProblem(f"{value} is less than the minimum {field.min}")
     if high is not None and value > high:
         raise ValueProblem(f"{value} is more than the maximum {field.max}")
+
+
+def _largest(field: Field) -> str:
+    return format(Decimal(STORED_LIMIT - 1).scaleb(-precision_of(field) if field.type != "integer" else 0), "f")
 
 
 def _bound(field: Field, bound: Any) -> Any:

@@ -63,18 +63,20 @@ def process_of(write: Write, process_id: str) -> CompiledProcess:
 # ---- reading one item --------------------------------------------------------------
 
 
-_BUILT: dict[tuple[Any, ...], Any] = {}
-
-
 def built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     """build(), once per key: statements run with parameters (building one, and its cache key, costs
-    SQLAlchemy more than running it) and per-field readers. Keys start with the item table, which is
-    new with each deployed version."""
-    found = _BUILT.get(key)
+    SQLAlchemy more than running it) and per-field readers.
+
+    Keys start with a table of the compiled definition (new with each deployed version and each
+    Engine), and the cache lives in that table's `info`: it goes when the definition goes, so a
+    closed Engine or a replaced version leaves nothing behind. Bounded per table all the same (the
+    list statements vary with the filters asked for)."""
+    cache: dict[tuple[Any, ...], Any] = key[0].info.setdefault("smartflow_built", {})
+    found = cache.get(key)
     if found is None:
-        if len(_BUILT) > 4096:
-            _BUILT.clear()
-        found = _BUILT[key] = build()
+        if len(cache) > 1024:
+            cache.clear()
+        found = cache[key] = build()
     return found
 
 

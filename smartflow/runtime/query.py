@@ -80,7 +80,10 @@ def _operand(write: Write, field: Field, raw: str) -> Any:
 
         found = user_id(write.connection, write.compiled, value)
         return found if found is not None else -1
-    return fields.stored_scalar(field, value)
+    stored = fields.stored_scalar(field, value)
+    if isinstance(stored, int) and abs(stored) >= fields.STORED_LIMIT:  # the driver would refuse to bind it
+        raise InvalidValue(f"--where {field.id}: {raw.strip()} is too large to compare", field=field.id)
+    return stored
 
 
 def _like(text: str) -> str:
@@ -258,7 +261,8 @@ def _streamed(write: Write, process: CompiledProcess, read: RowReader, statement
     # yield_per: a server-side cursor on PostgreSQL, so the driver does not load every row first (SQLite's
     # cursor steps through the rows anyway). Batches are cut from the row iterator, SQLAlchemy's fastest
     # way through a result: about 20% faster than fetchmany() or partitions() on 100,000 rows here.
-    rows_of = iter(write.connection.execution_options(yield_per=batch).execute(statement, params))
+    # (an option of this execution only: on the connection it would stream every later query too)
+    rows_of = iter(write.connection.execute(statement, params, execution_options={"yield_per": batch}))
     while rows := list(islice(rows_of, batch)):
         found = read.decode_columns(rows)
         if read.multiple:
@@ -294,6 +298,7 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
     process = process_of(write, process_id)
     hidden = access.hidden_fields(write.actor, process)
     if columns is not None:
+        columns = tuple(columns)  # a list from a caller: part of the statement's cache key
         for key in columns:
             if key not in SYSTEM_KEYS:
                 _field_or_system(process, key)  # an unknown one: refused with "did you mean"

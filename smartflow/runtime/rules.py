@@ -46,6 +46,11 @@ def _shown(source: str, values: dict[str, Any], hidden: frozenset[str]) -> str:
     return ", ".join(f"{n} = {'hidden' if n in hidden else _literal(values.get(n))}" for n in names)
 
 
+def _names_hidden(source: str, hidden: frozenset[str]) -> bool:
+    node, _ = parse_condition(source)
+    return node is not None and bool(names_used(node) & hidden)
+
+
 def _literal(value: Any) -> str:
     """A value as a person reads it in a message: 1500.00, 2026-12-01, 'text', empty."""
     if is_empty(value):
@@ -106,7 +111,10 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
         if rule.condition is not None:
             holds, error = evaluate(rule.condition, values)
             if not holds:
-                seen = _shown(rule.transition.when or "", values, access.hidden_fields(actor, process))
+                hidden = access.hidden_fields(actor, process)
+                seen = _shown(rule.transition.when or "", values, hidden)
+                if error and hidden and _names_hidden(rule.transition.when or "", hidden):
+                    error = "it could not be evaluated"  # an error's text may quote a value the user may not see
                 shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
                 detail = f" ({shown})" if shown else ""
                 reasons.append(f"the condition `{rule.transition.when}` is false{detail}")

@@ -214,3 +214,39 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     with cli_data.progress("exporting", 4) as step:
         step(4)
     assert piped.getvalue() == ""
+
+
+def test_a_failure_while_finishing_the_file_leaves_the_target_as_it_was(db: Db, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk on the last flush (or openpyxl failing to save) must not put a half file in place."""
+    from smartflow.data import export
+
+    target = tmp_path / "deals.csv"
+    target.write_text("the previous export\n", encoding="utf-8")
+
+    def full_disk(self: export.CsvSink) -> None:
+        self.handle.close()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.CsvSink, "close", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        export_items(db.admin, "deal", target, ExportOptions(columns="title"))
+    assert target.read_text(encoding="utf-8") == "the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deals.csv"]  # no .part left behind
+
+
+def test_python_callers_may_give_columns_as_a_list(db: Db) -> None:
+    listed = db.admin.list("deal", columns=["title", "qty"], limit=2)
+    assert listed and all(set(item) == {"id", "title", "qty"} for item in listed)
+
+
+def test_one_item_renders_with_an_empty_money_field() -> None:
+    from smartflow.convert import definition_from_documents
+    from smartflow.data.cells import Lookups, Renderer
+    from smartflow.data.columns import export_columns
+
+    definition = definition_from_documents([(d, "") for d in DOCUMENTS])
+    deal = next(p for p in definition.processes if p.id == "deal")
+    renderer = Renderer(deal, export_columns(deal, "title,amount"), Lookups(None, {}))
+    assert renderer.texts({"id": 1, "title": "Без суммы", "amount": None}) == ["1", "Без суммы", ""]
+    assert renderer.cells({"id": 1, "title": "Без суммы", "amount": None}) == [1, "Без суммы", None]

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -577,3 +578,42 @@ def test_cli_kanban_prints_no_money_for_a_hidden_money_field(db: Hiring) -> None
     as_csv = invoke(db.url, "kanban", "vacancy", "--format", "csv", as_user="rec").stdout.splitlines()
     assert as_csv[0] == "stage,title,count,sum"
     assert all(line.endswith(",") for line in as_csv[1:])  # every sum empty
+
+
+def test_a_condition_that_fails_on_a_hidden_value_does_not_quote_it(tmp_path: Path) -> None:
+    """A condition's evaluation error can quote the value it tripped on (Jinja: "has no attribute
+    '4500 123456'"); when the condition names a hidden field the reason is given without it."""
+    import copy
+
+    vacancy = copy.deepcopy(VACANCY)
+    vacancy["pipelines"]["main"]["transitions"][0]["when"] = "{'4000 000001': 'known'}[passport] == 'known'"
+    hiring = Hiring(f"sqlite:///{tmp_path / 'leak.db'}", tmp_path / "defs", ROLES, COMPANY, vacancy, CANDIDATE)
+    try:
+        setup_people_and_items(hiring)
+        seen = " ".join(hiring.as_user("rec").explain("vacancy", hiring.ids["java"], "screening"))
+        assert "passport = hidden; it could not be evaluated" in seen
+        assert "4500" not in seen
+        assert "4500 123456" in " ".join(hiring.as_user("head").explain("vacancy", hiring.ids["java"], "screening"))
+    finally:
+        hiring.close()
+
+
+def test_a_trigger_condition_failing_on_a_hidden_value_does_not_quote_it(tmp_path: Path) -> None:
+    import copy
+
+    from smartflow.runtime.automation import AutomationFailed
+
+    vacancy = copy.deepcopy(VACANCY)
+    vacancy["triggers"] = [{"id": "check_passport", "on": "updated", "when": "{'4000 000001': 1}[passport] == 1",
+                            "do": [{"comment": "паспорт проверен"}]}]
+    hiring = Hiring(f"sqlite:///{tmp_path / 'trigger.db'}", tmp_path / "defs", ROLES, COMPANY, vacancy, CANDIDATE)
+    try:
+        setup_people_and_items(hiring)
+        with pytest.raises(AutomationFailed) as refused:
+            hiring.as_user("rec").update("vacancy", hiring.ids["java"], {"notes": "созвон в пятницу"})
+        assert str(refused.value) == ("trigger `vacancy.check_passport`: its condition failed: "
+                                      "it uses a field hidden from you")
+        with pytest.raises(AutomationFailed, match="4500 123456"):  # who may see the passport sees why
+            hiring.as_user("head").update("vacancy", hiring.ids["java"], {"notes": "созвон в пятницу"})
+    finally:
+        hiring.close()

@@ -68,6 +68,8 @@ BAD_TYPED = [
     ("qty", "1.5", "'1.5' is not a whole number"),
     ("qty", "0", "0 is less than the minimum 1"),
     ("qty", "101", "101 is more than the maximum 100"),
+    ("qty", "99999999999999999999", "99999999999999999999 is too large to store (at most 9223372036854775807)"),
+    ("amount", "99999999999999999.99", "99999999999999999.99 is too large to store (at most 92233720368547758.07)"),
     ("weight", "1.2345", "1.2345 has more than 3 digits after the point"),
     ("weight", "-0.5", "-0.5 is less than the minimum 0"),
     ("weight", "NaN", "'NaN' is not a number"),
@@ -582,6 +584,7 @@ def test_a_list_statement_built_once_never_keeps_a_value(db: Rules) -> None:
     ("tags > x", "--where tags: `>` does not work on a field that holds several values"),
     ("colour = red", "lot has no field `colour`"),
     ("price > дорого", "--where price: 'дорого' is not a number"),
+    ("qty > 99999999999999999999", "--where qty: 99999999999999999999 is too large to compare"),
     ("day < 2026-13-01", "--where day: '2026-13-01' is not a date (write YYYY-MM-DD)"),
     ("price ~ 5", "cannot read the filter 'price ~ 5'"),
 ])
