@@ -36,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     behaviour.check_transition_roles,
     behaviour.check_conditions,
     behaviour.check_templates,
+    behaviour.check_templates_reveal_hidden,
     behaviour.check_trigger_ids,
     behaviour.check_trigger_events,
     behaviour.check_trigger_actions,

@@ -189,6 +189,33 @@ def check_templates(folder: Folder) -> Iterator[Diagnostic]:
                     yield from _check_expression(process, source, path, known, False)
 
 
+def check_templates_reveal_hidden(folder: Folder) -> Iterator[Diagnostic]:
+    """A comment or notification whose text uses a field some role may not see: the text is read by
+    people (the item's history, the recipients' inbox), whatever their roles hide."""
+    for process in folder.processes:
+        hiders: dict[str, list[str]] = {}
+        for role_id, grant in (process.data.get("permissions") or {}).items():
+            if isinstance(grant, dict):
+                for field_id in grant.get("hidden_fields") or []:
+                    hiders.setdefault(field_id, []).append(role_id)
+        if not hiders:
+            continue
+        for t_index, trigger in enumerate(process.data.get("triggers") or []):
+            for a_index, action in enumerate(trigger["do"]):
+                if not isinstance(action, dict) or next(iter(action), None) not in ("comment", "notify"):
+                    continue
+                for source, path in _templates(action, ("triggers", t_index, "do", a_index)):
+                    node, problem = parse_template(source)
+                    if node is None or problem is not None:
+                        continue  # check_templates reports it
+                    for name in sorted(names_used(node) & set(hiders)):
+                        roles = ", ".join(f"`{r}`" for r in hiders[name])
+                        yield warning("template-reveals-hidden",
+                                      f"the template {source!r} uses `{name}`, which {roles} may not see",
+                                      process.at(path), "its text goes to the item's history or to people's "
+                                      "inboxes as it is: leave the field out of the text", path)
+
+
 def check_trigger_ids(folder: Folder) -> Iterator[Diagnostic]:
     """Trigger ids are unique within a process."""
     for process in folder.processes:
