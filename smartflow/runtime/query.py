@@ -112,6 +112,11 @@ def parse_filter(write: Write, process: CompiledProcess, text: str) -> Filter:
         raise InvalidValue(f"cannot read the filter {text!r}",
                            "write FIELD OP VALUE, with OP one of = != < <= > >= in contains, or FIELD is empty")
     name, op, raw = match.group(1), re.sub(r"\s+", " ", match.group(2).lower()), match.group(3)
+    # `a >< 5`, `a == x`, `a => 5`: an operator typed twice (a value may still start with `<`: `= <draft>`)
+    doubled = raw[:1] in ("<", ">", "=", "!") and raw[1:2] in ("", " ", "=", "<", ">")
+    if doubled and op not in ("is empty", "is not empty"):
+        raise InvalidValue(f"cannot read the filter {text!r}: `{op}` is followed by `{raw[:1]}`",
+                           "write one operator: = != < <= > >= in contains")
     field = _field_or_system(process, name)
     access.refuse_hidden(write.actor, process, (name,), "filter on")
     if field.multiple:
@@ -280,7 +285,7 @@ def _page(write: Write, process_id: str, pipeline: str | None, stage: str | None
     process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort,
                                                   max(1, limit), after, columns)
     rows = write.connection.execute(statement, params).all()
-    if not rows and after is not None:
+    if not rows and after is not None and "_anchor" not in params:  # sorted by id: the anchor was not read yet
         _anchor(write, process, process.table.c.id, after)  # an empty page: refused if the anchor is no item
     return process, read, rows
 

@@ -543,6 +543,7 @@ WHERE = [
     (["grade = retail", "qty = 5"], {"Бетон М300", "Арматура 50%"}),
     (["price >= 100", "day < 2026-03-01", "tags = x"], {"Бетон М300", "ЁЛКА"}),
     (["grade IS NOT EMPTY", "label is  empty"], {"Песок"}),
+    (["label = <alpha>"], set()),  # a value may start with `<`: only an operator typed twice is refused
 ]
 
 
@@ -585,6 +586,8 @@ def test_a_list_statement_built_once_never_keeps_a_value(db: Rules) -> None:
     ("colour = red", "lot has no field `colour`"),
     ("price > дорого", "--where price: 'дорого' is not a number"),
     ("qty > 99999999999999999999", "--where qty: 99999999999999999999 is too large to compare"),
+    ("qty >< 5", "cannot read the filter 'qty >< 5': `>` is followed by `<`"),
+    ("label == alpha", "cannot read the filter 'label == alpha': `=` is followed by `=`"),
     ("day < 2026-13-01", "--where day: '2026-13-01' is not a date (write YYYY-MM-DD)"),
     ("price ~ 5", "cannot read the filter 'price ~ 5'"),
 ])
