@@ -581,7 +581,26 @@ def folders(draw: Any, max_processes: int = 3) -> tuple[list[dict[str, Any]], di
             trigger["id"] = trigger_id
             process["triggers"].append(trigger)
     break_trigger_cycles(processes)
+    for process in processes:
+        show_fields_texts_use(process)
     return processes, roles_doc
+
+
+def show_fields_texts_use(process: dict[str, Any]) -> None:
+    """No role hides a field a comment or notification uses (validate warns about such texts)."""
+    from smartflow.expressions import names_used, parse_template
+    from smartflow.validate.behaviour import _templates
+
+    used: set[str] = set()
+    for trigger in process.get("triggers", []):
+        for action in trigger["do"]:
+            if next(iter(action)) in ("comment", "notify"):
+                for source, _ in _templates(action, ()):
+                    node, _problem = parse_template(source)
+                    used |= names_used(node) if node is not None else set()
+    for grant in (process.get("permissions") or {}).values():
+        if isinstance(grant, dict) and "hidden_fields" in grant:
+            grant["hidden_fields"] = [f for f in grant["hidden_fields"] if f not in used]
 
 
 def load_data(data: dict[str, Any], file: str) -> Document:
