@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -290,31 +288,6 @@ def stored_scalar(field: Field, value: Any) -> Any:
 
 def _scaled(field: Field, amount: Decimal) -> int:
     return int(amount.scaleb(precision_of(field)))
-
-
-def from_stored(field: Field, row: Any) -> Any:
-    """A single-valued field's canonical value read from an item row (a mapping)."""
-    return stored_reader(field)(row)
-
-
-def stored_reader(field: Field) -> Callable[[Any], Any]:
-    """What from_stored does for field, as a function of the row: built once per field, it spares a
-    list page the type dispatch on each of its rows × fields."""
-    key = field.id
-    if field.type in ("number", "money"):
-        exponent = -precision_of(field)
-        if field.type == "number":
-            return lambda row: None if row[key] is None else Decimal(row[key]).scaleb(exponent)
-        currency = currency_column(key)
-        return lambda row: (None if row[key] is None
-                            else {"amount": Decimal(row[key]).scaleb(exponent), "currency": row[currency]})
-    if field.type == "datetime":
-        def moment(row: Any) -> Any:
-            raw = row[key]
-            return raw.replace(tzinfo=UTC) if isinstance(raw, datetime) and raw.tzinfo is None else raw
-
-        return moment
-    return itemgetter(key)
 
 
 def scalar_from_stored(field: Field, raw: Any, currency: str | None = None) -> Any:

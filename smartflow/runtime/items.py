@@ -212,11 +212,6 @@ def reader(process: CompiledProcess, only: tuple[str, ...] | None = None) -> Row
     return found
 
 
-def decode_row(process: CompiledProcess, row: Any) -> dict[str, Any]:
-    """An item row selected with `reader(process).columns` as canonical values."""
-    return reader(process).decode(row)
-
-
 def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[str, Any]],
                    only: list[str] | None = None) -> None:
     """Fill multiple-valued fields (all, or the ones in only) for a batch of items: one query per field."""
