@@ -89,7 +89,7 @@ def export(process: str, output: str, file_format: str | None, columns: str | No
                             "\t" if delimiter == "tab" else delimiter)
     if output == "-" and chosen == "xlsx":
         raise click.UsageError("xlsx cannot go to stdout; give -o FILE.xlsx")
-    target: Any = click.get_binary_stream("stdout") if output == "-" else Path(output)
+    target: Any = sys.stdout.buffer if output == "-" else Path(output)
     with engine(db_url, as_user) as crm:
         total = _total(crm, process, options) if sys.stderr.isatty() else None
         with progress("exporting", total) as step:

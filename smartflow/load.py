@@ -173,6 +173,8 @@ class _Builder:
         self.file = file
         self.source_map = SourceMap()
         self.duplicates: list[Diagnostic] = []
+        self.stack: list[list[Any]] = []
+        self.last_event: Any = None
 
     def error(self, event: Any, code: str, message: str, hint: str | None = None) -> LoadError:
         mark = event.start_mark
@@ -206,10 +208,11 @@ class _Builder:
         # Each open collection: [container, path, pending_key, pending_key_state, discarded, key_marks];
         # a discarded collection is the value of a duplicate key (or inside one): it is checked
         # but kept out of the data and the source map, so it cannot move the first one's locations.
-        stack: list[list[Any]] = []
+        stack: list[list[Any]] = self.stack
         root: Any = None
         documents = 0
         for event in events:
+            self.last_event = event
             if isinstance(event, yaml.AliasEvent):
                 raise self.error(event, "yaml-alias", f"the alias `*{event.anchor}` is not allowed",
                                  "write the value out in full; anchors and aliases are not supported")
@@ -309,6 +312,44 @@ class _Builder:
             container.append(value)
 
 
+def _too_deep(builder: _Builder, text: str, fallback: Any) -> LoadError:
+    """Where the document first nests deeper than MAX_DEPTH, after the YAML library refused it first.
+
+    libyaml 0.2.6 (PyYAML 6.0.4 wheels) caps flow nesting at 1000 levels itself, and its scanner
+    looks ahead past our cap before it hands over the events. The collections still open when it
+    refused are on the builder's stack; the flow collections that follow the last event are counted
+    here (quoted scalars and comments skipped) to find the opening bracket of the first level too
+    many, which is where the streaming check would have stopped.
+    """
+    depth = len(builder.stack)
+    index = builder.last_event.end_mark.index if builder.last_event is not None else 0
+    quote = ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if quote == '"' and char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or text[index - 1] in " \t\n"):
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, col = _position(text, index)
+                return _fail(builder.file, line, col, "too-deep",
+                             f"the document nests deeper than {MAX_DEPTH} levels", "flatten the structure")
+        elif char in "]}":
+            depth -= 1
+        index += 1
+    mark = fallback.problem_mark
+    return _fail(builder.file, mark.line + 1, mark.column + 1, "too-deep",
+                 f"the document nests deeper than {MAX_DEPTH} levels", "flatten the structure")
+
+
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> LoadError:
     """A parser error as one located diagnostic, naming the usual culprits."""
     mark = exc.problem_mark or exc.context_mark
@@ -335,6 +376,8 @@ def load_text(text: str, file: str) -> tuple[Document, list[Diagnostic]]:
     try:
         data = builder.build(yaml.parse(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
+        if exc.problem and "maximum nesting depth" in exc.problem:
+            raise _too_deep(builder, text, exc) from None
         raise _syntax_error(exc, text, file) from None
     except yaml.YAMLError as exc:  # reader errors (special characters) and the like
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

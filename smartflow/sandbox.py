@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from jinja2 import sandbox as _jinja_sandbox
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_EXPONENT = 64
@@ -30,10 +31,24 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")  # %-08
 _SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")  # the format spec of {name:spec}
 _NESTED_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")  # {:>{width}}: the width comes from an argument
 _PADDING = frozenset(["center", "ljust", "rjust", "zfill", "expandtabs"])
+# Attributes that lead from a value to code, frames or types, whatever the object: Jinja2's own
+# lists, and the frame and traceback ones beside them. A name starting with `_` is refused too.
+INTERNAL_NAMES = frozenset({
+    "mro", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame", "tb_next",
+    *_jinja_sandbox.UNSAFE_FUNCTION_ATTRIBUTES, *_jinja_sandbox.UNSAFE_METHOD_ATTRIBUTES,
+    *_jinja_sandbox.UNSAFE_GENERATOR_ATTRIBUTES, *_jinja_sandbox.UNSAFE_COROUTINE_ATTRIBUTES,
+    *_jinja_sandbox.UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
+})
 
 
 class TemplateRefused(SecurityError):
     """A condition or template that would run away; refused or stopped, never run to the end."""
+
+
+def _refuse_private(name: Any, always: bool = False) -> None:
+    if always or (isinstance(name, str) and (name.startswith("_") or name in INTERNAL_NAMES)):
+        raise TemplateRefused(f"access to {name!r} is not allowed: names starting with `_` and Python's "
+                              "internals are out of reach")
 
 
 def _check_width(width: Any) -> int:
@@ -92,7 +107,7 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
         original_center, original_indent, original_format = (
             self.filters["center"], self.filters["indent"], self.filters["format"])
         truncate, wordwrap = self.filters["truncate"], self.filters["wordwrap"]
-        replace, join = self.filters["replace"], self.filters["join"]
+        replace, join, attr = self.filters["replace"], self.filters["join"], self.filters["attr"]
 
         def center(value: str, width: int = 80) -> str:
             return str(original_center(value, _check_width(width)))
@@ -124,11 +139,34 @@ class HardenedEnvironment(ImmutableSandboxedEnvironment):
             _check_join(separator, value)
             return str(join(context, value, separator, attribute))
 
+        def attr_(environment: Any, value: Any, name: str) -> Any:
+            _refuse_private(name)
+            return attr(environment, value, name)
+
+        attr_.jinja_pass_arg = attr.jinja_pass_arg  # type: ignore[attr-defined]
         wordwrap_.jinja_pass_arg = wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
         replace_.jinja_pass_arg = replace.jinja_pass_arg  # type: ignore[attr-defined]
         join_.jinja_pass_arg = join.jinja_pass_arg  # type: ignore[attr-defined]
         self.filters.update(center=center, indent=indent, format=format_, truncate=truncate_, wordwrap=wordwrap_,
-                            replace=replace_, join=join_)
+                            replace=replace_, join=join_, attr=attr_)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """No private or internal attribute, on any object (Jinja2 checks some only on some types)."""
+        return not (attr.startswith("_") or attr in INTERNAL_NAMES) and super().is_safe_attribute(obj, attr, value)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """`x['__class__']` is refused like `x.__class__`, even on a mapping that has such a key."""
+        _refuse_private(argument)
+        return super().getitem(obj, argument)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """`x._key` is refused before Jinja2 would fall back to `x['_key']` on a mapping."""
+        _refuse_private(attribute)
+        return super().getattr(obj, attribute)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        """A refused attribute stops the template at once, rather than leaving an undefined to trip later."""
+        _refuse_private(attribute, always=True)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Calls of str methods that pad, replace or join are checked before they run (in C)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,13 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ROOT / "processes"
+
+# The README's commands install the `smartflow` command beside the interpreter that runs the tests
+# (a virtual environment's bin/); the demos and quickstart tests run it by name, as a person would,
+# so that folder comes first on PATH even when the environment was not activated.
+_SCRIPTS = str(Path(sys.executable).parent)
+if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _SCRIPTS + os.pathsep + os.environ.get("PATH", "")
 
 
 @pytest.fixture

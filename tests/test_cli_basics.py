@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from smartflow.cli import main
@@ -64,9 +65,10 @@ def test_missing_path_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> Non
     assert "does not exist" in result.output
 
 
-def test_no_default_folder_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        result = runner.invoke(main, ["validate"])
+def test_no_default_folder_is_a_usage_error(runner: CliRunner, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["validate"])
     assert result.exit_code == 2
     assert "no `processes/` folder here" in result.output
 
@@ -127,7 +129,7 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0].strip() for b in readme.split("```sh\n")[1:3]]
     install_and_run, install_and_test = blocks
-    assert install_and_run.startswith("python3 -m pip install .")
+    assert install_and_run.startswith("python3 -m venv .venv && . .venv/bin/activate && python3 -m pip install .")
     assert install_and_test in ci.splitlines()
 
 

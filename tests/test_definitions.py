@@ -47,7 +47,7 @@ SEMANTIC_CODES = {
     "invalid-replaces", "duplicate-card-field", "unknown-role", "transition-no-role", "condition-syntax",
     "template-syntax", "template-forbidden", "unknown-name", "unknown-pipeline", "invalid-link",
     "trigger-cycle", "missing-required", "unknown-ref", "invalid-step", "unknown-user", "unknown-department",
-    "template-reveals-hidden",
+    "template-reveals-hidden", "private-access",
 }
 # Codes of the loader (smartflow/load.py) and of the schema mapping (smartflow/validate/schema.py).
 LOADER_CODES = {
@@ -225,11 +225,14 @@ def test_file_of_exactly_1_mib_is_accepted(tmp_path: Path, runner: CliRunner,
         # the root mapping is level 1, so the 32nd `[` is the 33rd level
         ("kind: Process\ndescription: " + "[" * 100_000 + "]" * 100_000 + "\n", 2, 14 + MAX_DEPTH - 1),
         ("[" * 100_000, 1, MAX_DEPTH + 1),
+        # brackets inside a quoted scalar are text, not nesting
+        ("kind: Process\ndescription: ['[{#', " + "[" * 100_000 + "]" * 100_000 + "]\n", 2, 22 + MAX_DEPTH - 2),
         ("{a: " * 100_000 + "}" * 100_000, 1, 4 * MAX_DEPTH + 1),
         ("- " * 100_000 + "x\n", 1, 2 * MAX_DEPTH + 1),
         ("".join("  " * n + f"k{n}:\n" for n in range(2_000)), MAX_DEPTH + 1, 2 * MAX_DEPTH + 1),
     ],
-    ids=["flow-lists-in-a-value", "flow-lists", "flow-mappings", "block-lists", "block-mappings"],
+    ids=["flow-lists-in-a-value", "flow-lists", "flow-lists-after-quoted-brackets", "flow-mappings", "block-lists",
+         "block-mappings"],
 )
 def test_pathological_nesting_is_refused_fast(text: str, line: int, col: int) -> None:
     error = _refused(text)

@@ -15,7 +15,7 @@ DEMO = ROOT / "examples" / "procurement" / "demo.sh"
 def test_readme_main_job_runs_and_shows_the_board(tmp_path: Path) -> None:
     assert shutil.which("smartflow"), "the README installs the `smartflow` command first"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "python3 -m pip install . && sh examples/procurement/demo.sh" in readme
+    assert "&& python3 -m pip install . && sh examples/procurement/demo.sh" in readme
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFLOW_")}
     env["COLUMNS"] = "140"
     first = subprocess.run(["sh", str(DEMO)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -20,12 +20,17 @@ if [ "$(smartflow item list candidate --format csv | wc -l)" -le 1 ]; then
   # 33 candidates and interns in every stage of both pipelines, columns titled in English;
   # the `assign_recruiter` trigger shares them out between the two recruiters.
   smartflow import candidate "$here/candidates.xlsx"
+  # The worker sends what the import set off (reminders of interviews already booked), so the
+  # inbox below shows this story's messages, whatever today's date.
+  smartflow worker --once
 
-  # A new application: screened, interviewed, given a test task by the recruiter.
+  # A new application: screened, interviewed, given a test task by the recruiter; her dates are
+  # days and weeks from today, so the story's reminders always lie ahead.
+  in_days() { python3 -c "import datetime, sys; print(datetime.date.today() + datetime.timedelta(int(sys.argv[1])))" "$1"; }
   id=$(smartflow item create candidate --as smirnova --set title="Петрова Анна Сергеевна" \
     --set position=engineer --set source=hh_ru --set email=a.petrova@mail.ru --set expected_salary=180000)
   smartflow item move candidate "$id" screening --as smirnova
-  smartflow item update candidate "$id" --as smirnova --set interview_date=2026-12-08T11:00 --set interviewer=zakharov
+  smartflow item update candidate "$id" --as smirnova --set interview_date="$(in_days 3)T11:00" --set interviewer=zakharov
   smartflow item move candidate "$id" interview --as smirnova
   smartflow item move candidate "$id" test_task --as smirnova
 
@@ -35,8 +40,8 @@ if [ "$(smartflow item list candidate --format csv | wc -l)" -le 1 ]; then
   # Scored, the head of HR makes the offer; once it is accepted the `onboarding` trigger marks
   # her a new employee and asks HR to prepare the workplace.
   smartflow item update candidate "$id" --as smirnova --set test_score=86
-  smartflow item update candidate "$id" --as volkova --set offered_salary=175000 --set offer_date=2026-12-15 \
-    --set start_date=2027-01-11 --set department="Проектный отдел"
+  smartflow item update candidate "$id" --as volkova --set offered_salary=175000 --set offer_date="$(in_days 10)" \
+    --set start_date="$(in_days 37)" --set department="Проектный отдел"
   smartflow item move candidate "$id" offer --as volkova
   smartflow item move candidate "$id" hired --as volkova
 

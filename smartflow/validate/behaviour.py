@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from smartflow.diagnostics import Diagnostic, did_you_mean, known_list
-from smartflow.expressions import forbidden_tags, names_used, parse_condition, parse_template
+from smartflow.expressions import forbidden_tags, names_used, parse_condition, parse_template, private_accesses
 from smartflow.load import JsonPath
 from smartflow.model import SYSTEM_FIELDS
 from smartflow.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
@@ -137,7 +137,13 @@ def _check_expression(process: ProcessDoc, source: str, path: JsonPath, known: s
         for tag in forbidden_tags(node):
             yield error("template-forbidden", f"the template uses `{tag}`, which is not allowed", where,
                         "templates stand alone: write the text in place", path)
-    for name in sorted(names_used(node) - known):
+    private = sorted(private_accesses(node), key=source.find)
+    if private:
+        names = ", ".join(f"`{name}`" for name in private)
+        yield error("private-access", f"the {kind} {source!r} reaches into Python's internals: {names}", where,
+                    f"{kind}s may use fields and plain values only: names that start with `_` and attributes "
+                    "such as `mro` are refused; use the field's value itself", path)
+    for name in sorted(names_used(node) - known - set(private)):
         hint = did_you_mean(name, known) or "use a field id of the process, a system field, `now`, `today` or `user`"
         yield error("unknown-name", f"the {kind} {source!r} uses `{name}`, which is not a field of `{process.id}`",
                     where, hint, path)

@@ -9,13 +9,18 @@ hostile condition does the same; in a delayed job the refusal fails that job and
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from jinja2.sandbox import SecurityError
 
+from smartflow.cli import main
 from smartflow.expressions import environment
 from smartflow.runtime.automation import AutomationFailed
 from smartflow.sandbox import MAX_OUTPUT, TIME_LIMIT, TemplateRefused, render, run_limited
@@ -59,6 +64,22 @@ TEMPLATES: dict[str, tuple[str, bool]] = {
     "output_cap": ("{{ 'a' * 60000 }}{{ 'b' * 60000 }}", True),
 }
 
+# Reaching for Python's internals: each is refused by name, at once, whatever the value holds.
+PRIVATE: dict[str, str] = {
+    "dunder_class": "{{ title.__class__ }}",
+    "item_access": "{{ title['__class__'] }}",
+    "mapping_private_key": "{{ {'_key': 1}._key }}",
+    "mapping_private_item": "{{ {'_key': 1}['_key'] }}",
+    "mro": "{{ title.mro }}",
+    "globals_of_a_method": "{{ title.upper.__globals__ }}",
+    "attr_filter": "{{ title|attr('__class__') }}",
+    "attr_filter_mro": "{{ title|attr('mro') }}",
+    "format_attribute": "{{ '{0.__class__}'.format(title) }}",
+    "format_index": "{{ '{0[__class__]}'.format({'__class__': 1}) }}",
+    "format_map": "{{ '{t.__class__}'.format_map({'t': title}) }}",
+    "namespace_private": "{% set ns = namespace(_x=1) %}{{ ns._x }}",
+}
+
 # case id → condition (a Jinja2 expression, as in `when:`)
 CONDITIONS: dict[str, str] = {
     "dunder_class": "title.__class__",
@@ -97,6 +118,13 @@ def test_each_hostile_template_is_refused_quickly(case: str) -> None:
     if not before_it_runs:
         assert isinstance(refused.value, TemplateRefused)
         assert f"longer than {TIME_LIMIT:g} s" in str(refused.value)
+
+
+@pytest.mark.parametrize("case", list(PRIVATE))
+def test_private_names_are_refused_at_run_time_by_name(case: str) -> None:
+    with pytest.raises(SecurityError) as refused:
+        _render(PRIVATE[case])
+    assert "not allowed" in str(refused.value) or "unsafe" in str(refused.value), str(refused.value)
 
 
 @pytest.mark.parametrize("case", list(CONDITIONS))
@@ -144,12 +172,16 @@ def test_time_limit_restores_the_previous_trace_function() -> None:
 
 # ---- the same cases as triggers of a deployed process -------------------------------------------
 
-SYNC = {case: source for case, (source, _) in TEMPLATES.items()}
-DELAYED = ("dunder_class", "format_escape", "repeat_string", "nested_ranges", "percent_width")
+# Cases that reach for Python's internals never deploy (validate refuses them: see the test below), so
+# the deployed process carries the resource-hungry ones; the sandbox alone refuses the rest above.
+REFUSED_AT_VALIDATE = {"dunder_class", "dunder_chain", "attr_filter", "format_escape", "format_map_escape"}
+SYNC = {case: source for case, (source, _) in TEMPLATES.items() if case not in REFUSED_AT_VALIDATE}
+DEPLOYED_CONDITIONS = {case: source for case, source in CONDITIONS.items() if case not in REFUSED_AT_VALIDATE}
+DELAYED = ("power", "format_width", "repeat_string", "nested_ranges", "percent_width")
 
 
 def _probe_options() -> list[dict[str, str]]:
-    ids = [f"t_{c}" for c in SYNC] + [f"c_{c}" for c in CONDITIONS] + [f"j_{c}" for c in DELAYED] + ["plain"]
+    ids = [f"t_{c}" for c in SYNC] + [f"c_{c}" for c in DEPLOYED_CONDITIONS] + [f"j_{c}" for c in DELAYED] + ["plain"]
     return [{"id": i, "title": i} for i in ids]
 
 
@@ -158,7 +190,7 @@ def _triggers() -> list[dict[str, Any]]:
     for case, source in SYNC.items():  # a first action that writes, then the hostile one
         triggers.append({"id": f"t_{case}", "on": "field_changed", "field": "probe", "to": f"t_{case}",
                          "do": [{"set": {"note": "written by the first action"}}, {"comment": source}]})
-    for case, condition in CONDITIONS.items():
+    for case, condition in DEPLOYED_CONDITIONS.items():
         triggers.append({"id": f"c_{case}", "on": "field_changed", "field": "probe", "to": f"c_{case}",
                          "when": condition, "do": [{"comment": "the condition held"}]})
     for case in DELAYED:
@@ -196,7 +228,23 @@ def test_refused_template_in_an_action_rolls_back_the_change_and_writes_nothing(
     assert db.state("hostile") == before  # neither the person's change nor the first action's `set`
 
 
-@pytest.mark.parametrize("case", list(CONDITIONS))
+@pytest.mark.parametrize("case", sorted(REFUSED_AT_VALIDATE))
+def test_private_access_never_deploys(case: str, tmp_path: Path) -> None:
+    """The same hostile texts as a condition and as a template fail `validate`, located, with exit 1."""
+    condition = CONDITIONS.get(case, TEMPLATES[case][0].removeprefix("{{ ").removesuffix(" }}"))
+    hostile = process("hostile", {"note": {"type": "text"}}, [
+        {"id": "by_condition", "on": "created", "when": condition, "do": [{"comment": "held"}]},
+        {"id": "by_template", "on": "created", "do": [{"comment": TEMPLATES[case][0]}]},
+    ])
+    (tmp_path / "hostile.yaml").write_text(yaml.safe_dump(hostile, allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    refused = [line for line in result.output.splitlines() if "error[private-access]" in line]
+    assert len(refused) == 2, result.output
+    assert all(re.match(r"^\S+hostile\.yaml:\d+:\d+: error\[private-access\]: ", line) for line in refused)
+
+
+@pytest.mark.parametrize("case", list(DEPLOYED_CONDITIONS))
 def test_refused_condition_rolls_back_the_change_and_writes_nothing(db: Auto, item: int, case: str) -> None:
     before = db.state("hostile")
     started = time.monotonic()

@@ -127,14 +127,15 @@ def test_database_from_the_environment(runner: CliRunner, sqlite_url: str, tmp_p
     assert run(runner, "versions", "--db", other, env=env).stdout == "Nothing deployed yet.\n"
 
 
-def test_default_folder_and_default_database(runner: CliRunner, tmp_path: Path) -> None:
-    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
-        write(Path(here) / "processes", base())
-        env = {"SMARTFLOW_DATABASE_URL": ""}
-        result = run(runner, "apply", env=env)
-        assert result.exit_code == 0, result.output
-        assert "Plan for sqlite:///smartflow.db " in result.stdout
-        assert (Path(here) / "smartflow.db").exists()
+def test_default_folder_and_default_database(runner: CliRunner, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "processes", base())
+    env = {"SMARTFLOW_DATABASE_URL": ""}
+    result = run(runner, "apply", env=env)
+    assert result.exit_code == 0, result.output
+    assert "Plan for sqlite:///smartflow.db " in result.stdout
+    assert (tmp_path / "smartflow.db").exists()
 
 
 def test_invalid_definitions_exit_3_and_change_nothing(runner: CliRunner, sqlite_url: str, tmp_path: Path) -> None:
