@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from smartflow import deploy
 from smartflow.compile.sql import build_metadata
-from smartflow.convert import to_yaml
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 TYPES = ["string", "text", "integer", "number", "money", "boolean", "date", "datetime", "enum", "email", "phone",
          "url", "user", "file"]

@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from smartflow import deploy
-from smartflow.convert import to_yaml
-from smartflow.runtime import Engine
+from smartflow import Engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_runtime import database  # a fresh SQLite file or PostgreSQL schema

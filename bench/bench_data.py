@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from smartflow import deploy
 from smartflow.compile.sql import build_metadata
-from smartflow.convert import to_yaml
 from smartflow.db import make_engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 PROCESS: dict[str, Any] = {
     "kind": "Process", "id": "deal", "title": {"ru": "Сделка", "en": "Deal"},
@@ -110,7 +110,7 @@ def _deploy(url: str, folder: Path) -> None:
     definitions.mkdir(exist_ok=True)
     (definitions / "deal.yaml").write_text(to_yaml(PROCESS), encoding="utf-8")
     deploy.apply(deploy.load_desired([definitions]), url)
-    from smartflow.runtime import Engine
+    from smartflow import Engine
 
     with Engine(url) as crm:
         for n in range(USERS):
@@ -156,8 +156,8 @@ def _definition() -> Any:
 
 
 def export_smartflow(url: str, out: Path, fmt: str, where: list[str]) -> None:
+    from smartflow import Engine
     from smartflow.data.export import ExportOptions, export_items
-    from smartflow.runtime import Engine
 
     with Engine(url) as crm:
         export_items(crm, "deal", out, ExportOptions(format=fmt, where=tuple(where)))
@@ -200,10 +200,10 @@ def export_raw(url: str, out: Path, fmt: str, where: list[str]) -> None:
 
 def _cells(url: str, fmt: str) -> list[list[Any]]:
     """The cells smartflow writes (typed for xlsx, text for CSV), computed up front: the raw writer's input."""
+    from smartflow import Engine, people, query
     from smartflow.data import session
     from smartflow.data.cells import Lookups, Renderer
     from smartflow.data.columns import export_columns
-    from smartflow.runtime import Engine, people, query
 
     with Engine(url) as crm, session(crm, False) as write:
         process = write.compiled.processes["deal"]
@@ -239,8 +239,8 @@ def write_cells(rows: list[list[Any]], out: Path, fmt: str) -> Callable[[], None
 
 
 def import_smartflow(url: str, source: Path) -> None:
+    from smartflow import Engine
     from smartflow.data.importer import ImportOptions, import_file
-    from smartflow.runtime import Engine
 
     with Engine(url, via="import") as crm:
         result = import_file(crm, "deal", source, ImportOptions())
@@ -263,7 +263,7 @@ def import_raw(url: str, count: int) -> Callable[[], None]:
 
 
 def import_per_row(url: str, count: int) -> None:
-    from smartflow.runtime import Engine
+    from smartflow import Engine
 
     with Engine(url) as crm:
         for row in item_rows(count, start=2 * 10**6):
@@ -303,7 +303,7 @@ def child(kind: str, url: str, out: str, extra: str) -> None:
     if kind.startswith(("export-", "small-export-", "import-")):
         import smartflow.data.export
         import smartflow.data.importer
-        import smartflow.runtime  # noqa: F401
+        import smartflow.services  # noqa: F401
     trace = bool(os.environ.get("SMARTFLOW_BENCH_TRACE"))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if trace:
@@ -400,8 +400,8 @@ def import_report(base: str | None, folder: Path, rounds: int, rows: int) -> Non
         bulk_load(url, rows)
         for fmt in ("csv", "xlsx"):
             files[fmt] = folder / f"import.{fmt}"
+            from smartflow import Engine
             from smartflow.data.export import ExportOptions, export_items
-            from smartflow.runtime import Engine
 
             with Engine(url) as crm:
                 export_items(crm, "deal", files[fmt], ExportOptions(format=fmt, columns="all"))

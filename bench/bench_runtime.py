@@ -48,11 +48,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from smartflow import deploy
+from smartflow import Engine
 from smartflow.compile.sql import build_metadata
-from smartflow.convert import to_yaml
 from smartflow.db import make_engine
-from smartflow.runtime import Engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 PROCESS: dict[str, Any] = {
     "kind": "Process",

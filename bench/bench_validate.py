@@ -4,8 +4,8 @@ Generates N realistic process files (20–30 fields, 2 pipelines, triggers, perm
 100–200 lines each) plus a roles file into a temporary folder, then times, in the same run:
 
   a. bare parsing: yaml.load(text, Loader=yaml.CSafeLoader) of every file (the baseline);
-  b. smartflow's loader only: smartflow.load.load_file on every file;
-  c. full validation: smartflow.validate.validate_paths([folder]);
+  b. smartflow's loader only: smartflow.definitions.load.load_file on every file;
+  c. full validation: smartflow.definitions.validate.validate_paths([folder]);
   and, for context, PyYAML's pure-Python yaml.SafeLoader.
 
 Each is run a few times, in turn; the table shows the best and the median run, and the best
@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
-from smartflow.load import load_file  # noqa: E402
-from smartflow.validate import validate_paths  # noqa: E402
+from smartflow.definitions.load import load_file  # noqa: E402
+from smartflow.definitions.validate import validate_paths  # noqa: E402
 
 ROLES = ("administrator", "manager", "buyer", "accountant", "lawyer", "production")
 WORDS = [

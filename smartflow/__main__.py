@@ -1,3 +1,3 @@
-from smartflow.cli import main
+from smartflow.cli.main import main
 
 main()

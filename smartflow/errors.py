@@ -1,6 +1,6 @@
 """smartflow's exceptions: definition errors and operational errors under one base.
 
-Exit codes are decided at the CLI edge (smartflow/cli.py), never here.
+Exit codes are decided at the CLI edge (smartflow/cli/exits.py), never here.
 """
 
 from __future__ import annotations
@@ -89,3 +89,7 @@ class TransitionNotAllowed(ItemError):
 
 class ConflictError(ItemError):
     """Someone else changed the item first."""
+
+
+class AutomationFailed(ItemError):
+    """A synchronous action failed; the change that fired it is rolled back with it."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smartflow.cli import main
+from smartflow.cli.main import main
 from tests.conftest import PROCESSES, ROOT
 
 
@@ -109,7 +109,7 @@ def test_help_lists_commands_and_version(runner: CliRunner) -> None:
 
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom smartflow.cli import main\n"
+        "import sys\nfrom click.testing import CliRunner\nfrom smartflow.cli.main import main\n"
         "CliRunner().invoke(main, ['--help'])\n"
         "heavy = [m for m in ('jsonschema', 'sqlalchemy', 'jinja2', 'openpyxl', 'transitions') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
@@ -119,9 +119,10 @@ def test_help_does_not_import_heavy_modules() -> None:
 
 
 def test_model_imports_nothing_of_ours() -> None:
-    code = "import sys\nimport smartflow.model\nprint(sorted(m for m in sys.modules if m.startswith('smartflow.')))\n"
+    code = ("import sys\nimport smartflow.definitions.model\n"
+            "print(sorted(m for m in sys.modules if m.startswith('smartflow.')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "['smartflow.model']"
+    assert out.stdout.strip() == "['smartflow.definitions', 'smartflow.definitions.model']"
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
@@ -148,7 +149,7 @@ def test_a_database_error_no_service_caught_is_one_line_and_exit_6(runner: CliRu
     import click
     import sqlalchemy as sa
 
-    from smartflow.cli import SmartflowGroup
+    from smartflow.cli.main import SmartflowGroup
 
     @click.group(cls=SmartflowGroup)
     def group() -> None:

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smartflow.cli import main
-from smartflow.load import MAX_DEPTH, MAX_FILE_BYTES, LoadError, load_text
-from smartflow.validate import validate_paths
+from smartflow.cli.main import main
+from smartflow.definitions.load import MAX_DEPTH, MAX_FILE_BYTES, LoadError, load_text
+from smartflow.definitions.validate import validate_paths
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
 INVALID = sorted(p for p in (DEFINITIONS / "invalid").iterdir() if p.is_dir())

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from smartflow.convert import process_from_data, process_to_data, roles_from_data, roles_to_data, to_yaml
-from smartflow.load import Document, LoadError, decode, load_file, load_text
-from smartflow.model import ACTIONS, DEFAULT_ROLES, LEVELS, SYSTEM_FIELDS
-from smartflow.validate import validate_documents
-from smartflow.validate.schema import schema
-from smartflow.validate.structure import SQL_RESERVED
+from smartflow.definitions.convert import process_from_data, process_to_data, roles_from_data, roles_to_data, to_yaml
+from smartflow.definitions.load import Document, LoadError, decode, load_file, load_text
+from smartflow.definitions.model import ACTIONS, DEFAULT_ROLES, LEVELS, SYSTEM_FIELDS
+from smartflow.definitions.validate import validate_documents
+from smartflow.definitions.validate.schema import schema
+from smartflow.definitions.validate.structure import SQL_RESERVED
 from tests.conftest import PROCESSES
 
 # Each generated folder takes ~0.1 s to draw and as long to validate: few examples, no deadline.
@@ -588,8 +588,8 @@ def folders(draw: Any, max_processes: int = 3) -> tuple[list[dict[str, Any]], di
 
 def show_fields_texts_use(process: dict[str, Any]) -> None:
     """No role hides a field a comment or notification uses (validate warns about such texts)."""
-    from smartflow.expressions import names_used, parse_template
-    from smartflow.validate.behaviour import _templates
+    from smartflow.definitions.expressions import names_used, parse_template
+    from smartflow.definitions.validate.behaviour import _templates
 
     used: set[str] = set()
     for trigger in process.get("triggers", []):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from smartflow.cli import main
+from smartflow.cli.main import main
 from tests.conftest import PROCESSES
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from smartflow.model import Definition, Field, Process
+from smartflow.definitions.model import Definition, Field, Process
 
 DEFAULT_PRECISION = 2
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from smartflow.compile.sql import currency_column
 from smartflow.data.columns import Column
-from smartflow.model import Process
+from smartflow.definitions.model import Process
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _RISKY = frozenset([*FORMULA_START, "'"])

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from smartflow.data import DataFileError
-from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.model import Field, Process, Text
 from smartflow.errors import InvalidValue
-from smartflow.model import Field, Process, Text
 
 SYSTEM_TITLES: dict[str, Text] = {
     "id": Text((("en", "ID"), ("ru", "ID"))),

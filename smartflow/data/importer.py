@@ -23,8 +23,8 @@ from smartflow.data.cells import neutralise
 from smartflow.data.columns import Column, HeaderMatch, column, match_headers
 from smartflow.data.parse import CellProblem, Resolver
 from smartflow.data.sheets import Sheet, SheetRow, open_sheet
+from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue, ItemError, PermissionDenied
-from smartflow.model import Pipeline
 from smartflow.runtime import access, fields, items, people, query
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from smartflow.data.cells import currency_of, restore
 from smartflow.data.columns import Column
-from smartflow.model import Field, Pipeline, Process
+from smartflow.definitions.model import Field, Pipeline, Process
 from smartflow.runtime import fields, query
 from smartflow.runtime.fields import DEFAULT_CURRENCY, ValueProblem
 from smartflow.runtime.items import Write

@@ -1,5 +1,5 @@
-"""The runtime: items, moves, rights and history, behind one Engine."""
+"""The runtime: items, fields, queries, rights, rules and people on one deployed version.
 
-from smartflow.runtime.engine import Engine
-
-__all__ = ["Engine"]
+It imports nothing from automation or the services above it; changes are published as
+events to the listener a compiled version carries (see items.publish).
+"""

@@ -8,6 +8,7 @@ Conditions are compiled once into Jinja2 expressions in the immutable sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import build_metadata, item_table_name, values_table_name
-from smartflow.model import ACTIONS, LEVELS, Definition, Field, Permission, Pipeline, Process, Transition
+from smartflow.definitions.model import ACTIONS, LEVELS, Definition, Field, Permission, Pipeline, Process, Transition
 
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
@@ -34,7 +35,7 @@ class PipelineRules:
     def __init__(self, pipeline: Pipeline) -> None:
         from transitions import Machine
 
-        from smartflow.expressions import environment
+        from smartflow.definitions.expressions import environment
 
         self.pipeline = pipeline
         self.stage_ids = [s.id for s in pipeline.stages]
@@ -146,14 +147,27 @@ class CompiledDefinition:
                 observers=tables.get(values_table_name(process.id, "observers")),
             )
             self.processes[process.id] = compiled
+        # Who hears the items' changes (events.Listener); the services layer attaches automation.
+        self.listener: Any = None
 
-    @cached_property
-    def automation(self) -> Any:
-        """The triggers, with their conditions and templates compiled (once per version)."""
-        from smartflow.runtime.automation import Automation
-
-        return Automation(list(self.definition.processes))
 
     @property
     def role_ids(self) -> set[str]:
         return {role.id for role in self.definition.roles}
+
+
+def built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """build(), once per key: statements run with parameters (building one, and its cache key, costs
+    SQLAlchemy more than running it) and per-field readers.
+
+    Keys start with a table of the compiled definition (new with each deployed version and each
+    Engine), and the cache lives in that table's `info`: it goes when the definition goes, so a
+    closed Engine or a replaced version leaves nothing behind. Bounded per table all the same (the
+    list statements vary with the filters asked for)."""
+    cache: dict[tuple[Any, ...], Any] = key[0].info.setdefault("smartflow_built", {})
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1024:
+            cache.clear()
+        found = cache[key] = build()
+    return found

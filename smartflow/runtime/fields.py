@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smartflow.compile.sql import currency_column, precision_of
-from smartflow.model import Field
+from smartflow.definitions.model import Field
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")

@@ -16,12 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
-from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.model import Field
 from smartflow.runtime import access, clock, fields
 from smartflow.runtime.access import Actor
-from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess
+from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
+from smartflow.runtime.events import Event, changed_events
+from smartflow.runtime.people import user_id
 from smartflow.runtime.rules import move_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
@@ -61,23 +63,6 @@ def process_of(write: Write, process_id: str) -> CompiledProcess:
 
 
 # ---- reading one item --------------------------------------------------------------
-
-
-def built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """build(), once per key: statements run with parameters (building one, and its cache key, costs
-    SQLAlchemy more than running it) and per-field readers.
-
-    Keys start with a table of the compiled definition (new with each deployed version and each
-    Engine), and the cache lives in that table's `info`: it goes when the definition goes, so a
-    closed Engine or a replaced version leaves nothing behind. Bounded per table all the same (the
-    list statements vary with the filters asked for)."""
-    cache: dict[tuple[Any, ...], Any] = key[0].info.setdefault("smartflow_built", {})
-    found = cache.get(key)
-    if found is None:
-        if len(cache) > 1024:
-            cache.clear()
-        found = cache[key] = build()
-    return found
 
 
 def _fetch_statement(write: Write, process: CompiledProcess, lock: bool, deleted: bool) -> Any:
@@ -124,11 +109,11 @@ def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, A
     return item
 
 
-def _fire(write: Write, process_id: str, item_id: int, events: list[Any]) -> None:
-    if write.triggers and write.compiled.automation.by_process.get(process_id):
-        from smartflow.runtime.automation import fire
-
-        fire(write, process_id, item_id, events)
+def publish(write: Write, process_id: str, item_id: int, events: list[Event]) -> None:
+    """Tell the version's listener (automation) what a change did, in the change's transaction."""
+    listener = write.compiled.listener
+    if write.triggers and events and listener is not None and listener.watches(process_id):
+        listener.changed(write, process_id, item_id, events)
 
 
 _TIMESTAMPS = frozenset(("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"))
@@ -277,7 +262,6 @@ def _hint(field: Field) -> str | None:
 
 
 def _user_id(write: Write, value: Any, field_id: str) -> int:
-    from smartflow.runtime.people import user_id
 
     found = user_id(write.connection, write.compiled, value)
     if found is None:
@@ -452,9 +436,7 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
     _record(write, [_history(write, process, item_id, "create", None, None,
                              {**snapshot, "pipeline": chosen.id, "stage": stage_id})])
-    from smartflow.runtime.automation import Event
-
-    _fire(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=stage_id)])
+    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=stage_id)])
     return item_id
 
 
@@ -501,9 +483,7 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
                     expected_version)
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
     _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
-    from smartflow.runtime.automation import changed_events
-
-    _fire(write, process_id, item_id, changed_events(changes))
+    publish(write, process_id, item_id, changed_events(changes))
     return changes
 
 
@@ -536,9 +516,7 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
     _record(write, rows)
-    from smartflow.runtime.automation import Event
-
-    _fire(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)])
+    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)])
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
 
 
@@ -552,9 +530,8 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
         outcome = "recycle_bin"
     else:
         write.connection.execute(sa.delete(table).where(table.c.id == item_id))
-        from smartflow.runtime.automation import drop_jobs
-
-        drop_jobs(write, process_id, item_id, "the item was deleted")  # SQLite may give its id to a new item
+        if write.compiled.listener is not None:  # SQLite may give its id to a new item: its jobs must go
+            write.compiled.listener.removed(write, process_id, item_id, "the item was deleted")
         outcome = "deleted"
     _record(write, [_history(write, process, item_id, "delete", None, {"title": item["title"]}, None)])
     return outcome

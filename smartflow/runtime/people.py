@@ -6,11 +6,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.runtime import clock
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
-from smartflow.runtime.compiled import CompiledDefinition
+from smartflow.runtime.compiled import CompiledDefinition, built
 
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]:
@@ -20,7 +20,6 @@ def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]
 
 def user_id(connection: Any, compiled: CompiledDefinition, value: Any) -> int | None:
     """The id of a user given by login or id, or None."""
-    from smartflow.runtime.items import built
 
     users, _, _ = _tables(compiled)
     by_id = isinstance(value, int) or (isinstance(value, str) and value.isdigit())

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
-from smartflow.diagnostics import did_you_mean, known_list
+from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.model import Field
 from smartflow.errors import InvalidValue
-from smartflow.model import Field
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import (

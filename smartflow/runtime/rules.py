@@ -6,8 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from smartflow.diagnostics import known_list
-from smartflow.expressions import names_used, parse_condition
+from smartflow.definitions.diagnostics import known_list
+from smartflow.definitions.expressions import names_used, parse_condition
 from smartflow.runtime import access, clock
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledProcess

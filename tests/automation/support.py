@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow import deploy
+from smartflow import Engine
 from smartflow.compile.sql import build_metadata
-from smartflow.model import Definition
-from smartflow.runtime import Engine
+from smartflow.definitions.model import Definition
+from smartflow.deploy import apply as deploy
 from tests.runtime.support import write_definitions
 
 START = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
@@ -135,7 +135,7 @@ class Auto:
 
     def drain(self, **options: Any) -> Any:
         """Run the worker until a pass finds nothing due; the tallies summed."""
-        from smartflow.runtime.worker import Tally
+        from smartflow.automation.worker import Tally
 
         total = Tally()
         for _ in range(100):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from smartflow.runtime.automation import AutomationFailed
+from smartflow.errors import AutomationFailed
 from tests.automation.support import ROLES, Auto, process
 from tests.runtime.support import module_url
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner, Result
 
-from smartflow.cli import main
+from smartflow.cli.main import main
 from tests.automation.support import ROLES, Auto, Clock, process
 from tests.runtime.support import module_url
 

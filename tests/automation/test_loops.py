@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smartflow.runtime.automation import ACTION_BUDGET, MAX_DEPTH
+from smartflow.automation.triggers import ACTION_BUDGET, MAX_DEPTH
 from tests.automation.support import ROLES, Auto, process
 from tests.runtime.support import module_url
 

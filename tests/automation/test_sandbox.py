@@ -20,10 +20,10 @@ import yaml
 from click.testing import CliRunner
 from jinja2.sandbox import SecurityError
 
-from smartflow.cli import main
-from smartflow.expressions import environment
-from smartflow.runtime.automation import AutomationFailed
-from smartflow.sandbox import MAX_OUTPUT, TIME_LIMIT, TemplateRefused, render, run_limited
+from smartflow.cli.main import main
+from smartflow.definitions.expressions import environment
+from smartflow.definitions.sandbox import MAX_OUTPUT, TIME_LIMIT, TemplateRefused, render, run_limited
+from smartflow.errors import AutomationFailed
 from tests.automation.support import ROLES, Auto, process
 from tests.runtime.support import module_url
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from smartflow.model import Trigger
-from smartflow.runtime.automation import due_time, shift
+from smartflow.automation.compiled import due_time, shift
+from smartflow.definitions.model import Trigger
 from tests.automation.support import ROLES, Auto, process
 from tests.runtime.support import module_url
 

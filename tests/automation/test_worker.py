@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from smartflow.automation.worker import BACKOFF, MAX_ATTEMPTS
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
-from smartflow.runtime.worker import BACKOFF, MAX_ATTEMPTS
 from tests.automation.support import ROLES, SYSTEM, Auto, Clock, process
 from tests.runtime.support import module_url
 
@@ -451,7 +451,7 @@ def test_two_worker_processes_run_a_thousand_due_jobs_each_exactly_once(db_url: 
 def _hold_a_job(url: str, now: datetime, ready: Any) -> None:
     """Claim the due job and run its actions, then hang before committing (until killed)."""
     from smartflow import Engine
-    from smartflow.runtime import worker
+    from smartflow.automation import worker
 
     real = worker.run_trigger
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-from smartflow.cli import main
+from smartflow.cli.main import main
 from tests.runtime.support import Db
 
 ROLES: dict[str, Any] = {"kind": "Roles", "roles": {

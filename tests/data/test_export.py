@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smartflow.cli import EXIT_BAD_VALUE, EXIT_DENIED, EXIT_USAGE
+from smartflow.cli.main import EXIT_BAD_VALUE, EXIT_DENIED, EXIT_USAGE
 from smartflow.data.export import ExportOptions, export_items
 from tests.data.support import DOCUMENTS, add_people, invoke
 from tests.runtime.support import Db, module_url
@@ -197,7 +197,7 @@ def test_unknown_column_and_format_are_refused(db: Db, tmp_path: Path) -> None:
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from smartflow import cli_data
+    from smartflow.cli import data as cli_data
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -241,9 +241,9 @@ def test_python_callers_may_give_columns_as_a_list(db: Db) -> None:
 
 
 def test_one_item_renders_with_an_empty_money_field() -> None:
-    from smartflow.convert import definition_from_documents
     from smartflow.data.cells import Lookups, Renderer
     from smartflow.data.columns import export_columns
+    from smartflow.definitions.convert import definition_from_documents
 
     definition = definition_from_documents([(d, "") for d in DOCUMENTS])
     deal = next(p for p in definition.processes if p.id == "deal")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from smartflow.cli import EXIT_NOT_DEPLOYED, EXIT_USAGE
-from smartflow.graph import Edge, diff_graphs, mermaid, pipeline_graph
+from smartflow.analytics.graph import Edge, diff_graphs, mermaid, pipeline_graph
+from smartflow.cli.main import EXIT_NOT_DEPLOYED, EXIT_USAGE
 from tests.data.support import DEAL, DOCUMENTS, invoke
 from tests.runtime.support import write_definitions
 
@@ -41,7 +41,7 @@ def test_mermaid_shows_stages_transitions_conditions_and_roles(folder: Path) -> 
 
 
 def test_roles_are_those_whose_rights_reach_the_target() -> None:
-    from smartflow.convert import definition_from_documents
+    from smartflow.definitions.convert import definition_from_documents
 
     deal = copy.deepcopy(DEAL)
     deal["permissions"]["seller"]["stages"] = ["work"]  # may move items into `work` only
@@ -104,7 +104,7 @@ def test_diff_of_a_process_not_yet_deployed_adds_everything(folder: Path, db_url
 
 
 def test_removed_stage_and_changed_title() -> None:
-    from smartflow.graph import Graph, Node
+    from smartflow.analytics.graph import Graph, Node
 
     before = Graph("t", "a", [(Node("a", "A", "process"), ""), (Node("b", "B", "success"), "")],
                    [(Edge("a", "b", ("roles: x",)), "")])

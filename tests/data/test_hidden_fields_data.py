@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from smartflow.cli import EXIT_DENIED
+from smartflow.analytics.report import ReportOptions, report
+from smartflow.cli.main import EXIT_DENIED
 from smartflow.data.export import ExportOptions, export_items
 from smartflow.data.importer import ImportOptions, import_file
 from smartflow.errors import PermissionDenied
-from smartflow.report import ReportOptions, report
 from tests.data.support import invoke
 from tests.runtime.support import module_url
 from tests.runtime.test_hidden_fields import DOCUMENTS, HIDDEN, Hiring, setup_people_and_items

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smartflow.cli import EXIT_DENIED, EXIT_INVALID
+from smartflow.cli.main import EXIT_DENIED, EXIT_INVALID
 from smartflow.data import session
 from smartflow.data.importer import ImportOptions, import_file
 from tests.data.support import DOCUMENTS, add_people, invoke

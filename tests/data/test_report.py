@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from smartflow.cli import EXIT_BAD_VALUE, EXIT_INVALID
+from smartflow import Engine
+from smartflow.analytics.report import ReportOptions, build_report
+from smartflow.cli.main import EXIT_BAD_VALUE, EXIT_INVALID
 from smartflow.data import session
-from smartflow.report import ReportOptions, build_report
-from smartflow.runtime import Engine
 from tests.data.support import DOCUMENTS, add_people, invoke
 from tests.runtime.support import Db, module_url
 

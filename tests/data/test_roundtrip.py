@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from smartflow.data.cells import Lookups, Money, Renderer
 from smartflow.data.columns import column
 from smartflow.data.parse import Resolver
-from smartflow.model import Process
+from smartflow.definitions.model import Process
 from smartflow.runtime.fields import is_empty
 from tests.data.support import DOCUMENTS, add_people, invoke
 from tests.runtime.support import Db, module_url
@@ -108,7 +108,7 @@ values = {
 
 
 def _process() -> Process:
-    from smartflow.convert import definition_from_documents
+    from smartflow.definitions.convert import definition_from_documents
 
     found = definition_from_documents([(d, "") for d in DOCUMENTS]).process("deal")
     assert found is not None

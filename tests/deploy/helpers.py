@@ -10,8 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow import deploy
-from smartflow.convert import to_yaml
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 BASE: dict[str, Any] = {
     "kind": "Process",
@@ -97,7 +97,7 @@ def columns(url: str, table: str) -> list[str]:
 def archive(url: str) -> list[tuple[Any, ...]]:
     """The archive's rows as (process, field, reason, data, version), data decoded."""
     from smartflow.compile.sql import build_metadata
-    from smartflow.model import Definition
+    from smartflow.definitions.model import Definition
 
     table = build_metadata(Definition((), ())).tables["sf_archive"]
     with engine(url).connect() as connection:
@@ -113,7 +113,7 @@ REGEN_ENV = "SMARTFLOW_REGEN"  # SMARTFLOW_REGEN=1 rewrites the golden files ins
 
 def plan_text(plan: Any, allow_data_loss: bool = False) -> str:
     """The plan as `smartflow plan` prints it, without the header naming the database."""
-    from smartflow.plan.render import render_text
+    from smartflow.deploy.plan.render import render_text
 
     return render_text(plan, allow_data_loss).split("\n", 1)[1] + "\n"
 

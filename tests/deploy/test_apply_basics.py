@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from smartflow import deploy
+from smartflow.deploy import apply as deploy
 from smartflow.errors import ApplyRefused
 from tests.conftest import PROCESSES
 from tests.dbutil import snapshot

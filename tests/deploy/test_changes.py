@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from smartflow import deploy
+from smartflow.deploy import apply as deploy
 from tests.dbutil import snapshot
 from tests.deploy.helpers import (
     add_user,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from smartflow.cli import EXIT_BUSY, EXIT_DATABASE, EXIT_DEFINITIONS, EXIT_NOT_FOUND, EXIT_REFUSED, main
-from smartflow.convert import to_yaml
+from smartflow.cli.main import EXIT_BUSY, EXIT_DATABASE, EXIT_DEFINITIONS, EXIT_NOT_FOUND, EXIT_REFUSED, main
+from smartflow.definitions.convert import to_yaml
 from tests.dbutil import snapshot
 from tests.deploy.helpers import archive, base, columns, insert_items, rows
 

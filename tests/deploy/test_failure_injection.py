@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from smartflow import deploy
+from smartflow.deploy import apply as deploy
 from tests.dbutil import snapshot
 from tests.deploy.helpers import (
     add_user,

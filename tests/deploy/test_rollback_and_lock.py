@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smartflow import deploy
+from smartflow.deploy import apply as deploy
+from smartflow.deploy.plan.render import render_text
 from smartflow.errors import ApplyRefused, Busy, UnknownVersion
-from smartflow.plan.render import render_text
 from tests.dbutil import snapshot
 from tests.deploy.helpers import (
     apply_as_planned,

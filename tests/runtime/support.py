@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smartflow import deploy
-from smartflow.convert import to_yaml
-from smartflow.runtime import Engine
+from smartflow import Engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 from tests.dbutil import backends, database_url
 
 

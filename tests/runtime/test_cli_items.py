@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from smartflow.cli import (
+from smartflow.cli.main import (
     EXIT_BAD_VALUE,
     EXIT_CONFLICT,
     EXIT_DENIED,
@@ -66,7 +66,7 @@ def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db
 
 
 def test_department_add_and_user_add_and_list(db_url: str, tmp_path: Path) -> None:
-    from smartflow import deploy
+    from smartflow.deploy import apply as deploy
 
     deploy.apply(write_definitions(tmp_path / "defs", *DOCUMENTS), db_url)
     assert invoke(db_url, "department", "add", "sales", "--title", "Продажи").stdout == "department sales added\n"

@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow import deploy
-from smartflow.convert import to_yaml
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 
 WORKERS = 8
 ATTEMPTS = 50

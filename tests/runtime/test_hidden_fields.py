@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from smartflow.cli import EXIT_DENIED, EXIT_MOVE_REFUSED
+from smartflow import Engine
+from smartflow.cli.main import EXIT_DENIED, EXIT_MOVE_REFUSED
 from smartflow.errors import PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import Engine
 from tests.data.support import invoke
 from tests.runtime.support import Db, module_url
 
@@ -601,7 +601,7 @@ def test_a_condition_that_fails_on_a_hidden_value_does_not_quote_it(tmp_path: Pa
 def test_a_trigger_condition_failing_on_a_hidden_value_does_not_quote_it(tmp_path: Path) -> None:
     import copy
 
-    from smartflow.runtime.automation import AutomationFailed
+    from smartflow.errors import AutomationFailed
 
     vacancy = copy.deepcopy(VACANCY)
     vacancy["triggers"] = [{"id": "check_passport", "on": "updated", "when": "{'4000 000001': 1}[passport] == 1",

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from smartflow import Engine
+from smartflow.definitions.model import ACTIONS
 from smartflow.errors import NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.model import ACTIONS
-from smartflow.runtime import Engine
 from smartflow.runtime.compiled import CompiledDefinition
 from tests.runtime.support import Db, module_url
 

@@ -1,4 +1,4 @@
-"""The rules of values, stages and history, through the Python API (smartflow.runtime.Engine).
+"""The rules of values, stages and history, through the Python API (smartflow.Engine).
 
 Types and values: each bad value is refused with one message naming the field, the value and the
 rule, and nothing is written. Stages: transitions, conditions, required fields, pipelines,
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from smartflow import Engine
 from smartflow.errors import ConflictError, InvalidValue, NotFound, TransitionNotAllowed
-from smartflow.runtime import Engine
 from tests.runtime.support import DOCUMENTS, Db, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest

@@ -36,10 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from smartflow import deploy
-from smartflow.convert import to_yaml
+from smartflow import Engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
 from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import Engine
 
 ROLES: dict[str, Any] = {"kind": "Roles", "roles": {
     "manager": {"title": "Manager"}, "seller": {"title": "Seller"}, "viewer": {"title": "Viewer"},

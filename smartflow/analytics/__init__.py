@@ -1,0 +1,1 @@
+"""Analytics: the funnel report, its chart, and the stage graphs of a pipeline."""

@@ -1,0 +1,133 @@
+"""Triggers compiled once per deployed version: when each listens, when a delayed one is due, its texts.
+
+The bottom of automation: actions and the trigger runner both stand on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from smartflow.definitions.expressions import environment, is_template
+from smartflow.definitions.model import Process, Trigger
+from smartflow.definitions.sandbox import render
+from smartflow.errors import AutomationFailed
+from smartflow.runtime.events import Event
+
+_DURATION = re.compile(r"^(\d+)(m|h|d|w|wd)$")
+_AT = re.compile(r"^([a-z][a-z0-9_]*)(?:\s*([-+])\s*(\d+(?:m|h|d|w|wd)))?$")
+
+# ---- time ---------------------------------------------------------------------------
+
+
+def shift(moment: datetime, amount: int, unit: str) -> datetime:
+    """moment moved by a duration; `wd` counts working days (Monday to Friday)."""
+    if unit == "wd":
+        step = 1 if amount >= 0 else -1
+        remaining = abs(amount)
+        while remaining:
+            moment += timedelta(days=step)
+            if moment.weekday() < 5:
+                remaining -= 1
+        return moment
+    sizes = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    return moment + sizes[unit] * amount
+
+
+def due_time(trigger: Trigger, item: dict[str, Any], now: datetime) -> datetime | None:
+    """When a delayed trigger comes due for item (None: its date field is empty)."""
+    if trigger.after:
+        match = _DURATION.match(trigger.after)
+        assert match is not None
+        return shift(now, int(match.group(1)), match.group(2))
+    match = _AT.match(trigger.at or "")
+    assert match is not None
+    base = item.get(match.group(1))
+    if base is None:
+        return None
+    if isinstance(base, date) and not isinstance(base, datetime):
+        base = datetime(base.year, base.month, base.day, 9, 0, tzinfo=now.tzinfo)  # the working morning
+    if match.group(3):
+        offset = _DURATION.match(match.group(3))
+        assert offset is not None
+        amount = int(offset.group(1)) * (-1 if match.group(2) == "-" else 1)
+        base = shift(base, amount, offset.group(2))
+    return max(base, now)
+
+
+# ---- compiled triggers -------------------------------------------------------------
+
+
+class CompiledTrigger:
+    """A trigger with its condition and templates compiled once per deployed version."""
+
+    def __init__(self, process: Process, trigger: Trigger) -> None:
+        env = environment()
+        self.process = process
+        self.trigger = trigger
+        self.name = f"{process.id}.{trigger.id}"
+        # undefined_to_none=False keeps StrictUndefined strict: a condition reading a name or an attribute
+        # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
+        self.condition = env.compile_expression(trigger.when, undefined_to_none=False) if trigger.when else None
+        self.templates: dict[str, Any] = {}
+        for index, action in enumerate(trigger.do):
+            for key, source in _template_sources(action.kind, action.params):
+                self.templates[f"{index}.{key}"] = env.from_string(source)
+
+    @property
+    def delayed(self) -> bool:
+        return bool(self.trigger.after or self.trigger.at)
+
+    def listens(self, event: Event, item: dict[str, Any]) -> bool:
+        trigger = self.trigger
+        if trigger.pipeline and item.get("pipeline") != trigger.pipeline:
+            return False
+        if trigger.on == "scheduled":
+            at_field = _AT.match(trigger.at or "")
+            return at_field is not None and (
+                event.kind == "created" or (event.kind == "field_changed" and event.field == at_field.group(1)))
+        if trigger.on != event.kind:
+            return False
+        if event.kind in ("stage_entered", "stage_left"):
+            return trigger.stage == event.stage
+        if event.kind == "field_changed":
+            if trigger.field != event.field:
+                return False
+            return trigger.to is None or _same(trigger.to, event.value)
+        return True
+
+    def text(self, index: int, key: str, values: dict[str, Any]) -> str:
+        return render(self.templates[f"{index}.{key}"], values)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(actual, dict) and "amount" in actual:
+        actual = actual["amount"]
+    if isinstance(actual, (date, datetime)):
+        actual = actual.isoformat()
+    return str(expected).lower() == str(actual).lower() if isinstance(expected, (str, bool)) else expected == actual
+
+
+def _template_sources(kind: str, params: Any) -> list[tuple[str, str]]:
+    if kind == "comment":
+        return [("comment", params)]
+    if kind == "notify":
+        return [(key, params[key]) for key in ("subject", "message") if key in params]
+    if kind == "webhook":
+        return [("body", params["body"])] if "body" in params else []
+    if kind == "set":
+        return [(f"set.{k}", v) for k, v in params.items() if is_template(v)]
+    if kind == "create_item":
+        out = [("title", params["title"])] if "title" in params else []
+        return out + [(f"fields.{k}", v) for k, v in (params.get("fields") or {}).items() if is_template(v)]
+    return []
+
+
+def plain_json(text: str) -> Any:
+    """A webhook body must be JSON; the message says where it is not."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AutomationFailed(f"the webhook body is not JSON: {exc}") from None

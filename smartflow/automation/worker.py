@@ -1,0 +1,286 @@
+"""The worker: runs delayed trigger jobs when due and delivers the outbox after commit.
+
+Any number of workers may share one PostgreSQL database: each claims a row with
+`SELECT … FOR UPDATE SKIP LOCKED` and does its work in the same transaction, so a job runs
+once and a worker killed mid-job leaves its row unclaimed (its transaction never commits)
+for another worker to pick up. On SQLite one worker at a time (writers are serialised).
+
+Notifications are delivered into users' inboxes in the claiming transaction: exactly once.
+Webhooks are sent over HTTP before that transaction commits: if the worker dies between the
+two, the webhook is sent again, so each request carries an `Idempotency-Key` the receiver
+can use to drop the duplicate. Failed webhooks are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from smartflow.automation.triggers import Chain, moved_since, run_trigger
+from smartflow.definitions.sandbox import run_limited
+from smartflow.errors import ItemError
+from smartflow.runtime.items import fetch_unfiltered
+from smartflow.runtime.rules import context
+
+MAX_ATTEMPTS = 5
+BACKOFF = timedelta(seconds=30)
+TIMEOUT = 5.0
+MAX_RESPONSE = 64 * 1024
+
+Sender = Callable[[str, str, dict[str, str], bytes, float], int]
+
+
+@dataclass
+class Tally:
+    """What one pass of the worker did."""
+
+    done: int = 0
+    dropped: int = 0
+    failed: int = 0
+    sent: int = 0
+    retried: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.done + self.dropped + self.failed + self.sent + self.retried
+
+
+def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
+    query = (sa.select(table).where(table.c.status == "pending", due_column <= write.now)
+             .order_by(due_column, table.c.id).limit(1))
+    if not write.sqlite:
+        query = query.with_for_update(skip_locked=True)
+    return write.connection.execute(query).mappings().first()
+
+
+# ---- jobs ----------------------------------------------------------------------------
+
+
+def run_one_job(engine: Any, worker: str, tally: Tally) -> bool:
+    """Claim and run the next due job; False when none is due."""
+    with engine._session(True) as write:
+        jobs = write.compiled.metadata.tables["sf_jobs"]
+        job = _claim(write, jobs, jobs.c.due_at)
+        if job is None:
+            return False
+        outcome, error = _run_job(write, job)
+        values: dict[str, Any] = {"status": outcome, "attempts": job["attempts"] + 1, "locked_by": worker,
+                                  "locked_at": write.now, "last_error": error}
+        write.connection.execute(sa.update(jobs).where(jobs.c.id == job["id"]).values(values))
+    setattr(tally, outcome, getattr(tally, outcome) + 1)
+    if error and outcome == "failed":
+        tally.errors.append(f"job {job['id']}: {error}")
+    return True
+
+
+def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
+    """Run a due job's actions inside a savepoint; returns (status, reason)."""
+    compiled_trigger = write.compiled.listener.names.get(f"{job['process']}.{job['trigger']}")
+    if compiled_trigger is None:
+        return "dropped", "the trigger no longer exists in the deployed definitions"
+    item = fetch_unfiltered(write, job["process"], job["item_id"])
+    if item is None:
+        return "dropped", "the item was deleted"
+    payload = job["payload"] if isinstance(job["payload"], dict) else json.loads(job["payload"])
+    trigger = compiled_trigger.trigger
+    if trigger.on == "stage_entered" and item["stage"] != payload.get("stage"):
+        return "dropped", f"the item left stage `{payload.get('stage')}` (it is in `{item['stage']}`)"
+    if trigger.on == "stage_entered" and moved_since(item, payload):
+        return "dropped", f"the item left stage `{payload.get('stage')}` and came back; a newer job waits"
+    if compiled_trigger.condition is not None:
+        values = context(write.compiled.processes[job["process"]], item, write.actor)
+        try:
+            if not run_limited(compiled_trigger.condition, **values):
+                return "dropped", f"the condition `{trigger.when}` no longer holds"
+        except Exception as exc:
+            return "failed", f"the condition failed: {exc}"
+    chain = Chain(root=str(payload.get("root") or job["id"]), depth=int(payload.get("depth", 0)))
+    chain.seen.add((job["process"], trigger.id, job["item_id"]))
+    savepoint = write.connection.begin_nested()
+    try:
+        from dataclasses import replace
+
+        run_trigger(replace(write, chain=chain), compiled_trigger, job["item_id"], chain)
+    except ItemError as error:
+        savepoint.rollback()
+        return "failed", str(error)
+    savepoint.commit()
+    return "done", None
+
+
+# ---- outbox --------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as its status (a failure to retry), never followed: it could lead past the
+    allow-list, which is checked on the URL of the definition only."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def send_http(url: str, method: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+    """POST (or PUT/PATCH) body; returns the status code, reading at most MAX_RESPONSE bytes."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            response.read(MAX_RESPONSE)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def deliver_one(engine: Any, worker: str, tally: Tally, allow_hosts: set[str] | None = None,
+                send: Sender = send_http, timeout: float = TIMEOUT) -> bool:
+    """Claim and deliver the next pending outbox message; False when none is due."""
+    with engine._session(True) as write:
+        outbox = write.compiled.metadata.tables["sf_outbox"]
+        message = _claim(write, outbox, outbox.c.next_attempt_at)
+        if message is None:
+            return False
+        payload = message["payload"] if isinstance(message["payload"], dict) else json.loads(message["payload"])
+        if message["kind"] == "notify":
+            _deliver_notify(write, message["id"], payload)
+            error = None
+        else:
+            error = _deliver_webhook(message["id"], payload, allow_hosts, send, timeout)
+        attempts = message["attempts"] + 1
+        if error is None:
+            values: dict[str, Any] = {"status": "sent", "sent_at": write.now, "attempts": attempts, "last_error": None}
+            tally.sent += 1
+        elif attempts >= MAX_ATTEMPTS or error.startswith("refused:"):
+            values = {"status": "failed", "attempts": attempts, "last_error": error}
+            tally.failed += 1
+            tally.errors.append(f"outbox {message['id']}: {error}")
+        else:
+            values = {"attempts": attempts, "last_error": error,
+                      "next_attempt_at": write.now + BACKOFF * (2 ** (attempts - 1))}
+            tally.retried += 1
+        write.connection.execute(sa.update(outbox).where(outbox.c.id == message["id"]).values(values))
+    return True
+
+
+def _deliver_notify(write: Any, outbox_id: int, payload: dict[str, Any]) -> None:
+    tables = write.compiled.metadata.tables
+    users, inbox = tables["sf_users"], tables["sf_inbox"]
+    recipients = payload.get("recipients") or []
+    active = list(write.connection.execute(
+        sa.select(users.c.id).where(users.c.id.in_(recipients), users.c.active.is_(True))).scalars())
+    if active:
+        write.connection.execute(inbox.insert(), [
+            {"user_id": user, "outbox_id": outbox_id, "process": payload.get("process"),
+             "item_id": payload.get("item_id"), "subject": payload.get("subject"), "message": payload["message"],
+             "created_at": write.now} for user in active])
+
+
+def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[str] | None, send: Sender,
+                     timeout: float) -> str | None:
+    url = payload["url"]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"refused: {url} is not an http(s) URL"
+    if allow_hosts is not None and parts.hostname not in allow_hosts:
+        return f"refused: the host {parts.hostname} is not in the allow-list"
+    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": f"smartflow-outbox-{outbox_id}",
+               "User-Agent": "smartflow-worker", **payload.get("headers", {})}
+    body = json.dumps(payload.get("body"), ensure_ascii=False).encode("utf-8")
+    try:
+        status = send(url, payload.get("method", "POST"), headers, body, timeout)
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # HTTPException: a reply that is not HTTP
+        return f"{type(exc).__name__}: {exc}"
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+# ---- the loop -----------------------------------------------------------------------
+
+
+def work_once(engine: Any, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
+              send: Sender = send_http) -> Tally:
+    """Run every due job and deliver every due message (up to batch of each)."""
+    tally = Tally()
+    for _ in range(batch):
+        if not run_one_job(engine, worker, tally):
+            break
+    for _ in range(batch):
+        if not deliver_one(engine, worker, tally, allow_hosts, send):
+            break
+    return tally
+
+
+def work_forever(engine: Any, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
+                 report: Callable[[Tally], None], should_stop: Callable[[], bool]) -> None:
+    """Keep working until should_stop(); sleeps interval seconds when there is nothing to do."""
+    while not should_stop():
+        tally = work_once(engine, worker, batch, allow_hosts)
+        if tally.total:
+            report(tally)
+        else:
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline and not should_stop():
+                time.sleep(min(0.2, interval))
+
+
+# ---- listing and retrying ---------------------------------------------------------
+
+
+def _require_admin(write: Any) -> None:
+    from smartflow.errors import PermissionDenied
+
+    if not write.actor.is_local_admin and "administrator" not in write.actor.roles:
+        raise PermissionDenied("only administrators see and retry jobs and the outbox")
+
+
+def list_rows(write: Any, table_name: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+    _require_admin(write)
+    table = write.compiled.metadata.tables[table_name]
+    query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(table.c.status == status)
+    return [dict(row) for row in write.connection.execute(query).mappings()]
+
+
+def retry(write: Any, table_name: str, row_id: int) -> None:
+    """Put a failed (or dropped) job or message back in the queue, due now."""
+    from smartflow.errors import InvalidValue, NotFound
+
+    _require_admin(write)
+    table = write.compiled.metadata.tables[table_name]
+    row = write.connection.execute(sa.select(table.c.status).where(table.c.id == row_id)).first()
+    what = "job" if table_name == "sf_jobs" else "message"
+    if row is None:
+        raise NotFound(f"there is no {what} {row_id}")
+    if row.status not in ("failed", "dropped"):
+        raise InvalidValue(f"{what} {row_id} is {row.status}; only failed or dropped ones can be retried")
+    due = {"due_at": write.now} if table_name == "sf_jobs" else {"next_attempt_at": write.now, "attempts": 0}
+    write.connection.execute(sa.update(table).where(table.c.id == row_id).values(status="pending", **due))
+
+
+def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[dict[str, Any]]:
+    """The acting user's notifications, newest first."""
+    from smartflow.errors import InvalidValue
+
+    if write.actor.id is None:
+        raise InvalidValue("the local administrator has no inbox", "pass --as USER")
+    table = write.compiled.metadata.tables["sf_inbox"]
+    query = sa.select(table).where(table.c.user_id == write.actor.id).order_by(table.c.id.desc()).limit(limit)
+    if unread_only:
+        query = query.where(table.c.read_at.is_(None))
+    rows = [dict(row) for row in write.connection.execute(query).mappings()]
+    if mark_read and rows:
+        write.connection.execute(sa.update(table).where(table.c.id.in_([r["id"] for r in rows]),
+                                                        table.c.read_at.is_(None)).values(read_at=write.now))
+    return rows

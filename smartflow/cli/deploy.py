@@ -1,0 +1,185 @@
+"""Commands for the engineers who keep definitions in git: validate, schema, init, plan, apply,
+versions, rollback and `smartflow test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from smartflow.cli.common import db_option, definition_paths
+from smartflow.cli.exits import EXIT_INVALID, EXIT_OK
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to print the diagnostics.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
+    """Check definition files (default: processes/) and report every problem, located.
+
+    Prints nothing and exits 0 when everything is valid; otherwise prints each problem as
+    `file:line:col: error[code]: message` with a hint, and exits 1.
+    """
+    from smartflow.definitions.validate import validate_paths
+    from smartflow.definitions.validate.report import render_json, render_text, summary
+
+    result = validate_paths(definition_paths(paths))
+    failed = not result.ok or (strict and bool(result.diagnostics.warnings))
+    if output_format == "json":
+        click.echo(render_json(result))
+    elif result.diagnostics:
+        click.echo(render_text(result), err=False)
+        click.echo(summary(result))
+    raise SystemExit(EXIT_INVALID if failed else EXIT_OK)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of definition files (for editors and other tools)."""
+    from smartflow.definitions.validate.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@click.command()
+@click.argument("directory", default="processes", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, force: bool) -> None:
+    """Start a processes folder: an example process, the roles file and the schema."""
+    from smartflow.definitions.scaffold import ScaffoldError, scaffold
+
+    try:
+        written = scaffold(directory, force=force)
+    except ScaffoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(f"next: edit {directory}/example.yaml, then run `smartflow validate {directory}`")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@db_option
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--against", type=int, metavar="VERSION", help="Compare with an earlier deployed version instead.")
+def plan(paths: tuple[Path, ...], db_url: str | None, output_format: str, against: int | None) -> None:
+    """Show what `apply` would change in the database, and its effect on existing items.
+
+    Exits 0 when there is nothing to do and 1 when there are changes (as `kubectl diff`),
+    so CI can detect drift.
+    """
+    from smartflow.deploy import apply as deploy
+    from smartflow.deploy.plan.render import render_json, render_text
+
+    desired = deploy.load_desired(definition_paths(paths))
+    result = deploy.plan(desired, db_url, against=against)
+    click.echo(render_json(result) if output_format == "json" else render_text(result))
+    raise SystemExit(EXIT_OK if result.empty else EXIT_INVALID)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@db_option
+@click.option("--allow-data-loss", is_flag=True,
+              help="Carry out steps that drop data (the data is kept in the sf_archive table).")
+@click.option("--dry-run", is_flag=True, help="Run the whole apply in a transaction, then roll it back.")
+@click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys (recorded with the version).")
+@click.option("--lock-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for another apply to finish.")
+def apply(paths: tuple[Path, ...], db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None,
+          lock_timeout: float) -> None:
+    """Deploy the definitions: all steps in one transaction, or nothing.
+
+    Steps that would lose data are refused with the plan's numbers unless
+    --allow-data-loss is given.
+    """
+    from smartflow.deploy import apply as deploy
+    from smartflow.deploy.plan.render import render_text
+
+    desired = deploy.load_desired(definition_paths(paths))
+    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor,
+                          lock_timeout=lock_timeout)
+    _report_apply(result, dry_run, allow_data_loss, render_text)
+
+
+def _report_apply(result: object, dry_run: bool, allow_data_loss: bool, render: object) -> None:
+    from smartflow.deploy.plan import Plan
+
+    assert isinstance(result, Plan) and callable(render)
+    if result.empty:
+        click.echo("No changes: the database matches the definitions.")
+        return
+    click.echo(render(result, allow_data_loss))
+    from smartflow.deploy.plan.ops import RecordVersion
+
+    record = result.operations[-1]
+    assert isinstance(record, RecordVersion)
+    click.echo("\nDry run: everything was rolled back." if dry_run else f"\nApplied: version {record.number} is live.")
+
+
+@click.command()
+@db_option
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def versions(db_url: str | None, output_format: str) -> None:
+    """List the deployed definition versions, newest first."""
+    import json
+
+    from tabulate import tabulate
+
+    from smartflow.deploy import apply as deploy
+
+    rows = deploy.versions(db_url)
+    if output_format == "json":
+        click.echo(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("Nothing deployed yet.")
+        return
+    table = [[r["version"], str(r["created_at"])[:19], r["created_by"], (r["git_commit"] or "")[:12],
+              r["hash"][:12], r["changes"]] for r in rows]
+    click.echo(tabulate(table, headers=["version", "deployed at", "by", "git commit", "hash", "changes"]))
+
+
+@click.command()
+@click.argument("version", type=int)
+@db_option
+@click.option("--allow-data-loss", is_flag=True, help="Carry out steps that drop data (kept in sf_archive).")
+@click.option("--dry-run", is_flag=True, help="Run the rollback in a transaction, then roll it back.")
+@click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys.")
+def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None) -> None:
+    """Deploy an earlier version's definitions again (a plan and an apply, same safety rules)."""
+    from smartflow.deploy import apply as deploy
+    from smartflow.deploy.plan.render import render_text
+
+    desired = deploy.version_documents(version, db_url)
+    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
+    _report_apply(result, dry_run, allow_data_loss, render_text)
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("-k", "keyword", default=None, help="Only scenarios whose name contains this text.")
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing scenario.")
+def test_command(paths: tuple[Path, ...], keyword: str | None, exitfirst: bool) -> None:
+    """Run the `kind: Test` scenarios of the folder against a fresh deployment of its definitions.
+
+    Prints a line per scenario and each failure with its step, what was expected and what
+    was found; exits 0 when all pass and 1 when any fails.
+    """
+    from smartflow.scenarios import render, run
+
+    outcome = run(definition_paths(paths), keyword, exitfirst)
+    if not outcome.results:
+        click.echo("no scenarios found (write `kind: Test` documents beside the processes)")
+        raise SystemExit(EXIT_INVALID)
+    for line in render(outcome):
+        click.echo(line)
+    raise SystemExit(EXIT_INVALID if outcome.failed else EXIT_OK)
+
+
+def register(group: click.Group) -> None:
+    for command in (validate, schema, init, plan, apply, versions, rollback, test_command,):
+        group.add_command(command)

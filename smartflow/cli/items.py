@@ -1,0 +1,191 @@
+"""CLI commands for the people who work the items: users, items, kanban.
+
+Thin layers over smartflow.services.Engine: parse → call → print. Every command takes
+--db, --as and, where it prints data, --format table|json|csv.
+"""
+
+from __future__ import annotations
+
+import click
+
+from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
+from smartflow.cli.views import item_list, item_show, kanban
+
+# ---- users and departments ------------------------------------------------------
+
+
+@click.group()
+def user() -> None:
+    """Users and their roles."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--name", default="", help="The user's full name.")
+@click.option("--role", "roles", multiple=True, help="A role (repeat for several).")
+@click.option("--department", default=None, help="The user's department id.")
+@common(data=False)
+def user_add(login: str, name: str, roles: tuple[str, ...], department: str | None, db_url: str | None,
+             as_user: str | None) -> None:
+    """Add a user with roles (administrators only)."""
+    with engine(db_url, as_user) as crm:
+        new_id = crm.add_user(login, name, roles, department)
+    click.echo(f"user {login} added (id {new_id})")
+
+
+@user.command("list")
+@common()
+def user_list(db_url: str | None, as_user: str | None, output_format: str) -> None:
+    """List users with their roles and departments."""
+    with engine(db_url, as_user) as crm:
+        rows = crm.users()
+    emit(rows, ["id", "login", "name", "department", "roles"], output_format)
+
+
+@click.group()
+def department() -> None:
+    """Departments (a tree: a department may have a parent)."""
+
+
+@department.command("add")
+@click.argument("department_id", metavar="ID")
+@click.option("--title", required=True, help="The department's name.")
+@click.option("--parent", default=None, help="The parent department's id.")
+@common(data=False)
+def department_add(department_id: str, title: str, parent: str | None, db_url: str | None,
+                   as_user: str | None) -> None:
+    """Add a department (administrators only)."""
+    with engine(db_url, as_user) as crm:
+        crm.add_department(department_id, title, parent)
+    click.echo(f"department {department_id} added")
+
+
+# ---- items -----------------------------------------------------------------------
+
+
+@click.group()
+def item() -> None:
+    """Create, show, list, change, move and delete items."""
+
+
+sets_option = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                           help="A field value, typed per field (repeat for several).")
+json_option = click.option("--json", "json_text", metavar="JSON|@FILE", help="Field values as a JSON object.")
+
+
+@item.command("create")
+@click.argument("process")
+@click.option("--pipeline", default=None)
+@click.option("--stage", default=None)
+@sets_option
+@json_option
+@common(data=False)
+def item_create(process: str, pipeline: str | None, stage: str | None, sets: tuple[str, ...], json_text: str | None,
+                db_url: str | None, as_user: str | None) -> None:
+    """Create an item and print its id."""
+    values = parse_sets(sets, json_text)
+    with engine(db_url, as_user) as crm:
+        click.echo(crm.create(process, values, pipeline=pipeline, stage=stage, typed_text=True))
+
+
+@item.command("update")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@sets_option
+@json_option
+@click.option("--if-version", type=int, default=None, help="Refuse if the item's version is not this one.")
+@common(data=False)
+def item_update(process: str, item_id: int, sets: tuple[str, ...], json_text: str | None, if_version: int | None,
+                db_url: str | None, as_user: str | None) -> None:
+    """Change an item's fields."""
+    values = parse_sets(sets, json_text)
+    with engine(db_url, as_user) as crm:
+        changes = crm.update(process, item_id, values, expected_version=if_version, typed_text=True)
+    if not changes:
+        click.echo("no changes")
+    for field_id, (old, new) in changes.items():
+        click.echo(f"{field_id}: {changed(old)} → {changed(new)}")
+
+
+@item.command("move")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@click.argument("stage")
+@click.option("--pipeline", default=None, help="Move into this pipeline (its own operation).")
+@click.option("--if-version", type=int, default=None, help="Refuse if the item's version is not this one.")
+@common(data=False)
+def item_move(process: str, item_id: int, stage: str, pipeline: str | None, if_version: int | None,
+              db_url: str | None, as_user: str | None) -> None:
+    """Move an item to a stage."""
+    with engine(db_url, as_user) as crm:
+        moved = crm.move(process, item_id, stage, pipeline=pipeline, expected_version=if_version)
+    click.echo(f"{process} {item_id}: {moved['from']} → {moved['to']}")
+
+
+@item.command("delete")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@common(data=False)
+def item_delete(process: str, item_id: int, db_url: str | None, as_user: str | None) -> None:
+    """Delete an item (to the recycle bin when the process has one)."""
+    with engine(db_url, as_user) as crm:
+        outcome = crm.delete(process, item_id)
+    where = "moved to the recycle bin" if outcome == "recycle_bin" else "deleted"
+    click.echo(f"{process} {item_id} {where}")
+
+
+@item.command("restore")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@common(data=False)
+def item_restore(process: str, item_id: int, db_url: str | None, as_user: str | None) -> None:
+    """Bring an item back from the recycle bin."""
+    with engine(db_url, as_user) as crm:
+        crm.restore(process, item_id)
+    click.echo(f"{process} {item_id} restored")
+
+
+@item.command("history")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@common()
+def item_history(process: str, item_id: int, db_url: str | None, as_user: str | None, output_format: str) -> None:
+    """Everything that happened to an item: who, when, from, to."""
+    with engine(db_url, as_user) as crm:
+        rows = crm.history(process, item_id)
+    if output_format == "table":
+
+        rows = [{"at": str(r["at"])[:19], "who": r["who"], "what": history_line(r), "via": r["via"]} for r in rows]
+        emit(rows, ["at", "who", "what", "via"], "table")
+        return
+    emit(rows, ["at", "who", "kind", "field", "old", "new", "via"], output_format)
+
+
+@item.command("explain")
+@click.argument("process")
+@click.argument("item_id", type=int, metavar="ID")
+@click.option("--to", "stage", required=True, help="The stage the item would move to.")
+@click.option("--pipeline", default=None)
+@common(data=False)
+def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, db_url: str | None,
+                 as_user: str | None) -> None:
+    """Why a move would be refused: every failing rule at once. Exits 1 when it would be."""
+    with engine(db_url, as_user) as crm:
+        problems = crm.explain(process, item_id, stage, pipeline)
+    if not problems:
+        click.echo(f"{process} {item_id} may move to `{stage}`")
+        return
+    click.echo(f"{process} {item_id} cannot move to `{stage}`:")
+    for problem in problems:
+        click.echo(f"  - {problem}")
+    raise SystemExit(1)
+
+
+def register(group: click.Group) -> None:
+
+    item.add_command(item_show)
+    item.add_command(item_list)
+    group.add_command(user)
+    group.add_command(department)
+    group.add_command(item)
+    group.add_command(kanban)
