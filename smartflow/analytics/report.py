@@ -22,7 +22,7 @@ from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write, process_of
+from smartflow.runtime.items import Sessions, Write, process_of
 from smartflow.runtime.query import shown_money, visible
 
 
@@ -34,11 +34,9 @@ class ReportOptions:
     lang: str | None = None
 
 
-def report(crm: Any, process_id: str, options: ReportOptions) -> dict[str, Any]:
+def report(crm: Sessions, process_id: str, options: ReportOptions) -> dict[str, Any]:
     """The report of a process as the Engine's user sees it, read in one transaction."""
-    from smartflow.data import session
-
-    with session(crm, False) as write:
+    with crm.session(False) as write:
         return build_report(write, process_id, options)
 
 

@@ -6,34 +6,17 @@ The bottom of automation: actions and the trigger runner both stand on it.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
+from smartflow.definitions.durations import AT as _AT
+from smartflow.definitions.durations import DURATION as _DURATION
+from smartflow.definitions.durations import shift
 from smartflow.definitions.expressions import environment, is_template
 from smartflow.definitions.model import Process, Trigger
 from smartflow.definitions.sandbox import render
 from smartflow.errors import AutomationFailed
 from smartflow.runtime.events import Event
-
-_DURATION = re.compile(r"^(\d+)(m|h|d|w|wd)$")
-_AT = re.compile(r"^([a-z][a-z0-9_]*)(?:\s*([-+])\s*(\d+(?:m|h|d|w|wd)))?$")
-
-# ---- time ---------------------------------------------------------------------------
-
-
-def shift(moment: datetime, amount: int, unit: str) -> datetime:
-    """moment moved by a duration; `wd` counts working days (Monday to Friday)."""
-    if unit == "wd":
-        step = 1 if amount >= 0 else -1
-        remaining = abs(amount)
-        while remaining:
-            moment += timedelta(days=step)
-            if moment.weekday() < 5:
-                remaining -= 1
-        return moment
-    sizes = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-    return moment + sizes[unit] * amount
 
 
 def due_time(trigger: Trigger, item: dict[str, Any], now: datetime) -> datetime | None:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import run_limited
 from smartflow.errors import ItemError
-from smartflow.runtime.items import fetch_unfiltered
+from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
 
 MAX_ATTEMPTS = 5
@@ -67,9 +67,9 @@ def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
 # ---- jobs ----------------------------------------------------------------------------
 
 
-def run_one_job(engine: Any, worker: str, tally: Tally) -> bool:
+def run_one_job(engine: Sessions, worker: str, tally: Tally) -> bool:
     """Claim and run the next due job; False when none is due."""
-    with engine._session(True) as write:
+    with engine.session(True) as write:
         jobs = write.compiled.metadata.tables["sf_jobs"]
         job = _claim(write, jobs, jobs.c.due_at)
         if job is None:
@@ -144,10 +144,10 @@ def send_http(url: str, method: str, headers: dict[str, str], body: bytes, timeo
         return int(error.code)
 
 
-def deliver_one(engine: Any, worker: str, tally: Tally, allow_hosts: set[str] | None = None,
+def deliver_one(engine: Sessions, worker: str, tally: Tally, allow_hosts: set[str] | None = None,
                 send: Sender = send_http, timeout: float = TIMEOUT) -> bool:
     """Claim and deliver the next pending outbox message; False when none is due."""
-    with engine._session(True) as write:
+    with engine.session(True) as write:
         outbox = write.compiled.metadata.tables["sf_outbox"]
         message = _claim(write, outbox, outbox.c.next_attempt_at)
         if message is None:
@@ -208,7 +208,7 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
 # ---- the loop -----------------------------------------------------------------------
 
 
-def work_once(engine: Any, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
+def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
               send: Sender = send_http) -> Tally:
     """Run every due job and deliver every due message (up to batch of each)."""
     tally = Tally()
@@ -221,7 +221,7 @@ def work_once(engine: Any, worker: str = "worker", batch: int = 100, allow_hosts
     return tally
 
 
-def work_forever(engine: Any, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
+def work_forever(engine: Sessions, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
                  report: Callable[[Tally], None], should_stop: Callable[[], bool]) -> None:
     """Keep working until should_stop(); sleeps interval seconds when there is nothing to do."""
     while not should_stop():

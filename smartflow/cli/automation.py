@@ -30,12 +30,10 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
 
     Several workers may run against one PostgreSQL database; on SQLite run one.
     """
-    from smartflow.automation.worker import Tally, work_forever
-
     hosts = set(allow_hosts) if allow_hosts else None
     label = name or f"{socket.gethostname()}:{os.getpid()}"
 
-    def report(tally: Tally) -> None:
+    def report(tally: Any) -> None:
         click.echo(f"jobs: {tally.done} done, {tally.dropped} dropped, {tally.failed} failed; "
                    f"messages: {tally.sent} sent, {tally.retried} to retry")
         for error in tally.errors:
@@ -53,7 +51,7 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         click.echo(f"worker {label} started; Ctrl-C to stop")
-        work_forever(crm, label, interval, batch, hosts, report, lambda: stopping[0])
+        crm.work_forever(label, interval, batch, hosts, report, lambda: stopping[0])
         click.echo("worker stopped")
 
 

@@ -44,7 +44,7 @@ def engine(db_url: str | None, as_user: str | None) -> Any:
 
 
 def plain(value: Any, lang: str | None = None) -> Any:
-    from smartflow.definitions.model import Text
+    from smartflow.services import Text
     from smartflow.services import plain as plain_value
 
     if isinstance(value, Text):

@@ -1,7 +1,8 @@
 """CLI commands that move items in and out and look at them whole: export, import, report, graph.
 
-Thin layers: parse → call smartflow.data / smartflow.analytics.report / smartflow.analytics.graph → print. Heavy
-modules (SQLAlchemy, openpyxl, matplotlib) are imported inside the commands.
+Thin layers: parse → one service call (Engine.export / import_file / report, smartflow.services.analytics)
+→ print. The services (SQLAlchemy, openpyxl, matplotlib) are imported inside the commands, so
+`smartflow --help` stays instant.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def export(process: str, output: str, file_format: str | None, columns: str | No
     money (with its currency) are real cells in xlsx; options, users and links show their titles.
     Only items you may read and your export right reaches; formulas are neutralised.
     """
-    from smartflow.data.export import ExportOptions, export_items, format_of
+    from smartflow.services.data import ExportOptions, format_of
 
     chosen = format_of(output, file_format) if output != "-" else (file_format or "csv")
     if chosen is None:
@@ -92,7 +93,7 @@ def export(process: str, output: str, file_format: str | None, columns: str | No
     with engine(db_url, as_user) as crm:
         total = _total(crm, process, options) if sys.stderr.isatty() else None
         with progress("exporting", total) as step:
-            result = export_items(crm, process, target, options, step)
+            result = crm.export(process, target, options, step)
     hidden = f" ({result.not_exportable} more you may read are outside your export right)" \
         if result.not_exportable else ""
     if result.hidden:
@@ -131,14 +132,11 @@ def import_items(process: str, file: Path, dry_run: bool, mapping: Path | None, 
     rights checked, history written and triggers run as for a single create. Exits 1 when any
     row failed; the problems are listed per row and column in the report file.
     """
-    from smartflow.data.columns import load_mapping
-    from smartflow.data.importer import ImportOptions, import_file, write_report
+    from smartflow.services.data import ImportOptions, load_mapping, write_report
 
     options = ImportOptions(dry_run, on_error, key, load_mapping(mapping) if mapping else None, not no_triggers)
-    with engine(db_url, as_user) as crm:
-        crm.via = "import"
-        with progress("importing", None) as step:
-            result = import_file(crm, process, file, options, step)
+    with engine(db_url, as_user) as crm, progress("importing", None) as step:
+        result = crm.import_file(process, file, options, step)
     if result.problems:
         report_path = report_path or file.with_name(file.stem + ".errors.csv")
         write_report(result, report_path)
@@ -191,34 +189,29 @@ def report(process: str, pipeline: str | None, date_from: Any, date_to: Any, cha
     Also the open items whose date fields have passed, and won and lost items by assigned user.
     Counted by the database over the items you may read; --from/--to select items by creation day.
     """
-    from smartflow.analytics.report import ReportOptions, render_text, tables
-    from smartflow.analytics.report import report as process_report
+    from smartflow.services import analytics
 
     if chart is not None:
-        from smartflow.analytics.chart import chart_format
-
-        chart_format(chart)
-    options = ReportOptions(pipeline, date_from.date() if date_from else None, date_to.date() if date_to else None,
-                            lang)
+        analytics.chart_format(chart)
+    options = analytics.ReportOptions(pipeline, date_from.date() if date_from else None,
+                                      date_to.date() if date_to else None, lang)
     with engine(db_url, as_user) as crm:
-        data = process_report(crm, process, options)
+        data = crm.report(process, options)
     if chart is not None:
-        from smartflow.analytics.chart import draw_funnel
-
-        draw_funnel(data, chart)
+        analytics.draw_funnel(data, chart)
     if output_format == "json":
         import json
 
-        from smartflow.runtime.fields import plain
+        from smartflow.services import plain
 
         click.echo(json.dumps(plain(data), ensure_ascii=False, indent=2))
     elif output_format == "csv":
-        for index, (_, headers, rows) in enumerate(tables(data, for_people=False)):
+        for index, (_, headers, rows) in enumerate(analytics.report_tables(data, for_people=False)):
             if index:
                 click.echo("")
             emit([dict(zip(headers, row, strict=True)) for row in rows], headers, "csv")
     else:
-        click.echo(render_text(data))
+        click.echo(analytics.report_text(data))
     if chart is not None:
         click.echo(f"funnel drawn: {chart}", err=output_format != "table")
 
@@ -241,59 +234,13 @@ def graph(process: str, paths: tuple[Path, ...], pipeline: str | None, graph_for
     Reads the definition files (default: processes/); --deployed reads the database instead, and
     --diff draws both: what the files add (thick, green) and remove (dotted, red).
     """
-    from smartflow.analytics.graph import diff_graphs, dot, mermaid, pipeline_graph
+    from smartflow.services import analytics
 
     if diff and deployed:
         raise click.UsageError("--diff already compares with the deployed version; give one of them")
-    live = _deployed_process(db_url, process, required=deployed) if diff or deployed else None
-    if deployed:
-        drawn = pipeline_graph(live, pipeline, lang)
-    else:
-        desired = _file_process(paths, process)
-        drawn = pipeline_graph(desired, pipeline, lang)
-        if diff:
-            before = None
-            if live is not None and (pipeline is None or live.pipeline(pipeline) is not None):
-                before = pipeline_graph(live, pipeline or desired.default_pipeline.id, lang)
-            drawn = diff_graphs(before, drawn)
-    click.echo(mermaid(drawn) if graph_format == "mermaid" else dot(drawn))
-
-
-def _file_process(paths: tuple[Path, ...], process_id: str) -> Any:
-    from smartflow.definitions.diagnostics import did_you_mean, known_list
-    from smartflow.deploy import apply as deploy
-    from smartflow.errors import NotDeployed
-
-    definition = deploy.load_desired(definition_paths(paths)).definition
-    found = definition.process(process_id)
-    if found is None:
-        known = [p.id for p in definition.processes]
-        raise NotDeployed(f"the files define no process `{process_id}`",
-                          did_you_mean(process_id, known) or f"processes: {known_list(known)}")
-    return found
-
-
-def _deployed_process(db_url: str | None, process_id: str, required: bool) -> Any:
-    """The deployed model of a process; None when it is not deployed (unless required)."""
-    import sqlalchemy as sa
-
-    from smartflow.db import make_engine
-    from smartflow.deploy.apply import read_deployed
-    from smartflow.errors import DatabaseUnavailable, NotDeployed
-
-    database = make_engine(db_url)
-    try:
-        with database.connect() as connection, connection.execution_options(sqlite_begin="DEFERRED").begin():
-            definition = read_deployed(connection).definition
-    except sa.exc.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot use the database: {exc.orig}",
-                                  "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
-    finally:
-        database.dispose()
-    found = definition.process(process_id) if definition is not None else None
-    if found is None and required:
-        raise NotDeployed(f"there is no deployed process `{process_id}`", "run `smartflow apply` first")
-    return found
+    drawn = analytics.pipeline_graph(process, [] if deployed else definition_paths(paths), db_url, pipeline=pipeline,
+                                     lang=lang, deployed=deployed, diff=diff)
+    click.echo(analytics.to_mermaid(drawn) if graph_format == "mermaid" else analytics.to_dot(drawn))
 
 
 def register(group: click.Group) -> None:

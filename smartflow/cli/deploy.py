@@ -4,6 +4,7 @@ versions, rollback and `smartflow test`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,25 +23,24 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> None:
     Prints nothing and exits 0 when everything is valid; otherwise prints each problem as
     `file:line:col: error[code]: message` with a hint, and exits 1.
     """
-    from smartflow.definitions.validate import validate_paths
-    from smartflow.definitions.validate.report import render_json, render_text, summary
+    from smartflow.services import deploy
 
-    result = validate_paths(definition_paths(paths))
+    result = deploy.validate(definition_paths(paths))
     failed = not result.ok or (strict and bool(result.diagnostics.warnings))
     if output_format == "json":
-        click.echo(render_json(result))
+        click.echo(deploy.diagnostics_json(result))
     elif result.diagnostics:
-        click.echo(render_text(result), err=False)
-        click.echo(summary(result))
+        click.echo(deploy.diagnostics_text(result), err=False)
+        click.echo(deploy.diagnostics_summary(result))
     raise SystemExit(EXIT_INVALID if failed else EXIT_OK)
 
 
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of definition files (for editors and other tools)."""
-    from smartflow.definitions.validate.schema import schema_text
+    from smartflow.services import deploy
 
-    click.echo(schema_text(), nl=False)
+    click.echo(deploy.schema_text(), nl=False)
 
 
 @click.command()
@@ -48,11 +48,11 @@ def schema() -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def init(directory: Path, force: bool) -> None:
     """Start a processes folder: an example process, the roles file and the schema."""
-    from smartflow.definitions.scaffold import ScaffoldError, scaffold
+    from smartflow.services import deploy
 
     try:
-        written = scaffold(directory, force=force)
-    except ScaffoldError as exc:
+        written = deploy.scaffold(directory, force=force)
+    except deploy.ScaffoldError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_INVALID) from None
     for path in written:
@@ -71,12 +71,10 @@ def plan(paths: tuple[Path, ...], db_url: str | None, output_format: str, agains
     Exits 0 when there is nothing to do and 1 when there are changes (as `kubectl diff`),
     so CI can detect drift.
     """
-    from smartflow.deploy import apply as deploy
-    from smartflow.deploy.plan.render import render_json, render_text
+    from smartflow.services import deploy
 
-    desired = deploy.load_desired(definition_paths(paths))
-    result = deploy.plan(desired, db_url, against=against)
-    click.echo(render_json(result) if output_format == "json" else render_text(result))
+    result = deploy.plan(definition_paths(paths), db_url, against=against)
+    click.echo(deploy.plan_json(result) if output_format == "json" else deploy.plan_text(result))
     raise SystemExit(EXIT_OK if result.empty else EXIT_INVALID)
 
 
@@ -96,28 +94,22 @@ def apply(paths: tuple[Path, ...], db_url: str | None, allow_data_loss: bool, dr
     Steps that would lose data are refused with the plan's numbers unless
     --allow-data-loss is given.
     """
-    from smartflow.deploy import apply as deploy
-    from smartflow.deploy.plan.render import render_text
+    from smartflow.services import deploy
 
-    desired = deploy.load_desired(definition_paths(paths))
-    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor,
-                          lock_timeout=lock_timeout)
-    _report_apply(result, dry_run, allow_data_loss, render_text)
+    result = deploy.apply(definition_paths(paths), db_url, allow_data_loss=allow_data_loss, dry_run=dry_run,
+                          actor=actor, lock_timeout=lock_timeout)
+    _report_apply(result, dry_run, allow_data_loss)
 
 
-def _report_apply(result: object, dry_run: bool, allow_data_loss: bool, render: object) -> None:
-    from smartflow.deploy.plan import Plan
+def _report_apply(result: Any, dry_run: bool, allow_data_loss: bool) -> None:
+    from smartflow.services import deploy
 
-    assert isinstance(result, Plan) and callable(render)
     if result.empty:
         click.echo("No changes: the database matches the definitions.")
         return
-    click.echo(render(result, allow_data_loss))
-    from smartflow.deploy.plan.ops import RecordVersion
-
-    record = result.operations[-1]
-    assert isinstance(record, RecordVersion)
-    click.echo("\nDry run: everything was rolled back." if dry_run else f"\nApplied: version {record.number} is live.")
+    click.echo(deploy.plan_text(result, allow_data_loss))
+    click.echo("\nDry run: everything was rolled back." if dry_run
+               else f"\nApplied: version {deploy.live_version(result)} is live.")
 
 
 @click.command()
@@ -129,7 +121,7 @@ def versions(db_url: str | None, output_format: str) -> None:
 
     from tabulate import tabulate
 
-    from smartflow.deploy import apply as deploy
+    from smartflow.services import deploy
 
     rows = deploy.versions(db_url)
     if output_format == "json":
@@ -151,12 +143,10 @@ def versions(db_url: str | None, output_format: str) -> None:
 @click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys.")
 def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None) -> None:
     """Deploy an earlier version's definitions again (a plan and an apply, same safety rules)."""
-    from smartflow.deploy import apply as deploy
-    from smartflow.deploy.plan.render import render_text
+    from smartflow.services import deploy
 
-    desired = deploy.version_documents(version, db_url)
-    result = deploy.apply(desired, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
-    _report_apply(result, dry_run, allow_data_loss, render_text)
+    result = deploy.rollback(version, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
+    _report_apply(result, dry_run, allow_data_loss)
 
 
 @click.command("test")

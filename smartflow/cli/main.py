@@ -47,10 +47,10 @@ class SmartflowGroup(click.Group):
             return super().invoke(ctx)
         except SmartflowError as error:
             if isinstance(error, DefinitionError):
-                from smartflow.definitions.validate.report import render_text, summary
+                from smartflow.services import deploy
 
-                click.echo(render_text(error.result), err=True)
-                click.echo(summary(error.result), err=True)
+                click.echo(deploy.diagnostics_text(error.result), err=True)
+                click.echo(deploy.diagnostics_summary(error.result), err=True)
             click.echo(f"error: {error}", err=True)
             if error.hint:
                 click.echo(f"  hint: {error.hint}", err=True)

@@ -9,20 +9,8 @@ creates and updates.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any
-
 from smartflow.errors import SmartflowError
 
 
 class DataFileError(SmartflowError):
     """A spreadsheet that cannot be read or written as asked (format, encoding, headers, mapping)."""
-
-
-def session(crm: Any, write: bool) -> AbstractContextManager[Any]:
-    """One transaction of the Engine's own making (its compiled definition, its actor, its clock).
-
-    Exports read every batch inside one; imports write a batch (or everything) inside one. The
-    Engine has no public way to open one yet, so this is the single place that reaches for it.
-    """
-    return crm._session(write)  # type: ignore[no-any-return]

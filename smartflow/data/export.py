@@ -22,7 +22,6 @@ from typing import IO, Any, Protocol
 
 import sqlalchemy as sa
 
-from smartflow.data import session
 from smartflow.data.cells import (
     FORMULA_START,
     Batch,
@@ -38,7 +37,7 @@ from smartflow.data.columns import Column, export_columns
 from smartflow.errors import InvalidValue, PermissionDenied
 from smartflow.runtime import access, people, query
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write, process_of
+from smartflow.runtime.items import Sessions, Write, process_of
 
 BATCH = 2000
 FORMATS = ("csv", "xlsx")
@@ -84,7 +83,7 @@ def format_of(path: str, given: str | None) -> str | None:
     return suffix if suffix in FORMATS else None
 
 
-def export_items(crm: Any, process_id: str, target: Path | IO[bytes], options: ExportOptions,
+def export_items(crm: Sessions, process_id: str, target: Path | IO[bytes], options: ExportOptions,
                  on_progress: Callable[[int], None] | None = None) -> ExportResult:
     """Write the items the Engine's user may export to target (a path, or a binary stream for CSV).
 
@@ -92,7 +91,7 @@ def export_items(crm: Any, process_id: str, target: Path | IO[bytes], options: E
     through its snapshot; PostgreSQL reads through a server-side cursor, which sees the data as of
     the query's start).
     """
-    with session(crm, False) as write:
+    with crm.session(False) as write:
         return _export(write, process_id, target, options, on_progress)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.data import DataFileError, session
+from smartflow.data import DataFileError
 from smartflow.data.cells import neutralise
 from smartflow.data.columns import Column, HeaderMatch, column, match_headers
 from smartflow.data.parse import CellProblem, Resolver
@@ -27,7 +27,7 @@ from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue, ItemError, PermissionDenied
 from smartflow.runtime import access, fields, items, people, query
 from smartflow.runtime.compiled import CompiledProcess
-from smartflow.runtime.items import Write
+from smartflow.runtime.items import Sessions, Write
 
 BATCH = 500
 ON_ERROR = ("skip", "abort")
@@ -81,7 +81,7 @@ class _Rollback(Exception):
     """Leaves a transaction without committing it (dry run, or abort after a failed row)."""
 
 
-def import_file(crm: Any, process_id: str, path: Path, options: ImportOptions,
+def import_file(crm: Sessions, process_id: str, path: Path, options: ImportOptions,
                 on_progress: Callable[[int], None] | None = None) -> ImportResult:
     """Import path into process_id as the Engine's user; returns what happened (or would have)."""
     result = ImportResult(process_id, options.dry_run, options.on_error)
@@ -90,7 +90,7 @@ def import_file(crm: Any, process_id: str, path: Path, options: ImportOptions,
         batches = _chunks(sheet.rows, options.batch)
         if options.dry_run or options.on_error == "abort":
             try:
-                with session(crm, True) as write:
+                with crm.session(True) as write:
                     plan = _Plan.make(write, process_id, sheet, options, result)
                     for batch in batches:
                         _run(write, plan, batch, result, on_progress)
@@ -100,7 +100,7 @@ def import_file(crm: Any, process_id: str, path: Path, options: ImportOptions,
                 pass
         else:
             for batch in batches:
-                with session(crm, True) as write:
+                with crm.session(True) as write:
                     plan = _Plan.make(write, process_id, sheet, options, result)
                     _run(write, plan, batch, result, on_progress)
     return result

@@ -7,18 +7,19 @@ BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL) and writes nothing when a r
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
-from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
+from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
 from smartflow.runtime import access, clock, fields
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
@@ -51,9 +52,16 @@ class Write:
         return bool(self.connection.dialect.name == "sqlite")
 
 
-def process_of(write: Write, process_id: str) -> CompiledProcess:
-    from smartflow.errors import NotDeployed
+class Sessions(Protocol):
+    """What opens one transaction as a user: the services layer's Engine. Data, analytics and the
+    worker work inside such sessions without knowing who made them."""
 
+    def session(self, write: bool) -> AbstractContextManager[Write]:
+        """One transaction (a writing one when write) with the live definition, the user and the clock."""
+        ...
+
+
+def process_of(write: Write, process_id: str) -> CompiledProcess:
     found = write.compiled.processes.get(process_id)
     if found is None:
         known = list(write.compiled.processes)

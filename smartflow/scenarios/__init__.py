@@ -1,5 +1,7 @@
 """`smartflow test`: run `kind: Test` scenarios against a fresh deployment of the definitions.
 
+An interface over the services, as the CLI is.
+
 The definitions are deployed once into a template SQLite file; every scenario starts from a
 copy of it (so scenarios never see each other's items), with its own fake clock. Steps run
 as given users through the same Engine a person uses; an error inside a step is that
@@ -20,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from smartflow.definitions.diagnostics import Location
+from smartflow.definitions.durations import parse_duration, shift
 from smartflow.definitions.load import Document, JsonPath
+from smartflow.errors import DefinitionError
+from smartflow.services import deploy
+from smartflow.services.engine import Engine
 
 DEFAULT_START = "2026-01-05T09:00:00+00:00"  # a Monday morning
 
@@ -67,29 +73,22 @@ class Mismatch(Exception):
 
 
 @contextmanager
-def _template(desired: Any) -> Iterator[Path]:
-    from smartflow.deploy import apply as deploy
-
+def _template(paths: list[Path]) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="smartflow-test-") as folder:
         template = Path(folder) / "template.db"
-        deploy.apply(desired, f"sqlite:///{template}", actor="smartflow test")
+        deploy.apply(paths, f"sqlite:///{template}", actor="smartflow test")
         yield template
 
 
 def run(paths: list[Path], keyword: str | None = None, stop_first: bool = False) -> Run:
     """Validate the folder, deploy it once, then run every scenario of its Test documents."""
-    from smartflow.definitions.validate import validate_paths
-    from smartflow.deploy import apply as deploy
-    from smartflow.errors import DefinitionError
-
     started = time.perf_counter()
-    result = validate_paths(paths)
+    result = deploy.validate(paths)
     if not result.ok:
         raise DefinitionError(result)
     tests = [d for d in result.documents if d.data.get("kind") == "Test"]
-    desired = deploy.load_desired(paths)
     outcome = Run()
-    with _template(desired) as template:
+    with _template(paths) as template:
         for document in tests:
             for index, scenario in enumerate(document.data["scenarios"]):
                 if keyword and keyword.casefold() not in scenario["name"].casefold():
@@ -103,8 +102,6 @@ def run(paths: list[Path], keyword: str | None = None, stop_first: bool = False)
 
 
 def _run_scenario(template: Path, document: Document, index: int, scenario: dict[str, Any]) -> ScenarioResult:
-    from smartflow.services.engine import Engine
-
     started = time.perf_counter()
     result = ScenarioResult(document.file, document.location(("scenarios", index)), scenario["name"])
     with tempfile.TemporaryDirectory(prefix="smartflow-scenario-") as folder:
@@ -193,11 +190,7 @@ class _State:
         if verb in ("create", "update", "move", "delete", "restore"):
             self._change(verb, step)
         elif verb == "advance":
-            from smartflow.automation.compiled import _DURATION, shift
-
-            match = _DURATION.match(step["advance"])
-            assert match is not None
-            self.now[0] = shift(self.now[0], int(match.group(1)), match.group(2))
+            self.now[0] = shift(self.now[0], *parse_duration(step["advance"]))
         elif verb == "run_worker":
             self.engine.work("scenario", send=self._record_webhook)
         else:

@@ -15,12 +15,16 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import sqlalchemy as sa
 
+from smartflow.analytics import report as reports
 from smartflow.automation import worker as jobs_worker
 from smartflow.automation.triggers import Automation
+from smartflow.data import export as exports
+from smartflow.data import importer
 from smartflow.db import make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
@@ -64,6 +68,10 @@ class Engine:
         """The same engine acting as another user."""
         return Engine(self.url, as_user=login, via=self.via, _shared=self._cache)
 
+    def as_via(self, via: str) -> Engine:
+        """The same engine and user, recording changes as made through another door (cli, api, import)."""
+        return Engine(self.url, as_user=self.login, via=via, _shared=self._cache)
+
     @property
     def clock(self) -> Callable[[], datetime]:
         """What "now" is for this engine (tests pass a fake clock)."""
@@ -106,7 +114,9 @@ class Engine:
         return cached
 
     @contextmanager
-    def _session(self, write: bool) -> Iterator[items.Write]:
+    def session(self, write: bool) -> Iterator[items.Write]:
+        """One transaction as this engine's user, with the live definition and the clock: what every
+        method runs in, and what data, analytics and the worker are handed (runtime.items.Sessions)."""
         connection_options = {} if write else {"sqlite_begin": "DEFERRED"}
         try:
             with self._db.connect() as connection:
@@ -130,36 +140,36 @@ class Engine:
     def create(self, process: str, values: dict[str, Any], *, pipeline: str | None = None,
                stage: str | None = None, typed_text: bool = False) -> int:
         """Create an item; values are field id → value (text as typed on a command line when typed_text)."""
-        with self._session(True) as write:
+        with self.session(True) as write:
             return items.create(write, process, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
 
     def update(self, process: str, item_id: int, values: dict[str, Any], *, expected_version: int | None = None,
                typed_text: bool = False) -> dict[str, Any]:
-        with self._session(True) as write:
+        with self.session(True) as write:
             return items.update(write, process, item_id, values, expected_version=expected_version,
                                 typed_text=typed_text)
 
     def move(self, process: str, item_id: int, stage: str, *, pipeline: str | None = None,
              expected_version: int | None = None) -> dict[str, Any]:
-        with self._session(True) as write:
+        with self.session(True) as write:
             return items.move(write, process, item_id, stage, pipeline=pipeline, expected_version=expected_version)
 
     def delete(self, process: str, item_id: int) -> str:
-        with self._session(True) as write:
+        with self.session(True) as write:
             return items.delete(write, process, item_id)
 
     def restore(self, process: str, item_id: int) -> None:
-        with self._session(True) as write:
+        with self.session(True) as write:
             items.restore(write, process, item_id)
 
     def get(self, process: str, item_id: int) -> dict[str, Any]:
         """The item's values (canonical Python values)."""
-        with self._session(False) as write:
+        with self.session(False) as write:
             return query.item(write, process, item_id)
 
     def card(self, process: str, item_id: int, history_limit: int = 10) -> dict[str, Any]:
         """The item card: values, sections, links both ways and recent history."""
-        with self._session(False) as write:
+        with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
             return {"item": item, "process": compiled.process,
@@ -169,20 +179,20 @@ class Engine:
     def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
         columns (a tuple of field ids: only those and the id)."""
-        with self._session(False) as write:
+        with self.session(False) as write:
             return query.list_items(write, process, **filters)
 
     def count(self, process: str, where: list[str] | tuple[str, ...] = ()) -> int:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return query.count_items(write, process, where)
 
     def history(self, process: str, item_id: int) -> list[dict[str, Any]]:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return query.history(write, process, item_id)
 
     def explain(self, process: str, item_id: int, stage: str, pipeline: str | None = None) -> list[str]:
         """Every reason a move would be refused (empty when it would be allowed)."""
-        with self._session(False) as write:
+        with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = items.fetch(write, compiled, item_id)
             if pipeline is not None and pipeline not in compiled.pipelines:
@@ -190,57 +200,80 @@ class Engine:
             return move_problems(compiled, item, write.actor, stage, pipeline)
 
     def kanban(self, process: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return query.kanban(write, process, pipeline, top)
 
     # ---- people ----------------------------------------------------------------
 
     def add_user(self, login: str, name: str = "", roles: list[str] | tuple[str, ...] = (),
                  department: str | None = None) -> int:
-        with self._session(True) as write:
+        with self.session(True) as write:
             return people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
                                    department)
 
     def users(self) -> list[dict[str, Any]]:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return people.list_users(write.connection, write.compiled)
 
     def add_department(self, department_id: str, title: str, parent: str | None = None) -> None:
-        with self._session(True) as write:
+        with self.session(True) as write:
             people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent)
 
     def hidden_fields(self, process: str) -> frozenset[str]:
         """The fields of a process hidden from this engine's user (by `hidden_fields` in their roles' rights)."""
 
-        with self._session(False) as write:
+        with self.session(False) as write:
             return hidden_fields(write.actor, items.process_of(write, process))
 
     def process(self, process_id: str) -> Any:
         """The deployed model of a process (fields, pipelines, stages, card)."""
-        with self._session(False) as write:
+        with self.session(False) as write:
             return items.process_of(write, process_id).process
 
     # ---- automation ------------------------------------------------------------
 
     def work(self, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-             send: Any = None) -> Any:
-        """One pass of the worker: due jobs, then due outbox messages. Returns a Tally."""
+             send: Any = None) -> jobs_worker.Tally:
+        """One pass of the worker: due jobs, then due outbox messages."""
         return jobs_worker.work_once(self, worker, batch, allow_hosts, send or jobs_worker.send_http)
 
+    def work_forever(self, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
+                     report: Callable[[jobs_worker.Tally], None], should_stop: Callable[[], bool]) -> None:
+        """Keep working until should_stop(), sleeping interval seconds when nothing is due."""
+        jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop)
+
     def jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return jobs_worker.list_rows(write, "sf_jobs", status, limit)
 
     def outbox(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        with self._session(False) as write:
+        with self.session(False) as write:
             return jobs_worker.list_rows(write, "sf_outbox", status, limit)
 
     def retry(self, kind: str, row_id: int) -> None:
         """Queue a failed job (kind "job") or outbox message (kind "message") again."""
 
-        with self._session(True) as write:
+        with self.session(True) as write:
             jobs_worker.retry(write, "sf_jobs" if kind == "job" else "sf_outbox", row_id)
 
     def inbox(self, unread_only: bool = False, limit: int = 50, mark_read: bool = False) -> list[dict[str, Any]]:
-        with self._session(mark_read) as write:
+        with self.session(mark_read) as write:
             return jobs_worker.inbox(write, unread_only, limit, mark_read)
+
+    # ---- data and analytics -------------------------------------------------------
+
+    def export(self, process: str, target: Path | IO[bytes], options: exports.ExportOptions,
+               on_progress: Callable[[int], None] | None = None) -> exports.ExportResult:
+        """Stream the items this user may read and export (options: format, columns, filters) into a
+        CSV or xlsx file or a binary stream."""
+        return exports.export_items(self, process, target, options, on_progress)
+
+    def import_file(self, process: str, path: Path, options: importer.ImportOptions,
+                    on_progress: Callable[[int], None] | None = None) -> importer.ImportResult:
+        """Import a CSV or xlsx file through the same checks as create and update; per-row problems
+        are in the result, not raised."""
+        return importer.import_file(self.as_via("import"), process, path, options, on_progress)
+
+    def report(self, process: str, options: reports.ReportOptions) -> dict[str, Any]:
+        """The funnel of a process over the items this user may read, as plain data."""
+        return reports.report(self, process, options)

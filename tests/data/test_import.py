@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from smartflow.cli.main import EXIT_DENIED, EXIT_INVALID
-from smartflow.data import session
 from smartflow.data.importer import ImportOptions, import_file
 from tests.data.support import DOCUMENTS, add_people, invoke
 from tests.runtime.support import Db, module_url
@@ -273,18 +272,17 @@ def test_empty_and_unreadable_files(db: Db, tmp_path: Path) -> None:
 
 def test_service_layer_called_once_per_row_in_one_transaction_per_batch(db: Db, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from smartflow.data import importer
-
     sessions: list[bool] = []
-    real = importer.session
+    real = db.admin.session
 
-    def counting(crm: Any, write: bool) -> Any:
+    def counting(write: bool) -> Any:
         sessions.append(write)
-        return real(crm, write)
+        return real(write)
 
-    monkeypatch.setattr(importer, "session", counting)
+    monkeypatch.setattr(db.admin, "session", counting)
     source = write_csv(tmp_path / "s.csv", [["title"]] + [[f"s{i}"] for i in range(5)])
     result = import_file(db.admin, "deal", source, ImportOptions(batch=2))
     assert result.created == 5 and sessions == [True, True, True]
-    with session(db.admin, False) as write:
+    monkeypatch.undo()
+    with db.admin.session(False) as write:
         assert write.actor.is_local_admin

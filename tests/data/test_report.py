@@ -19,7 +19,6 @@ import pytest
 from smartflow import Engine
 from smartflow.analytics.report import ReportOptions, build_report
 from smartflow.cli.main import EXIT_BAD_VALUE, EXIT_INVALID
-from smartflow.data import session
 from tests.data.support import DOCUMENTS, add_people, invoke
 from tests.runtime.support import Db, module_url
 
@@ -62,7 +61,7 @@ def report(db: Db, as_user: str | None = None, **options: Any) -> dict[str, Any]
     engine = db.as_user(as_user)
     engine._cache["clock"] = lambda: START + 20 * DAY
     try:
-        with session(engine, False) as write:
+        with engine.session(False) as write:
             return build_report(write, "deal", ReportOptions(**options))
     finally:
         engine._cache["clock"] = lambda: datetime.now(UTC)
