@@ -11,19 +11,19 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.model import Field
+from smartflow.definitions.values import boolean, to_date, to_datetime
+from smartflow.runtime import clock
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-_TRUE = {"true", "yes", "y", "1", "да", "on"}
-_FALSE = {"false", "no", "n", "0", "нет", "off"}
 _FORMATS = {"email": (_EMAIL, "an email address"), "phone": (_PHONE, "a phone number"),
             "url": (_URL, "an http(s) URL")}
 DEFAULT_CURRENCY = "RUB"
@@ -120,14 +120,10 @@ def coerce(field: Field, value: Any) -> Any:
             return {"amount": _decimal(field, value.get("amount")), "currency": currency}
         return {"amount": _decimal(field, value), "currency": field.currency or DEFAULT_CURRENCY}
     if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        word = str(value).strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise ValueProblem(f"{value!r} is not true or false")
+        truth = boolean(value)
+        if truth is None:
+            raise ValueProblem(f"{value!r} is not true or false")
+        return truth
     if kind == "date":
         return _date(value)
     if kind == "datetime":
@@ -156,35 +152,21 @@ def _identifier(value: Any) -> int:
 
 
 def _date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if text == "today":
-        from smartflow.runtime import clock
-
+    if isinstance(value, str) and value.strip() == "today":
         return clock.today()
     try:
-        return date.fromisoformat(text)
+        return to_date(value)
     except ValueError:
         raise ValueProblem(f"{value!r} is not a date (write YYYY-MM-DD)") from None
 
 
 def _datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        if text == "now":
-            from smartflow.runtime import clock
-
-            return clock.now()
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueProblem(f"{value!r} is not a date and time (write 2026-12-01T09:30)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if isinstance(value, str) and value.strip() == "now":
+        return clock.now()
+    try:
+        return to_datetime(value)
+    except ValueError:
+        raise ValueProblem(f"{value!r} is not a date and time (write 2026-12-01T09:30)") from None
 
 
 def with_decimals(field: Field, value: Any) -> Any:

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from smartflow.cli.main import main
 from tests.automation.support import ROLES, Auto, Clock, process
-from tests.runtime.support import module_url
+from tests.runtime.support import invoke, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
 
@@ -38,13 +37,6 @@ CLI_PROCESS = process("cl", {
 ], "new", "gate", required={"gate": ["memo"]})
 
 
-def invoke(url: str, *args: str, as_user: str | None = None) -> Result:
-    runner = CliRunner(env={"SMARTFLOW_USER": None, "SMARTFLOW_DATABASE_URL": None, "SMARTFLOW_WEBHOOK_HOSTS": None})
-    result = runner.invoke(main, [*args, "--db", url, *(["--as", as_user] if as_user else [])])
-    assert "Traceback" not in result.output
-    if result.exception is not None:
-        assert isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 @pytest.fixture(scope="module")

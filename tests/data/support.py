@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from click.testing import CliRunner, Result
+from tests.runtime import support as runtime_support
+from tests.runtime.support import Db, invoke
 
-from smartflow.cli.main import main
-from tests.runtime.support import Db
+__all__ = ["invoke"]  # the data tests' CLI runner, shared with the runtime's
 
 ROLES: dict[str, Any] = {"kind": "Roles", "roles": {
     "seller": {"title": {"ru": "Продавец", "en": "Seller"}},
@@ -24,13 +24,8 @@ ROLES: dict[str, Any] = {"kind": "Roles", "roles": {
     "auditor": {"title": {"ru": "Аудитор", "en": "Auditor"}},
 }}
 
-CLIENT: dict[str, Any] = {
-    "kind": "Process", "id": "client", "title": {"ru": "Клиент", "en": "Client"},
-    "fields": {"city": {"type": "string", "title": {"ru": "Город", "en": "City"}}},
-    "pipelines": {"main": {"title": "Main", "default": True, "stages": {
-        "active": {"title": {"ru": "Активный", "en": "Active"}},
-        "won": {"title": {"ru": "Постоянный", "en": "Regular"}, "semantic": "success"},
-        "lost": {"title": {"ru": "Ушёл", "en": "Gone"}, "semantic": "failure"}}}},
+CLIENT: dict[str, Any] = {  # the runtime tests' client, read by this module's roles
+    **runtime_support.CLIENT,
     "permissions": {"seller": "all", "viewer": {"read": "all"}, "loader": "all", "auditor": {"read": "all"}},
 }
 
@@ -105,11 +100,3 @@ def add_people(db: Db) -> None:
         db.admin.add_user(login, name, [role])
 
 
-def invoke(url: str, *args: str, as_user: str | None = None) -> Result:
-    """The CLI as a person runs it; never a traceback."""
-    runner = CliRunner(env={"SMARTFLOW_USER": None, "SMARTFLOW_DATABASE_URL": None, "SMARTFLOW_LANG": None})
-    result = runner.invoke(main, [*args, "--db", url, *(["--as", as_user] if as_user else [])])
-    assert "Traceback" not in result.output
-    if result.exception is not None:
-        assert isinstance(result.exception, SystemExit), repr(result.exception)
-    return result

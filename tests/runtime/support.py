@@ -15,11 +15,24 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner, Result
 
 from smartflow import Engine
+from smartflow.cli.main import main
 from smartflow.definitions.convert import to_yaml
 from smartflow.deploy import apply as deploy
 from tests.dbutil import backends, database_url
+
+
+def invoke(url: str, *args: str, as_user: str | None = None) -> Result:
+    """The CLI as a person runs it on url, with no SMARTFLOW_* settings from the environment; never a traceback."""
+    runner = CliRunner(env={"SMARTFLOW_USER": None, "SMARTFLOW_DATABASE_URL": None, "SMARTFLOW_LANG": None,
+                            "SMARTFLOW_WEBHOOK_HOSTS": None})
+    result = runner.invoke(main, [*args, "--db", url, *(["--as", as_user] if as_user else [])])
+    assert "Traceback" not in result.output
+    if result.exception is not None:
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
 
 
 def write_definitions(folder: Path, *documents: dict[str, Any]) -> deploy.Desired:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from smartflow.cli.main import (
     EXIT_BAD_VALUE,
@@ -26,22 +26,14 @@ from smartflow.cli.main import (
     EXIT_MOVE_REFUSED,
     EXIT_NOT_DEPLOYED,
     EXIT_NOT_FOUND,
-    main,
 )
-from tests.runtime.support import DOCUMENTS, Db, module_url, write_definitions
+from tests.runtime.support import DOCUMENTS, Db, invoke, module_url, write_definitions
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
 
 HIDDEN_HINT = "check the id; items you may not see are not shown"
 
 
-def invoke(url: str, *args: str, as_user: str | None = None) -> Result:
-    runner = CliRunner(env={"SMARTFLOW_USER": None, "SMARTFLOW_DATABASE_URL": None, "SMARTFLOW_LANG": None})
-    result = runner.invoke(main, [*args, "--db", url, *(["--as", as_user] if as_user else [])])
-    assert "Traceback" not in result.output
-    if result.exception is not None:
-        assert isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
 
 
 def assert_error(result: Result, code: int, message: str, hint: str | None) -> None:

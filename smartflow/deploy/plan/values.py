@@ -8,16 +8,15 @@ and files as integer ids, everything else as text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from smartflow.compile.sql import precision_of
 from smartflow.definitions.model import Field
+from smartflow.definitions.values import boolean, to_date, to_datetime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TRUE = {"true", "1", "yes", "y", "да", "t"}
-_FALSE = {"false", "0", "no", "n", "нет", "f"}
 _TEXT_TYPES = ("string", "text", "email", "phone", "url")
 _REFERENCE_TYPES = ("link", "user", "file")
 
@@ -80,12 +79,10 @@ def convert(stored: Any, old: Field, new: Field) -> Any:
     if target in ("number", "money"):
         return from_decimal(_as_decimal(stored, old), new)
     if target == "boolean":
-        word = _as_text(stored, old).strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise Unconvertible(f"{stored!r} is not true or false")
+        truth = boolean(_as_text(stored, old))
+        if truth is None:
+            raise Unconvertible(f"{stored!r} is not true or false")
+        return truth
     if target == "date":
         return _as_date(stored)
     if target == "datetime":
@@ -101,26 +98,17 @@ def convert(stored: Any, old: Field, new: Field) -> Any:
 
 
 def _as_date(stored: Any) -> date:
-    if isinstance(stored, datetime):
-        return stored.date()
-    if isinstance(stored, date):
-        return stored
     try:
-        return date.fromisoformat(str(stored).strip())
+        return to_date(stored)
     except ValueError:
         raise Unconvertible(f"{stored!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _as_datetime(stored: Any) -> datetime:
-    if isinstance(stored, datetime):
-        return stored
-    if isinstance(stored, date):
-        return datetime.combine(stored, time(0), tzinfo=UTC)
     try:
-        parsed = datetime.fromisoformat(str(stored).strip())
+        return to_datetime(stored)
     except ValueError:
         raise Unconvertible(f"{stored!r} is not a date and time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def needs_rewrite(old: Field, new: Field) -> bool:
