@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata
+from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata, item_table_name, legacy_unique_index_name
 from smartflow.db import BUSY_TIMEOUT_MS, is_sqlite, make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.model import Definition
@@ -143,7 +143,8 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
     counter = Counter(connection if against is None else None, base.definition)
     existing = set(sa.inspect(connection).get_table_names())
     missing = [name for name in SYSTEM_TABLE_NAMES if name not in existing]
-    operations = diff(base.definition, desired.definition, counter, missing)
+    legacy = _legacy_unique(connection, desired, existing)
+    operations = diff(base.definition, desired.definition, counter, missing, legacy)
     plan = Plan(database, operations, base.version, desired.hash)
     if against is not None:
         plan.compared_with = f"version {against} (item counts not shown)"
@@ -151,6 +152,18 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
         number = (live.version or 0) + 1
         plan.operations.append(RecordVersion(hash=desired.hash, number=number))
     return plan
+
+
+def _legacy_unique(connection: Any, desired: Desired, existing: set[str]) -> list[tuple[str, str]]:
+    """Unique fields whose live index is still the full one of older deployments (recycle bin included)."""
+    found: list[tuple[str, str]] = []
+    for process in desired.definition.processes:
+        unique = [f.id for f in process.fields if f.unique and not f.multiple]
+        if not unique or item_table_name(process.id) not in existing:
+            continue
+        names = {index["name"] for index in sa.inspect(connection).get_indexes(item_table_name(process.id))}
+        found += [(process.id, f_id) for f_id in unique if legacy_unique_index_name(process.id, f_id) in names]
+    return found
 
 
 def _label(url: str) -> str:
