@@ -3,6 +3,7 @@ versions, rollback and `smartflow test`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,23 @@ def plan(paths: tuple[Path, ...], db_url: str | None, output_format: str, agains
     raise SystemExit(EXIT_OK if result.empty else EXIT_INVALID)
 
 
+def wait_options(command: Callable[..., None]) -> Callable[..., None]:
+    """How long apply and rollback wait: for another apply, and (PostgreSQL) for table locks and statements."""
+    options = [
+        click.option("--lock-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+                     metavar="SECONDS", help="Seconds to wait for another apply to finish."),
+        # The defaults live in the services layer (kept out of here so `--help` stays instant).
+        click.option("--table-lock-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                     help="PostgreSQL: seconds to wait for a lock on a table that other sessions use "
+                          "(0: no limit).  [default: 10]"),
+        click.option("--statement-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                     help="PostgreSQL: seconds one statement of the apply may run (0: no limit).  [default: 600]"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @db_option
@@ -85,10 +103,9 @@ def plan(paths: tuple[Path, ...], db_url: str | None, output_format: str, agains
               help="Carry out steps that drop data (the data is kept in the sf_archive table).")
 @click.option("--dry-run", is_flag=True, help="Run the whole apply in a transaction, then roll it back.")
 @click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys (recorded with the version).")
-@click.option("--lock-timeout", type=float, default=60.0, show_default=True,
-              help="Seconds to wait for another apply to finish.")
+@wait_options
 def apply(paths: tuple[Path, ...], db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None,
-          lock_timeout: float) -> None:
+          lock_timeout: float, table_lock_timeout: float | None, statement_timeout: float | None) -> None:
     """Deploy the definitions: all steps in one transaction, or nothing.
 
     Steps that would lose data are refused with the plan's numbers unless
@@ -97,7 +114,8 @@ def apply(paths: tuple[Path, ...], db_url: str | None, allow_data_loss: bool, dr
     from smartflow.services import deploy
 
     result = deploy.apply(definition_paths(paths), db_url, allow_data_loss=allow_data_loss, dry_run=dry_run,
-                          actor=actor, lock_timeout=lock_timeout)
+                          actor=actor, lock_timeout=lock_timeout,
+                          timeouts=deploy.timeouts(table_lock_timeout, statement_timeout))
     _report_apply(result, dry_run, allow_data_loss)
 
 
@@ -141,11 +159,14 @@ def versions(db_url: str | None, output_format: str) -> None:
 @click.option("--allow-data-loss", is_flag=True, help="Carry out steps that drop data (kept in sf_archive).")
 @click.option("--dry-run", is_flag=True, help="Run the rollback in a transaction, then roll it back.")
 @click.option("--as", "actor", envvar="SMARTFLOW_USER", metavar="USER", help="Who deploys.")
-def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None) -> None:
+@wait_options
+def rollback(version: int, db_url: str | None, allow_data_loss: bool, dry_run: bool, actor: str | None,
+             lock_timeout: float, table_lock_timeout: float | None, statement_timeout: float | None) -> None:
     """Deploy an earlier version's definitions again (a plan and an apply, same safety rules)."""
     from smartflow.services import deploy
 
-    result = deploy.rollback(version, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor)
+    result = deploy.rollback(version, db_url, allow_data_loss=allow_data_loss, dry_run=dry_run, actor=actor,
+                             lock_timeout=lock_timeout, timeouts=deploy.timeouts(table_lock_timeout, statement_timeout))
     _report_apply(result, dry_run, allow_data_loss)
 
 

@@ -139,10 +139,26 @@ def item_indexes(process: Process, table: Table) -> list[Index]:
         if not is_single(field):
             continue
         if field.unique:
-            indexes.append(Index(f"uq_{pid}_{field.id}", table.c[field.id], unique=True))
+            indexes.append(unique_index(pid, field.id, table))
         elif field.type in ("link", "user"):
             indexes.append(Index(f"ix_{pid}_{field.id}", table.c[field.id]))
     return indexes
+
+
+def unique_index(process_id: str, field_id: str, table: Table) -> Index:
+    """A unique field's index: unique among the items not in the recycle bin (a partial index).
+
+    A deleted item does not hold its unique values; restoring it checks them again. Deployments
+    made before this rule have a full unique index named legacy_unique_index_name() instead.
+    """
+    live = table.c.deleted_at.is_(None)
+    return Index(f"uqa_{process_id}_{field_id}", table.c[field_id], unique=True,
+                 postgresql_where=live, sqlite_where=live)
+
+
+def legacy_unique_index_name(process_id: str, field_id: str) -> str:
+    """The full unique index older deployments have (recycle-bin items held their values)."""
+    return f"uq_{process_id}_{field_id}"
 
 
 def values_table(process: Process, field: Field, metadata: MetaData) -> Table:

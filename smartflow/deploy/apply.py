@@ -21,13 +21,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata
+from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata, item_table_name, legacy_unique_index_name
 from smartflow.db import BUSY_TIMEOUT_MS, is_sqlite, make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.model import Definition
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan.diff import Counter, diff
-from smartflow.deploy.plan.ops import Context, RecordVersion
+from smartflow.deploy.plan.ops import Context, Op, RecordVersion
+from smartflow.deploy.timeouts import (
+    LOCK_NOT_AVAILABLE,
+    QUERY_CANCELED,
+    Timeouts,
+    lock_timeout_error,
+    set_timeouts,
+    sqlstate,
+    statement_timeout_error,
+)
 from smartflow.errors import ApplyRefused, Busy, DatabaseUnavailable, DefinitionError, UnknownVersion
 
 LOCK_KEY = 0x5F_1F_10_57  # the advisory lock id of deploys on PostgreSQL
@@ -134,7 +143,8 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
     counter = Counter(connection if against is None else None, base.definition)
     existing = set(sa.inspect(connection).get_table_names())
     missing = [name for name in SYSTEM_TABLE_NAMES if name not in existing]
-    operations = diff(base.definition, desired.definition, counter, missing)
+    legacy = _legacy_unique(connection, desired, existing)
+    operations = diff(base.definition, desired.definition, counter, missing, legacy)
     plan = Plan(database, operations, base.version, desired.hash)
     if against is not None:
         plan.compared_with = f"version {against} (item counts not shown)"
@@ -142,6 +152,18 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
         number = (live.version or 0) + 1
         plan.operations.append(RecordVersion(hash=desired.hash, number=number))
     return plan
+
+
+def _legacy_unique(connection: Any, desired: Desired, existing: set[str]) -> list[tuple[str, str]]:
+    """Unique fields whose live index is still the full one of older deployments (recycle bin included)."""
+    found: list[tuple[str, str]] = []
+    for process in desired.definition.processes:
+        unique = [f.id for f in process.fields if f.unique and not f.multiple]
+        if not unique or item_table_name(process.id) not in existing:
+            continue
+        names = {index["name"] for index in sa.inspect(connection).get_indexes(item_table_name(process.id))}
+        found += [(process.id, f_id) for f_id in unique if legacy_unique_index_name(process.id, f_id) in names]
+    return found
 
 
 def _label(url: str) -> str:
@@ -191,32 +213,45 @@ StepHook = Callable[[int, Any], None]
 
 
 def apply(desired: Desired, url: str | None = None, *, allow_data_loss: bool = False, dry_run: bool = False,
-          actor: str | None = None, lock_timeout: float = 60.0, on_step: StepHook | None = None) -> Plan:
+          actor: str | None = None, lock_timeout: float = 60.0, timeouts: Timeouts | None = None,
+          on_step: StepHook | None = None) -> Plan:
     """Deploy desired: every step and the version record in one transaction, or nothing.
 
     Refuses (ApplyRefused, nothing changed) when a step would lose data and
     allow_data_loss is not set. dry_run does everything, then rolls back.
+    lock_timeout bounds the wait for another apply; on PostgreSQL, timeouts bound each
+    wait for a table lock and each statement (Busy, nothing changed, when one runs out).
     on_step(index, op) runs after each step (tests inject failures with it).
     """
+    timeouts = timeouts or Timeouts()
     with _connection(url, lock_timeout) as connection:
         sqlite = is_sqlite(connection)
         raw = connection.connection.dbapi_connection if sqlite else None
         if raw is not None:
             # SQLite's copy-and-swap must not trip foreign keys midway; checked before commit instead.
             raw.execute("PRAGMA foreign_keys=OFF")
+        running: list[Op] = []  # the step under way, for the timeout messages
         try:
             with connection.begin() as transaction:
+                set_timeouts(connection, timeouts)
                 _lock(connection, lock_timeout)
                 result = make_plan(connection, desired, _label(resolve_url(url)), actor_name(actor))
                 reasons = result.refused(allow_data_loss)
                 if reasons:
                     impossible = any(op.impossible for op in result.changes)
                     raise ApplyRefused(result, reasons, allowable=not impossible)
-                _execute(connection, result, desired, allow_data_loss, actor_name(actor), on_step)
+                _execute(connection, result, desired, allow_data_loss, actor_name(actor), on_step, running)
                 if sqlite:
                     _check_foreign_keys(connection)
                 if dry_run:
                     transaction.rollback()
+        except sa.exc.DBAPIError as exc:
+            step = running[-1].describe() if running else None
+            if sqlstate(exc) == LOCK_NOT_AVAILABLE:
+                raise lock_timeout_error(connection, exc, timeouts, step) from None
+            if sqlstate(exc) == QUERY_CANCELED:
+                raise statement_timeout_error(timeouts, step) from None
+            raise
         finally:
             if raw is not None:
                 raw.execute("PRAGMA foreign_keys=ON")
@@ -224,10 +259,11 @@ def apply(desired: Desired, url: str | None = None, *, allow_data_loss: bool = F
 
 
 def _execute(connection: Any, result: Plan, desired: Desired, allow_data_loss: bool, actor: str,
-             on_step: StepHook | None) -> None:
+             on_step: StepHook | None, running: list[Op]) -> None:
     now = datetime.now(UTC)
     context = Context(connection, build_metadata(desired.definition), allow_data_loss, now)
     for index, op in enumerate(result.operations):
+        running.append(op)
         if isinstance(op, RecordVersion):
             _record_version(context, op, result, desired, actor)
         else:

@@ -334,12 +334,16 @@ def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
 
 
 def _unique_query(table: sa.Table, key: str, item_id: int | None) -> Any:
-    """Another item holding a value (`_value`), other than item `_item_id` when one is given."""
-    query = sa.select(table.c.id).where(table.c[key] == sa.bindparam("_value"))
+    """Another item holding a value (`_value`), other than item `_item_id` when one is given.
+
+    Items in the recycle bin hold no unique values (the unique index leaves them out too).
+    """
+    query = sa.select(table.c.id).where(table.c[key] == sa.bindparam("_value"), table.c.deleted_at.is_(None))
     return (query.where(table.c.id != sa.bindparam("_item_id")) if item_id is not None else query).limit(1)
 
 
-def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None) -> None:
+def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None,
+                  restoring: bool = False) -> None:
     for key, value in values.items():
         field = process.fields.get(key)
         if field is None or not field.unique or fields.is_empty(value):
@@ -353,6 +357,11 @@ def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any]
                 table.c.id == clash, table.c.deleted_at.is_(None),
                 access.row_filter(write.actor, process, "read"))).first()
             owner = f"{process.process.id} {clash}" if readable else f"another {process.process.id}"  # no leak
+            if restoring:
+                raise InvalidValue(f"cannot restore {process.process.id} {item_id}: field `{key}`: "
+                                   f"{fields.plain(value)!r} is now used by {owner}",
+                                   f"change `{key}` of {owner} first (values of this field must be unique)",
+                                   field=key)
             raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by {owner}",
                                "values of this field must be unique", field=key)
 
@@ -551,5 +560,7 @@ def restore(write: Write, process_id: str, item_id: int) -> None:
         raise InvalidValue(f"{process_id} has no recycle bin: deleted items are gone",
                            "turn on `features: {recycle_bin: true}` to keep deleted items")
     item = fetch(write, process, item_id, "delete", lock=True, deleted=True)
+    held = {f.id: item.get(f.id) for f in process.process.fields if f.unique and not f.multiple}
+    _check_unique(write, process, held, item_id, restoring=True)  # taken by another item while in the bin?
     _guarded_update(write, process, item, {"deleted_at": None}, None)
     _record(write, [_history(write, process, item_id, "restore")])

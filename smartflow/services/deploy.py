@@ -23,12 +23,13 @@ from smartflow.deploy import apply as deploying
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan import render as plan_render
 from smartflow.deploy.plan.ops import RecordVersion
+from smartflow.deploy.timeouts import Timeouts
 from smartflow.errors import DatabaseUnavailable, NotDeployed
 
 __all__ = [
-    "Plan", "Result", "ScaffoldError", "apply", "deployed_process", "diagnostics_json", "diagnostics_summary",
-    "diagnostics_text", "file_process", "live_version", "plan", "plan_json", "plan_text", "rollback",
-    "scaffold", "schema_text", "validate", "versions",
+    "Plan", "Result", "ScaffoldError", "Timeouts", "apply", "deployed_process", "diagnostics_json",
+    "diagnostics_summary", "diagnostics_text", "file_process", "live_version", "plan", "plan_json", "plan_text",
+    "rollback", "scaffold", "schema_text", "timeouts", "validate", "versions",
 ]
 
 diagnostics_text = diagnostics_report.render_text
@@ -49,17 +50,24 @@ def plan(paths: list[Path], db_url: str | None, against: int | None = None) -> P
 
 
 def apply(paths: list[Path], db_url: str | None, *, allow_data_loss: bool = False, dry_run: bool = False,
-          actor: str | None = None, lock_timeout: float = 60.0) -> Plan:
+          actor: str | None = None, lock_timeout: float = 60.0, timeouts: Timeouts | None = None) -> Plan:
     """Deploy the files: every step and the version record in one transaction, or nothing."""
     return deploying.apply(deploying.load_desired(paths), db_url, allow_data_loss=allow_data_loss,
-                           dry_run=dry_run, actor=actor, lock_timeout=lock_timeout)
+                           dry_run=dry_run, actor=actor, lock_timeout=lock_timeout, timeouts=timeouts)
 
 
 def rollback(version: int, db_url: str | None, *, allow_data_loss: bool = False, dry_run: bool = False,
-             actor: str | None = None) -> Plan:
+             actor: str | None = None, lock_timeout: float = 60.0, timeouts: Timeouts | None = None) -> Plan:
     """Deploy an earlier version's documents again, by the same rules as apply."""
     return deploying.apply(deploying.version_documents(version, db_url), db_url, allow_data_loss=allow_data_loss,
-                           dry_run=dry_run, actor=actor)
+                           dry_run=dry_run, actor=actor, lock_timeout=lock_timeout, timeouts=timeouts)
+
+
+def timeouts(table_lock: float | None = None, statement: float | None = None) -> Timeouts:
+    """apply's waits on PostgreSQL: the defaults, or the seconds given (0: no limit)."""
+    default = Timeouts()
+    return Timeouts(default.table_lock if table_lock is None else table_lock,
+                    default.statement if statement is None else statement)
 
 
 def live_version(result: Plan) -> int:

@@ -181,6 +181,9 @@ def schema(url: str, prefix: str = "p_") -> dict[str, dict[str, Any]]:
                 "columns": {c["name"]: (_kind(c), bool(c["nullable"])) for c in inspector.get_columns(name)},
                 "indexes": {i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
                             for i in inspector.get_indexes(name) if "duplicates_constraint" not in i},
+                "partial": sorted(i["name"] for i in inspector.get_indexes(name)
+                                  if any(k.endswith("_where") and v is not None
+                                         for k, v in (i.get("dialect_options") or {}).items())),
                 "unique": {u["name"]: tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)},
                 "references": sorted((tuple(f["constrained_columns"]), f["referred_table"],
                                       (f.get("options") or {}).get("ondelete"))
@@ -200,6 +203,8 @@ def expected_schema(definition: Any, prefix: str = "p_") -> dict[str, dict[str, 
         out[table.name] = {
             "columns": {c.name: (c.type.python_type.__name__, bool(c.nullable)) for c in table.columns},
             "indexes": {i.name: (tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes},
+            "partial": sorted(str(i.name) for i in table.indexes
+                              if any(options.get("where") is not None for options in i.dialect_options.values())),
             "unique": {c.name: tuple(col.name for col in c.columns) for c in table.constraints
                        if isinstance(c, sa.UniqueConstraint)},
             "references": sorted((tuple(f.column_keys), f.referred_table.name, f.ondelete)

@@ -7,9 +7,13 @@ steps plan listed, and planning the same definitions again finds nothing to do.
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import pytest
+import sqlalchemy as sa
 
 from smartflow.deploy import apply as deploy
 from tests.dbutil import snapshot
@@ -130,7 +134,7 @@ def test_rename_field_keeps_values_and_its_index(db_url: str, tmp_path: Path) ->
     target = desired(tmp_path, changed)
     apply_as_planned(db_url, target, "rename_field")
     assert_schema_matches(db_url, target)
-    assert "uq_deal_number" in schema(db_url)["p_deal"]["indexes"]
+    assert "uqa_deal_number" in schema(db_url)["p_deal"]["indexes"]
     assert rows(db_url, "p_deal", "number") == [("A-1",), ("A-2",), (None,)]
 
 
@@ -228,7 +232,7 @@ def test_string_to_integer_with_unconvertible_values_is_refused_then_archived(db
     assert refused.reasons == ["3 values of `code` can't be converted to integer"]
     apply_as_planned(db_url, target, "string_to_integer_allowed", allow_data_loss=True)
     assert_schema_matches(db_url, target)
-    assert schema(db_url)["p_deal"]["indexes"]["uq_deal_code"] == (("code",), True)
+    assert schema(db_url)["p_deal"]["indexes"]["uqa_deal_code"] == (("code",), True)
     assert rows(db_url, "p_deal", "code") == [(12,), (None,), (None,), (None,)]
     assert sorted(archive(db_url)) == [("deal", "code", "field type changed to integer", value, 2)
                                        for value in ("3.5", "A-1", "x")]
@@ -368,12 +372,37 @@ def test_unique_added_then_removed(db_url: str, tmp_path: Path) -> None:
     target = desired(tmp_path, changed)
     apply_as_planned(db_url, target, "unique_added")
     assert_schema_matches(db_url, target)
-    assert schema(db_url)["p_deal"]["indexes"]["uq_deal_code"] == (("code",), True)
+    assert schema(db_url)["p_deal"]["indexes"]["uqa_deal_code"] == (("code",), True)
     target = desired(tmp_path, base())
     apply_as_planned(db_url, target, "unique_removed")
     assert_schema_matches(db_url, target)
-    assert "uq_deal_code" not in schema(db_url)["p_deal"]["indexes"]
+    assert "uqa_deal_code" not in schema(db_url)["p_deal"]["indexes"]
     assert rows(db_url, "p_deal", "code") == [("A-1",), ("A-2",), (None,), (None,)]
+
+
+def test_an_older_deployments_unique_index_is_rebuilt_to_leave_the_recycle_bin_out(db_url: str,
+                                                                                  tmp_path: Path) -> None:
+    document = base()
+    document["features"] = {"recycle_bin": True}
+    document["fields"]["code"]["unique"] = True
+    target = desired(tmp_path, document)
+    start(db_url, tmp_path, document, items=[{"code": "A-1"}, {"code": "A-2", "deleted_at": date(2026, 11, 2)}])
+    assert schema(db_url)["p_deal"]["partial"] == ["uqa_deal_code"]
+    execute(db_url, "DROP INDEX uqa_deal_code")  # what deployments before the rule had
+    execute(db_url, "CREATE UNIQUE INDEX uq_deal_code ON p_deal (code)")
+    apply_as_planned(db_url, target, "unique_released")
+    assert_schema_matches(db_url, target)
+    assert schema(db_url)["p_deal"]["partial"] == ["uqa_deal_code"]
+    insert_items(db_url, "deal", [{"code": "A-2"}])  # the deleted item no longer holds A-2
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_items(db_url, "deal", [{"code": "A-1"}])  # a live one still does
+
+    retyped = copy.deepcopy(document)  # SQLite changes a type by copy-and-swap: the index stays partial
+    retyped["fields"]["note"] = {"type": "integer"}
+    target = desired(tmp_path, retyped)
+    deploy.apply(target, db_url)
+    assert_schema_matches(db_url, target)
+    assert rows(db_url, "p_deal", "code") == [("A-1",), ("A-2",), ("A-2",)]
 
 
 def test_unique_with_duplicates_is_impossible_even_when_data_loss_is_allowed(db_url: str, tmp_path: Path) -> None:

@@ -252,6 +252,27 @@ def test_a_unique_clash_does_not_name_an_item_the_user_may_not_read(db: Rules) -
     assert str(refused.value) == "field `code`: 'UQ-777' is already used by another purchase"
 
 
+def test_the_recycle_bin_holds_no_unique_values_and_a_clashing_restore_is_refused(db: Rules) -> None:
+    crm = db.worker()
+    old = crm.create("purchase", {"title": "old", "code": "UQ-500"})
+    crm.delete("purchase", old)
+    new = crm.create("purchase", {"title": "new", "code": "UQ-500"})  # the deleted item let go of UQ-500
+    before = item_count(db)
+    with pytest.raises(InvalidValue) as refused:
+        crm.restore("purchase", old)
+    assert str(refused.value) == f"cannot restore purchase {old}: field `code`: 'UQ-500' is now used by purchase {new}"
+    assert refused.value.hint == f"change `code` of purchase {new} first (values of this field must be unique)"
+    assert refused.value.field == "code"
+    assert item_count(db) == before
+    with pytest.raises(NotFound):
+        crm.get("purchase", old)  # still in the recycle bin
+    crm.update("purchase", new, {"code": "UQ-501"})
+    crm.restore("purchase", old)
+    assert crm.get("purchase", old)["code"] == "UQ-500"
+    with pytest.raises(InvalidValue, match=f"is already used by purchase {old}$"):
+        crm.create("purchase", {"title": "again", "code": "UQ-500"})
+
+
 def test_links_must_point_at_an_existing_item_the_user_may_read(db: Rules) -> None:
     crm = db.worker()
     mine = crm.create("client", {"title": "Мой клиент"})
@@ -418,8 +439,6 @@ def test_recycle_bin_delete_and_restore(db: Rules) -> None:
     assert crm.count("purchase") == count - 1
     assert item not in [i["id"] for i in crm.list("purchase", limit=10_000)]
     assert db.count("p_purchase", "id = :i AND deleted_at IS NOT NULL", i=item) == 1
-    with pytest.raises(InvalidValue, match=r"is already used by another purchase$"):  # it still holds its code
-        crm.create("purchase", {"title": "same code", "code": "RB-001"})
     crm.restore("purchase", item)
     assert crm.get("purchase", item)["deleted_at"] is None
     assert crm.count("purchase") == count

@@ -3,7 +3,7 @@ their effect on the items already in the database (counted there, one query per 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,8 +55,8 @@ class Counter:
     def duplicates(self, process_id: str, field_id: str) -> int:
         if process_id not in self.deployed:
             return 0
-        handle = ops.item_table(process_id, field_id)
-        grouped = (sa.select(handle.c[field_id]).where(handle.c[field_id].is_not(None))
+        handle = ops.item_table(process_id, field_id, "deleted_at")  # the recycle bin holds no unique values
+        grouped = (sa.select(handle.c[field_id]).where(handle.c[field_id].is_not(None), handle.c.deleted_at.is_(None))
                    .group_by(handle.c[field_id]).having(sa.func.count() > 1).subquery())
         return int(self.connection.execute(sa.select(sa.func.count()).select_from(grouped)).scalar_one())
 
@@ -74,8 +74,11 @@ class Counter:
 
 
 def diff(deployed: Definition | None, desired: Definition, counter: Counter,
-         missing_system_tables: list[str]) -> list[ops.Op]:
-    """Every operation that turns the deployed definition into the desired one."""
+         missing_system_tables: list[str], legacy_unique: Sequence[tuple[str, str]] = ()) -> list[ops.Op]:
+    """Every operation that turns the deployed definition into the desired one.
+
+    legacy_unique: (process, field) pairs whose full unique index an older deployment made.
+    """
     plan: list[ops.Op] = []
     if missing_system_tables:
         plan.append(ops.CreateSystemTables(tables=missing_system_tables))
@@ -94,6 +97,8 @@ def diff(deployed: Definition | None, desired: Definition, counter: Counter,
     for process in desired.processes:
         if process.id in before:
             plan.extend(_process_changes(before[process.id], process, counter))
+    for process_id, field_id in legacy_unique:
+        plan.append(ops.ReleaseUniqueValues(process=process_id, field_id=field_id))
     for process_id, process in before.items():
         if process_id not in after:
             plan.append(_drop_process(process, counter))

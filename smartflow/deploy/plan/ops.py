@@ -20,6 +20,7 @@ from smartflow.compile.sql import (
     currency_column,
     field_columns,
     item_table_name,
+    legacy_unique_index_name,
     precision_of,
     values_constraint_names,
     values_table_name,
@@ -463,6 +464,28 @@ class SetUnique(Op):
         assert self.process is not None
         drop_field_indexes(ctx, self.process, self.definition.id)
         create_field_indexes(ctx, self.process, self.definition.id)
+
+
+@dataclass(kw_only=True)
+class ReleaseUniqueValues(Op):
+    """An older deployment's full unique index becomes one over the items not in the recycle bin."""
+
+    field_id: str
+
+    def describe(self) -> str:
+        return (f"process `{self.process}`: items in the recycle bin no longer hold the values of unique field "
+                f"`{self.field_id}` (its index is rebuilt)")
+
+    def execute(self, ctx: Context) -> None:
+        assert self.process is not None
+        table = item_table_name(self.process)
+        existing = {index["name"] for index in sa.inspect(ctx.connection).get_indexes(table)}
+        legacy = legacy_unique_index_name(self.process, self.field_id)
+        if legacy in existing:  # another step of the plan may have rebuilt the field's indexes already
+            ctx.ops.drop_index(legacy, table_name=table)
+        for index in ctx.desired.tables[table].indexes:
+            if index.unique and [c.name for c in index.columns] == [self.field_id] and index.name not in existing:
+                index.create(ctx.connection)
 
 
 @dataclass(kw_only=True)
