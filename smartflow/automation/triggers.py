@@ -46,6 +46,9 @@ class Chain:
     budget: list[int] = field(default_factory=lambda: [ACTION_BUDGET])
     seen: set[tuple[str, str, int]] = field(default_factory=set)
     stopped: list[bool] = field(default_factory=lambda: [False])
+    # each item as the last change to it left it, read once per change by fire(): an action that
+    # changes the item publishes a change of its own, whose fire() reads and records it here
+    current: dict[tuple[str, int], dict[str, Any] | None] = field(default_factory=dict)
 
     def child(self) -> Chain:
         return replace(self, depth=self.depth + 1)
@@ -95,10 +98,12 @@ def fire(write: Any, process_id: str, item_id: int, events: list[Event]) -> None
     if not triggers:
         return
 
-    item = fetch_unfiltered(write, process_id, item_id)
+    chain: Chain = write.chain or Chain()
+    # the one read of this change: the triggers and their actions see the item as this change left
+    # it, then as each later change (made by an action) left it (Chain.current)
+    item = chain.current[(process_id, item_id)] = fetch_unfiltered(write, process_id, item_id)
     if item is None:
         return
-    chain: Chain = write.chain or Chain()
     for compiled_trigger in automation.matching(process_id, events, item):
         if compiled_trigger.delayed:
             schedule(write, compiled_trigger, item, chain, events)
@@ -107,9 +112,9 @@ def fire(write: Any, process_id: str, item_id: int, events: list[Event]) -> None
         if key in chain.seen:
             continue  # the same trigger on the same item runs once per chain
         chain.seen.add(key)
-        if not run_trigger(write, compiled_trigger, item_id, chain):
+        if not run_trigger(write, compiled_trigger, item, chain):
             return
-        item = fetch_unfiltered(write, process_id, item_id) or item
+        item = chain.current.get((process_id, item_id)) or item
 
 
 def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any], chain: Chain,
@@ -158,19 +163,18 @@ def trigger_process(compiled_trigger: CompiledTrigger) -> str:
     return compiled_trigger.process.id
 
 
-def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, chain: Chain) -> bool:
-    """Check the condition and run the actions; False when the chain has been stopped."""
+def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any], chain: Chain) -> bool:
+    """Check the condition and run the actions on item (as last read); False when the chain has been stopped."""
 
     process_id = compiled_trigger.process.id
+    item_id = item["id"]
+    chain.current.setdefault((process_id, item_id), item)
     if chain.stopped[0]:
         return False
     if chain.depth >= MAX_DEPTH:
         _stop(write, process_id, item_id, chain, f"depth cap {MAX_DEPTH} reached at trigger "
               f"`{compiled_trigger.name}`; the chain was stopped")
         return False
-    item = fetch_unfiltered(write, process_id, item_id)
-    if item is None:
-        return True
     actor = _actor(write, compiled_trigger)
     if compiled_trigger.condition is not None:
         try:
@@ -195,7 +199,7 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item_id: int, cha
                   f"at trigger `{compiled_trigger.name}`; the chain was stopped")
             return False
         chain.budget[0] -= 1
-        current = fetch_unfiltered(write, process_id, item_id)
+        current = chain.current[(process_id, item_id)]
         if current is None:
             return True
         # `user` in a template is the person (or trigger) whose change fired this one

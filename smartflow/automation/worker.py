@@ -111,7 +111,7 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
     try:
         from dataclasses import replace
 
-        run_trigger(replace(write, chain=chain), compiled_trigger, job["item_id"], chain)
+        run_trigger(replace(write, chain=chain), compiled_trigger, item, chain)
     except ItemError as error:
         savepoint.rollback()
         return "failed", str(error)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 from typing import Any
 
 import click
@@ -30,6 +27,10 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
 
     Several workers may run against one PostgreSQL database; on SQLite run one.
     """
+    import os
+    import signal
+    import socket
+
     hosts = set(allow_hosts) if allow_hosts else None
     label = name or f"{socket.gethostname()}:{os.getpid()}"
 

@@ -6,7 +6,6 @@ halves that several command groups use. It imports no command module.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +98,8 @@ def emit(rows: list[dict[str, Any]], columns: list[str], output_format: str, hea
     from smartflow.services import plain as plain_value
 
     if output_format == "json":
+        import json
+
         click.echo(json.dumps([{c: plain_value(r.get(c)) for c in columns} for r in rows], ensure_ascii=False,
                               indent=2, default=str))
         return
@@ -119,6 +120,8 @@ def emit(rows: list[dict[str, Any]], columns: list[str], output_format: str, hea
 def parse_sets(pairs: tuple[str, ...], json_text: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if json_text:
+        import json
+
         source = Path(json_text[1:]).read_text("utf-8") if json_text.startswith("@") else json_text
         try:
             loaded = json.loads(source)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import click
@@ -137,6 +136,7 @@ def kanban(process: str, pipeline: str | None, top: int, width: int | None, lang
 
         for column in board["columns"]:
             column["title"] = column["title"].get(lang)
+
         click.echo(json.dumps(plain_value(board), ensure_ascii=False, indent=2, default=str))
         return
     if output_format == "csv":
@@ -144,6 +144,8 @@ def kanban(process: str, pipeline: str | None, top: int, width: int | None, lang
                  "sum": "; ".join(f"{plain(v)} {k}" for k, v in c["sums"].items())} for c in board["columns"]]
         emit(rows, ["stage", "title", "count", "sum"], "csv")
         return
+    import shutil
+
     click.echo(render_board(board, width or shutil.get_terminal_size((120, 40)).columns, lang))
 
 

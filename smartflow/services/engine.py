@@ -16,15 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from smartflow.analytics import report as reports
-from smartflow.automation import worker as jobs_worker
-from smartflow.automation.triggers import Automation
-from smartflow.data import export as exports
-from smartflow.data import importer
 from smartflow.db import make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
@@ -32,6 +27,13 @@ from smartflow.runtime import clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
+
+if TYPE_CHECKING:
+    from smartflow.analytics import report as reports
+    from smartflow.automation import worker as jobs_worker
+    from smartflow.automation.triggers import Automation
+    from smartflow.data import export as exports
+    from smartflow.data import importer
 
 
 def _latest_version(connection: Any) -> int | None:
@@ -48,6 +50,35 @@ def _latest_version(connection: Any) -> int | None:
     finally:
         cursor.close()
     return None if row is None else int(row[0])
+
+
+class _Automation:
+    """The automation of a deployed version, built on its first event: reading items (show, list,
+    kanban, a CLI command) then never imports Jinja2 nor compiles the triggers' templates."""
+
+    def __init__(self, processes: list[Any]) -> None:
+        self._processes = processes
+        self._watched = frozenset(process.id for process in processes if process.triggers)
+        self._built: Automation | None = None
+
+    def built(self) -> Automation:
+        if self._built is None:
+            from smartflow.automation.triggers import Automation
+
+            self._built = Automation(self._processes)
+        return self._built
+
+    def watches(self, process_id: str) -> bool:
+        return process_id in self._watched
+
+    def changed(self, write: Any, process_id: str, item_id: int, events: list[Any]) -> None:
+        self.built().changed(write, process_id, item_id, events)
+
+    def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
+        self.built().removed(write, process_id, item_id, reason)
+
+    def __getattr__(self, name: str) -> Any:  # the worker asks for trigger names, fire() for by_process
+        return getattr(self.built(), name)
 
 
 class Engine:
@@ -109,7 +140,7 @@ class Engine:
             documents = documents if isinstance(documents, list) else json.loads(documents)
             cached = CompiledDefinition(definition_from_documents([(d, "") for d in documents]), latest)
             # composition: automation hears the runtime's events (the runtime does not know it)
-            cached.listener = Automation(list(cached.definition.processes))
+            cached.listener = _Automation(list(cached.definition.processes))
             self._cache["compiled"] = cached
         return cached
 
@@ -235,28 +266,39 @@ class Engine:
     def work(self, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
              send: Any = None) -> jobs_worker.Tally:
         """One pass of the worker: due jobs, then due outbox messages."""
+        from smartflow.automation import worker as jobs_worker
+
         return jobs_worker.work_once(self, worker, batch, allow_hosts, send or jobs_worker.send_http)
 
     def work_forever(self, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
                      report: Callable[[jobs_worker.Tally], None], should_stop: Callable[[], bool]) -> None:
         """Keep working until should_stop(), sleeping interval seconds when nothing is due."""
+        from smartflow.automation import worker as jobs_worker
+
         jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop)
 
     def jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        from smartflow.automation import worker as jobs_worker
+
         with self.session(False) as write:
             return jobs_worker.list_rows(write, "sf_jobs", status, limit)
 
     def outbox(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        from smartflow.automation import worker as jobs_worker
+
         with self.session(False) as write:
             return jobs_worker.list_rows(write, "sf_outbox", status, limit)
 
     def retry(self, kind: str, row_id: int) -> None:
         """Queue a failed job (kind "job") or outbox message (kind "message") again."""
+        from smartflow.automation import worker as jobs_worker
 
         with self.session(True) as write:
             jobs_worker.retry(write, "sf_jobs" if kind == "job" else "sf_outbox", row_id)
 
     def inbox(self, unread_only: bool = False, limit: int = 50, mark_read: bool = False) -> list[dict[str, Any]]:
+        from smartflow.automation import worker as jobs_worker
+
         with self.session(mark_read) as write:
             return jobs_worker.inbox(write, unread_only, limit, mark_read)
 
@@ -266,14 +308,20 @@ class Engine:
                on_progress: Callable[[int], None] | None = None) -> exports.ExportResult:
         """Stream the items this user may read and export (options: format, columns, filters) into a
         CSV or xlsx file or a binary stream."""
+        from smartflow.data import export as exports
+
         return exports.export_items(self, process, target, options, on_progress)
 
     def import_file(self, process: str, path: Path, options: importer.ImportOptions,
                     on_progress: Callable[[int], None] | None = None) -> importer.ImportResult:
         """Import a CSV or xlsx file through the same checks as create and update; per-row problems
         are in the result, not raised."""
+        from smartflow.data import importer
+
         return importer.import_file(self.as_via("import"), process, path, options, on_progress)
 
     def report(self, process: str, options: reports.ReportOptions) -> dict[str, Any]:
         """The funnel of a process over the items this user may read, as plain data."""
+        from smartflow.analytics import report as reports
+
         return reports.report(self, process, options)
