@@ -4,6 +4,7 @@ even when the update would change nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,13 @@ def test_a_stale_version_is_refused_even_when_nothing_would_change(db: Db) -> No
     assert db.admin.get("purchase", item_id)["version"] == 2
     with pytest.raises(NotFound):  # a missing item is still not found, whatever the version
         db.admin.update("purchase", 10_000, {}, expected_version=1)
+
+
+def test_an_import_reads_digits_as_a_login_and_hash_digits_as_an_id(db: Db, tmp_path: Path) -> None:
+    sheet = tmp_path / "purchases.csv"
+    sheet.write_text("title,manager\nby login,2\nby id,#2\n", encoding="utf-8")
+    result = invoke(db.url, "import", "purchase", str(sheet))
+    assert result.exit_code == 0, result.output
+    found = db.admin.list("purchase", where=["title in by login,by id"], limit=10)
+    managers = {item["title"]: item["manager"] for item in found}
+    assert managers == {"by login": db.user_id("2"), "by id": db.user_id("petrov")}
