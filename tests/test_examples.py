@@ -42,7 +42,9 @@ class Example:
 ALL = (
     Example("procurement", (("procurement", "procurement.csv", 3),),
             ("procurement 1 cannot move to `delivery`:",
-             "  - the transition `contract` → `delivery`: only `buyer`, `administrator` may take it"),
+             "  - the transition `contract` → `delivery`: only `buyer`, `administrator` may take it",
+             "  - the transition `contract` → `delivery`: the item names you in `created_by`, and someone else "
+             "must take it (`forbid_self`)"),
             "Получена смета", ("procurement 1: contract → delivery",)),
     Example("hr", (("candidate", "candidates.csv", 1),),
             ("candidate 34 cannot move to `offer`:", "  - your roles may not move items into stage `offer`",

@@ -38,7 +38,7 @@ def test_a_broken_definition_fails_its_scenario_with_the_step_and_what_was_found
     lines = result.output.splitlines()
     assert lines[0].endswith("a move whose required fields are empty is refused FAILED")
     header = next(i for i, line in enumerate(lines) if line.startswith("___ "))
-    assert lines[header + 1].endswith("tests/procurement.yaml:51:9: step 2: move timber to prices as ivanova")
+    assert lines[header + 1].endswith("tests/procurement.yaml:55:9: step 2: move timber to prices as ivanova")
     assert lines[header + 2] == "  expected: the move to be refused (requires `materials`)"
     assert lines[header + 3] == "  found:    the move succeeded"
     assert lines[-1].startswith("0 passed, 1 failed in ")

@@ -36,9 +36,11 @@ if [ "$(smartflow item list procurement --format csv | wc -l)" -le 1 ]; then
 
   # A refused move explains itself: the manager may not skip the contract stage.
   smartflow item explain procurement "$first" --to delivery --as petrov || true
-  # The buyer may. Once the materials are shipped and delivered, the `delivered_to_production`
+  # Nor may its author approve her own contract (maker-checker: `forbid_self: [created_by]`).
+  smartflow item explain procurement "$first" --to delivery --as ivanova || true
+  # Her colleague may. Once the materials are shipped and delivered, the `delivered_to_production`
   # trigger hands the purchase over to production by itself.
-  smartflow item move procurement "$first" delivery --as ivanova
+  smartflow item move procurement "$first" delivery --as orlov
   smartflow item update procurement "$first" --as ivanova --set shipped_on=2026-12-14 --set delivered=true
 fi
 

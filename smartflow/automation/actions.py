@@ -22,14 +22,29 @@ def run_action(write: Any, trigger: CompiledTrigger, index: int, action: Action,
     handler(write, trigger, index, action.params, item, values)
 
 
-def _value(trigger: CompiledTrigger, index: int, key: str, raw: Any, values: dict[str, Any]) -> Any:
+def _value(trigger: CompiledTrigger, index: int, key: str, raw: Any, values: dict[str, Any],
+           user_keys: frozenset[str] = frozenset()) -> Any:
     name = f"{index}.{key}"
-    return trigger.text(index, key, values) if name in trigger.templates else raw
+    if name not in trigger.templates:
+        return raw
+    text = trigger.text(index, key, values)
+    if key.rsplit(".", 1)[-1] in user_keys:
+        # templates see users as ids, so a rendered user is an id: `#3`, since plain text is a login
+        parts = [part.strip() for part in text.split(",")]
+        if parts and all(part.isdigit() for part in parts):
+            return ",".join(f"#{part}" for part in parts)
+    return text
+
+
+def _user_keys(write: Any, process_id: str) -> frozenset[str]:
+    process = write.compiled.processes[process_id].process
+    return frozenset(("assigned_to", *(f.id for f in process.fields if f.type == "user")))
 
 
 def _set(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
          values: dict[str, Any]) -> None:
-    given = {k: _value(trigger, index, f"set.{k}", v, values) for k, v in params.items()}
+    users = _user_keys(write, trigger.process.id)
+    given = {k: _value(trigger, index, f"set.{k}", v, values, users) for k, v in params.items()}
     items.update(write, trigger.process.id, item["id"], given, typed_text=True)
 
 
@@ -44,7 +59,9 @@ def _move(write: Any, trigger: CompiledTrigger, index: int, params: Any, item: d
 
 def _create_item(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
                  values: dict[str, Any]) -> None:
-    given = {k: _value(trigger, index, f"fields.{k}", v, values) for k, v in (params.get("fields") or {}).items()}
+    users = _user_keys(write, params["process"])
+    given = {k: _value(trigger, index, f"fields.{k}", v, values, users)
+             for k, v in (params.get("fields") or {}).items()}
     given["title"] = trigger.text(index, "title", values) if "title" in params else item["title"]
     if params.get("link"):
         given[params["link"]] = item["id"]

@@ -25,6 +25,7 @@ from smartflow.runtime.items import Write
 
 _RUSSIAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _ID = re.compile(r"^#?(\d+)$")
+_USER_ID = re.compile(r"^#(\d+)$")
 _AMBIGUOUS = -1
 
 
@@ -133,7 +134,7 @@ class Resolver:
 
     def _user(self, raw: Any) -> int:
         text = str(raw).strip()
-        found = _ID.match(text)
+        found = _USER_ID.match(text)  # `#12` is an id; plain digits are a login (or a name), as everywhere
         user_id = int(found.group(1)) if found else self.users.get(_key(text))
         if user_id == _AMBIGUOUS:
             raise ValueProblem(f"{raw!r} names several users; give the login")

@@ -51,7 +51,8 @@ def _transition(raw: dict[str, Any]) -> Transition:
     source = raw["from"]
     sources = None if source == "*" else (tuple(source) if isinstance(source, list) else (source,))
     roles = tuple(raw["roles"]) if "roles" in raw else None
-    return Transition(sources, raw["to"], raw.get("when"), roles, Text.of(raw.get("title")))
+    return Transition(sources, raw["to"], raw.get("when"), roles, Text.of(raw.get("title")),
+                      tuple(raw.get("forbid_self", ())))
 
 
 def pipeline_from_data(pipeline_id: str, raw: dict[str, Any]) -> Pipeline:
@@ -173,6 +174,8 @@ def _transition_to_data(transition: Transition) -> dict[str, Any]:
     if transition.roles is not None:
         out["roles"] = list(transition.roles)
     _put(out, "title", transition.title)
+    if transition.forbid_self:
+        out["forbid_self"] = list(transition.forbid_self)
     return out
 
 

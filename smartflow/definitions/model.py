@@ -17,6 +17,8 @@ FIELD_TYPES = (
 )
 SEMANTICS = ("process", "success", "failure")
 EVENTS = ("created", "updated", "field_changed", "stage_entered", "stage_left", "scheduled")
+# The system fields holding a user, which `forbid_self` may name beside user fields.
+SELF_FIELDS = ("created_by", "updated_by", "assigned_to", "moved_by")
 ACTION_KINDS = ("set", "move", "create_item", "assign", "notify", "webhook", "comment")
 
 # Columns every item has; a declared field may not take these names.
@@ -120,6 +122,8 @@ class Transition:
     when: str | None = None
     roles: tuple[str, ...] | None = None
     title: Text | None = None
+    # maker-checker: the user in any of these user fields of the item may not take the transition
+    forbid_self: tuple[str, ...] = ()
 
     def starts_from(self, stage_id: str) -> bool:
         return self.sources is None or stage_id in self.sources

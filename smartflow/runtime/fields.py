@@ -135,8 +135,20 @@ def coerce(field: Field, value: Any) -> Any:
             return value
         return _identifier(value)
     if kind == "user":
-        return value if isinstance(value, str) and not value.isdigit() else _identifier(value)
+        return _user(value)
     raise ValueProblem(f"unsupported field type {kind}")
+
+
+def _user(value: Any) -> int | str:
+    """A user as given: an int is an id, `#12` is the id 12, other text is a login (digits too)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("#"):
+            return _identifier(text[1:])
+        if not text:
+            raise ValueProblem("an empty text is not a user")
+        return text
+    return _identifier(value)
 
 
 def _identifier(value: Any) -> int:

@@ -270,11 +270,11 @@ def _hint(field: Field) -> str | None:
 
 
 def _user_id(write: Write, value: Any, field_id: str) -> int:
-
     found = user_id(write.connection, write.compiled, value)
     if found is None:
-        raise InvalidValue(f"field `{field_id}`: there is no user {value!r}", "run `smartflow user list`",
-                           field=field_id)
+        named = f"#{value}" if isinstance(value, int) else repr(value)  # `#12` is the id form, text a login
+        raise InvalidValue(f"field `{field_id}`: there is no user {named}", "run `smartflow user list`; "
+                           "a user is given by login, or by id as `#12`", field=field_id)
     return found
 
 
@@ -483,6 +483,8 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     """Change fields; returns {field: (old, new)} of what changed."""
     process = process_of(write, process_id)
     item = fetch(write, process, item_id, "update", lock=True)
+    if expected_version is not None and expected_version != item["version"]:
+        raise _conflict(process, item)  # even when nothing would change: the caller decided on a stale copy
     prepared = prepare(write, process, values, typed_text)
     changes = {k: (item.get(k), v) for k, v in prepared.items() if item.get(k) != v}
     if not changes:

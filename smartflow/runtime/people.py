@@ -18,14 +18,30 @@ def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]
     return tables["sf_users"], tables["sf_user_roles"], tables["sf_departments"]
 
 
+def id_form(value: Any) -> int | None:
+    """The user id a value names explicitly: an int, or text `#12`; None for a login.
+
+    Text is always a login, even when it is all digits (`1001` is the login `1001`); `#12` is
+    the user whose id is 12.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            return int(text[1:])
+    return None
+
+
 def user_id(connection: Any, compiled: CompiledDefinition, value: Any) -> int | None:
-    """The id of a user given by login or id, or None."""
+    """The id of a user given by login, by `#id` or as an int id; None when there is no such user."""
 
     users, _, _ = _tables(compiled)
-    by_id = isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+    explicit = id_form(value)
+    by_id = explicit is not None
     column = users.c.id if by_id else users.c.login
     query = built((users, "user_id", by_id), lambda: sa.select(users.c.id).where(column == sa.bindparam("_user")))
-    found = connection.execute(query, {"_user": int(value) if by_id else str(value)}).scalar()
+    found = connection.execute(query, {"_user": explicit if by_id else str(value).strip()}).scalar()
     return int(found) if found is not None else None
 
 

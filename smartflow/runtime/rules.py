@@ -91,6 +91,26 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
     return problems
 
 
+def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
+                   forbidden: tuple[str, ...]) -> list[str]:
+    """Maker-checker: the user in one of the forbidden fields may not take the transition.
+
+    A user field hidden from the actor is not named (the refusal alone tells them no more than the rule does).
+    """
+    if not forbidden or actor.id is None:
+        return []  # the local administrator (and an identity-less trigger) is nobody's maker
+    hidden = access.hidden_fields(actor, process)
+    mine = []
+    for field_id in forbidden:
+        value = item.get(field_id)
+        if value == actor.id or (isinstance(value, list) and actor.id in value):
+            mine.append("a field hidden from you" if field_id in hidden else f"`{field_id}`")
+    if not mine:
+        return []
+    return [f"the item names you in {' and '.join(dict.fromkeys(mine))}, and someone else must take it "
+            "(`forbid_self`)"]
+
+
 def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
     rules = process.pipelines[item["pipeline"]]
     source = item["stage"]
@@ -108,6 +128,7 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
         allowed_roles = rule.transition.roles
         if allowed_roles is not None and not actor.is_local_admin and not (actor.roles & set(allowed_roles)):
             reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
+        reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
         if rule.condition is not None:
             holds, error = evaluate(rule.condition, values)
             if not holds:

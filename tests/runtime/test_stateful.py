@@ -297,14 +297,14 @@ class OrdersMachine(RuleBasedStateMachine):
             expected = NotFound
         elif not who.reaches("update", item):
             expected = PermissionDenied
+        elif stale:  # refused even when nothing would change: the caller decided on a stale copy
+            expected = ConflictError
         elif INVALID in parsed.values():
             expected = InvalidValue
         elif not changes:
             expected = None
         elif after["kind"] is None or (item.stage == "check" and "amount" in changes and after["amount"] is None):
             expected = InvalidValue
-        elif stale:
-            expected = ConflictError
         result = self.expect(expected, lambda: self.engine(login).update("orders", item_id, values,
                                                                          expected_version=expected_version))
         if expected is None:

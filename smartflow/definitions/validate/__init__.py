@@ -8,7 +8,7 @@ from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic, Diagnostics, Location
 from smartflow.definitions.load import Document, LoadError, discover, load_file
-from smartflow.definitions.validate import behaviour, scenarios, structure
+from smartflow.definitions.validate import behaviour, fieldrules, scenarios, structure
 from smartflow.definitions.validate.context import Check, Folder, ProcessDoc
 from smartflow.definitions.validate.schema import check_document
 
@@ -25,6 +25,7 @@ CHECKS: tuple[Check, ...] = (
     structure.check_default_pipeline,
     structure.check_final_stages,
     structure.check_transition_stages,
+    fieldrules.check_forbid_self,
     structure.check_reachable_stages,
     structure.check_dead_end_stages,
     structure.check_stage_required_fields,
