@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
-from smartflow.definitions.sandbox import run_limited
 from smartflow.errors import ItemError
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
@@ -101,7 +100,7 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
     if compiled_trigger.condition is not None:
         values = context(write.compiled.processes[job["process"]], item, write.actor)
         try:
-            if not run_limited(compiled_trigger.condition, **values):
+            if not compiled_trigger.holds(values):
                 return "dropped", f"the condition `{trigger.when}` no longer holds"
         except Exception as exc:
             return "failed", f"the condition failed: {exc}"
