@@ -5,7 +5,10 @@ Each move is one `Engine.move` (one transaction) of an item between stages `a` a
 entering either stage runs its actions in that same transaction:
 
 - plain: no triggers;
-- 1 action: a `comment` (one history row, its template rendered in the sandbox);
+- 1 action: a `comment` (one history row, its template rendered in the sandbox, in-process: it
+  cannot loop or call);
+- 1 action in a child: the same with a `replace` filter, so its template is rendered in a child
+  process of the evaluator's pool (a round trip per move);
 - 5 actions: five `comment`s;
 - 5 mixed actions: `set` (an update of the item, with its history row and its own events), `comment`,
   `notify` (an outbox row), `webhook` (an outbox row, its JSON body rendered and parsed), `comment`;
@@ -46,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_runtime import database  # a fresh SQLite file or PostgreSQL schema
 
 COMMENT = {"comment": "moved to {{ stage }} (version {{ version }}) by {{ user }}"}
+# a filter outside the linear few: evaluated in a child process of the evaluator's pool
+COMMENT_IN_CHILD = {"comment": "moved to {{ stage|replace('_', ' ') }} (version {{ version }}) by {{ user }}"}
 MIXED = [
     {"set": {"note": "moved to {{ stage }} at version {{ version }}"}},
     COMMENT,
@@ -59,6 +64,7 @@ SIDES: dict[str, tuple[str, list[dict[str, Any]], str | None]] = {
     # side → (process id, actions per move, after)
     "plain": ("m0", [], None),
     "1 action": ("m1", [COMMENT], None),
+    "1 action in a child": ("m1child", [COMMENT_IN_CHILD], None),
     "5 actions": ("m5", [COMMENT] * 5, None),
     "5 mixed actions": ("m5mix", MIXED, None),
     "1 delayed action": ("m1later", [COMMENT], "1h"),

@@ -9,10 +9,11 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from smartflow.automation import evaluator
 from smartflow.definitions.durations import AT as _AT
 from smartflow.definitions.durations import DURATION as _DURATION
 from smartflow.definitions.durations import shift
-from smartflow.definitions.expressions import environment, is_template
+from smartflow.definitions.expressions import environment, is_template, parse_condition
 from smartflow.definitions.model import Process, Trigger
 from smartflow.definitions.sandbox import render
 from smartflow.errors import AutomationFailed
@@ -44,7 +45,12 @@ def due_time(trigger: Trigger, item: dict[str, Any], now: datetime) -> datetime 
 
 
 class CompiledTrigger:
-    """A trigger with its condition and templates compiled once per deployed version."""
+    """A trigger with its condition and templates compiled once per deployed version.
+
+    A condition or template that cannot loop or call (evaluator.is_cheap) is evaluated here, without
+    the trace function (its time is bounded by its inputs; the sandbox's checks still hold); any
+    other goes to a child process of the evaluator's pool, killed when it runs over time or memory.
+    """
 
     def __init__(self, process: Process, trigger: Trigger) -> None:
         env = environment()
@@ -54,10 +60,26 @@ class CompiledTrigger:
         # undefined_to_none=False keeps StrictUndefined strict: a condition reading a name or an attribute
         # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
         self.condition = env.compile_expression(trigger.when, undefined_to_none=False) if trigger.when else None
+        node = parse_condition(trigger.when)[0] if trigger.when else None
+        self.cheap_condition = node is not None and evaluator.is_cheap(node)
         self.templates: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+        self.cheap: set[str] = set()
         for index, action in enumerate(trigger.do):
             for key, source in _template_sources(action.kind, action.params):
-                self.templates[f"{index}.{key}"] = env.from_string(source)
+                name = f"{index}.{key}"
+                self.templates[name] = env.from_string(source)
+                self.sources[name] = source
+                if evaluator.is_cheap(env.parse(source)):
+                    self.cheap.add(name)
+
+    def holds(self, values: dict[str, Any]) -> bool:
+        """Whether the trigger's condition holds for these values (True without one)."""
+        if self.condition is None:
+            return True
+        if self.cheap_condition:
+            return bool(self.condition(**values))
+        return evaluator.shared().condition(self.trigger.when or "", values)
 
     @property
     def delayed(self) -> bool:
@@ -82,7 +104,10 @@ class CompiledTrigger:
         return True
 
     def text(self, index: int, key: str, values: dict[str, Any]) -> str:
-        return render(self.templates[f"{index}.{key}"], values)
+        name = f"{index}.{key}"
+        if name in self.cheap:
+            return render(self.templates[name], values, seconds=None)
+        return evaluator.shared().template(self.sources[name], values)
 
 
 def _same(expected: Any, actual: Any) -> bool:

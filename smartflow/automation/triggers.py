@@ -24,7 +24,6 @@ from jinja2.sandbox import SecurityError
 from smartflow.automation.actions import run_action
 from smartflow.automation.compiled import CompiledTrigger, due_time
 from smartflow.definitions.model import Process
-from smartflow.definitions.sandbox import run_limited
 from smartflow.errors import AutomationFailed, ItemError
 from smartflow.runtime import fields
 from smartflow.runtime.access import Actor, hidden_fields
@@ -178,8 +177,7 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
     actor = _actor(write, compiled_trigger)
     if compiled_trigger.condition is not None:
         try:
-            holds = bool(run_limited(compiled_trigger.condition, **context(write.compiled.processes[process_id],
-                                                                          item, write.actor)))
+            holds = compiled_trigger.holds(context(write.compiled.processes[process_id], item, write.actor))
         except Exception as exc:
             reason = str(exc)
             hidden = hidden_fields(write.actor, write.compiled.processes[process_id])

@@ -1,9 +1,13 @@
 """The worker: runs delayed trigger jobs when due and delivers the outbox after commit.
 
-Any number of workers may share one PostgreSQL database: each claims a row with
-`SELECT … FOR UPDATE SKIP LOCKED` and does its work in the same transaction, so a job runs
-once and a worker killed mid-job leaves its row unclaimed (its transaction never commits)
-for another worker to pick up. On SQLite one worker at a time (writers are serialised).
+Any number of workers may share one PostgreSQL database. A job is first leased: a worker takes
+a due row (`SELECT … FOR UPDATE SKIP LOCKED`), marks it `running` under its name and counts the
+attempt, and commits. It then runs the job in a second transaction that holds the row and commits
+the job's changes together with its outcome. A worker killed mid-job leaves nothing of the job
+written and the row `running` under its lease; when the lease has run out, another worker takes
+it and runs it again, once. A job that kills its worker every time is failed after JOB_ATTEMPTS.
+A job whose condition or template was stopped by a limit (time, memory) runs again after a
+backoff, JOB_ATTEMPTS times in all. On SQLite one worker at a time (writers are serialised).
 
 Notifications are delivered into users' inboxes in the claiming transaction: exactly once.
 Webhooks are sent over HTTP before that transaction commits: if the worker dies between the
@@ -27,12 +31,15 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
-from smartflow.definitions.sandbox import run_limited
+from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import ItemError
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # deliveries of an outbox message
+JOB_ATTEMPTS = 3  # runs of a job stopped by a limit, or whose worker died running it
+MAX_CHAIN = 32  # causes followed back from a failure
+LEASE = timedelta(seconds=60)  # a running job whose worker has not finished it by then is taken over
 BACKOFF = timedelta(seconds=30)
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024
@@ -48,12 +55,13 @@ class Tally:
     dropped: int = 0
     failed: int = 0
     sent: int = 0
-    retried: int = 0
+    retried: int = 0  # outbox messages to deliver again
+    postponed: int = 0  # jobs stopped by a limit, to run again after a backoff
     errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.done + self.dropped + self.failed + self.sent + self.retried
+        return self.done + self.dropped + self.failed + self.sent + self.retried + self.postponed
 
 
 def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
@@ -67,44 +75,90 @@ def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
 # ---- jobs ----------------------------------------------------------------------------
 
 
-def run_one_job(engine: Sessions, worker: str, tally: Tally) -> bool:
-    """Claim and run the next due job; False when none is due."""
+def _lease_job(engine: Sessions, worker: str, lease: timedelta, tally: Tally) -> tuple[int, Any] | None:
+    """Take the next due job, or one whose worker's lease ran out, and commit the lease on it.
+
+    The lease is committed before the job runs, so the attempt is counted even if the worker is
+    killed: a job that kills its worker every time is failed after JOB_ATTEMPTS, not run forever.
+    """
     with engine.session(True) as write:
         jobs = write.compiled.metadata.tables["sf_jobs"]
-        job = _claim(write, jobs, jobs.c.due_at)
+        due = sa.or_(sa.and_(jobs.c.status == "pending", jobs.c.due_at <= write.now),
+                     sa.and_(jobs.c.status == "running", jobs.c.locked_at <= write.now - lease))
+        query = sa.select(jobs).where(due).order_by(jobs.c.due_at, jobs.c.id).limit(1)
+        if not write.sqlite:
+            query = query.with_for_update(skip_locked=True)
+        job = write.connection.execute(query).mappings().first()
         if job is None:
-            return False
-        outcome, error = _run_job(write, job)
-        values: dict[str, Any] = {"status": outcome, "attempts": job["attempts"] + 1, "locked_by": worker,
-                                  "locked_at": write.now, "last_error": error}
-        write.connection.execute(sa.update(jobs).where(jobs.c.id == job["id"]).values(values))
+            return None
+        attempts = job["attempts"] + 1
+        if job["status"] == "running" and attempts > JOB_ATTEMPTS:
+            error = (f"its worker ({job['locked_by']}) stopped while running it, {job['attempts']} times in all; "
+                     "not tried again")
+            write.connection.execute(sa.update(jobs).where(jobs.c.id == job["id"]).values(
+                status="failed", last_error=error))
+            tally.failed += 1
+            tally.errors.append(f"job {job['id']}: {error}")
+            return job["id"], None
+        write.connection.execute(sa.update(jobs).where(jobs.c.id == job["id"]).values(
+            status="running", attempts=attempts, locked_by=worker, locked_at=write.now))
+        return job["id"], write.now
+
+
+def run_one_job(engine: Sessions, worker: str, tally: Tally, lease: timedelta = LEASE) -> bool:
+    """Lease and run the next due job; False when none is due.
+
+    The job runs in a second transaction that holds its row (FOR UPDATE) and commits its changes
+    with its outcome: if the worker is killed meanwhile, nothing of the job is written, the row
+    stays `running` under the dead worker's lease, and once the lease has run out another worker
+    takes it and runs it again (once: the lease is renewed in the same transaction that takes it).
+    """
+    leased = _lease_job(engine, worker, lease, tally)
+    if leased is None:
+        return False
+    job_id, leased_at = leased
+    if leased_at is None:
+        return True  # failed for good while leasing
+    with engine.session(True) as write:
+        jobs = write.compiled.metadata.tables["sf_jobs"]
+        job = write.connection.execute(sa.select(jobs).where(
+            jobs.c.id == job_id, jobs.c.status == "running", jobs.c.locked_by == worker,
+            jobs.c.locked_at == leased_at).with_for_update()).mappings().first()
+        if job is None:
+            return True  # the lease ran out before this worker got to it, and another took the job
+        outcome, error, retry = _run_job(write, job)
+        values: dict[str, Any] = {"status": outcome, "last_error": error}
+        if retry and job["attempts"] < JOB_ATTEMPTS:
+            outcome = "postponed"
+            values.update(status="pending", due_at=write.now + BACKOFF * (2 ** (job["attempts"] - 1)))
+        write.connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(values))
     setattr(tally, outcome, getattr(tally, outcome) + 1)
-    if error and outcome == "failed":
-        tally.errors.append(f"job {job['id']}: {error}")
+    if error and outcome in ("failed", "postponed"):
+        tally.errors.append(f"job {job_id}: {error}" + (" (to run again)" if outcome == "postponed" else ""))
     return True
 
 
-def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
-    """Run a due job's actions inside a savepoint; returns (status, reason)."""
+def _run_job(write: Any, job: Any) -> tuple[str, str | None, bool]:
+    """Run a due job's actions inside a savepoint; returns (status, reason, whether to retry it)."""
     compiled_trigger = write.compiled.listener.names.get(f"{job['process']}.{job['trigger']}")
     if compiled_trigger is None:
-        return "dropped", "the trigger no longer exists in the deployed definitions"
+        return "dropped", "the trigger no longer exists in the deployed definitions", False
     item = fetch_unfiltered(write, job["process"], job["item_id"])
     if item is None:
-        return "dropped", "the item was deleted"
+        return "dropped", "the item was deleted", False
     payload = job["payload"] if isinstance(job["payload"], dict) else json.loads(job["payload"])
     trigger = compiled_trigger.trigger
     if trigger.on == "stage_entered" and item["stage"] != payload.get("stage"):
-        return "dropped", f"the item left stage `{payload.get('stage')}` (it is in `{item['stage']}`)"
+        return "dropped", f"the item left stage `{payload.get('stage')}` (it is in `{item['stage']}`)", False
     if trigger.on == "stage_entered" and moved_since(item, payload):
-        return "dropped", f"the item left stage `{payload.get('stage')}` and came back; a newer job waits"
+        return "dropped", f"the item left stage `{payload.get('stage')}` and came back; a newer job waits", False
     if compiled_trigger.condition is not None:
         values = context(write.compiled.processes[job["process"]], item, write.actor)
         try:
-            if not run_limited(compiled_trigger.condition, **values):
-                return "dropped", f"the condition `{trigger.when}` no longer holds"
+            if not compiled_trigger.holds(values):
+                return "dropped", f"the condition `{trigger.when}` no longer holds", False
         except Exception as exc:
-            return "failed", f"the condition failed: {exc}"
+            return "failed", f"the condition failed: {exc}", isinstance(exc, EvaluationStopped)
     chain = Chain(root=str(payload.get("root") or job["id"]), depth=int(payload.get("depth", 0)))
     chain.seen.add((job["process"], trigger.id, job["item_id"]))
     savepoint = write.connection.begin_nested()
@@ -114,9 +168,21 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None]:
         run_trigger(replace(write, chain=chain), compiled_trigger, item, chain)
     except ItemError as error:
         savepoint.rollback()
-        return "failed", str(error)
+        return "failed", str(error), _stopped_by_a_limit(error)
     savepoint.commit()
-    return "done", None
+    return "done", None, False
+
+
+def _stopped_by_a_limit(error: BaseException) -> bool:
+    """Whether a failure comes from a text stopped while it ran (worth retrying), not refused for what it is."""
+    cause: BaseException | None = error
+    for _ in range(MAX_CHAIN):
+        if cause is None:
+            return False
+        if isinstance(cause, EvaluationStopped):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 # ---- outbox --------------------------------------------------------------------------
@@ -209,11 +275,11 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
 
 
 def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-              send: Sender = send_http) -> Tally:
+              send: Sender = send_http, lease: timedelta = LEASE) -> Tally:
     """Run every due job and deliver every due message (up to batch of each)."""
     tally = Tally()
     for _ in range(batch):
-        if not run_one_job(engine, worker, tally):
+        if not run_one_job(engine, worker, tally, lease):
             break
     for _ in range(batch):
         if not deliver_one(engine, worker, tally, allow_hosts, send):
@@ -222,10 +288,10 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
 
 
 def work_forever(engine: Sessions, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
-                 report: Callable[[Tally], None], should_stop: Callable[[], bool]) -> None:
+                 report: Callable[[Tally], None], should_stop: Callable[[], bool], lease: timedelta = LEASE) -> None:
     """Keep working until should_stop(); sleeps interval seconds when there is nothing to do."""
     while not should_stop():
-        tally = work_once(engine, worker, batch, allow_hosts)
+        tally = work_once(engine, worker, batch, allow_hosts, send_http, lease)
         if tally.total:
             report(tally)
         else:

@@ -8,7 +8,7 @@ import click
 
 from smartflow.cli.common import common, emit, engine
 
-STATUSES = click.Choice(["pending", "done", "failed", "dropped", "sent"])
+STATUSES = click.Choice(["pending", "running", "done", "failed", "dropped", "sent"])
 
 
 @click.command()
@@ -20,9 +20,11 @@ STATUSES = click.Choice(["pending", "done", "failed", "dropped", "sent"])
 @click.option("--allow-host", "allow_hosts", multiple=True, envvar="SMARTFLOW_WEBHOOK_HOSTS",
               help="Hosts webhooks may call (repeat; default: any). $SMARTFLOW_WEBHOOK_HOSTS, space-separated.")
 @click.option("--name", default=None, help="This worker's name in the job table (default: host:pid).")
+@click.option("--lease", type=click.FloatRange(0.1), default=60.0, show_default=True,
+              help="Seconds after which a job left running by a worker that died is run again by another.")
 @common(data=False)
 def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...], name: str | None,
-           db_url: str | None, as_user: str | None) -> None:
+           lease: float, db_url: str | None, as_user: str | None) -> None:
     """Run delayed trigger jobs when due and deliver notifications and webhooks.
 
     Several workers may run against one PostgreSQL database; on SQLite run one.
@@ -35,14 +37,15 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
     label = name or f"{socket.gethostname()}:{os.getpid()}"
 
     def report(tally: Any) -> None:
-        click.echo(f"jobs: {tally.done} done, {tally.dropped} dropped, {tally.failed} failed; "
+        again = f", {tally.postponed} to run again" if tally.postponed else ""
+        click.echo(f"jobs: {tally.done} done, {tally.dropped} dropped, {tally.failed} failed{again}; "
                    f"messages: {tally.sent} sent, {tally.retried} to retry")
         for error in tally.errors:
             click.echo(f"  {error}", err=True)
 
     with engine(db_url, as_user) as crm:
         if once:
-            report(crm.work(label, batch, hosts))
+            report(crm.work(label, batch, hosts, lease=lease))
             return
         stopping: list[bool] = [False]
 
@@ -52,7 +55,7 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         click.echo(f"worker {label} started; Ctrl-C to stop")
-        crm.work_forever(label, interval, batch, hosts, report, lambda: stopping[0])
+        crm.work_forever(label, interval, batch, hosts, report, lambda: stopping[0], lease)
         click.echo("worker stopped")
 
 

@@ -46,6 +46,13 @@ class TemplateRefused(SecurityError):
     """A condition or template that would run away; refused or stopped, never run to the end."""
 
 
+class EvaluationStopped(TemplateRefused):
+    """A condition or template stopped by a limit while it ran (time, memory), not refused beforehand.
+
+    The same text may pass on a less busy machine, so a delayed job stopped this way is retried.
+    """
+
+
 def _refuse_private(name: Any, always: bool = False) -> None:
     if always or (isinstance(name, str) and (name.startswith("_") or name in INTERNAL_NAMES)):
         raise TemplateRefused(f"access to {name!r} is not allowed: names starting with `_` and Python's "
@@ -259,7 +266,7 @@ class _Deadline:
     def __call__(self, frame: Any, event: str, arg: Any) -> Any:
         self.count += 1
         if self.count % 64 == 0 and time.monotonic() > self.deadline:
-            raise TemplateRefused(f"the template ran longer than {self.seconds:g} s and was stopped")
+            raise EvaluationStopped(f"the template ran longer than {self.seconds:g} s and was stopped")
         return self
 
 
@@ -275,9 +282,14 @@ def run_limited(function: Any, *args: Any, seconds: float = TIME_LIMIT, **kwargs
         sys.settrace(previous)
 
 
-def render(template: Any, values: dict[str, Any], seconds: float = TIME_LIMIT) -> str:
-    """Render a compiled template under the limits; raises TemplateRefused past them."""
-    if getattr(template, "runs_straight", False):
+def render(template: Any, values: dict[str, Any], seconds: float | None = TIME_LIMIT) -> str:
+    """Render a compiled template under the limits; raises TemplateRefused past them.
+
+    A template that runs straight through (`runs_straight`), or one rendered with seconds=None (a
+    text automation.evaluator found cheap), renders without the trace function: four times faster,
+    and its time is bounded by its inputs.
+    """
+    if seconds is None or getattr(template, "runs_straight", False):
         output = template.render(values)
     else:
         output = run_limited(template.render, values, seconds=seconds)

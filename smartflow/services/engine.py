@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from smartflow.automation.triggers import Automation
     from smartflow.data import export as exports
     from smartflow.data import importer
+
+
+def _lease(seconds: float | None) -> timedelta:
+    from smartflow.automation import worker as jobs_worker
+
+    return jobs_worker.LEASE if seconds is None else timedelta(seconds=seconds)
 
 
 def _latest_version(connection: Any) -> int | None:
@@ -264,18 +270,21 @@ class Engine:
     # ---- automation ------------------------------------------------------------
 
     def work(self, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-             send: Any = None) -> jobs_worker.Tally:
-        """One pass of the worker: due jobs, then due outbox messages."""
+             send: Any = None, lease: float | None = None) -> jobs_worker.Tally:
+        """One pass of the worker: due jobs, then due outbox messages. lease: seconds after which a job
+        left `running` by a worker that died is taken over (default 60)."""
         from smartflow.automation import worker as jobs_worker
 
-        return jobs_worker.work_once(self, worker, batch, allow_hosts, send or jobs_worker.send_http)
+        return jobs_worker.work_once(self, worker, batch, allow_hosts, send or jobs_worker.send_http,
+                                     _lease(lease))
 
     def work_forever(self, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
-                     report: Callable[[jobs_worker.Tally], None], should_stop: Callable[[], bool]) -> None:
+                     report: Callable[[jobs_worker.Tally], None], should_stop: Callable[[], bool],
+                     lease: float | None = None) -> None:
         """Keep working until should_stop(), sleeping interval seconds when nothing is due."""
         from smartflow.automation import worker as jobs_worker
 
-        jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop)
+        jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop, _lease(lease))
 
     def jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         from smartflow.automation import worker as jobs_worker

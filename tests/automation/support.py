@@ -142,7 +142,7 @@ class Auto:
             tally = self.admin.work(**options)
             if not tally.total:
                 return total
-            for name in ("done", "dropped", "failed", "sent", "retried"):
+            for name in ("done", "dropped", "failed", "sent", "retried", "postponed"):
                 setattr(total, name, getattr(total, name) + getattr(tally, name))
             total.errors += tally.errors
         raise AssertionError("the worker kept finding work after 100 passes")

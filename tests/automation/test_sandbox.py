@@ -20,6 +20,7 @@ import yaml
 from click.testing import CliRunner
 from jinja2.sandbox import SecurityError
 
+from smartflow.automation.worker import BACKOFF, JOB_ATTEMPTS
 from smartflow.cli.main import main
 from smartflow.definitions.expressions import environment
 from smartflow.definitions.sandbox import MAX_OUTPUT, TIME_LIMIT, TemplateRefused, render, run_limited
@@ -287,6 +288,8 @@ def test_refused_condition_rolls_back_the_change_and_writes_nothing(db: Auto, it
 
 
 def test_refused_template_in_a_delayed_job_fails_that_job_only(db: Auto) -> None:
+    """Refused before it runs: failed at once. Stopped while it ran (the time limit): run again after a
+    backoff, JOB_ATTEMPTS times in all, then failed. The worker goes on with the other jobs meanwhile."""
     item = db.admin.create("hostile", {"title": "Отложенная", "probe": "plain"})
     for case in DELAYED:
         db.admin.update("hostile", item, {"probe": f"j_{case}"})  # the person's change commits; a job waits
@@ -294,10 +297,19 @@ def test_refused_template_in_a_delayed_job_fails_that_job_only(db: Auto) -> None
     before = db.history("hostile", item)
     db.clock.advance(minutes=6)
     tally = db.drain()
-    assert (tally.done, tally.failed, tally.dropped) == (0, len(DELAYED), 0)
+    stopped = [case for case in DELAYED if not TEMPLATES[case][1]]
+    assert stopped == ["nested_ranges"]
+    assert (tally.done, tally.failed, tally.dropped, tally.postponed) == (0, len(DELAYED) - 1, 0, 1)
+    for attempt in range(2, JOB_ATTEMPTS + 1):
+        db.clock.advance(seconds=BACKOFF.total_seconds() * 2 ** (attempt - 2) + 1)
+        tally = db.drain()
+        last = attempt == JOB_ATTEMPTS
+        assert (tally.failed, tally.postponed) == ((1, 0) if last else (0, 1)), attempt
     jobs = {j["trigger"]: j for j in db.jobs("hostile", item)}
     for case in DELAYED:
         assert jobs[f"j_{case}"]["status"] == "failed"
         assert "template refused" in jobs[f"j_{case}"]["last_error"], jobs[f"j_{case}"]["last_error"]
+        assert jobs[f"j_{case}"]["attempts"] == (JOB_ATTEMPTS if case in stopped else 1)
+    assert "ran longer than" in jobs["j_nested_ranges"]["last_error"]
     assert db.history("hostile", item) == before  # the jobs' `set` and comments were rolled back
     assert db.admin.get("hostile", item)["note"] is None

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smartflow.automation.worker import BACKOFF, MAX_ATTEMPTS
+from smartflow.automation.worker import BACKOFF, JOB_ATTEMPTS, LEASE, MAX_ATTEMPTS
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from tests.automation.support import ROLES, SYSTEM, Auto, Clock, process
 from tests.runtime.support import module_url
@@ -465,7 +465,8 @@ def _hold_a_job(url: str, now: datetime, ready: Any) -> None:
     Engine(url, clock=lambda: now).work("doomed")
 
 
-def test_a_worker_killed_mid_job_leaves_the_job_to_another_worker(db_url: str, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_job_leaves_the_job_to_another_worker_after_its_lease(db_url: str,
+                                                                                  tmp_path: Path) -> None:
     auto = _deploy_bulk(db_url, tmp_path / "defs")
     try:
         item = auto.admin.create("bulk", {"title": f"job {uuid.uuid4().hex[:6]}"})
@@ -476,15 +477,18 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_worker(db_url: str, t
         doomed.start()
         try:
             assert ready.wait(timeout=60), "the doomed worker never reached the job"
-            # the job is claimed and its comment written, but nothing is committed
-            assert auto.jobs("bulk", item)[0]["status"] == "pending"
+            # the job is leased and its comment written, but the comment is not committed
+            [job] = auto.jobs("bulk", item)
+            assert (job["status"], job["locked_by"], job["attempts"]) == ("running", "doomed", 1)
             assert auto.comments("bulk", item) == []
-            if not auto.sqlite:  # PostgreSQL: another worker skips the locked row instead of waiting
+            if not auto.sqlite:  # PostgreSQL: another worker skips the leased row instead of waiting
                 assert auto.admin.work("skipper").done == 0
         finally:
             os.kill(doomed.pid, signal.SIGKILL)
             doomed.join(timeout=30)
         assert doomed.exitcode == -signal.SIGKILL
+        assert auto.admin.work("survivor").total == 0  # the dead worker's lease still holds
+        auto.clock.advance(seconds=LEASE.total_seconds() + 1)
         done, deadline = 0, time.monotonic() + 30
         while not done and time.monotonic() < deadline:  # until the server has noticed the dead connection
             done = auto.admin.work("survivor").done
@@ -492,8 +496,45 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_another_worker(db_url: str, t
                 time.sleep(0.05)
         assert done == 1
         [job] = auto.jobs("bulk", item)
-        assert (job["status"], job["locked_by"], job["attempts"]) == ("done", "survivor", 1)
+        assert (job["status"], job["locked_by"], job["attempts"]) == ("done", "survivor", 2)
         assert auto.comments("bulk", item) == [f"job for {item}"]
-        assert auto.admin.work("survivor").done == 0
+        assert auto.admin.work("survivor").total == 0
+    finally:
+        auto.close()
+
+
+def _lease_then_die(url: str, now: datetime) -> None:
+    """Lease the due job, then die at once (as a job that crashes its worker would)."""
+    from smartflow import Engine
+    from smartflow.automation import worker
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    worker.run_trigger = die
+    Engine(url, clock=lambda: now).work("crasher")
+
+
+def test_a_job_that_kills_its_worker_every_time_is_failed_after_its_attempts(db_url: str, tmp_path: Path) -> None:
+    auto = _deploy_bulk(db_url, tmp_path / "defs")
+    try:
+        item = auto.admin.create("bulk", {"title": "poison"})
+        context = multiprocessing.get_context("spawn")
+        for attempt in range(1, JOB_ATTEMPTS + 1):
+            now = auto.clock.advance(seconds=LEASE.total_seconds() + 1)
+            crasher = context.Process(target=_lease_then_die, args=(db_url, now))
+            crasher.start()
+            crasher.join(timeout=60)
+            assert crasher.exitcode == -signal.SIGKILL
+            [job] = auto.jobs("bulk", item)
+            assert (job["status"], job["attempts"]) == ("running", attempt)
+        auto.clock.advance(seconds=LEASE.total_seconds() + 1)
+        tally = auto.admin.work("survivor")
+        assert (tally.done, tally.failed) == (0, 1)
+        [job] = auto.jobs("bulk", item)
+        assert job["status"] == "failed" and job["attempts"] == JOB_ATTEMPTS
+        assert job["last_error"] == (f"its worker (crasher) stopped while running it, {JOB_ATTEMPTS} times in all; "
+                                     "not tried again")
+        assert auto.comments("bulk", item) == []
     finally:
         auto.close()
