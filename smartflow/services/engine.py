@@ -33,6 +33,7 @@ from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
+from smartflow.services import catalog
 
 
 def _latest_version(connection: Any) -> int | None:
@@ -216,6 +217,13 @@ class Engine:
         with self.session(False) as write:
             return people.list_users(write.connection, write.compiled)
 
+    def directory(self) -> dict[str, list[dict[str, Any]]]:
+        """Users (with roles and departments) and the departments: for administrators only."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return {"users": people.list_users(write.connection, write.compiled),
+                    "departments": people.list_departments(write.connection, write.compiled)}
+
     def add_department(self, department_id: str, title: str, parent: str | None = None) -> None:
         with self.session(True) as write:
             people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent)
@@ -279,6 +287,25 @@ class Engine:
         with self.session(False) as write:
             return hidden_fields(write.actor, items.process_of(write, process))
 
+    def processes(self) -> list[dict[str, Any]]:
+        """Every deployed process in a line: id, titles, version, this user's level per action."""
+        with self.session(False) as write:
+            return [catalog.summary(write, compiled) for compiled in write.compiled.processes.values()]
+
+    def describe(self, process_id: str | None = None) -> dict[str, Any]:
+        """A deployed process as a client needs it, for this user (fields hidden from them left out);
+        without process_id, every process: {"version": N, "processes": [...]}."""
+        with self.session(False) as write:
+            if process_id is not None:
+                return catalog.describe(write, items.process_of(write, process_id))
+            return {"version": write.compiled.version,
+                    "processes": [catalog.describe(write, c) for c in write.compiled.processes.values()]}
+
+    def deployed_version(self) -> int:
+        """The number of the live definition version."""
+        with self.session(False) as write:
+            return write.compiled.version
+
     def process(self, process_id: str) -> Any:
         """The deployed model of a process (fields, pipelines, stages, card)."""
         with self.session(False) as write:
@@ -331,6 +358,9 @@ class Engine:
     def report(self, process: str, options: reports.ReportOptions) -> dict[str, Any]:
         """The funnel of a process over the items this user may read, as plain data."""
         return reports.report(self, process, options)
+
+
+SESSION_SECONDS = int(auth.SESSION_LIFETIME.total_seconds())  # how long a browser session lasts
 
 
 def expiry(text: str | None) -> timedelta | None:
