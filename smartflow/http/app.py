@@ -118,7 +118,7 @@ def engine_for(request: Request) -> Engine:
 
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The HTTP API on a database (url, else $SMARTFLOW_DATABASE_URL, else ./smartflow.db)."""
-    from smartflow.http import routes_items, routes_more
+    from smartflow.http import openapi, routes_items, routes_more
 
     base = engine or Engine(url, via="http")
 
@@ -128,14 +128,15 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
         if engine is None:
             base.close()
 
-    app = FastAPI(title="smartflow", version="1", openapi_url="/api/openapi.json", docs_url="/api/docs",
-                  redoc_url=None, lifespan=lifespan)
+    app = FastAPI(title="smartflow", version="1", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=lifespan, description="CRM smart processes over HTTP: one typed item schema per process.")
     app.state.engine = base
     app.include_router(routes_items.router, prefix="/api/v1")
     app.include_router(routes_more.router, prefix="/api/v1")
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+    openapi.install(app)
     app.add_middleware(_BodyLimitMiddleware)
     return app
 
