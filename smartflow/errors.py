@@ -55,6 +55,14 @@ class DatabaseUnavailable(SmartflowError):
     """The database cannot be opened or reached."""
 
 
+class AuthenticationFailed(SmartflowError):
+    """No credential, or one that is wrong, expired or revoked."""
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """Too many failed logins of one login name in a short time; refused until the window passes."""
+
+
 class ItemError(SmartflowError):
     """Something a person did with an item that the rules refuse; nothing was written."""
 

@@ -6,6 +6,8 @@ Thin layers over smartflow.services.Engine: parse → call → print. Every comm
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
@@ -40,6 +42,60 @@ def user_list(db_url: str | None, as_user: str | None, output_format: str) -> No
     with engine(db_url, as_user) as crm:
         rows = crm.users()
     emit(rows, ["id", "login", "name", "department", "roles"], output_format)
+
+
+@user.command("password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Read the password as one line from standard input.")
+@common(data=False)
+def user_password(login: str, password_stdin: bool, db_url: str | None, as_user: str | None) -> None:
+    """Set a user's password, for logging in to the web (administrators, or the user themselves).
+
+    The password is prompted for (or read from stdin), never taken from the command line; it is
+    stored as a scrypt hash."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with engine(db_url, as_user) as crm:
+        crm.set_password(login, password)
+    click.echo(f"password of {login} set", err=True)
+
+
+@click.group()
+def token() -> None:
+    """API tokens for the HTTP API (`Authorization: Bearer TOKEN`)."""
+
+
+@token.command("create")
+@click.argument("login")
+@click.option("--expires", default=None, metavar="DURATION", help="Lifetime such as 90d, 12h or 2w (default: none).")
+@common(data=False)
+def token_create(login: str, expires: str | None, db_url: str | None, as_user: str | None) -> None:
+    """Create an API token for a user and print it alone: it is shown only this once (stored hashed)."""
+    with engine(db_url, as_user) as crm:
+        secret = crm.create_token(login, expires)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--login", default=None, help="Only this user's tokens.")
+@common()
+def token_list(login: str | None, db_url: str | None, as_user: str | None, output_format: str) -> None:
+    """List API tokens (never their secrets): everyone's for administrators, your own otherwise."""
+    with engine(db_url, as_user) as crm:
+        rows = crm.tokens(login)
+    emit(rows, ["id", "login", "created_at", "expires_at", "revoked_at"], output_format)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int, metavar="ID")
+@common(data=False)
+def token_revoke(token_id: int, db_url: str | None, as_user: str | None) -> None:
+    """Revoke an API token by its id (from `token list`); requests with it answer 401 from now on."""
+    with engine(db_url, as_user) as crm:
+        crm.revoke_token(token_id)
+    click.echo(f"token {token_id} revoked")
 
 
 @click.group()
@@ -187,5 +243,6 @@ def register(group: click.Group) -> None:
     item.add_command(item_list)
     group.add_command(user)
     group.add_command(department)
+    group.add_command(token)
     group.add_command(item)
     group.add_command(kanban)

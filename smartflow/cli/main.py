@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from smartflow import __version__
-from smartflow.cli import automation, data, deploy, items
+from smartflow.cli import automation, data, deploy, items, serve
 from smartflow.cli.exits import (  # re-exported: the CLI's exit codes, for scripts and tests
     EXIT_AUTOMATION,
     EXIT_BAD_VALUE,
@@ -75,3 +75,4 @@ def main() -> None:
 
 for register in (deploy.register, items.register, automation.register, data.register):
     register(main)
+main.add_command(serve.serve)

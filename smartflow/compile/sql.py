@@ -325,11 +325,41 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("key", String(160), primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
-    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters]
+    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters,
+            *_credential_tables(metadata)]
+
+
+def _credential_tables(metadata: MetaData) -> list[Table]:
+    """Passwords (a memory-hard hash with its salt and parameters), API tokens and browser sessions
+    (only a digest of the secret is kept), and failed logins (to throttle guessing)."""
+    passwords = Table(
+        "sf_passwords", metadata,
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
+        Column("hash", String(256), nullable=False),
+        Column("updated_at", _timestamp(), nullable=False),
+    )
+    tokens = Table(
+        "sf_tokens", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String(16), nullable=False),  # token (Authorization: Bearer) or session (a cookie)
+        Column("digest", String(64), nullable=False, unique=True),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("expires_at", _timestamp(), nullable=True),
+        Column("revoked_at", _timestamp(), nullable=True),
+    )
+    failures = Table(
+        "sf_login_failures", metadata,
+        Column("login", String(128), primary_key=True),
+        Column("failures", Integer, nullable=False),
+        Column("first_at", _timestamp(), nullable=False),
+    )
+    return [passwords, tokens, failures]
 
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
-                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters")
+                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_passwords", "sf_tokens",
+                      "sf_login_failures")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -75,14 +75,14 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     return Actor(row["id"], row["login"], row["name"], roles, colleagues)
 
 
-def _require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor) -> None:
     if not actor.is_local_admin and "administrator" not in actor.roles:
         raise PermissionDenied("only administrators manage users and departments")
 
 
 def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
              roles: list[str], department: str | None) -> int:
-    _require_admin(actor)
+    require_admin(actor)
     users, grants, departments = _tables(compiled)
     if not login.strip() or any(c.isspace() for c in login):
         raise InvalidValue(f"the login {login!r} is empty or has spaces", "use a single word such as `ivanova`")
@@ -115,7 +115,7 @@ def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, 
 
 def add_department(connection: Any, compiled: CompiledDefinition, actor: Actor, department_id: str, title: str,
                    parent: str | None) -> None:
-    _require_admin(actor)
+    require_admin(actor)
     _, _, departments = _tables(compiled)
     existing = set(connection.execute(sa.select(departments.c.id)).scalars())
     if department_id in existing:
@@ -124,3 +124,9 @@ def add_department(connection: Any, compiled: CompiledDefinition, actor: Actor, 
         raise InvalidValue(f"there is no department `{parent}`",
                            did_you_mean(parent, existing) or f"departments: {known_list(existing)}")
     connection.execute(departments.insert().values(id=department_id, title=title, parent_id=parent))
+
+
+def list_departments(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:
+    _, _, departments = _tables(compiled)
+    return [{"id": r.id, "title": r.title, "parent": r.parent_id}
+            for r in connection.execute(sa.select(departments).order_by(departments.c.id))]

@@ -22,11 +22,13 @@ import sqlalchemy as sa
 
 from smartflow.db import make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
-from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
-from smartflow.runtime import clock, items, people, query
+from smartflow.definitions.durations import parse_duration
+from smartflow.errors import AuthenticationFailed, ConflictError, DatabaseUnavailable, InvalidValue, NotDeployed
+from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
+from smartflow.services import catalog
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -252,15 +254,94 @@ class Engine:
         with self.session(False) as write:
             return people.list_users(write.connection, write.compiled)
 
+    def directory(self) -> dict[str, list[dict[str, Any]]]:
+        """Users (with roles and departments) and the departments: for administrators only."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return {"users": people.list_users(write.connection, write.compiled),
+                    "departments": people.list_departments(write.connection, write.compiled)}
+
     def add_department(self, department_id: str, title: str, parent: str | None = None) -> None:
         with self.session(True) as write:
             people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent)
+
+    # ---- credentials -------------------------------------------------------------
+
+    @contextmanager
+    def _credentials(self, write: bool) -> Iterator[items.Write]:
+        """A session on a database that has the credential tables (one deployed before them has not)."""
+        with self.session(write) as session:
+            if not self._cache.get("credentials") and not sa.inspect(session.connection).has_table("sf_tokens"):
+                raise NotDeployed("this database has no tables for passwords and tokens yet",
+                                  "run `smartflow apply` once to create smartflow's new system tables")
+            self._cache["credentials"] = True
+            yield session
+
+    def set_password(self, login: str, password: str) -> None:
+        """Set login's password (administrators for anyone, a user for themselves); kept as a scrypt hash."""
+        with self._credentials(True) as write:
+            auth.set_password(write.connection, write.compiled, write.actor, login, password)
+
+    def create_token(self, login: str, expires: str | None = None) -> str:
+        """A new API token for login (`expires`: 90d, 12h, 2w; None: never), shown only this once."""
+        lifetime = expiry(expires)
+        with self._credentials(True) as write:
+            return auth.create_token(write.connection, write.compiled, write.actor, login, lifetime)
+
+    def tokens(self, login: str | None = None) -> list[dict[str, Any]]:
+        """API tokens without their secrets: everyone's for administrators, one's own otherwise."""
+        with self._credentials(False) as write:
+            return auth.list_tokens(write.connection, write.compiled, write.actor, login)
+
+    def revoke_token(self, token_id: int) -> None:
+        with self._credentials(True) as write:
+            auth.revoke_token(write.connection, write.compiled, write.actor, token_id)
+
+    def authenticate(self, secret: str, kind: str = "token") -> auth.Caller:
+        """Who an API token (kind "token") or a browser session (kind "session") belongs to;
+        AuthenticationFailed when it is unknown, expired or revoked."""
+        with self._credentials(False) as write:
+            return auth.caller_of(write.connection, write.compiled, secret, kind)
+
+    def start_session(self, login: str, password: str) -> tuple[str, auth.Caller]:
+        """A new browser session for a right password: (its secret, the caller with its CSRF token).
+        Failures are counted even though the login is refused; repeated ones are throttled."""
+        with self._credentials(True) as write:
+            good = auth.login(write.connection, write.compiled, login[:128], password)
+            secret = auth.create_token(write.connection, write.compiled, write.actor, login, auth.SESSION_LIFETIME,
+                                       kind="session") if good else None
+        if secret is None:
+            raise AuthenticationFailed("wrong login or password", "check both and try again")
+        return secret, auth.Caller(login, "session", auth.csrf_of(secret))
+
+    def end_session(self, secret: str) -> None:
+        with self._credentials(True) as write:
+            auth.revoke_secret(write.connection, write.compiled, secret)
 
     def hidden_fields(self, process: str) -> frozenset[str]:
         """The fields of a process hidden from this engine's user (by `hidden_fields` in their roles' rights)."""
 
         with self.session(False) as write:
             return hidden_fields(write.actor, items.process_of(write, process))
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Every deployed process in a line: id, titles, version, this user's level per action."""
+        with self.session(False) as write:
+            return [catalog.summary(write, compiled) for compiled in write.compiled.processes.values()]
+
+    def describe(self, process_id: str | None = None) -> dict[str, Any]:
+        """A deployed process as a client needs it, for this user (fields hidden from them left out);
+        without process_id, every process: {"version": N, "processes": [...]}."""
+        with self.session(False) as write:
+            if process_id is not None:
+                return catalog.describe(write, items.process_of(write, process_id))
+            return {"version": write.compiled.version,
+                    "processes": [catalog.describe(write, c) for c in write.compiled.processes.values()]}
+
+    def deployed_version(self) -> int:
+        """The number of the live definition version."""
+        with self.session(False) as write:
+            return write.compiled.version
 
     def process(self, process_id: str) -> Any:
         """The deployed model of a process (fields, pipelines, stages, card)."""
@@ -334,3 +415,21 @@ class Engine:
         from smartflow.analytics import report as reports
 
         return reports.report(self, process, options)
+
+
+SESSION_SECONDS = int(auth.SESSION_LIFETIME.total_seconds())  # how long a browser session lasts
+
+
+def expiry(text: str | None) -> timedelta | None:
+    """`90d`, `12h`, `2w`, `30m` as a lifetime; None for none."""
+    if text is None:
+        return None
+    try:
+        amount, unit = parse_duration(text.strip())
+    except ValueError:
+        amount, unit = 0, ""
+    if unit not in ("m", "h", "d", "w") or amount <= 0:
+        raise InvalidValue(f"not a lifetime: {text!r}", "write a number and m, h, d or w, such as 90d",
+                           field="expires")
+    return {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount),
+            "w": timedelta(weeks=amount)}[unit]

@@ -1,0 +1,185 @@
+"""The application: credentials, limits, errors as problem+json, and the routers.
+
+Stateless by design: every request authenticates against the database and acts through a fresh
+`Engine.as_user`, so any number of workers or machines over one PostgreSQL answer alike.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smartflow import errors
+from smartflow.http import problems
+from smartflow.services import Engine
+
+JSON_LIMIT = 1024 * 1024  # bytes of a JSON request body
+UPLOAD_LIMIT = 64 * 1024 * 1024  # bytes of an import upload
+SESSION_COOKIE = "smartflow_session"
+CSRF_COOKIE = "smartflow_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class BodyLimit:
+    """413 for a request body over its limit, before the application reads it: by Content-Length
+    when given, else by counting (a body without a length is read up to the limit, then refused)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = UPLOAD_LIMIT if scope["path"].endswith("/import") else JSON_LIMIT
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                await _too_large(scope, receive, send, limit)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await _too_large(scope, receive, send, limit)
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = problems.problem(413, "too-large", f"the request body is over the limit of {limit} bytes",
+                                "send less: split an import into several files")
+    await response(scope, receive, send)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise errors.AuthenticationFailed("the Authorization header is not `Bearer TOKEN`",
+                                          "create a token: smartflow token create LOGIN")
+    return secret.strip()
+
+
+def engine_for(request: Request) -> Engine:
+    """The engine acting as the caller: by API token, else by session cookie (with its CSRF token on
+    unsafe methods). AuthenticationFailed (401) without a valid credential."""
+    base: Engine = request.app.state.engine
+    secret = _bearer(request)
+    if secret is not None:
+        caller = base.authenticate(secret, "token")
+    elif (session := request.cookies.get(SESSION_COOKIE)) is not None:
+        caller = base.authenticate(session, "session")
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not caller.csrf or not hmac.compare_digest(sent, caller.csrf):
+                raise errors.PermissionDenied("the CSRF token is missing or wrong",
+                                              f"send the `{CSRF_COOKIE}` cookie's value in the X-CSRF-Token header")
+    else:
+        raise errors.AuthenticationFailed("no credential: this API needs a token or a session",
+                                          "send `Authorization: Bearer TOKEN` (smartflow token create LOGIN), "
+                                          "or log in: POST /api/v1/session")
+    request.state.login = caller.login
+    return base.as_user(caller.login).as_via("http")
+
+
+def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The HTTP API on a database (url, else $SMARTFLOW_DATABASE_URL, else ./smartflow.db)."""
+    from smartflow.http import openapi, routes_items, routes_more
+
+    base = engine or Engine(url, via="http")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is None:
+            base.close()
+
+    app = FastAPI(title="smartflow", version="1", openapi_url=None, docs_url=None, redoc_url=None,
+                  lifespan=lifespan, description="CRM smart processes over HTTP: one typed item schema per process.")
+    app.state.engine = base
+    app.include_router(routes_items.router, prefix="/api/v1")
+    app.include_router(routes_more.router, prefix="/api/v1")
+    app.add_exception_handler(errors.SmartflowError, _smartflow_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    openapi.install(app)
+    app.add_middleware(_BodyLimitMiddleware)
+    return app
+
+
+class _BodyLimitMiddleware(BodyLimit):
+    """BodyLimit as Starlette middleware (outermost: nothing reads a body before it)."""
+
+
+async def _smartflow_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, errors.SmartflowError)
+    return problems.from_error(error)
+
+
+async def _validation_error(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    return problems.validation(list(error.errors()))
+
+
+async def _unexpected(_: Request, error: Exception) -> Response:
+    if type(error).__module__.startswith("sqlalchemy"):
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return problems.problem(503, "database-unavailable", f"the database refused the operation: {detail}",
+                                "check that the server is up and that `smartflow apply` has run")
+    return problems.problem(500, "internal-error", "an unexpected error; nothing was changed",
+                            "report it with the request that caused it")
+
+
+def json_body(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Plain data as a JSON response (values as `plain` renders them: decimals as strings, ISO dates)."""
+    return JSONResponse(jsonable(data), status_code=status, headers=headers)
+
+
+def jsonable(value: Any) -> Any:
+    from smartflow.services import Text, plain
+
+    if isinstance(value, Text):
+        return dict(value.values)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    result = plain(value)
+    if result is value and not isinstance(value, (str, int, float, bool, type(None))):
+        return json.loads(json.dumps(value, default=str))
+    return result
+

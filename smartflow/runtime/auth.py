@@ -1,0 +1,198 @@
+"""Who is calling: passwords, API tokens and browser sessions, and throttling of failed logins.
+
+Passwords are kept as scrypt hashes (memory-hard; the salt and the cost parameters are stored
+with the hash, so they can be raised later without breaking old ones). Tokens and session ids
+are random secrets shown once; only their SHA-256 digest is stored (a secret of 256 random bits
+needs no slow hash). Failed logins are counted in the database, so every worker and machine
+of one deployment throttles the same guesser.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.errors import AuthenticationFailed, InvalidValue, NotFound, PermissionDenied, TooManyAttempts
+from smartflow.runtime import clock
+from smartflow.runtime.access import Actor
+from smartflow.runtime.compiled import CompiledDefinition
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms a hash: OWASP's scrypt minimum
+TOKEN_PREFIX = "sf_"
+SESSION_PREFIX = "sfs_"
+MAX_FAILURES = 5  # failed logins of one login name within FAILURE_WINDOW before it is refused
+FAILURE_WINDOW = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a credential belongs to, and (for a browser session) the CSRF token its unsafe requests must echo."""
+
+    login: str
+    kind: str
+    csrf: str | None = None
+
+
+def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
+    tables = compiled.metadata.tables
+    return tables["sf_users"], tables["sf_passwords"], tables["sf_tokens"], tables["sf_login_failures"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """`scrypt$N$r$p$salt$hash`, salt and hash in base64."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(expected), maxmem=256 * int(n) * int(r) * int(p) + 2**20)
+    except (ValueError, TypeError):
+        return False
+    return scheme == "scrypt" and hmac.compare_digest(got, expected)
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # checked against when there is no such user: same cost
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def csrf_of(session_secret: str) -> str:
+    """The CSRF token of a session: derived from its secret, so no worker needs to store it."""
+    return hashlib.sha256(b"csrf:" + session_secret.encode("utf-8")).hexdigest()[:32]
+
+
+def _user(connection: Any, users: sa.Table, login: str) -> Any:
+    row = connection.execute(sa.select(users.c.id, users.c.login, users.c.active).where(users.c.login == login)).first()
+    if row is None or not row.active:
+        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`, or `smartflow user add`")
+    return row
+
+
+def _may_manage(actor: Actor, user_id: int) -> None:
+    """Administrators manage everyone's credentials; anyone else only their own."""
+    if actor.is_local_admin or "administrator" in actor.roles or actor.id == user_id:
+        return
+    raise PermissionDenied("only administrators manage other users' passwords and tokens")
+
+
+def set_password(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, password: str) -> None:
+    users, passwords, _, _ = _tables(compiled)
+    user = _user(connection, users, login)
+    _may_manage(actor, user.id)
+    if len(password) < MIN_PASSWORD:
+        raise InvalidValue(f"the password is shorter than {MIN_PASSWORD} characters", "choose a longer one",
+                           field="password")
+    hashed = hash_password(password)
+    updated = connection.execute(passwords.update().where(passwords.c.user_id == user.id)
+                                 .values(hash=hashed, updated_at=clock.now()))
+    if not updated.rowcount:
+        connection.execute(passwords.insert().values(user_id=user.id, hash=hashed, updated_at=clock.now()))
+
+
+def create_token(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str,
+                 expires: timedelta | None, kind: str = "token") -> str:
+    """A new secret for login, returned once; only its digest is stored."""
+    users, _, tokens, _ = _tables(compiled)
+    user = _user(connection, users, login)
+    if kind == "token":
+        _may_manage(actor, user.id)
+    secret = (TOKEN_PREFIX if kind == "token" else SESSION_PREFIX) + secrets.token_urlsafe(32)
+    now = clock.now()
+    connection.execute(tokens.insert().values(user_id=user.id, kind=kind, digest=digest(secret), created_at=now,
+                                              expires_at=now + expires if expires else None))
+    return secret
+
+
+def list_tokens(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str | None) -> list[dict[str, Any]]:
+    """API tokens (never their secrets): everyone's for an administrator, one's own otherwise."""
+    users, _, tokens, _ = _tables(compiled)
+    query = (sa.select(tokens.c.id, users.c.login, tokens.c.created_at, tokens.c.expires_at,
+                       tokens.c.revoked_at).join(users, users.c.id == tokens.c.user_id)
+             .where(tokens.c.kind == "token").order_by(tokens.c.id))
+    if login is not None:
+        query = query.where(users.c.login == login)
+    if not (actor.is_local_admin or "administrator" in actor.roles):
+        query = query.where(tokens.c.user_id == actor.id)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def revoke_token(connection: Any, compiled: CompiledDefinition, actor: Actor, token_id: int) -> None:
+    _, _, tokens, _ = _tables(compiled)
+    row = connection.execute(sa.select(tokens.c.user_id).where(tokens.c.id == token_id, tokens.c.kind == "token")
+                             ).first()
+    admin = actor.is_local_admin or "administrator" in actor.roles
+    if row is None or not (admin or row.user_id == actor.id):
+        raise NotFound(f"there is no token {token_id}", "run `smartflow token list`")
+    connection.execute(tokens.update().where(tokens.c.id == token_id).values(revoked_at=clock.now()))
+
+
+def revoke_secret(connection: Any, compiled: CompiledDefinition, secret: str) -> None:
+    """End a session (log out) by its secret."""
+    _, _, tokens, _ = _tables(compiled)
+    connection.execute(tokens.update().where(tokens.c.digest == digest(secret), tokens.c.revoked_at.is_(None))
+                       .values(revoked_at=clock.now()))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=clock.now().tzinfo)
+
+
+def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: str) -> Caller:
+    """The user a token or session secret belongs to; AuthenticationFailed when it is unknown, expired or revoked."""
+    users, _, tokens, _ = _tables(compiled)
+    row = connection.execute(
+        sa.select(tokens.c.id, tokens.c.expires_at, tokens.c.revoked_at, users.c.login, users.c.active)
+        .join(users, users.c.id == tokens.c.user_id)
+        .where(tokens.c.digest == digest(secret), tokens.c.kind == kind)).first()
+    now = clock.now()
+    if (row is None or row.revoked_at is not None or not row.active
+            or (row.expires_at is not None and _aware(row.expires_at) <= now)):
+        raise AuthenticationFailed("the credential is unknown, expired or revoked",
+                                   "log in again, or create a token: smartflow token create LOGIN")
+    return Caller(row.login, kind, csrf_of(secret) if kind == "session" else None)
+
+
+def login(connection: Any, compiled: CompiledDefinition, login_name: str, password: str) -> bool:
+    """Whether the password is login's. A failure is counted; while a login has MAX_FAILURES recent
+    failures every attempt is refused unchecked (TooManyAttempts). The caller commits either way."""
+    users, passwords, _, failures = _tables(compiled)
+    now = clock.now()
+    failed = connection.execute(sa.select(failures).where(failures.c.login == login_name)).first()
+    recent = failed is not None and now - _aware(failed.first_at) < FAILURE_WINDOW
+    if recent and failed.failures >= MAX_FAILURES:
+        wait = FAILURE_WINDOW - (now - _aware(failed.first_at))
+        raise TooManyAttempts(f"too many failed logins for `{login_name}`",
+                              f"try again in {max(1, int(wait.total_seconds() // 60) + 1)} minute(s)")
+    stored = connection.execute(
+        sa.select(passwords.c.hash).join(users, users.c.id == passwords.c.user_id)
+        .where(users.c.login == login_name, users.c.active.is_(True))).scalar()
+    good = check_password(password, stored or _DUMMY_HASH) and stored is not None
+    if good:
+        if failed is not None:
+            connection.execute(failures.delete().where(failures.c.login == login_name))
+    elif failed is None:
+        connection.execute(failures.insert().values(login=login_name, failures=1, first_at=now))
+    else:
+        values = {"failures": failed.failures + 1} if recent else {"failures": 1, "first_at": now}
+        connection.execute(failures.update().where(failures.c.login == login_name).values(**values))
+    return good
