@@ -6,10 +6,11 @@ The bottom of automation: actions and the trigger runner both stand on it.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from smartflow.automation import evaluator
+from smartflow.definitions.calendars import DEFAULT, Calendar
 from smartflow.definitions.durations import AT as _AT
 from smartflow.definitions.durations import DURATION as _DURATION
 from smartflow.definitions.durations import shift
@@ -20,24 +21,27 @@ from smartflow.errors import AutomationFailed
 from smartflow.runtime.events import Event
 
 
-def due_time(trigger: Trigger, item: dict[str, Any], now: datetime) -> datetime | None:
-    """When a delayed trigger comes due for item (None: its date field is empty)."""
+def due_time(trigger: Trigger, item: dict[str, Any], now: datetime, calendar: Calendar = DEFAULT) -> datetime | None:
+    """When a delayed trigger comes due for item (None: its date field is empty).
+
+    `wd` and `wh` count the working days and hours of calendar (the process's working_hours).
+    """
     if trigger.after:
         match = _DURATION.match(trigger.after)
         assert match is not None
-        return shift(now, int(match.group(1)), match.group(2))
+        return shift(now, int(match.group(1)), match.group(2), calendar)
     match = _AT.match(trigger.at or "")
     assert match is not None
     base = item.get(match.group(1))
     if base is None:
         return None
     if isinstance(base, date) and not isinstance(base, datetime):
-        base = datetime(base.year, base.month, base.day, 9, 0, tzinfo=now.tzinfo)  # the working morning
+        base = calendar.morning(base).astimezone(now.tzinfo or UTC)  # the working morning of that day
     if match.group(3):
         offset = _DURATION.match(match.group(3))
         assert offset is not None
         amount = int(offset.group(1)) * (-1 if match.group(2) == "-" else 1)
-        base = shift(base, amount, offset.group(2))
+        base = shift(base, amount, offset.group(2), calendar)
     return max(base, now)
 
 
@@ -57,6 +61,7 @@ class CompiledTrigger:
         self.process = process
         self.trigger = trigger
         self.name = f"{process.id}.{trigger.id}"
+        self.calendar = Calendar.of(process.working_hours)  # validated: the zone and the country exist
         # undefined_to_none=False keeps StrictUndefined strict: a condition reading a name or an attribute
         # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
         self.condition = env.compile_expression(trigger.when, undefined_to_none=False) if trigger.when else None

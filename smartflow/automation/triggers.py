@@ -121,7 +121,7 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
     """Queue a delayed trigger as a job; a rescheduled one replaces its pending job."""
     jobs = write.compiled.metadata.tables["sf_jobs"]
     trigger = compiled_trigger.trigger
-    when = due_time(trigger, item, write.now)
+    when = due_time(trigger, item, write.now, compiled_trigger.calendar)
     pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
                       jobs.c.trigger == trigger.id, jobs.c.status == "pending")
     if trigger.on == "scheduled":

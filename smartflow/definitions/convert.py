@@ -21,6 +21,7 @@ from smartflow.definitions.model import (
     Text,
     Transition,
     Trigger,
+    WorkingHours,
 )
 
 _FIELD_SCALARS = (
@@ -96,10 +97,26 @@ def process_from_data(raw: dict[str, Any], source: str = "") -> Process:
         fields=tuple(field_from_data(fid, f) for fid, f in raw.get("fields", {}).items()),
         pipelines=tuple(pipeline_from_data(pid, p) for pid, p in raw["pipelines"].items()),
         features=Features(**raw.get("features", {})),
+        working_hours=working_hours_from_data(raw.get("working_hours")),
         triggers=tuple(trigger_from_data(t) for t in raw.get("triggers", ())),
         permissions=tuple(permission_from_data(r, p) for r, p in raw.get("permissions", {}).items()),
         card=card, list_columns=tuple(listing.get("columns", ())), list_sort=listing.get("sort"), source=source,
     )
+
+
+def working_hours_from_data(raw: dict[str, Any] | None) -> WorkingHours | None:
+    if raw is None:
+        return None
+    return WorkingHours(days=raw["days"], start=raw["from"], end=raw["to"], timezone=raw.get("timezone", "UTC"),
+                        holidays=raw.get("holidays"))
+
+
+def working_hours_to_data(hours: WorkingHours) -> dict[str, Any]:
+    out: dict[str, Any] = {"days": hours.days, "from": hours.start, "to": hours.end}
+    if hours.timezone != "UTC":
+        out["timezone"] = hours.timezone
+    _put(out, "holidays", hours.holidays)
+    return out
 
 
 def roles_from_data(raw: dict[str, Any], source: str = "") -> list[Role]:
@@ -217,6 +234,8 @@ def process_to_data(process: Process) -> dict[str, Any]:
     features = {k: v for k, v in vars(process.features).items() if v}
     if features:
         out["features"] = features
+    if process.working_hours is not None:
+        out["working_hours"] = working_hours_to_data(process.working_hours)
     out["fields"] = {f.id: field_to_data(f) for f in process.fields}
     out["pipelines"] = {p.id: pipeline_to_data(p) for p in process.pipelines}
     if process.triggers:

@@ -213,6 +213,21 @@ class Features:
 
 
 @dataclass(frozen=True)
+class WorkingHours:
+    """When a process's team works, as written: `wd` and `wh` delays count these days and hours.
+
+    days: 'mon-fri' or 'mon-thu, sat'; start and end: 'HH:MM' in timezone (an IANA name);
+    holidays: a country code whose public holidays are days off.
+    """
+
+    days: str = "mon-fri"
+    start: str = "09:00"
+    end: str = "18:00"
+    timezone: str = "UTC"
+    holidays: str | None = None
+
+
+@dataclass(frozen=True)
 class Process:
     id: str
     title: Text
@@ -220,6 +235,7 @@ class Process:
     pipelines: tuple[Pipeline, ...]
     description: Text | None = None
     features: Features = field(default_factory=Features)
+    working_hours: WorkingHours | None = None
     triggers: tuple[Trigger, ...] = ()
     permissions: tuple[Permission, ...] = ()
     card: tuple[CardSection, ...] = ()

@@ -307,6 +307,17 @@ def test_item_delete_and_restore(db: Db) -> None:
                  "turn on `features: {recycle_bin: true}` to keep deleted items")
 
 
+def test_restoring_an_item_whose_unique_value_was_taken_is_refused(db: Db) -> None:
+    old = db.admin.create("purchase", {"title": "старый", "code": "CL-100"})
+    assert invoke(db.url, "item", "delete", "purchase", str(old)).exit_code == 0
+    new = db.admin.create("purchase", {"title": "новый", "code": "CL-100"})  # the bin holds no unique values
+    assert_error(invoke(db.url, "item", "restore", "purchase", str(old)), EXIT_BAD_VALUE,
+                 f"cannot restore purchase {old}: field `code`: 'CL-100' is now used by purchase {new}",
+                 f"change `code` of purchase {new} first (values of this field must be unique)")
+    assert_error(invoke(db.url, "item", "show", "purchase", str(old)), EXIT_NOT_FOUND,
+                 f"purchase {old} not found", HIDDEN_HINT)  # still in the recycle bin
+
+
 def test_item_history(db: Db) -> None:
     crm = db.as_user("ivanova")
     item_id = crm.create("purchase", {"title": "история", "qty": 1, "urgent": True})

@@ -8,7 +8,7 @@ from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic, Diagnostics, Location
 from smartflow.definitions.load import Document, LoadError, discover, load_file
-from smartflow.definitions.validate import behaviour, fieldrules, scenarios, structure
+from smartflow.definitions.validate import behaviour, calendars, fieldrules, scenarios, structure
 from smartflow.definitions.validate.context import Check, Folder, ProcessDoc
 from smartflow.definitions.validate.schema import check_document
 
@@ -31,6 +31,7 @@ CHECKS: tuple[Check, ...] = (
     structure.check_stage_required_fields,
     structure.check_stage_replaces,
     structure.check_card_and_list,
+    calendars.check_working_hours,
     behaviour.check_role_references,
     behaviour.check_permission_stages,
     behaviour.check_permission_hidden_fields,

@@ -126,6 +126,9 @@ def _process_changes(old: Process, new: Process, counter: Counter) -> Iterator[o
     yield from _pipeline_changes(old, new, counter)
     if old.title != new.title or old.description != new.description:
         yield ops.Note(process=pid, text=f"process `{pid}`: title or description changed")
+    if old.working_hours != new.working_hours:
+        yield ops.Note(process=pid, text=f"process `{pid}`: working hours or holidays changed (delays planned "
+                                         "from now on count by them; jobs already queued keep their time)")
     if old.card != new.card or old.list_columns != new.list_columns or old.list_sort != new.list_sort:
         yield ops.Note(process=pid, text=f"process `{pid}`: card sections or list columns changed")
     yield from _permission_changes(old, new)
