@@ -294,18 +294,18 @@ def _rebuilt(module: str, name: str, message: str) -> Exception:
     return RuntimeError(f"{name}: {message}")
 
 
-_shared: Evaluator | None = None
+_shared: tuple[int, Evaluator] | None = None
 _shared_lock = threading.Lock()
 
 
 def shared() -> Evaluator:
-    """The process-wide pool, started on first use and closed at exit."""
+    """The process-wide pool, started on first use and closed at exit (a forked process gets its own)."""
     global _shared
     with _shared_lock:
-        if _shared is None:
-            _shared = Evaluator()
-            atexit.register(_shared.close)
-        return _shared
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), Evaluator())
+            atexit.register(_shared[1].close)
+        return _shared[1]
 
 
 if __name__ == "__main__":
