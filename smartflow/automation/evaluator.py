@@ -157,13 +157,15 @@ class _Child:
         assert self.process.stdout is not None
         deadline = time.monotonic() + seconds
         descriptor = self.process.stdout.fileno()
+        waiting = select.poll()  # not select.select: that fails on descriptors past 1023
+        waiting.register(descriptor, select.POLLIN)
         data = b""
         needed = _HEADER.size
         header_done = False
         while True:
             while len(data) < needed:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([descriptor], [], [], left)[0]:
+                if left <= 0 or not waiting.poll(left * 1000):
                     raise TimeoutError
                 chunk = os.read(descriptor, needed - len(data))
                 if not chunk:
