@@ -96,12 +96,12 @@ def _answer(compiled: dict[tuple[str, str], Any], environment: Any, request: tup
 
     kind, source, values, seconds = request
     key = (kind, source)
-    if key not in compiled:
-        if len(compiled) >= CACHE_SIZE:
-            compiled.pop(next(iter(compiled)))
-        compiled[key] = (environment.compile_expression(source, undefined_to_none=False) if kind == "condition"
-                         else environment.from_string(source))
     try:
+        if key not in compiled:
+            if len(compiled) >= CACHE_SIZE:
+                compiled.pop(next(iter(compiled)))
+            compiled[key] = (environment.compile_expression(source, undefined_to_none=False) if kind == "condition"
+                             else environment.from_string(source))
         if kind == "condition":
             return {"ok": bool(run_limited(compiled[key], seconds=seconds, **values))}
         return {"ok": render(compiled[key], values, seconds=seconds)}

@@ -139,6 +139,9 @@ def test_children_are_reused_and_errors_keep_their_class(pool: Evaluator) -> Non
         pool.template("{{ 'a' * 10**9 }}", {})
     with pytest.raises(TemplateRefused, match="not allowed"):
         pool.condition("title.__class__", {"title": "x"})
+    # not deployable, but the pool answers without dying (a class it cannot rebuild comes back named)
+    with pytest.raises(RuntimeError, match=r"^TemplateSyntaxError: unexpected end of template"):
+        pool.template("{{ unclosed", {})
     assert _pid(pool) == first and pool.killed == 0
 
 
