@@ -96,12 +96,12 @@ def _answer(compiled: dict[tuple[str, str], Any], environment: Any, request: tup
 
     kind, source, values, seconds = request
     key = (kind, source)
-    if key not in compiled:
-        if len(compiled) >= CACHE_SIZE:
-            compiled.pop(next(iter(compiled)))
-        compiled[key] = (environment.compile_expression(source, undefined_to_none=False) if kind == "condition"
-                         else environment.from_string(source))
     try:
+        if key not in compiled:
+            if len(compiled) >= CACHE_SIZE:
+                compiled.pop(next(iter(compiled)))
+            compiled[key] = (environment.compile_expression(source, undefined_to_none=False) if kind == "condition"
+                             else environment.from_string(source))
         if kind == "condition":
             return {"ok": bool(run_limited(compiled[key], seconds=seconds, **values))}
         return {"ok": render(compiled[key], values, seconds=seconds)}
@@ -157,13 +157,15 @@ class _Child:
         assert self.process.stdout is not None
         deadline = time.monotonic() + seconds
         descriptor = self.process.stdout.fileno()
+        waiting = select.poll()  # not select.select: that fails on descriptors past 1023
+        waiting.register(descriptor, select.POLLIN)
         data = b""
         needed = _HEADER.size
         header_done = False
         while True:
             while len(data) < needed:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([descriptor], [], [], left)[0]:
+                if left <= 0 or not waiting.poll(left * 1000):
                     raise TimeoutError
                 chunk = os.read(descriptor, needed - len(data))
                 if not chunk:
@@ -294,18 +296,18 @@ def _rebuilt(module: str, name: str, message: str) -> Exception:
     return RuntimeError(f"{name}: {message}")
 
 
-_shared: Evaluator | None = None
+_shared: tuple[int, Evaluator] | None = None
 _shared_lock = threading.Lock()
 
 
 def shared() -> Evaluator:
-    """The process-wide pool, started on first use and closed at exit."""
+    """The process-wide pool, started on first use and closed at exit (a forked process gets its own)."""
     global _shared
     with _shared_lock:
-        if _shared is None:
-            _shared = Evaluator()
-            atexit.register(_shared.close)
-        return _shared
+        if _shared is None or _shared[0] != os.getpid():
+            _shared = (os.getpid(), Evaluator())
+            atexit.register(_shared[1].close)
+        return _shared[1]
 
 
 if __name__ == "__main__":

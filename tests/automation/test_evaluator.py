@@ -20,6 +20,7 @@ import pytest
 from jinja2.exceptions import UndefinedError
 
 from smartflow.automation.evaluator import Evaluator, is_cheap
+from smartflow.automation.worker import JOB_ATTEMPTS
 from smartflow.definitions.expressions import environment, parse_condition
 from smartflow.definitions.sandbox import EvaluationStopped, TemplateRefused
 from smartflow.errors import AutomationFailed
@@ -138,6 +139,9 @@ def test_children_are_reused_and_errors_keep_their_class(pool: Evaluator) -> Non
         pool.template("{{ 'a' * 10**9 }}", {})
     with pytest.raises(TemplateRefused, match="not allowed"):
         pool.condition("title.__class__", {"title": "x"})
+    # not deployable, but the pool answers without dying (a class it cannot rebuild comes back named)
+    with pytest.raises(RuntimeError, match=r"^TemplateSyntaxError: unexpected end of template"):
+        pool.template("{{ unclosed", {})
     assert _pid(pool) == first and pool.killed == 0
 
 
@@ -155,6 +159,10 @@ def test_a_dead_idle_child_is_replaced_quietly(pool: Evaluator) -> None:
 KILLED = process("killed", {"probe": {"type": "text"}, "note": {"type": "text"}}, [
     {"id": "square", "on": "field_changed", "field": "probe", "to": "square",
      "do": [{"set": {"note": "written by the first action"}}, {"comment": SQUARING}]},
+    {"id": "square_later", "on": "field_changed", "field": "probe", "to": "square_later", "after": "5m",
+     "do": [{"set": {"note": "written by the job"}}, {"comment": SQUARING}]},
+    {"id": "plain_later", "on": "field_changed", "field": "probe", "to": "plain_later", "after": "5m",
+     "do": [{"comment": "the plain job ran"}]},
     {"id": "square_condition", "on": "field_changed", "field": "probe", "to": "square_condition",
      "when": "range(26) | map('string') | list | length > 0 and "
              "(namespace(x=10**60).x * 10**60) > 0", "do": [{"comment": "held"}]},
@@ -180,3 +188,27 @@ def test_a_runaway_template_in_an_action_is_killed_and_the_change_refused(db: Au
     assert db.state("killed") == before
     db.admin.update("killed", item, {"probe": "square_condition"})  # a heavier condition still runs, in a child
     assert db.comments("killed", item) == ["held"]
+
+
+def test_a_runaway_template_in_a_delayed_job_is_killed_and_run_again_later_while_the_worker_goes_on(
+        db: Auto) -> None:
+    hostile = db.admin.create("killed", {"title": "Отложенная"})
+    plain = db.admin.create("killed", {"title": "Обычная"})
+    db.admin.update("killed", hostile, {"probe": "square_later"})
+    db.admin.update("killed", plain, {"probe": "plain_later"})
+    db.clock.advance(minutes=6)
+    started = time.monotonic()
+    tally = db.drain()
+    assert time.monotonic() - started < 10.0
+    assert (tally.done, tally.postponed, tally.failed) == (1, 1, 0)
+    assert db.comments("killed", plain) == ["the plain job ran"]  # the worker went on
+    [job] = db.jobs("killed", hostile)
+    assert (job["status"], job["attempts"]) == ("pending", 1)
+    assert "ran longer than 0.5 s and was stopped" in job["last_error"]
+    assert db.admin.get("killed", hostile)["note"] is None  # its `set` was rolled back with it
+    for _ in range(JOB_ATTEMPTS - 1):
+        db.clock.advance(minutes=10)
+        db.drain()
+    [job] = db.jobs("killed", hostile)
+    assert (job["status"], job["attempts"]) == ("failed", JOB_ATTEMPTS)
+    assert db.comments("killed", hostile) == []

@@ -3,8 +3,8 @@
 Each job writes a comment and queues a webhook to a receiver on 127.0.0.1. While the three work,
 the test kills (kill -9) a worker that is running a job, starts another in its place, and does so
 again: the job a dead worker held stays `running` under its lease and is run again, once, by
-another worker after the lease (3 s here) has run out. At the end every job is done once (one
-comment per item, attempts 2 for the orphans, 1 for the rest), every webhook was delivered, and
+another worker after the lease (5 s here) has run out. At the end every job is done once (one
+comment per item, attempts 2 for the orphans), every webhook was delivered, and
 the receiver saw each delivery's Idempotency-Key, duplicates (a worker killed between sending and
 committing) only as repeats of a key it already had.
 """
@@ -26,7 +26,7 @@ from tests.automation.support import ROLES, SYSTEM, Auto, Clock, process
 from tests.automation.test_worker import Receiver
 
 JOBS = 150
-LEASE = 3.0  # seconds
+LEASE = 5.0  # seconds
 KILLS = 2  # orphaned jobs to make
 # evaluated in a child process (a call and a loop): a few milliseconds, so a job is often mid-run
 SLOW = "range(2000) | map('string') | list | length > 0"
@@ -59,9 +59,12 @@ def _seed(auto: Auto, count: int) -> list[int]:
 
 
 def _start(url: str, name: str, folder: Path) -> subprocess.Popen[bytes]:
+    """A `smartflow worker` process; its connections carry its name (application_name) for pg_stat_activity."""
+    named = sa.engine.make_url(url).update_query_dict({"application_name": name}).render_as_string(
+        hide_password=False)
     with open(folder / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "smartflow", "worker", "--db", url, "--name", name, "--lease", str(LEASE),
+            [sys.executable, "-m", "smartflow", "worker", "--db", named, "--name", name, "--lease", str(LEASE),
              "--interval", "0.2", "--batch", "10", "--allow-host", "127.0.0.1"],
             stdout=log, stderr=subprocess.STDOUT)
 
@@ -97,6 +100,9 @@ def test_three_workers_killed_mid_job_run_each_job_exactly_once(db_url: str, tmp
             victim = busy[0]["locked_by"]
             workers[victim].send_signal(signal.SIGKILL)
             assert workers[victim].wait(timeout=30) == -signal.SIGKILL
+            # until the server has ended the dead worker's sessions: a COMMIT it had sent is then done
+            assert _wait_for(lambda name=victim: auto.scalar("SELECT count(*) = 0 FROM pg_stat_activity "
+                                                             "WHERE application_name = :name", name=name), 30)
             for row in auto.select("SELECT id FROM sf_jobs WHERE status = 'running' AND locked_by = :name",
                                    name=victim):
                 orphans[row["id"]] = victim
@@ -126,7 +132,10 @@ def test_three_workers_killed_mid_job_run_each_job_exactly_once(db_url: str, tmp
         assert {row["status"] for row in jobs.values()} == {"done"}
         for job_id, victim in orphans.items():  # run again once, by another worker, after the lease
             assert jobs[job_id]["attempts"] == 2 and jobs[job_id]["locked_by"] != victim, jobs[job_id]
-        assert sum(row["attempts"] for row in jobs.values()) == JOBS + len(orphans)  # no other job ran twice
+        # Other jobs may show attempts 2 too, without having run twice: on a loaded machine a live
+        # worker can stall between leasing a job and taking its row for longer than the lease, and
+        # then another takes the job over; the stalled one finds it gone and leaves it (the comments
+        # below prove each job ran once).
         comments = auto.select("SELECT item_id, count(*) AS n FROM sf_history WHERE kind = 'comment' "
                                "GROUP BY item_id")
         assert {c["item_id"] for c in comments} == set(ids) and {c["n"] for c in comments} == {1}

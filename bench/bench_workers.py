@@ -1,0 +1,202 @@
+"""Benchmark: due jobs run per second by 1, 2 and 3 worker processes sharing PostgreSQL (SKIP LOCKED).
+
+N due jobs (each a `comment` action: one history row) are run to the end by k worker processes
+started together, for k = 1, 2, 3; between runs the jobs are put back to pending and their
+comments deleted. Two sides, alternating in rounds (the median of the rounds is reported):
+
+- smartflow: each process runs `Engine.work()` until nothing is due: a job is leased in one
+  transaction (`SELECT … FOR UPDATE SKIP LOCKED`, marked running) and run in a second that holds
+  its row and writes the comment and the outcome (automation/worker.py);
+- raw: each process loops over one plain transaction with the same claim
+  (`SELECT … FOR UPDATE SKIP LOCKED LIMIT 1`), an INSERT of the history row and an UPDATE of the
+  job: the least any queue over this table could do (the raw figure).
+
+After every run the table is checked: every job done once (attempts 1), one comment per job; a
+mismatch ends the script with exit status 1.
+
+    python3 bench/bench_workers.py [--pg URL] [--jobs 2000] [--rounds 2] [--workers 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from smartflow import Engine
+from smartflow.definitions.convert import to_yaml
+from smartflow.deploy import apply as deploy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_runtime import database  # a fresh PostgreSQL schema, dropped afterwards
+
+PROCESS: dict[str, Any] = {
+    "kind": "Process", "id": "queue", "title": "Queue", "fields": {"note": {"type": "text"}},
+    "pipelines": {"main": {"title": "Main", "default": True, "stages": {
+        "new": {"title": "New"}, "done": {"title": "Done", "semantic": "success"},
+        "lost": {"title": "Lost", "semantic": "failure"}}}},
+    "triggers": [{"id": "later", "on": "created", "after": "1m", "do": [{"comment": "job for {{ id }}"}]}],
+    "permissions": {"manager": "all"},
+}
+
+
+def seed(url: str, count: int) -> None:
+    """count items, each with one `later` job; the first made by the runtime, the rest copied from it."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "queue.yaml").write_text(to_yaml(PROCESS), encoding="utf-8")
+        deploy.apply(deploy.load_desired([Path(folder)]), url)
+    with Engine(url) as crm:
+        crm.create("queue", {"title": "item 0"})
+    raw = sa.create_engine(url)
+    meta = sa.MetaData()
+    items, jobs = (sa.Table(name, meta, autoload_with=raw) for name in ("p_queue", "sf_jobs"))
+    with raw.begin() as connection:
+        row = dict(connection.execute(sa.select(items)).mappings().one())
+        job = dict(connection.execute(sa.select(jobs)).mappings().one())
+        del row["id"], job["id"]
+        ids = connection.execute(items.insert().returning(items.c.id),
+                                 [{**row, "title": f"item {n}"} for n in range(1, count)]).scalars().all()
+        connection.execute(jobs.insert(), [{**job, "item_id": i} for i in ids])
+    raw.dispose()
+
+
+def reset(url: str) -> None:
+    raw = sa.create_engine(url)
+    with raw.begin() as connection:
+        connection.execute(sa.text("DELETE FROM sf_history WHERE kind = 'comment'"))
+        connection.execute(sa.text("UPDATE sf_jobs SET status = 'pending', attempts = 0, locked_by = NULL, "
+                                   "locked_at = NULL, due_at = :due"),
+                           {"due": datetime.now(UTC) - timedelta(seconds=1)})
+    with raw.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE sf_jobs"))
+        connection.execute(sa.text("VACUUM ANALYZE sf_history"))
+    raw.dispose()
+
+
+def check(url: str, count: int) -> list[str]:
+    raw = sa.create_engine(url)
+    with raw.connect() as connection:
+        done, max_attempts = connection.execute(sa.text(
+            "SELECT count(*) FILTER (WHERE status = 'done'), max(attempts) FROM sf_jobs")).one()
+        comments, items = connection.execute(sa.text(
+            "SELECT count(*), count(DISTINCT item_id) FROM sf_history WHERE kind = 'comment'")).one()
+    raw.dispose()
+    problems = []
+    if done != count or max_attempts != 1:
+        problems.append(f"{done} of {count} jobs done, attempts up to {max_attempts}")
+    if comments != count or items != count:
+        problems.append(f"{comments} comments on {items} items for {count} jobs")
+    return problems
+
+
+def smartflow_worker(url: str, name: str, barrier: Any, results: Any) -> None:
+    with Engine(url) as crm:
+        crm.jobs(limit=1)  # pool open, definitions compiled before the start
+        barrier.wait(timeout=120)
+        done = 0
+        while True:
+            tally = crm.work(name, batch=100)
+            done += tally.done
+            if tally.total == 0:
+                break
+    results.put(done)
+
+
+def raw_worker(url: str, name: str, barrier: Any, results: Any) -> None:
+    engine = sa.create_engine(url)
+    claim = sa.text("SELECT id, item_id FROM sf_jobs WHERE status = 'pending' AND due_at <= :now "
+                    "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
+    comment = sa.text("INSERT INTO sf_history (process, item_id, at, kind, new, via) "
+                      "VALUES ('queue', :item, :now, 'comment', :text, 'trigger:queue.later')")
+    finish = sa.text("UPDATE sf_jobs SET status = 'done', attempts = attempts + 1, locked_by = :name, "
+                     "locked_at = :now WHERE id = :id")
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+        connection.commit()
+        barrier.wait(timeout=120)
+        done = 0
+        while True:
+            with connection.begin():
+                now = datetime.now(UTC)
+                job = connection.execute(claim, {"now": now}).first()
+                if job is None:
+                    break
+                connection.execute(comment, {"item": job.item_id, "now": now, "text": f'"job for {job.item_id}"'})
+                connection.execute(finish, {"name": name, "now": now, "id": job.id})
+            done += 1
+    engine.dispose()
+    results.put(done)
+
+
+def run(url: str, side: str, workers: int, count: int) -> float:
+    """Seconds for `workers` processes of one side to run all count jobs."""
+    reset(url)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers + 1), context.Queue()
+    target = smartflow_worker if side == "smartflow" else raw_worker
+    processes = [context.Process(target=target, args=(url, f"{side}{n}", barrier, results)) for n in range(workers)]
+    for process in processes:
+        process.start()
+    barrier.wait(timeout=120)
+    started = time.perf_counter()
+    done = [results.get(timeout=600) for _ in processes]
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join(timeout=60)
+    problems = check(url, count)
+    if sum(done) != count:
+        problems.append(f"the workers reported {sum(done)} jobs done of {count}")
+    if problems:
+        print(f"MISMATCH ({side}, {workers} workers): " + "; ".join(problems), file=sys.stderr)
+        sys.exit(1)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", default=os.environ.get("SMARTFLOW_TEST_DATABASE_URL"), help="PostgreSQL URL")
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3, help="up to this many worker processes")
+    args = parser.parse_args()
+    if not args.pg:
+        parser.error("--pg URL (or $SMARTFLOW_TEST_DATABASE_URL) is needed: several workers need PostgreSQL")
+    with database(args.pg) as url:
+        seed(url, args.jobs)
+        with sa.create_engine(url).connect() as connection:
+            server = connection.execute(sa.text("SHOW server_version")).scalar()
+        print(f"# Worker benchmark: due jobs per second with 1–{args.workers} workers (SKIP LOCKED)\n\n"
+              f"`python3 bench/bench_workers.py --jobs {args.jobs} --rounds {args.rounds} --workers {args.workers}` "
+              f"on {datetime.now(UTC):%Y-%m-%d}: Python {platform.python_version()}, PostgreSQL {server} on the "
+              f"same machine, {os.cpu_count()} CPUs. Median over the rounds of the time for k processes to run "
+              f"{args.jobs} due jobs; each job writes one comment.\n", flush=True)
+        times: dict[tuple[str, int], list[float]] = {}
+        for round_number in range(args.rounds):
+            sides = ("raw", "smartflow") if round_number % 2 == 0 else ("smartflow", "raw")
+            for workers in range(1, args.workers + 1):
+                for side in sides:
+                    times.setdefault((side, workers), []).append(run(url, side, workers, args.jobs))
+        print("| workers | raw jobs/s | smartflow jobs/s | smartflow as a ratio to raw | smartflow vs its 1 worker |")
+        print("| ---: | ---: | ---: | ---: | ---: |")
+        single = args.jobs / statistics.median(times[("smartflow", 1)])
+        for workers in range(1, args.workers + 1):
+            raw = args.jobs / statistics.median(times[("raw", workers)])
+            ours = args.jobs / statistics.median(times[("smartflow", workers)])
+            print(f"| {workers} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f}x | {ours / single:.2f}x |")
+        print(f"\nEvery run checked: {args.jobs} jobs done once each (attempts 1), one comment per job.")
+
+
+if __name__ == "__main__":
+    main()
