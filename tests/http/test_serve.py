@@ -59,12 +59,14 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.db
-def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str, workers: int) -> None:
     smartflow("apply", str(PROCESSES), db=url)
     smartflow("user", "add", "ivanova", "--role", "buyer", db=url)
     token = smartflow("token", "create", "ivanova", "--expires", "1d", db=url).strip()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "smartflow", "serve", "--port", str(port), "--db", url],
+    server = subprocess.Popen([sys.executable, "-m", "smartflow", "serve", "--port", str(port), "--db", url,
+                               "--workers", str(workers)],
                               env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(port, server)
@@ -79,6 +81,10 @@ def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str) -> Non
             assert moved.status_code == 200 and moved.json()["stage"] == "prices", moved.text
             exported = client.get("/api/v1/processes/procurement/export", params={"format": "csv"})
             assert "Кирпич" in exported.text
+            for _ in range(4):  # several connections: with 2 workers both serve the same data
+                again = httpx.get(f"http://127.0.0.1:{port}/api/v1/processes/procurement/items/{item}",
+                                  headers={"Authorization": f"Bearer {token}"})
+                assert again.json()["stage"] == "prices"
             assert httpx.get(f"http://127.0.0.1:{port}/api/v1/processes").status_code == 401
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=60)
