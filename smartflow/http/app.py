@@ -6,7 +6,6 @@ Stateless by design: every request authenticates against the database and acts t
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -96,24 +95,19 @@ def _bearer(request: Request) -> str | None:
 
 def engine_for(request: Request) -> Engine:
     """The engine acting as the caller: by API token, else by session cookie (with its CSRF token on
-    unsafe methods). AuthenticationFailed (401) without a valid credential."""
+    unsafe methods). The credential is checked inside the operation's own transaction: a wrong one
+    answers 401 (AuthenticationFailed), a wrong CSRF token 403, and nothing is written."""
     base: Engine = request.app.state.engine
     secret = _bearer(request)
     if secret is not None:
-        caller = base.authenticate(secret, "token")
-    elif (session := request.cookies.get(SESSION_COOKIE)) is not None:
-        caller = base.authenticate(session, "session")
-        if request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not caller.csrf or not hmac.compare_digest(sent, caller.csrf):
-                raise errors.PermissionDenied("the CSRF token is missing or wrong",
-                                              f"send the `{CSRF_COOKIE}` cookie's value in the X-CSRF-Token header")
-    else:
-        raise errors.AuthenticationFailed("no credential: this API needs a token or a session",
-                                          "send `Authorization: Bearer TOKEN` (smartflow token create LOGIN), "
-                                          "or log in: POST /api/v1/session")
-    request.state.login = caller.login
-    return base.as_user(caller.login).as_via("http")
+        return base.acting_for(secret, "token", via="http")
+    session = request.cookies.get(SESSION_COOKIE)
+    if session is not None:
+        csrf = None if request.method in SAFE_METHODS else request.headers.get(CSRF_HEADER, "")
+        return base.acting_for(session, "session", csrf, via="http")
+    raise errors.AuthenticationFailed("no credential: this API needs a token or a session",
+                                      "send `Authorization: Bearer TOKEN` (smartflow token create LOGIN), "
+                                      "or log in: POST /api/v1/session")
 
 
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -22,7 +22,6 @@ from smartflow.http.problems import PROBLEM_TYPE
 from smartflow.services import Engine
 
 PREFIX = "/api/v1/processes/{process}"
-NULLABLE_OUT = True
 PROBLEM: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code", "message"],
@@ -250,6 +249,5 @@ def install(app: FastAPI) -> None:
         return JSONResponse(documents.get(app.openapi(), crm.describe()))
 
     @app.get("/api/docs", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
-        del request
+    def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/api/openapi.json", title="smartflow API")

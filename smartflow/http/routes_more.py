@@ -139,20 +139,19 @@ def log_in(request: Request, credentials: Login) -> Response:
 
 
 @router.get("/session", tags=["session"])
-def who_am_i(request: Request, crm: Crm) -> Response:
+def who_am_i(crm: Crm) -> Response:
     """The user the credential acts as."""
-    del crm  # authenticated by the dependency
-    return json_body({"login": request.state.login})
+    return json_body({"login": crm.whoami()})
 
 
 @router.delete("/session", tags=["session"])
 def log_out(request: Request, crm: Crm) -> Response:
     """End the browser session (needs its CSRF token, like every unsafe request)."""
-    del crm
+    login = crm.whoami()  # the credential (and a session's CSRF token) checked first
     session = request.cookies.get(SESSION_COOKIE)
     if session:
         request.app.state.engine.end_session(session)
-    response = json_body({"login": request.state.login, "logged_out": True})
+    response = json_body({"login": login, "logged_out": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

@@ -1,6 +1,6 @@
 """Exports streamed to the client without holding the file: CSV flows through a small bounded queue
 from the export's thread to the response as it is written; xlsx (a zip, written whole) goes to a
-temporary file that is streamed from disk and removed after."""
+temporary file that is streamed from disk (its name removed before the first byte is sent)."""
 
 from __future__ import annotations
 
@@ -95,10 +95,15 @@ def temporary_file(suffix: str) -> Path:
 
 
 def file_chunks(path: Path, size: int = 64 * 1024) -> Iterator[bytes]:
-    """The file a chunk at a time; removed when done (or when the client goes away)."""
-    try:
-        with path.open("rb") as handle:
+    """The file a chunk at a time. The file is opened and its name removed at once: the open handle
+    keeps the data until it is closed, so nothing is left behind even when the client goes away
+    before the first chunk (a generator never started runs no `finally`)."""
+    handle = path.open("rb")
+    path.unlink(missing_ok=True)
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
             while chunk := handle.read(size):
                 yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+
+    return chunks()

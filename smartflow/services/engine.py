@@ -11,6 +11,7 @@ conditions, rights) through the same functions the CLI uses, and returns plain d
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,14 @@ import sqlalchemy as sa
 from smartflow.db import make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.durations import parse_duration
-from smartflow.errors import AuthenticationFailed, ConflictError, DatabaseUnavailable, InvalidValue, NotDeployed
+from smartflow.errors import (
+    AuthenticationFailed,
+    ConflictError,
+    DatabaseUnavailable,
+    InvalidValue,
+    NotDeployed,
+    PermissionDenied,
+)
 from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
@@ -102,14 +110,27 @@ class Engine:
             "db": self._db, "compiled": None, "clock": clock or (lambda: datetime.now(UTC))}
         self._actor: Actor | None = None  # resolved once per engine and deployed version
         self._actor_version: int | None = None
+        self._credential: tuple[str, str, str | None] | None = None  # see acting_for
 
     def as_user(self, login: str | None) -> Engine:
         """The same engine acting as another user."""
         return Engine(self.url, as_user=login, via=self.via, _shared=self._cache)
 
+    def acting_for(self, secret: str, kind: str = "token", csrf: str | None = None, *, via: str | None = None
+                   ) -> Engine:
+        """The same engine acting as whoever the API token (kind "token") or browser session (kind
+        "session") belongs to. The credential is checked inside the first operation's own transaction
+        (no extra round trip): AuthenticationFailed when it is unknown, expired or revoked, and for a
+        session given csrf (an unsafe request's X-CSRF-Token), PermissionDenied unless it matches."""
+        engine = Engine(self.url, via=via or self.via, _shared=self._cache)
+        engine._credential = (secret, kind, csrf)
+        return engine
+
     def as_via(self, via: str) -> Engine:
         """The same engine and user, recording changes as made through another door (cli, api, import)."""
-        return Engine(self.url, as_user=self.login, via=via, _shared=self._cache)
+        engine = Engine(self.url, as_user=self.login, via=via, _shared=self._cache)
+        engine._credential = self._credential  # an engine acting for a credential keeps acting for it
+        return engine
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -163,6 +184,8 @@ class Engine:
                 with connection.begin(), clock.using(self.clock()):
                     compiled = self._compiled(connection)
                     if self._actor is None or self._actor_version != compiled.version:
+                        if self._credential is not None:
+                            self.login = self._caller(connection, compiled).login
                         self._actor = people.resolve_actor(connection, compiled, self.login)
                         self._actor_version = compiled.version
                     yield items.Write(connection, compiled, self._actor, self.via, now=self.clock())
@@ -173,6 +196,24 @@ class Engine:
         except sa.exc.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot use the database: {exc.orig}",
                                       "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
+
+    def _caller(self, connection: Any, compiled: CompiledDefinition) -> auth.Caller:
+        assert self._credential is not None
+        secret, kind, csrf = self._credential
+        if not self._cache.get("credentials") and not sa.inspect(connection).has_table("sf_tokens"):
+            raise AuthenticationFailed("this database has no tables for tokens yet",
+                                       "run `smartflow apply` once to create smartflow's new system tables")
+        self._cache["credentials"] = True
+        caller = auth.caller_of(connection, compiled, secret, kind)
+        if kind == "session" and csrf is not None and not hmac.compare_digest(csrf, caller.csrf or ""):
+            raise PermissionDenied("the CSRF token is missing or wrong",
+                                   "send the `smartflow_csrf` cookie's value in the X-CSRF-Token header")
+        return caller
+
+    def whoami(self) -> str:
+        """The login this engine acts as (for an engine acting_for a credential: after checking it)."""
+        with self.session(False) as write:
+            return write.actor.login
 
     # ---- items -----------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -263,3 +265,16 @@ def test_browser_session_cookie_csrf_logout_and_throttling(api: Api) -> None:
     problem(client.post("/api/v1/session", json={"login": "petrov", "password": "guess"}), 429, "too-many-attempts")
     problem(client.post("/api/v1/session", json={"login": "petrov"}), 422, "invalid-request")
     client.cookies.clear()
+
+
+@pytest.mark.db
+def test_export_and_import_leave_no_temporary_file(api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    xlsx = api.call("GET", "/api/v1/processes/purchase/export", params={"format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    problem(api.call("GET", "/api/v1/processes/purchase/export", params={"format": "xlsx", "where": "nope = 1"}),
+            422, "invalid-value")
+    data = b"title\nfrom a temporary file\n"
+    imported = api.call("POST", "/api/v1/processes/purchase/import", files={"file": ("a.csv", data, "text/csv")})
+    assert imported.json()["created"] == 1
+    assert list(tmp_path.iterdir()) == []

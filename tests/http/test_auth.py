@@ -160,3 +160,23 @@ def test_an_older_database_gets_the_credential_tables_from_apply(db: Db, tmp_pat
         assert invoke(module_url, "token", "create", "ivanova").exit_code == 0
     finally:
         engine.dispose()
+
+
+@pytest.mark.db
+def test_an_engine_acting_for_a_credential_checks_it_in_its_operations(db: Db) -> None:
+    from smartflow.errors import PermissionDenied
+
+    token = db.admin.create_token("petrov")
+    acting = db.admin.acting_for(token)
+    assert acting.whoami() == "petrov"
+    assert acting.as_via("import").whoami() == "petrov"  # a derived engine keeps acting for it, never as admin
+    with pytest.raises(AuthenticationFailed):
+        db.admin.acting_for("sf_wrong").whoami()
+    with pytest.raises(AuthenticationFailed):
+        db.admin.acting_for(token, "session").whoami()  # an API token is no session
+    db.admin.set_password("petrov", "petrov-password")
+    session, caller = db.admin.start_session("petrov", "petrov-password")
+    assert db.admin.acting_for(session, "session", caller.csrf).whoami() == "petrov"
+    assert db.admin.acting_for(session, "session").whoami() == "petrov"  # a safe request: no CSRF token asked
+    with pytest.raises(PermissionDenied):
+        db.admin.acting_for(session, "session", "wrong").whoami()

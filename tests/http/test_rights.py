@@ -115,3 +115,15 @@ def test_canaries_in_hidden_fields_never_appear_in_any_response(api: Api) -> Non
         for canary in CANARIES:
             assert canary not in text, what
     assert "canary carrier" in dict(seen)[f"{ITEMS}/{item['id']}"]  # the item itself is readable
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("login", ["petrov", "stranger"])
+def test_a_page_anchored_on_an_unreadable_item_answers_like_a_missing_anchor(api: Api, others_item: int,
+                                                                             login: str) -> None:
+    for sort in (None, "title"):
+        params = {"sort": sort} if sort else {}
+        hidden = api.call("GET", ITEMS, login, params={**params, "after": others_item})
+        missing = api.call("GET", ITEMS, login, params={**params, "after": MISSING})
+        assert hidden.status_code == missing.status_code
+        assert hidden.text.replace(str(others_item), "ID") == missing.text.replace(str(MISSING), "ID")

@@ -59,12 +59,14 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.db
-def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str, workers: int) -> None:
     smartflow("apply", str(PROCESSES), db=url)
     smartflow("user", "add", "ivanova", "--role", "buyer", db=url)
     token = smartflow("token", "create", "ivanova", "--expires", "1d", db=url).strip()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "smartflow", "serve", "--port", str(port), "--db", url],
+    server = subprocess.Popen([sys.executable, "-m", "smartflow", "serve", "--port", str(port), "--db", url,
+                               "--workers", str(workers)],
                               env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_listening(port, server)
@@ -79,6 +81,10 @@ def test_serve_listens_answers_and_stops_on_sigterm_with_exit_0(url: str) -> Non
             assert moved.status_code == 200 and moved.json()["stage"] == "prices", moved.text
             exported = client.get("/api/v1/processes/procurement/export", params={"format": "csv"})
             assert "Кирпич" in exported.text
+            for _ in range(4):  # several connections: with 2 workers both serve the same data
+                again = httpx.get(f"http://127.0.0.1:{port}/api/v1/processes/procurement/items/{item}",
+                                  headers={"Authorization": f"Bearer {token}"})
+                assert again.json()["stage"] == "prices"
             assert httpx.get(f"http://127.0.0.1:{port}/api/v1/processes").status_code == 401
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=60)
@@ -127,3 +133,41 @@ def test_readme_http_api_commands_run_as_written(tmp_path: Path) -> None:
     assert '"stage":"prices"' in done.stdout, done.stdout[-2000:]
     assert (tmp_path / "purchases.xlsx").stat().st_size > 1000
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.db
+def test_sigterm_lets_a_streaming_export_in_flight_finish(url: str, tmp_path: Path) -> None:
+    from tests.runtime.support import CLAIM, Db
+
+    database = Db(url, tmp_path / "defs", {"kind": "Roles", "roles": {"worker": {"title": "Worker"}}}, CLAIM)
+    try:
+        database.admin.add_user("ivanova", "Иванова", ["worker"])
+        token = database.admin.create_token("ivanova")
+        rows = 30_000  # some 2.7 MB of CSV, written a batch at a time while the client reads slowly
+        database.insert_items("claim", [{"title": f"claim number {n} " + "x" * 60, "reason": "r"} for n in range(rows)])
+    finally:
+        database.close()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "smartflow", "serve", "--port", str(port), "--db", url],
+                              env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(port, server)
+        received = lines = 0
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/v1/processes/claim/export",
+                          headers={"Authorization": f"Bearer {token}"}, timeout=60) as response:
+            assert response.status_code == 200
+            chunks = response.iter_bytes(64 * 1024)
+            first = next(chunks)
+            received, lines = len(first), first.count(b"\n")
+            server.send_signal(signal.SIGTERM)  # the export is still being written
+            time.sleep(0.5)
+            for chunk in chunks:
+                received += len(chunk)
+                lines += chunk.count(b"\n")
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert received > 2_000_000 and lines == rows + 1  # every item, after the header: nothing cut off
