@@ -1,0 +1,68 @@
+"""The board's pages over HTTP without a browser: CSRF on moves, keyset paging of a column, the
+sign-in's redirect kept on this site."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.web.support import PASSWORD, Site
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def boss(site: Site) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": "/"})
+        assert answer.status_code == 303
+        yield client
+
+
+def test_a_move_without_the_csrf_token_is_refused_and_changes_nothing(site: Site, boss: httpx.Client) -> None:
+    item_id = site.admin.create("procurement", {"title": "csrf", "estimate": "10", "materials": ["timber"]})
+    answer = boss.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                       headers={"Accept": "application/json"})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.json()["reasons"][0]
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+    answer = boss.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                       headers={"X-CSRF-Token": boss.cookies["smartflow_csrf"]})
+    assert answer.status_code == 200 and answer.json()["moved"] is True
+    assert site.admin.get("procurement", item_id)["stage"] == "prices"
+
+
+def _ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-item-id="(\d+)"', html)]
+
+
+def test_a_column_pages_its_cards_by_keyset(site: Site, boss: httpx.Client) -> None:
+    for n in range(45):
+        site.admin.create("procurement", {"title": f"paged {n}"}, stage="cancelled")
+    board = boss.get("/processes/procurement/kanban").text
+    column = board[board.index('data-stage="cancelled"'):]
+    first = _ids(column[:column.index("</section>")])
+    assert len(first) == 20
+    after = re.search(r'class="more" data-after="(\d+)"', column)
+    assert after and int(after.group(1)) == first[-1]
+    seen, cursor = list(first), after.group(1)
+    while cursor:
+        page = boss.get("/processes/procurement/kanban/cards", params={"stage": "cancelled", "after": cursor})
+        assert page.status_code == 200
+        seen += _ids(page.text)
+        cursor = page.headers["X-Next-After"]
+    expected = [row["id"] for row in site.admin.list("procurement", stage="cancelled", sort="updated_at:desc",
+                                                     limit=500)]
+    assert seen == expected and len(set(seen)) == len(seen) >= 45
+    count = re.search(r'data-count>(\d+)<', column)
+    assert count and int(count.group(1)) == len(expected)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_goes_back_only_to_this_site(site: Site, target: str) -> None:
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": target})
+        assert (answer.status_code, answer.headers["location"]) == (303, "/")
