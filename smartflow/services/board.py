@@ -43,3 +43,10 @@ def missing_required(write: Write, compiled: CompiledProcess, item: dict[str, An
         return []
     hidden = access.hidden_fields(write.actor, compiled)
     return [f for f in target.required if f not in hidden and fields.is_empty(item.get(f))]
+
+
+def item_rights(write: Write, compiled: CompiledProcess, item: dict[str, Any]) -> dict[str, bool]:
+    """Whether the actor's levels reach this item for update and delete (the card offers only those)."""
+    actor = write.actor
+    return {action: access.level(actor, compiled, action) != "none" and access.reaches(actor, compiled, action, item)
+            for action in ("update", "delete", "move")}

@@ -219,6 +219,12 @@ class Engine:
             compiled = items.process_of(write, process)
             return board.missing_required(write, compiled, items.fetch(write, compiled, item_id), stage, pipeline)
 
+    def item_rights(self, process: str, item_id: int) -> dict[str, bool]:
+        """Whether this user's rights reach the item for update, delete and move."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return board.item_rights(write, compiled, items.fetch(write, compiled, item_id))
+
     def kanban(self, process: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
         with self.session(False) as write:
             return query.kanban(write, process, pipeline, top)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from smartflow.web import board, pages
+from smartflow.web import board, items, pages
 
 __all__ = ["install"]
 
@@ -16,4 +16,5 @@ def install(app: FastAPI) -> None:
     """Mount the board on the application: its pages at `/`, its scripts and styles at `/static`."""
     app.include_router(pages.router)
     app.include_router(board.router)
+    app.include_router(items.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")

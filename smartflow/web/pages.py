@@ -142,5 +142,6 @@ def inbox(request: Request) -> Response:
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:
-    users = {u["id"]: u.get("name") or u["login"] for u in found.crm.users()}
-    return ProcessView(found.crm.describe(process), found.lang, users)
+    people = found.crm.users()
+    return ProcessView(found.crm.describe(process), found.lang, {u["id"]: u.get("name") or u["login"] for u in people},
+                       {u["id"]: u["login"] for u in people})

@@ -23,7 +23,15 @@ class ProcessView:
 
     data: dict[str, Any]
     lang: str
-    users: dict[int, str] = field(default_factory=dict)
+    users: dict[int, str] = field(default_factory=dict)  # id → name
+    logins: dict[int, str] = field(default_factory=dict)  # id → login (what filters name a user by)
+
+    def person(self, login: str | None) -> str:
+        """A user's name for their login (history rows name people by login)."""
+        for user_id, found in self.logins.items():
+            if found == login:
+                return self.users.get(user_id, found)
+        return login or ""
 
     @property
     def id(self) -> str:
