@@ -136,9 +136,8 @@ def home(request: Request) -> Response:
 def inbox(request: Request) -> Response:
     """The user's notifications, newest first; shown ones are marked read."""
     found = session.visitor(request)
-    context = frame(found, view=None)
     messages = found.crm.inbox(limit=100, mark_read=True)
-    return render("inbox.html", **{**context, "messages": messages})
+    return render("inbox.html", **frame(found, view=None, messages=messages))
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:

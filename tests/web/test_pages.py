@@ -66,3 +66,25 @@ def test_sign_in_goes_back_only_to_this_site(site: Site, target: str) -> None:
     with httpx.Client(base_url=site.base) as client:
         answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": target})
         assert (answer.status_code, answer.headers["location"]) == (303, "/")
+
+
+def _unread_badge(html: str) -> int:
+    found = re.search(r'<span class="badge"[^>]*>(\d+)</span>', html)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
+    petrov = site.as_user("petrov")
+    item_id = site.as_user("ivanova").create("procurement", {"title": "Inbox probe", "estimate": "5"})
+    site.as_user("ivanova").update("procurement", item_id, {"priority": "urgent"})  # notifies the managers
+    site.admin.work()  # the worker delivers the outbox into the inbox
+    unread = len(petrov.inbox(unread_only=True, limit=100))
+    assert unread >= 1
+    with httpx.Client(base_url=site.base) as client:
+        client.post("/login", data={"login": "petrov", "password": PASSWORD, "next": "/"})
+        assert _unread_badge(client.get("/").text) == unread
+        inbox = client.get("/inbox").text
+        assert "Inbox probe" in inbox and 'class="unread"' in inbox
+        assert f'href="/processes/procurement/items/{item_id}"' in inbox
+        assert _unread_badge(client.get("/").text) == 0  # shown: read
+    assert petrov.inbox(unread_only=True) == []
