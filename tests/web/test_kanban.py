@@ -157,3 +157,20 @@ def test_the_board_in_russian(site: Site, page: Any, shots: Path) -> None:
     page.screenshot(path=str(shots / "procurement-board-ru.png"))
     page.goto(site.base + "/")  # the choice is remembered
     assert page.locator("h1").inner_text() == "Процессы"
+
+
+def test_a_column_loads_more_cards_only_when_scrolled(site: Site, page: Any) -> None:
+    for n in range(45):
+        site.admin.create("procurement", {"title": f"scroll {n}"}, stage="cancelled")
+    total = next(c["count"] for c in site.admin.kanban("procurement", top=0)["columns"] if c["stage"] == "cancelled")
+    sign_in(page, site, "petrov", BOARD)
+    cards = page.locator('.column[data-stage="cancelled"] .card')
+    page.wait_for_timeout(500)  # time enough for a wrong loader to fetch a page unasked
+    assert cards.count() == 20
+    while page.locator('.column[data-stage="cancelled"] .more').count():
+        shown = cards.count()
+        page.locator('.column[data-stage="cancelled"] .cards').evaluate("list => list.scrollTop = list.scrollHeight")
+        page.wait_for_function(f"document.querySelectorAll('.column[data-stage=cancelled] .card').length > {shown}"
+                               " || !document.querySelector('.column[data-stage=cancelled] .more')")
+    ids = [c.get_attribute("data-item-id") for c in cards.all()]
+    assert len(ids) == len(set(ids)) == total

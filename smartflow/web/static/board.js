@@ -133,6 +133,7 @@
   }
 
   // Drag and drop: only into the stages the card offers (its data-targets).
+  let origin = null;  // where the dragged card was: it goes back there when the move is refused
   for (const list of board.querySelectorAll(".cards")) {
     Sortable.create(list, {
       group: {
@@ -148,9 +149,11 @@
       forceFallback: true,  // mouse and touch events, the same on every browser
       fallbackOnBody: true,
       animation: 150,
+      onStart: (event) => {
+        origin = { list: event.from, next: event.item.nextElementSibling };
+      },
       onEnd: (event) => {
         if (event.from === event.to) return;
-        const origin = { list: event.from, next: event.from.children[event.oldIndex] || null };
         move(event.item, event.to.closest("[data-stage]").dataset.stage, origin);
       },
     });
@@ -166,14 +169,9 @@
     move(card, button.dataset.moveTo, origin);
   });
 
-  // More cards on scroll: each column fetches its next page (keyset) when its end comes into view.
-  const watcher = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.isIntersecting) loadMore(entry.target);
-    }
-  }, { root: null, rootMargin: "200px" });
-
-  async function loadMore(marker) {
+  // More cards on scroll: the marker at the end of a column's list fetches its next page (keyset)
+  // when it is scrolled into view inside that list, and moves below the new cards.
+  async function loadMore(marker, watcher) {
     if (marker.dataset.loading) return;
     marker.dataset.loading = "1";
     const column = marker.closest("[data-stage]");
@@ -181,19 +179,25 @@
       + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after;
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) { delete marker.dataset.loading; return; }
-    const html = await response.text();
-    column.querySelector(".cards").insertAdjacentHTML("beforeend", html);
+    marker.insertAdjacentHTML("beforebegin", await response.text());
     const following = response.headers.get("X-Next-After");
+    watcher.unobserve(marker);
     if (following) {
       marker.dataset.after = following;
       delete marker.dataset.loading;
-      watcher.unobserve(marker);
-      watcher.observe(marker);
+      watcher.observe(marker);  // still in view (a tall column): asks again
     } else {
-      watcher.unobserve(marker);
       marker.remove();
     }
   }
 
-  for (const marker of board.querySelectorAll(".more[data-after]")) watcher.observe(marker);
+  for (const marker of board.querySelectorAll(".more[data-after]")) {
+    const list = marker.parentNode;
+    const watcher = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) loadMore(entry.target, watcher);
+      }
+    }, { root: list, rootMargin: "0px 0px 150px 0px" });
+    watcher.observe(marker);
+  }
 })();
