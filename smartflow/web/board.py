@@ -27,8 +27,9 @@ def card_columns(view: ProcessView) -> tuple[str, ...]:
 
 def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str,
                  after: int | None = None) -> list[dict[str, Any]]:
-    """A page of a column's cards, most recently updated first, after the card `after` (keyset)."""
-    return found.crm.list(view.id, pipeline=pipeline, stage=stage, sort="updated_at:desc", limit=PAGE, after=after,
+    """A page of a column's cards, newest first (by id: the primary key pages any column cheaply),
+    after the card `after` (keyset)."""
+    return found.crm.list(view.id, pipeline=pipeline, stage=stage, sort="id:desc", limit=PAGE, after=after,
                           columns=card_columns(view))
 
 

@@ -94,6 +94,11 @@ def test_a_recruiter_sees_no_hidden_salary_anywhere(site: Site, page: Any, brows
 
 def test_screenshots_of_each_example(site: Site, page: Any, shots: Path, browser: Any) -> None:
     """Each shipped example's board and a card, at 1280×800 and at a phone's 390 px."""
+    buyer = site.as_user("ivanova")  # a purchase with a history, the newest card of the board
+    mine = buyer.create("procurement", {"title": "Бетон М300, 40 м³", "estimate": "300000", "materials": ["concrete"],
+                                        "construction_site": "ЖК «Северный», дом 4", "priority": "urgent"})
+    buyer.move("procurement", mine, "prices")
+    buyer.update("procurement", mine, {"supplier": "ООО «СтройБетон»", "quoted_price": "285000"})
     for process in ("procurement", "candidate", "patient", "appointment", "complaint"):
         sign_in(page, site, "boss", f"/processes/{process}/kanban") if process == "procurement" else \
             page.goto(f"{site.base}/processes/{process}/kanban")

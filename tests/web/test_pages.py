@@ -54,7 +54,7 @@ def test_a_column_pages_its_cards_by_keyset(site: Site, boss: httpx.Client) -> N
         assert page.status_code == 200
         seen += _ids(page.text)
         cursor = page.headers["X-Next-After"]
-    expected = [row["id"] for row in site.admin.list("procurement", stage="cancelled", sort="updated_at:desc",
+    expected = [row["id"] for row in site.admin.list("procurement", stage="cancelled", sort="id:desc",
                                                      limit=500)]
     assert seen == expected and len(set(seen)) == len(seen) >= 45
     count = re.search(r'data-count>(\d+)<', column)
@@ -88,3 +88,13 @@ def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
         assert f'href="/processes/procurement/items/{item_id}"' in inbox
         assert _unread_badge(client.get("/").text) == 0  # shown: read
     assert petrov.inbox(unread_only=True) == []
+
+
+def test_kanban_without_cards_counts_and_sums_as_with_them(site: Site) -> None:
+    """The board asks the services' kanban for counts and sums only (`top=0`), and pages cards itself."""
+    bare = site.admin.kanban("procurement", top=0)
+    full = site.admin.kanban("procurement", top=5)
+    assert [c["cards"] for c in bare["columns"]] == [[] for _ in bare["columns"]]
+    assert any(c["cards"] for c in full["columns"])
+    assert [(c["stage"], c["count"], c["sums"]) for c in bare["columns"]] == \
+        [(c["stage"], c["count"], c["sums"]) for c in full["columns"]]

@@ -123,11 +123,13 @@
       holder.innerHTML = answer.card;
       fresh = holder.querySelector(".card");
     }
+    card.remove();
     if (fresh) {
-      card.replaceWith(fresh);
-      list.prepend(fresh);
-    } else {
-      card.remove();
+      // the column is ordered newest first (by id), as the server pages it
+      const id = Number(fresh.dataset.itemId);
+      const after = [...list.children].find((el) => el.classList.contains("more")
+        || (el.classList.contains("card") && Number(el.dataset.itemId) < id));
+      list.insertBefore(fresh, after || null);
     }
     updateColumns(answer.columns || {});
   }
@@ -175,11 +177,16 @@
     if (marker.dataset.loading) return;
     marker.dataset.loading = "1";
     const column = marker.closest("[data-stage]");
+    const list = marker.parentNode;
     const url = "/processes/" + encodeURIComponent(process) + "/kanban/cards?pipeline=" + encodeURIComponent(pipeline)
       + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after;
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) { delete marker.dataset.loading; return; }
-    marker.insertAdjacentHTML("beforebegin", await response.text());
+    const page = document.createElement("ol");
+    page.innerHTML = await response.text();
+    for (const card of [...page.children]) {  // a card moved here meanwhile is already shown
+      if (!list.querySelector('.card[data-item-id="' + card.dataset.itemId + '"]')) list.insertBefore(card, marker);
+    }
     const following = response.headers.get("X-Next-After");
     watcher.unobserve(marker);
     if (following) {
