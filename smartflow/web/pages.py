@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import jinja2
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from smartflow import errors
@@ -61,17 +61,19 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def page(request: Request) -> Response:
+            wants_json = request.headers.get("accept", "").startswith("application/json")
             try:
                 return await handler(request)
             except SignInRequired as missing:
+                if wants_json:  # a script's request: say so rather than answer with the sign-in page
+                    return JSONResponse({"moved": False, "reasons": [word("session_ended", session.language(request))]},
+                                        status_code=401)
                 return RedirectResponse(session.sign_in_url(missing.next_path), status_code=303)
             except errors.SmartflowError as error:
-                lang = session.language(request)
-                if request.headers.get("accept", "").startswith("application/json"):
-                    from fastapi.responses import JSONResponse
-
-                    return JSONResponse({"ok": False, "reasons": [str(error)]}, status_code=status_of(error))
-                return render("error.html", status_of(error), lang=lang, message=str(error), hint=error.hint)
+                if wants_json:
+                    return JSONResponse({"moved": False, "reasons": [str(error)]}, status_code=status_of(error))
+                return render("error.html", status_of(error), lang=session.language(request), message=str(error),
+                              hint=error.hint)
 
         return page
 

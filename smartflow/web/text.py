@@ -56,6 +56,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "moved": ("перемещён", "moved"),
     "changed": ("изменил(а)", "changed"),
     "created": ("создал(а)", "created"),
+    "session_ended": ("Сеанс завершён: войдите снова", "Your session has ended: sign in again"),
     "wrong_login": ("Неверный логин или пароль", "Wrong login or password"),
     "error": ("Ошибка", "Error"),
     "back": ("Назад", "Back"),

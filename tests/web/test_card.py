@@ -104,9 +104,10 @@ def test_screenshots_of_each_example(site: Site, page: Any, shots: Path, browser
             page.goto(f"{site.base}/processes/{process}/kanban")
         assert page.locator(".column[data-stage]").count() >= 3
         page.screenshot(path=str(shots / f"{process}-board.png"))
-        first = page.locator(".card[data-item-id]").first
-        first.locator(".card-title").click()
+        chosen = page.locator(f'.card[data-item-id="{mine}"]' if process == "procurement" else ".card[data-item-id]")
+        chosen.first.locator(".card-title").click()
         page.wait_for_selector(".stagebar")
+        assert page.locator(".timeline li").count() >= (3 if process == "procurement" else 1)
         page.screenshot(path=str(shots / f"{process}-card.png"), full_page=True)
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     small = phone.new_page()

@@ -98,3 +98,39 @@ def test_kanban_without_cards_counts_and_sums_as_with_them(site: Site) -> None:
     assert any(c["cards"] for c in full["columns"])
     assert [(c["stage"], c["count"], c["sums"]) for c in bare["columns"]] == \
         [(c["stage"], c["count"], c["sums"]) for c in full["columns"]]
+
+
+def test_a_move_after_the_session_ended_says_so(site: Site) -> None:
+    item_id = site.admin.create("procurement", {"title": "expired", "estimate": "10", "materials": ["timber"]})
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                             headers={"Accept": "application/json", "X-CSRF-Token": "x"})
+        assert answer.status_code == 401
+        assert answer.json() == {"moved": False, "reasons": ["Your session has ended: sign in again"]}
+        path = f"/processes/procurement/items/{item_id}"
+        page = client.get(path)
+        assert (page.status_code, page.headers["location"]) == (303, f"/login?next={path}")
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+
+
+def test_the_pipeline_switch_shows_the_other_pipeline(site: Site, boss: httpx.Client) -> None:
+    hiring = boss.get("/processes/candidate/kanban").text
+    internship = boss.get("/processes/candidate/kanban", params={"pipeline": "internship"}).text
+    stages = [s.id for s in site.admin.process("candidate").pipeline("internship").stages]
+    assert re.findall(r'<section class="column[^"]*" data-stage="([a-z_]+)"', internship) == stages
+    assert 'data-stage="screening"' in hiring and 'data-stage="screening"' not in internship
+    assert boss.get("/processes/candidate/kanban", params={"pipeline": "nope"}).status_code == 404
+
+
+def test_the_card_moves_an_item_or_says_why_not(site: Site, boss: httpx.Client) -> None:
+    item_id = site.admin.create("procurement", {"title": "card move", "estimate": "0", "materials": ["timber"]})
+    card = f"/processes/procurement/items/{item_id}"
+    csrf = boss.cookies["smartflow_csrf"]
+    refused = boss.post(f"{card}/stage", data={"stage": "prices", "csrf": csrf})
+    assert refused.status_code == 409 and 'role="alert"' in refused.text and "estimate &gt; 0" in refused.text
+    site.admin.update("procurement", item_id, {"estimate": "100"})
+    moved = boss.post(f"{card}/stage", data={"stage": "prices", "csrf": csrf})
+    assert (moved.status_code, moved.headers["location"]) == (303, card)
+    assert site.admin.get("procurement", item_id)["stage"] == "prices"
+    assert 'aria-current="step">Prices from suppliers<' in boss.get(card).text
+    assert boss.post(f"{card}/stage", data={"stage": "contract", "csrf": "wrong"}).status_code == 403
