@@ -51,8 +51,9 @@ def values_from(view: ProcessView, form: dict[str, list[str]], field_ids: list[s
         if kind == "readonly" or (field_id not in form and f"{field_id}__present" not in form):
             continue
         sent = [v for v in form.get(field_id, []) if v is not None]
-        if spec.get("multiple"):
-            values[field_id] = [v.strip() for v in sent if v.strip()]
+        if spec.get("multiple"):  # checkboxes or a multiple select send each; a text input, commas
+            parts = sent if kind in ("enum", "user") else [p for v in sent for p in v.split(",")]
+            values[field_id] = [v.strip() for v in parts if v.strip()]
             continue
         text = sent[-1].strip() if sent else ""
         if kind == "boolean":

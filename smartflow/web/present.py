@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from smartflow.services import plain
@@ -46,6 +47,11 @@ class ProcessView:
         return dict(self.data["may"])
 
     def fields(self) -> dict[str, dict[str, Any]]:
+        """The fields the user sees, by id (built once per page: every card's every value asks)."""
+        return self._fields
+
+    @cached_property
+    def _fields(self) -> dict[str, dict[str, Any]]:
         return {f["id"]: f for f in self.data["fields"]}
 
     def field(self, field_id: str) -> dict[str, Any]:

@@ -115,3 +115,21 @@ def test_screenshots_of_each_example(site: Site, page: Any, shots: Path, browser
     assert small.evaluate("document.documentElement.scrollWidth") <= 390
     small.screenshot(path=str(shots / "procurement-board-phone.png"))
     phone.close()
+
+
+def test_the_card_sets_a_user_a_date_and_time_and_a_number(site: Site, page: Any) -> None:
+    """Inputs by type on the candidate card: the user picker, a datetime-local, a whole number."""
+    item_id = site.as_user("volkova").create("candidate", {"title": "Typed inputs", "position": "foreman"})
+    sign_in(page, site, "volkova", f"/processes/candidate/items/{item_id}")
+    assert page.locator("select[name=interviewer] option").count() == len(site.admin.users()) + 1
+    page.select_option("select[name=interviewer]", label="Мария Смирнова")
+    page.fill("input[type=datetime-local][name=interview_date]", "2026-12-10T10:30")
+    page.fill("input[name=experience_years]", "7")
+    page.click(".item-form button[type=submit]")
+    page.wait_for_url(f"**/items/{item_id}?saved=1")
+    item = site.admin.get("candidate", item_id)
+    smirnova = next(u["id"] for u in site.admin.users() if u["login"] == "smirnova")
+    assert item["interviewer"] == smirnova and item["experience_years"] == 7
+    assert item["interview_date"].strftime("%Y-%m-%d %H:%M") == "2026-12-10 10:30"
+    assert page.locator("select[name=interviewer]").input_value() == str(smirnova)
+    assert "Мария Смирнова" in page.locator(".timeline").inner_text()

@@ -77,7 +77,7 @@ def test_drag_to_the_next_stage_moves_the_item(site: Site, page: Any) -> None:
     assert counts(page) == after
 
 
-def test_a_refused_drag_snaps_back_and_shows_why(site: Site, page: Any) -> None:
+def test_a_refused_drag_snaps_back_and_shows_why(site: Site, page: Any, shots: Path) -> None:
     item_id = purchase(site, estimate="0", materials=["timber"])
     sign_in(page, site, "ivanova", BOARD)
     before = counts(page)
@@ -87,13 +87,14 @@ def test_a_refused_drag_snaps_back_and_shows_why(site: Site, page: Any) -> None:
     reasons = site.admin.as_user("ivanova").explain("procurement", item_id, "prices")
     assert reasons and all(reason in alert.inner_text() for reason in reasons)
     assert "estimate > 0" in alert.inner_text()
+    page.screenshot(path=str(shots / "procurement-refused.png"))
     assert page.locator(f'.column[data-stage="estimate"] .card[data-item-id="{item_id}"]').count() == 1
     assert page.locator(f'.column[data-stage="prices"] .card[data-item-id="{item_id}"]').count() == 0
     assert counts(page) == before
     assert site.admin.get("procurement", item_id)["stage"] == "estimate"
 
 
-def test_a_move_that_needs_a_required_field_asks_for_it_and_completes(site: Site, page: Any) -> None:
+def test_a_move_that_needs_a_required_field_asks_for_it_and_completes(site: Site, page: Any, shots: Path) -> None:
     item_id = purchase(site, estimate="300000")
     sign_in(page, site, "ivanova", BOARD)
     drag(page, item_id, "prices")
@@ -103,6 +104,7 @@ def test_a_move_that_needs_a_required_field_asks_for_it_and_completes(site: Site
     assert dialog.locator("input[type=checkbox][name=materials]").count() == 5
     assert dialog.locator("[name=estimate]").count() == 0
     dialog.locator("input[name=materials][value=rebar]").check()
+    page.screenshot(path=str(shots / "procurement-required.png"))
     dialog.locator("button[type=submit]").click()
     settled(page)
     assert page.locator(f'.column[data-stage="prices"] .card[data-item-id="{item_id}"]').count() == 1
