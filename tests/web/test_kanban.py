@@ -159,6 +159,12 @@ def test_the_board_in_russian(site: Site, page: Any, shots: Path) -> None:
     page.screenshot(path=str(shots / "procurement-board-ru.png"))
     page.goto(site.base + "/")  # the choice is remembered
     assert page.locator("h1").inner_text() == "Процессы"
+    page.goto(site.base + BOARD)
+    page.locator(".card .card-title").first.click()
+    page.wait_for_selector(".stagebar")
+    assert page.locator(".item-form h2").all_inner_texts()[:3] == ["Запрос", "Поставщик", "Поставка"]
+    assert page.locator(".stagebar li").first.inner_text() == "Получена смета"
+    assert page.locator("aside h2").all_inner_texts() == ["Связи", "История"]
 
 
 def test_a_column_loads_more_cards_only_when_scrolled(site: Site, page: Any) -> None:
