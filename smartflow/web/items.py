@@ -14,6 +14,7 @@ from smartflow.web.forms import input_kind, input_value, values_from
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
+from smartflow.web.text import title
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 HISTORY_SHOWN = 200  # the newest history rows the timeline shows
@@ -76,7 +77,7 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
     history = found.crm.history(view.id, item_id)
     rights = found.crm.item_rights(view.id, item_id)
     editable = rights["update"]
-    sections = [{"title": session_title(view, section), "inputs": inputs_for(view, item, section["fields"], sent)}
+    sections = [{"title": section_title(view, section), "inputs": inputs_for(view, item, section["fields"], sent)}
                 for section in view.data["card"]]
     placed = {f for section in view.data["card"] for f in section["fields"]}
     rest = [f for f in view.fields() if f not in placed]
@@ -92,9 +93,7 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
         else item["title"]))
 
 
-def session_title(view: ProcessView, section: dict[str, Any]) -> str:
-    from smartflow.web.text import title
-
+def section_title(view: ProcessView, section: dict[str, Any]) -> str:
     return title(section.get("title"), view.lang, section["id"])
 
 
