@@ -112,6 +112,7 @@ def engine_for(request: Request) -> Engine:
 
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The HTTP API on a database (url, else $SMARTFLOW_DATABASE_URL, else ./smartflow.db)."""
+    from smartflow import web
     from smartflow.http import openapi, routes_items, routes_more
 
     base = engine or Engine(url, via="http")
@@ -131,6 +132,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
     openapi.install(app)
+    web.install(app)  # the board's pages at / (after the API, so /api/… stays the API's)
     app.add_middleware(_BodyLimitMiddleware)
     return app
 

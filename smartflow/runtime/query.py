@@ -466,6 +466,9 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
         column["count"] += row[1]
         if money is not None and row[3] is not None:
             column["sums"][row[2] or ""] = Decimal(row[3]).scaleb(-precision_of(money))
+    if top <= 0:  # counts and sums only (the web board pages its cards itself): no ranking of every row
+        return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
+                "columns": list(columns.values())}
     rank = sa.func.row_number().over(partition_by=table.c.stage,
                                      order_by=(table.c.updated_at.desc(), table.c.id.desc())).label("rank")
     card_columns = [table.c.id, table.c.title, table.c.stage] + ([table.c[money.id]] if money else [])

@@ -36,7 +36,7 @@ from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.rules import move_problems
-from smartflow.services import catalog
+from smartflow.services import board, catalog
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -230,8 +230,13 @@ class Engine:
                                 typed_text=typed_text)
 
     def move(self, process: str, item_id: int, stage: str, *, pipeline: str | None = None,
-             expected_version: int | None = None) -> dict[str, Any]:
+             expected_version: int | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Move to a stage; with values, first set those fields in the same transaction (the fields a
+        stage requires, asked for when the move is tried): a refused move then changes nothing."""
         with self.session(True) as write:
+            if values:
+                items.update(write, process, item_id, values, expected_version=expected_version)
+                expected_version = None
             return items.move(write, process, item_id, stage, pipeline=pipeline, expected_version=expected_version)
 
     def delete(self, process: str, item_id: int) -> str:
@@ -278,6 +283,25 @@ class Engine:
             if pipeline is not None and pipeline not in compiled.pipelines:
                 return [f"{process} has no pipeline `{pipeline}`"]
             return move_problems(compiled, item, write.actor, stage, pipeline)
+
+    def move_targets(self, process: str, cards: list[dict[str, Any]]) -> dict[int, list[str]]:
+        """Per card (id, pipeline, stage, assigned_to, created_by): the stages this user's rights and the
+        pipeline's transitions let them move it into; conditions and required fields are checked on the move."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return {card["id"]: board.move_targets(write, compiled, card) for card in cards}
+
+    def missing_required(self, process: str, item_id: int, stage: str, pipeline: str | None = None) -> list[str]:
+        """The fields (visible to this user) that stage requires and the item leaves empty."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return board.missing_required(write, compiled, items.fetch(write, compiled, item_id), stage, pipeline)
+
+    def item_rights(self, process: str, item_id: int) -> dict[str, bool]:
+        """Whether this user's rights reach the item for update, delete and move."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return board.item_rights(write, compiled, items.fetch(write, compiled, item_id))
 
     def kanban(self, process: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
         with self.session(False) as write:

@@ -1,0 +1,120 @@
+"""The kanban: a column per stage with its count and money sums, cards paged by keyset on scroll,
+and moves by drag-and-drop or a "Move to…" menu through `Engine.move` (the API's rules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartflow import errors
+from smartflow.web import session
+from smartflow.web.forms import input_kind, input_value, sent_fields, values_from
+from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
+from smartflow.web.present import ProcessView, amount
+from smartflow.web.session import Visitor
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+PAGE = 20  # cards a column shows before it is scrolled
+CARD_KEYS = ("title", "stage", "pipeline", "assigned_to", "created_by")  # what a card needs besides its columns
+
+
+def card_columns(view: ProcessView) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*CARD_KEYS, *view.card_fields())))
+
+
+def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str,
+                 after: int | None = None) -> list[dict[str, Any]]:
+    """A page of a column's cards, newest first (by id: the primary key pages any column cheaply),
+    after the card `after` (keyset)."""
+    return found.crm.list(view.id, pipeline=pipeline, stage=stage, sort="id:desc", limit=PAGE, after=after,
+                          columns=card_columns(view))
+
+
+def sums_text(sums: dict[str, Any], lang: str) -> list[str]:
+    return [amount(total, currency, lang) for currency, total in sorted(sums.items())]
+
+
+def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each stage of the pipeline with its count and sums (from the services' kanban), in order."""
+    board = found.crm.kanban(view.id, pipeline["id"], top=0)
+    totals = {c["stage"]: c for c in board["columns"]}
+    money = view.field_title(board["money_field"]) if board.get("money_field") else None
+    return [{**stage, "title": view.stage_title(stage["id"]), "count": totals[stage["id"]]["count"],
+             "sums": sums_text(totals[stage["id"]]["sums"], found.lang), "money": money}
+            for stage in pipeline["stages"]]
+
+
+def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]]) -> str:
+    targets = found.crm.move_targets(view.id, cards) if cards else {}
+    return TEMPLATES.get_template("cards.html").render(cards=cards, targets=targets, view=view, lang=found.lang)
+
+
+@router.get("/processes/{process}/kanban")
+def kanban(request: Request, process: str, pipeline: str | None = None) -> Response:
+    """The board of a pipeline (the default one without `pipeline`)."""
+    found = session.visitor(request)
+    view = process_view(found, process)
+    chosen = view.pipeline(pipeline)
+    if pipeline is not None and chosen["id"] != pipeline:
+        raise errors.NotFound(f"{process} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
+    columns = columns_of(found, view, chosen)
+    for column in columns:
+        cards = column_cards(found, view, chosen["id"], column["id"])
+        column["cards_html"] = render_cards(found, view, cards)
+        column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
+    return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban"))
+
+
+@router.get("/processes/{process}/kanban/cards")
+def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_length=64)],
+               after: Annotated[int, Query(ge=1, le=2**31 - 1)], pipeline: str | None = None) -> Response:
+    """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
+    found = session.visitor(request)
+    view = process_view(found, process)
+    chosen = view.pipeline(pipeline)
+    cards = column_cards(found, view, chosen["id"], stage, after)
+    following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
+    return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
+
+
+class Move(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: str = Field(min_length=1, max_length=64)
+    pipeline: str | None = Field(default=None, min_length=1, max_length=64)
+    values: dict[str, list[str]] | None = None  # the required-fields form, as it was submitted
+
+
+@router.post("/processes/{process}/items/{item_id}/move")
+def move(request: Request, process: str, item_id: int, body: Move) -> Response:
+    """Move a card (JSON, with the X-CSRF-Token header). Refused: 409 with the reasons `explain`
+    gives and, when the stage waits for fields the user can fill, a form for exactly those."""
+    found = session.visitor(request)
+    session.check_csrf(found, request.headers.get("x-csrf-token"))
+    view = process_view(found, process)
+    values = values_from(view, body.values, sent_fields(body.values)) if body.values else None
+    try:
+        found.crm.move(process, item_id, body.stage, pipeline=body.pipeline, values=values)
+    except errors.SmartflowError as refused:
+        reasons = list(getattr(refused, "reasons", None) or [str(refused)])
+        missing = found.crm.missing_required(process, item_id, body.stage, body.pipeline) \
+            if isinstance(refused, (errors.TransitionNotAllowed, errors.InvalidValue)) else []
+        form = required_form(found, view, item_id, body.stage, missing) if missing else None
+        return JSONResponse({"moved": False, "reasons": reasons, "form": form}, status_code=status_of(refused))
+    try:
+        item = [found.crm.get(process, item_id)]
+    except errors.NotFound:  # moved where the user may no longer read it
+        item = []
+    pipeline = view.pipeline(body.pipeline or (item[0]["pipeline"] if item else None))
+    columns = {c["id"]: {"count": c["count"], "sums": c["sums"]} for c in columns_of(found, view, pipeline)}
+    return JSONResponse({"moved": True, "card": render_cards(found, view, item), "columns": columns})
+
+
+def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str]) -> str:
+    item = found.crm.get(view.id, item_id)
+    inputs = [{"spec": view.field(f), "kind": input_kind(view.field(f)), "title": view.field_title(f),
+               "value": input_value(view.field(f), item.get(f))} for f in missing]
+    return TEMPLATES.get_template("required.html").render(
+        inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)

@@ -1,0 +1,180 @@
+"""The item card (sections, type-aware inputs, links both ways, the stage bar, the history timeline,
+saves guarded by the item's version) and creating an item with the fields its first stage needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from smartflow import errors
+from smartflow.web import session
+from smartflow.web.forms import input_kind, input_value, values_from
+from smartflow.web.pages import PageRoute, frame, process_view, render
+from smartflow.web.present import ProcessView
+from smartflow.web.session import Visitor
+from smartflow.web.text import title
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+HISTORY_SHOWN = 200  # the newest history rows the timeline shows
+
+
+async def form_of(request: Request) -> dict[str, list[str]]:
+    data = await request.form()
+    found: dict[str, list[str]] = {}
+    for key, value in data.multi_items():
+        if isinstance(value, str):
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
+               sent: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """One input per field: its spec, kind, title and value (what the user sent, when a save failed)."""
+    inputs = []
+    for field_id in field_ids:
+        spec = view.field(field_id)
+        value = input_value(spec, item.get(field_id))
+        if sent is not None and field_id in sent:
+            value = sent[field_id] if spec.get("multiple") else sent[field_id][-1]
+            if spec.get("type") == "boolean":
+                value = sent[field_id][-1] == "true"
+        inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(field_id), "value": value,
+                       "raw": item.get(field_id), "required": spec.get("required")})
+    return inputs
+
+
+def stage_bar(view: ProcessView, item: dict[str, Any]) -> list[dict[str, Any]]:
+    stages = view.pipeline(item["pipeline"])["stages"]
+    ids = [s["id"] for s in stages]
+    here = ids.index(item["stage"]) if item["stage"] in ids else -1
+    return [{"id": s["id"], "title": view.stage_title(s["id"]), "color": s.get("color") or "#b0bec5",
+             "semantic": s["semantic"], "state": "current" if n == here else "passed" if n < here and
+             s["semantic"] == "process" else ""} for n, s in enumerate(stages)]
+
+
+def timeline(view: ProcessView, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history rows newest first, values shown as the card shows them."""
+    rows = []
+    for row in reversed(history[-HISTORY_SHOWN:]):
+        field_id = row.get("field") or ""
+        shown_field = view.field_title(field_id) if field_id else ""
+        if row["kind"] == "move" and field_id in ("stage", "pipeline"):
+            old = view.stage_title(row["old"]) if field_id == "stage" else row["old"]
+            new = view.stage_title(row["new"]) if field_id == "stage" else row["new"]
+        else:
+            old, new = view.show(field_id, row.get("old")), view.show(field_id, row.get("new"))
+        rows.append({**row, "field_title": shown_field, "old_shown": old or "", "new_shown": new or ""})
+    return rows
+
+
+def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 200, alert: list[str] | None = None,
+              stale: list[dict[str, Any]] | None = None, sent: dict[str, list[str]] | None = None,
+              notice: str | None = None) -> Response:
+    card = found.crm.card(view.id, item_id, history_limit=1)
+    item = card["item"]
+    history = found.crm.history(view.id, item_id)
+    rights = found.crm.item_rights(view.id, item_id)
+    editable = rights["update"]
+    sections = [{"title": section_title(view, section), "inputs": inputs_for(view, item, section["fields"], sent)}
+                for section in view.data["card"]]
+    placed = {f for section in view.data["card"] for f in section["fields"]}
+    rest = [f for f in view.fields() if f not in placed]
+    if rest:
+        sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent)})
+    targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
+    links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
+             "in": card["links"]["in"]}
+    return render("card.html", status, **frame(
+        found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
+        history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
+        alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
+        else item["title"]))
+
+
+def section_title(view: ProcessView, section: dict[str, Any]) -> str:
+    return title(section.get("title"), view.lang, section["id"])
+
+
+@router.get("/processes/{process}/items/new")
+def new_item(request: Request, process: str, pipeline: str | None = None) -> Response:
+    """The create form: the title and the fields the first stage needs."""
+    found = session.visitor(request)
+    view = process_view(found, process)
+    return create_page(found, view, view.pipeline(pipeline)["id"])
+
+
+def create_fields(view: ProcessView, pipeline_id: str) -> list[str]:
+    first = view.pipeline(pipeline_id)["stages"][0]
+    wanted = [f["id"] for f in view.data["fields"] if f.get("required")] + list(first.get("required", []))
+    return list(dict.fromkeys(wanted))
+
+
+def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int = 200,
+                alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
+    if view.may["create"] == "none":
+        raise errors.PermissionDenied(f"your roles do not allow creating items of {view.id}")
+    inputs = inputs_for(view, {}, create_fields(view, pipeline_id), sent)
+    return render("create.html", status, **frame(found, view=view, page="create", inputs=inputs, pipeline=pipeline_id,
+                                                  alert=alert or [], title_input=(sent or {}).get("title", [""])[-1]))
+
+
+@router.post("/processes/{process}/items/new")
+async def create_item(request: Request, process: str) -> Response:
+    found = session.visitor(request)
+    form = await form_of(request)
+    session.check_csrf(found, (form.get("csrf") or [""])[-1])
+    view = process_view(found, process)
+    pipeline_id = view.pipeline((form.get("pipeline") or [None])[-1])["id"]
+    values = values_from(view, form, create_fields(view, pipeline_id))
+    values["title"] = (form.get("title") or [""])[-1]
+    try:
+        new_id = found.crm.create(process, values, pipeline=pipeline_id)
+    except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
+        return create_page(found, view, pipeline_id, 422, [str(refused)], form)
+    return RedirectResponse(f"/processes/{process}/items/{new_id}", status_code=303)
+
+
+@router.get("/processes/{process}/items/{item_id}")
+def item_card(request: Request, process: str, item_id: int, saved: bool = False) -> Response:
+    found = session.visitor(request)
+    return card_page(found, process_view(found, process), item_id, notice="saved" if saved else None)
+
+
+@router.post("/processes/{process}/items/{item_id}")
+async def save_item(request: Request, process: str, item_id: int) -> Response:
+    """Save the card's fields, if the item is still at the version the form was loaded at; else say who
+    changed what since, keep what the user typed, and offer a reload."""
+    found = session.visitor(request)
+    form = await form_of(request)
+    session.check_csrf(found, (form.get("csrf") or [""])[-1])
+    view = process_view(found, process)
+    version = int((form.get("version") or ["0"])[-1] or 0)
+    seen = int((form.get("seen") or ["0"])[-1] or 0)
+    values = values_from(view, form, list(view.fields()))
+    if "title" in form:
+        values["title"] = form["title"][-1]
+    try:
+        found.crm.update(process, item_id, values, expected_version=version)
+    except errors.ConflictError:
+        changes = found.crm.history(process, item_id)[seen:]
+        return card_page(found, view, item_id, status=409, stale=timeline(view, changes), sent=form)
+    except (errors.InvalidValue, errors.PermissionDenied) as refused:
+        return card_page(found, view, item_id, status=422, alert=[str(refused)], sent=form)
+    return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
+
+
+@router.post("/processes/{process}/items/{item_id}/stage")
+async def move_from_card(request: Request, process: str, item_id: int) -> Response:
+    """The card's move buttons (a form, no script): moved, or the reasons it was refused."""
+    found = session.visitor(request)
+    form = await form_of(request)
+    session.check_csrf(found, (form.get("csrf") or [""])[-1])
+    view = process_view(found, process)
+    stage = (form.get("stage") or [""])[-1]
+    try:
+        found.crm.move(process, item_id, stage)
+    except (errors.TransitionNotAllowed, errors.PermissionDenied, errors.InvalidValue, errors.ConflictError) as no:
+        return card_page(found, view, item_id, status=409, alert=list(getattr(no, "reasons", None) or [str(no)]))
+    return RedirectResponse(f"/processes/{process}/items/{item_id}", status_code=303)

@@ -1,0 +1,148 @@
+"""The board's frame: templates, errors as pages, sign-in and sign-out, the language switch, the
+process list and the inbox; `install` mounts every page on the HTTP application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+
+from smartflow import errors
+from smartflow.services import Engine
+from smartflow.services.engine import SESSION_SECONDS
+from smartflow.web import session
+from smartflow.web.present import ProcessView
+from smartflow.web.session import LANG_COOKIE, LANGUAGES, SignInRequired, Visitor
+from smartflow.web.text import title, word
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                               autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+                               trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+TEMPLATES.globals.update(word=word, title=title)
+STATUS = {errors.AuthenticationFailed: 401, errors.NotFound: 404, errors.NotDeployed: 404,
+          errors.PermissionDenied: 403, errors.InvalidValue: 422, errors.TransitionNotAllowed: 409,
+          errors.ConflictError: 409, errors.DatabaseUnavailable: 503}
+
+
+FRAME_DEFAULTS: dict[str, Any] = {"view": None, "page": None, "login": None, "csrf": "", "unread": 0,
+                                  "request_path": "/"}
+
+
+def render(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    html = TEMPLATES.get_template(name).render(**{**FRAME_DEFAULTS, **context})
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def status_of(error: Exception) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def frame(found: Visitor, **context: Any) -> dict[str, Any]:
+    """What every signed-in page shows around its content: the user, the unread count, the CSRF token."""
+    unread = len(found.crm.inbox(unread_only=True, limit=100))
+    return {"lang": found.lang, "login": found.login, "csrf": found.csrf, "unread": unread,
+            "request_path": found.path, **context}
+
+
+class PageRoute(APIRoute):
+    """A route whose smartflow errors become a page in the user's language (not problem+json), and
+    whose missing session becomes a redirect to the sign-in form."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            wants_json = request.headers.get("accept", "").startswith("application/json")
+            try:
+                return await handler(request)
+            except SignInRequired as missing:
+                if wants_json:  # a script's request: say so rather than answer with the sign-in page
+                    return JSONResponse({"moved": False, "reasons": [word("session_ended", session.language(request))]},
+                                        status_code=401)
+                return RedirectResponse(session.sign_in_url(missing.next_path), status_code=303)
+            except errors.SmartflowError as error:
+                if wants_json:
+                    return JSONResponse({"moved": False, "reasons": [str(error)]}, status_code=status_of(error))
+                return render("error.html", status_of(error), lang=session.language(request), message=str(error),
+                              hint=error.hint)
+
+        return page
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/login")
+def sign_in_form(request: Request, next: str | None = None) -> Response:
+    return render("login.html", lang=session.language(request), next=session.local_path(next), error=None, entered="")
+
+
+@router.post("/login")
+def sign_in(request: Request, login: Annotated[str, Form(max_length=128)],
+            password: Annotated[str, Form(max_length=1024)], next: Annotated[str, Form()] = "/") -> Response:
+    """Start a session with a password: the API's cookies (HttpOnly session, SameSite=Strict, the CSRF one)."""
+    base: Engine = request.app.state.engine
+    lang = session.language(request)
+    try:
+        secret, caller = base.start_session(login, password)
+    except errors.AuthenticationFailed as refused:
+        message = word("wrong_login", lang) if not isinstance(refused, errors.TooManyAttempts) else str(refused)
+        return render("login.html", 401, lang=lang, next=session.local_path(next), error=message, entered=login)
+    response = RedirectResponse(session.local_path(next), status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(session.SESSION_COOKIE, secret, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                        secure=secure, path="/")
+    response.set_cookie(session.CSRF_COOKIE, caller.csrf or "", max_age=SESSION_SECONDS, httponly=False,
+                        samesite="strict", secure=secure, path="/")
+    return response
+
+
+@router.post("/logout")
+def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    found = session.visitor(request)
+    session.check_csrf(found, csrf)
+    request.app.state.engine.end_session(request.cookies[session.SESSION_COOKIE])
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(session.SESSION_COOKIE, path="/")
+    response.delete_cookie(session.CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+def choose_language(code: str, next: str | None = None) -> Response:
+    """Remember the language (a year-long cookie) and go back."""
+    response = RedirectResponse(session.local_path(next), status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The processes the user may read, each opening its default pipeline's board."""
+    found = session.visitor(request)
+    readable = [p for p in found.crm.processes() if p["may"]["read"] != "none"]
+    return render("home.html", **frame(found, processes=readable, view=None))
+
+
+@router.get("/inbox")
+def inbox(request: Request) -> Response:
+    """The user's notifications, newest first; shown ones are marked read."""
+    found = session.visitor(request)
+    messages = found.crm.inbox(limit=100, mark_read=True)
+    return render("inbox.html", **frame(found, view=None, messages=messages))
+
+
+def process_view(found: Visitor, process: str) -> ProcessView:
+    people = found.crm.users()
+    return ProcessView(found.crm.describe(process), found.lang, {u["id"]: u.get("name") or u["login"] for u in people},
+                       {u["id"]: u["login"] for u in people})

@@ -1,0 +1,210 @@
+// The kanban: drag a card (SortableJS) or use its "Move to…" menu; the server moves it through the
+// same rules as the API. Refused: the card goes back and the reasons show in the role="alert" box.
+// A stage that waits for fields opens a small form for exactly those; submitting it completes the move.
+(function () {
+  "use strict";
+  const board = document.querySelector(".board");
+  if (!board) return;
+  const process = board.dataset.process;
+  const pipeline = board.dataset.pipeline;
+  const csrf = board.dataset.csrf;
+  const alertBox = document.getElementById("board-alert");
+  const dialog = document.getElementById("required-dialog");
+
+  function showReasons(reasons) {
+    alertBox.replaceChildren();
+    const heading = document.createElement("strong");
+    heading.textContent = board.dataset.wordRefused;
+    const list = document.createElement("ul");
+    for (const reason of reasons) {
+      const li = document.createElement("li");
+      li.textContent = reason;
+      list.appendChild(li);
+    }
+    alertBox.append(heading, list);
+    alertBox.hidden = false;
+  }
+
+  function clearAlert() {
+    alertBox.hidden = true;
+    alertBox.replaceChildren();
+  }
+
+  function columnOf(stage) {
+    return board.querySelector('.column[data-stage="' + CSS.escape(stage) + '"]');
+  }
+
+  function putBack(card, origin) {
+    if (!origin) return;
+    const { list, next } = origin;
+    if (next && next.parentNode === list) list.insertBefore(card, next);
+    else list.appendChild(card);
+  }
+
+  function updateColumns(columns) {
+    for (const [stage, totals] of Object.entries(columns)) {
+      const column = columnOf(stage);
+      if (!column) continue;
+      column.querySelector("[data-count]").textContent = totals.count;
+      const sums = column.querySelector("[data-sums]");
+      sums.replaceChildren(...totals.sums.map((text) => {
+        const span = document.createElement("span");
+        span.textContent = text;
+        return span;
+      }));
+    }
+  }
+
+  function formValues(form) {
+    const values = {};
+    for (const [name, value] of new FormData(form).entries()) {
+      (values[name] = values[name] || []).push(String(value));
+    }
+    return values;
+  }
+
+  function askForFields(html) {
+    return new Promise((resolve) => {
+      dialog.innerHTML = html;
+      const form = dialog.querySelector("form");
+      const done = (values) => { dialog.close(); resolve(values); };
+      form.addEventListener("submit", (event) => { event.preventDefault(); done(formValues(form)); });
+      form.querySelector("[data-cancel]").addEventListener("click", () => done(null));
+      dialog.addEventListener("cancel", () => resolve(null), { once: true });
+      dialog.showModal();
+      const first = form.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) first.focus();
+    });
+  }
+
+  async function post(itemId, stage, values) {
+    const response = await fetch("/processes/" + encodeURIComponent(process) + "/items/" + itemId + "/move", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ stage: stage, values: values || null }),
+      credentials: "same-origin",
+    });
+    let answer;
+    try { answer = await response.json(); } catch (_) { answer = { moved: false, reasons: [response.statusText] }; }
+    return answer;
+  }
+
+  // Move card to stage; origin is where it came from (to put it back when the move is refused).
+  async function move(card, stage, origin) {
+    clearAlert();
+    card.classList.add("pending");
+    let values = null;
+    try {
+      for (;;) {
+        const answer = await post(card.dataset.itemId, stage, values);
+        if (answer.moved) {
+          landed(card, stage, answer);
+          return true;
+        }
+        if (answer.form) {
+          if (values) showReasons(answer.reasons || []);
+          values = await askForFields(answer.form);
+          if (values) continue;
+        }
+        putBack(card, origin);
+        showReasons(answer.reasons || []);
+        return false;
+      }
+    } finally {
+      card.classList.remove("pending");
+    }
+  }
+
+  function landed(card, stage, answer) {
+    const list = columnOf(stage).querySelector(".cards");
+    let fresh = null;
+    if (answer.card) {
+      const holder = document.createElement("ol");
+      holder.innerHTML = answer.card;
+      fresh = holder.querySelector(".card");
+    }
+    card.remove();
+    if (fresh) {
+      // the column is ordered newest first (by id), as the server pages it
+      const id = Number(fresh.dataset.itemId);
+      const after = [...list.children].find((el) => el.classList.contains("more")
+        || (el.classList.contains("card") && Number(el.dataset.itemId) < id));
+      list.insertBefore(fresh, after || null);
+    }
+    updateColumns(answer.columns || {});
+  }
+
+  // Drag and drop: only into the stages the card offers (its data-targets).
+  let origin = null;  // where the dragged card was: it goes back there when the move is refused
+  for (const list of board.querySelectorAll(".cards")) {
+    Sortable.create(list, {
+      group: {
+        name: "board",
+        pull: true,
+        put: (to, _from, dragged) => (dragged.dataset.targets || "").split(" ")
+          .includes(to.el.closest("[data-stage]").dataset.stage),
+      },
+      sort: false,
+      draggable: ".card.movable",
+      filter: ".move-menu",
+      preventOnFilter: false,
+      forceFallback: true,  // mouse and touch events, the same on every browser
+      fallbackOnBody: true,
+      animation: 150,
+      onStart: (event) => {
+        origin = { list: event.from, next: event.item.nextElementSibling };
+      },
+      onEnd: (event) => {
+        if (event.from === event.to) return;
+        move(event.item, event.to.closest("[data-stage]").dataset.stage, origin);
+      },
+    });
+  }
+
+  // "Move to…": the same moves from a menu (keyboard and screen readers).
+  board.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-move-to]");
+    if (!button) return;
+    const card = button.closest(".card");
+    const origin = { list: card.parentNode, next: card.nextElementSibling };
+    button.closest("details").open = false;
+    move(card, button.dataset.moveTo, origin);
+  });
+
+  // More cards on scroll: the marker at the end of a column's list fetches its next page (keyset)
+  // when it is scrolled into view inside that list, and moves below the new cards.
+  async function loadMore(marker, watcher) {
+    if (marker.dataset.loading) return;
+    marker.dataset.loading = "1";
+    const column = marker.closest("[data-stage]");
+    const list = marker.parentNode;
+    const url = "/processes/" + encodeURIComponent(process) + "/kanban/cards?pipeline=" + encodeURIComponent(pipeline)
+      + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after;
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) { delete marker.dataset.loading; return; }
+    const page = document.createElement("ol");
+    page.innerHTML = await response.text();
+    for (const card of [...page.children]) {  // a card moved here meanwhile is already shown
+      if (!list.querySelector('.card[data-item-id="' + card.dataset.itemId + '"]')) list.insertBefore(card, marker);
+    }
+    const following = response.headers.get("X-Next-After");
+    watcher.unobserve(marker);
+    if (following) {
+      marker.dataset.after = following;
+      delete marker.dataset.loading;
+      watcher.observe(marker);  // still in view (a tall column): asks again
+    } else {
+      marker.remove();
+    }
+  }
+
+  for (const marker of board.querySelectorAll(".more[data-after]")) {
+    const list = marker.parentNode;
+    const watcher = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) loadMore(entry.target, watcher);
+      }
+    }, { root: list, rootMargin: "0px 0px 150px 0px" });
+    watcher.observe(marker);
+  }
+})();

@@ -1,0 +1,106 @@
+"""The shipped examples deployed on one database, their users with passwords, and `smartflow serve`'s
+application listening on a free port of 127.0.0.1 (in this process, so tests read the database
+through the services while the browser works the board). Chromium is Debian's; without it the
+browser tests are skipped."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from smartflow.http.app import create_app
+from smartflow.services import Engine
+from smartflow.services import deploy as deploying
+from smartflow.services.data import ImportOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "board-password-1"
+DEPARTMENTS = {"supply": "Снабжение / Supply", "hr": "Отдел кадров / HR", "care": "Служба заботы / Customer care",
+               "reception": "Регистратура / Reception", "therapy": "Терапия / Therapy"}
+USERS = [  # the examples' people (examples/*/demo.sh)
+    ("ivanova", "Анна Иванова", ["buyer"], "supply"), ("orlov", "Сергей Орлов", ["buyer"], "supply"),
+    ("petrov", "Пётр Петров", ["manager"], None),
+    ("smirnova", "Мария Смирнова", ["recruiter"], "hr"), ("volkova", "Елена Волкова", ["hr_head"], "hr"),
+    ("belova", "Наталья Белова", ["support"], "care"), ("gusev", "Виктор Гусев", ["manager"], None),
+    ("sokolova", "Ольга Соколова", ["registrar"], "reception"), ("lebedev", "Михаил Лебедев", ["doctor"], "therapy"),
+    ("boss", "Boss", ["administrator"], None),
+]
+SAMPLES = [("patient", "clinic/patients.csv"), ("appointment", "clinic/appointments.csv"),
+           ("complaint", "complaints/complaints.csv"), ("candidate", "hr/candidates.csv"),
+           ("procurement", "procurement/procurement.csv")]
+
+
+def chromium_or_skip() -> str:
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package to run the browser tests")
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Site:
+    """A deployed database with the examples' users and samples, served on 127.0.0.1."""
+
+    def __init__(self, url: str, samples: bool = True) -> None:
+        self.url = url
+        deploying.apply([ROOT / "processes"], url)
+        self.admin = Engine(url)
+        for department, title in DEPARTMENTS.items():
+            self.admin.add_department(department, title)
+        for login, name, roles, department in USERS:
+            self.admin.add_user(login, name, roles, department)
+            self.admin.set_password(login, PASSWORD)
+        if samples:
+            for process, sample in SAMPLES:
+                result = self.admin.import_file(process, ROOT / "examples" / sample, ImportOptions())
+                assert result.created, result.problems
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(engine=self.admin), host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+
+    def as_user(self, login: str) -> Engine:
+        return self.admin.as_user(login)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+        self.admin.close()
+
+
+def serve(url: str, samples: bool = True) -> Iterator[Site]:
+    site = Site(url, samples)
+    try:
+        yield site
+    finally:
+        site.close()
+
+
+def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
+    """Sign in through the form the way a person does, landing on path."""
+    page.goto(site.base + path)
+    assert "/login" in page.url
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site.base + path)

@@ -1,0 +1,136 @@
+"""The board's pages over HTTP without a browser: CSRF on moves, keyset paging of a column, the
+sign-in's redirect kept on this site."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.web.support import PASSWORD, Site
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def boss(site: Site) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": "/"})
+        assert answer.status_code == 303
+        yield client
+
+
+def test_a_move_without_the_csrf_token_is_refused_and_changes_nothing(site: Site, boss: httpx.Client) -> None:
+    item_id = site.admin.create("procurement", {"title": "csrf", "estimate": "10", "materials": ["timber"]})
+    answer = boss.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                       headers={"Accept": "application/json"})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.json()["reasons"][0]
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+    answer = boss.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                       headers={"X-CSRF-Token": boss.cookies["smartflow_csrf"]})
+    assert answer.status_code == 200 and answer.json()["moved"] is True
+    assert site.admin.get("procurement", item_id)["stage"] == "prices"
+
+
+def _ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-item-id="(\d+)"', html)]
+
+
+def test_a_column_pages_its_cards_by_keyset(site: Site, boss: httpx.Client) -> None:
+    for n in range(45):
+        site.admin.create("procurement", {"title": f"paged {n}"}, stage="cancelled")
+    board = boss.get("/processes/procurement/kanban").text
+    column = board[board.index('data-stage="cancelled"'):]
+    first = _ids(column[:column.index("</section>")])
+    assert len(first) == 20
+    after = re.search(r'class="more" data-after="(\d+)"', column)
+    assert after and int(after.group(1)) == first[-1]
+    seen, cursor = list(first), after.group(1)
+    while cursor:
+        page = boss.get("/processes/procurement/kanban/cards", params={"stage": "cancelled", "after": cursor})
+        assert page.status_code == 200
+        seen += _ids(page.text)
+        cursor = page.headers["X-Next-After"]
+    expected = [row["id"] for row in site.admin.list("procurement", stage="cancelled", sort="id:desc",
+                                                     limit=500)]
+    assert seen == expected and len(set(seen)) == len(seen) >= 45
+    count = re.search(r'data-count>(\d+)<', column)
+    assert count and int(count.group(1)) == len(expected)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_goes_back_only_to_this_site(site: Site, target: str) -> None:
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": target})
+        assert (answer.status_code, answer.headers["location"]) == (303, "/")
+
+
+def _unread_badge(html: str) -> int:
+    found = re.search(r'<span class="badge"[^>]*>(\d+)</span>', html)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
+    petrov = site.as_user("petrov")
+    item_id = site.as_user("ivanova").create("procurement", {"title": "Inbox probe", "estimate": "5"})
+    site.as_user("ivanova").update("procurement", item_id, {"priority": "urgent"})  # notifies the managers
+    site.admin.work()  # the worker delivers the outbox into the inbox
+    unread = len(petrov.inbox(unread_only=True, limit=100))
+    assert unread >= 1
+    with httpx.Client(base_url=site.base) as client:
+        client.post("/login", data={"login": "petrov", "password": PASSWORD, "next": "/"})
+        assert _unread_badge(client.get("/").text) == unread
+        inbox = client.get("/inbox").text
+        assert "Inbox probe" in inbox and 'class="unread"' in inbox
+        assert f'href="/processes/procurement/items/{item_id}"' in inbox
+        assert _unread_badge(client.get("/").text) == 0  # shown: read
+    assert petrov.inbox(unread_only=True) == []
+
+
+def test_kanban_without_cards_counts_and_sums_as_with_them(site: Site) -> None:
+    """The board asks the services' kanban for counts and sums only (`top=0`), and pages cards itself."""
+    bare = site.admin.kanban("procurement", top=0)
+    full = site.admin.kanban("procurement", top=5)
+    assert [c["cards"] for c in bare["columns"]] == [[] for _ in bare["columns"]]
+    assert any(c["cards"] for c in full["columns"])
+    assert [(c["stage"], c["count"], c["sums"]) for c in bare["columns"]] == \
+        [(c["stage"], c["count"], c["sums"]) for c in full["columns"]]
+
+
+def test_a_move_after_the_session_ended_says_so(site: Site) -> None:
+    item_id = site.admin.create("procurement", {"title": "expired", "estimate": "10", "materials": ["timber"]})
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
+                             headers={"Accept": "application/json", "X-CSRF-Token": "x"})
+        assert answer.status_code == 401
+        assert answer.json() == {"moved": False, "reasons": ["Your session has ended: sign in again"]}
+        path = f"/processes/procurement/items/{item_id}"
+        page = client.get(path)
+        assert (page.status_code, page.headers["location"]) == (303, f"/login?next={path}")
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+
+
+def test_the_pipeline_switch_shows_the_other_pipeline(site: Site, boss: httpx.Client) -> None:
+    hiring = boss.get("/processes/candidate/kanban").text
+    internship = boss.get("/processes/candidate/kanban", params={"pipeline": "internship"}).text
+    stages = [s.id for s in site.admin.process("candidate").pipeline("internship").stages]
+    assert re.findall(r'<section class="column[^"]*" data-stage="([a-z_]+)"', internship) == stages
+    assert 'data-stage="screening"' in hiring and 'data-stage="screening"' not in internship
+    assert boss.get("/processes/candidate/kanban", params={"pipeline": "nope"}).status_code == 404
+
+
+def test_the_card_moves_an_item_or_says_why_not(site: Site, boss: httpx.Client) -> None:
+    item_id = site.admin.create("procurement", {"title": "card move", "estimate": "0", "materials": ["timber"]})
+    card = f"/processes/procurement/items/{item_id}"
+    csrf = boss.cookies["smartflow_csrf"]
+    refused = boss.post(f"{card}/stage", data={"stage": "prices", "csrf": csrf})
+    assert refused.status_code == 409 and 'role="alert"' in refused.text and "estimate &gt; 0" in refused.text
+    site.admin.update("procurement", item_id, {"estimate": "100"})
+    moved = boss.post(f"{card}/stage", data={"stage": "prices", "csrf": csrf})
+    assert (moved.status_code, moved.headers["location"]) == (303, card)
+    assert site.admin.get("procurement", item_id)["stage"] == "prices"
+    assert 'aria-current="step">Prices from suppliers<' in boss.get(card).text
+    assert boss.post(f"{card}/stage", data={"stage": "contract", "csrf": "wrong"}).status_code == 403
