@@ -1,4 +1,5 @@
-"""The application: credentials, limits, errors as problem+json, and the routers.
+"""The application: limits, errors as problem+json, the routers and the board (the caller is
+settled per request in caller.py).
 
 Stateless by design: every request authenticates against the database and acts through a fresh
 `Engine.as_user`, so any number of workers or machines over one PostgreSQL answer alike.
@@ -6,26 +7,21 @@ Stateless by design: every request authenticates against the database and acts t
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smartflow import errors
-from smartflow.http import problems
+from smartflow import errors, web
+from smartflow.http import openapi, problems, routes_items, routes_more
 from smartflow.services import Engine
+from smartflow.web.session import SAFE_METHODS
 
 JSON_LIMIT = 1024 * 1024  # bytes of a JSON request body
 UPLOAD_LIMIT = 64 * 1024 * 1024  # bytes of an import upload
-SESSION_COOKIE = "smartflow_session"
-CSRF_COOKIE = "smartflow_csrf"
-CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyLimit:
@@ -82,39 +78,8 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
     await response(scope, receive, send)
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise errors.AuthenticationFailed("the Authorization header is not `Bearer TOKEN`",
-                                          "create a token: smartflow token create LOGIN")
-    return secret.strip()
-
-
-def engine_for(request: Request) -> Engine:
-    """The engine acting as the caller: by API token, else by session cookie (with its CSRF token on
-    unsafe methods). The credential is checked inside the operation's own transaction: a wrong one
-    answers 401 (AuthenticationFailed), a wrong CSRF token 403, and nothing is written."""
-    base: Engine = request.app.state.engine
-    secret = _bearer(request)
-    if secret is not None:
-        return base.acting_for(secret, "token", via="http")
-    session = request.cookies.get(SESSION_COOKIE)
-    if session is not None:
-        csrf = None if request.method in SAFE_METHODS else request.headers.get(CSRF_HEADER, "")
-        return base.acting_for(session, "session", csrf, via="http")
-    raise errors.AuthenticationFailed("no credential: this API needs a token or a session",
-                                      "send `Authorization: Bearer TOKEN` (smartflow token create LOGIN), "
-                                      "or log in: POST /api/v1/session")
-
-
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The HTTP API on a database (url, else $SMARTFLOW_DATABASE_URL, else ./smartflow.db)."""
-    from smartflow import web
-    from smartflow.http import openapi, routes_items, routes_more
-
     base = engine or Engine(url, via="http")
 
     @asynccontextmanager
@@ -158,24 +123,3 @@ async def _unexpected(_: Request, error: Exception) -> Response:
                                 "check that the server is up and that `smartflow apply` has run")
     return problems.problem(500, "internal-error", "an unexpected error; nothing was changed",
                             "report it with the request that caused it")
-
-
-def json_body(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Plain data as a JSON response (values as `plain` renders them: decimals as strings, ISO dates)."""
-    return JSONResponse(jsonable(data), status_code=status, headers=headers)
-
-
-def jsonable(value: Any) -> Any:
-    from smartflow.services import Text, plain
-
-    if isinstance(value, Text):
-        return dict(value.values)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    result = plain(value)
-    if result is value and not isinstance(value, (str, int, float, bool, type(None))):
-        return json.loads(json.dumps(value, default=str))
-    return result
-

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from smartflow.http.app import engine_for
+from smartflow.http.caller import engine_for
 from smartflow.http.problems import PROBLEM_TYPE
 from smartflow.services import Engine
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
 from smartflow.http import problems
-from smartflow.http.app import engine_for, json_body
+from smartflow.http.caller import engine_for, json_body
 from smartflow.services import Engine
 
 router = APIRouter()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
 from smartflow.http import streams
-from smartflow.http.app import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
+from smartflow.http.caller import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
 from smartflow.http.routes_items import PAGE_LIMIT
 from smartflow.services import Engine
 from smartflow.services.analytics import ReportOptions

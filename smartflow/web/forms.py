@@ -53,7 +53,7 @@ def values_from(view: ProcessView, form: dict[str, list[str]], field_ids: list[s
         sent = [v for v in form.get(field_id, []) if v is not None]
         if spec.get("multiple"):  # checkboxes or a multiple select send each; a text input, commas
             parts = sent if kind in ("enum", "user") else [p for v in sent for p in v.split(",")]
-            values[field_id] = [v.strip() for v in parts if v.strip()]
+            values[field_id] = [_user(v.strip()) if kind == "user" else v.strip() for v in parts if v.strip()]
             continue
         text = sent[-1].strip() if sent else ""
         if kind == "boolean":
@@ -63,6 +63,14 @@ def values_from(view: ProcessView, form: dict[str, list[str]], field_ids: list[s
             values[field_id] = None if text == "" else {"amount": text, **({"currency": currency} if currency else {})}
         elif kind in ("string", "text"):
             values[field_id] = sent[-1] if sent else ""
+        elif kind == "user":
+            values[field_id] = None if text == "" else _user(text)
         else:
             values[field_id] = None if text == "" else text
     return values
+
+
+def _user(option: str) -> int | str:
+    """A user picker's option is the user's id: the services read a number as an id, while text,
+    digits included, is a login."""
+    return int(option) if option.isdigit() else option

@@ -129,7 +129,7 @@ def test_cancelling_the_required_form_puts_the_card_back(site: Site, page: Any) 
 
 def test_move_to_menu_moves_without_dragging_and_offers_only_allowed_moves(site: Site, page: Any) -> None:
     mine = purchase(site, estimate="120000", materials=["timber"])
-    theirs = site.as_user("orlov").create("procurement", {"title": "Orlov's purchase", "estimate": "1"})
+    theirs = site.as_user("petrov").create("procurement", {"title": "Petrov's purchase", "estimate": "1"})
     sign_in(page, site, "ivanova", BOARD)
     card = page.locator(f'.card[data-item-id="{mine}"]')
     card.locator("summary").click()
@@ -140,7 +140,7 @@ def test_move_to_menu_moves_without_dragging_and_offers_only_allowed_moves(site:
     settled(page)
     assert page.locator(f'.column[data-stage="prices"] .card[data-item-id="{mine}"]').count() == 1
     assert site.admin.get("procurement", mine)["stage"] == "prices"
-    # a buyer moves only their own purchases: another's card has no menu and does not drag
+    # a buyer moves only their department's purchases: a manager's card has no menu and does not drag
     other = page.locator(f'.card[data-item-id="{theirs}"]')
     assert other.locator(".move-menu").count() == 0
     assert "movable" not in (other.get_attribute("class") or "")
