@@ -15,6 +15,10 @@ pytestmark = pytest.mark.db
 LIST = "/processes/procurement/items"
 
 
+# The URL is waited for with a predicate: a glob's `**` does not match across the `?` of a query
+# string in every Playwright release this project allows.
+
+
 def shown_ids(page: Any) -> list[int]:
     return [int(row.get_attribute("data-item-id")) for row in page.locator("tbody tr[data-item-id]").all()]
 
@@ -26,7 +30,7 @@ def test_filter_the_list_and_export_exactly_that(site: Site, page: Any) -> None:
     page.fill("input[name=estimate__to]", "1000000")
     page.select_option("select[name=assigned_to]", "ivanova")
     page.click(".filters button[type=submit]")
-    page.wait_for_url("**estimate__from=300000**")
+    page.wait_for_url(lambda url: "estimate__from=300000" in url)
     where = ("estimate >= 300000", "estimate <= 1000000", "assigned_to = ivanova")
     expected = [row["id"] for row in site.as_user("petrov").list("procurement", where=where, limit=500)]
     assert expected and shown_ids(page) == expected
@@ -35,7 +39,7 @@ def test_filter_the_list_and_export_exactly_that(site: Site, page: Any) -> None:
     # sort by the estimate, largest first (the header link toggles the direction)
     page.click("th a[data-sort=estimate]")
     page.click("th a[data-sort=estimate]")
-    page.wait_for_url("**sort=estimate%3Adesc**")
+    page.wait_for_url(lambda url: "sort=estimate%3Adesc" in url)
     amounts = [row["estimate"]["amount"] for row in site.as_user("petrov").list(
         "procurement", where=where, sort="estimate:desc", limit=500)]
     assert amounts == sorted(amounts, reverse=True)
@@ -52,7 +56,7 @@ def test_filter_the_list_and_export_exactly_that(site: Site, page: Any) -> None:
     page.select_option("select[name=materials]", ["concrete"])
     page.fill("input[name=due_date__from]", "2026-12-01")
     page.click(".filters button[type=submit]")
-    page.wait_for_url("**materials=concrete**")
+    page.wait_for_url(lambda url: "materials=concrete" in url)
     expected = [row["id"] for row in site.as_user("petrov").list(
         "procurement", where=("due_date >= 2026-12-01", "materials in concrete"), limit=500)]
     assert expected and shown_ids(page) == expected
@@ -64,11 +68,11 @@ def test_search_and_keyset_paging(site: Site, page: Any) -> None:
     sign_in(page, site, "petrov", LIST)
     page.fill("input[name=search]", "паging PROBE")
     page.click(".filters button[type=submit]")
-    page.wait_for_url("**search=**")
+    page.wait_for_url(lambda url: "search=" in url)
     first = shown_ids(page)
     assert len(first) == 50
     page.click("a[rel=next]")
-    page.wait_for_url("**after=**")
+    page.wait_for_url(lambda url: "after=" in url)
     second = shown_ids(page)
     assert len(second) == 5 and not set(first) & set(second)
     assert page.locator("a[rel=next]").count() == 0
