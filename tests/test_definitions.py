@@ -47,7 +47,7 @@ SEMANTIC_CODES = {
     "invalid-replaces", "duplicate-card-field", "unknown-role", "transition-no-role", "condition-syntax",
     "template-syntax", "template-forbidden", "unknown-name", "unknown-pipeline", "invalid-link",
     "trigger-cycle", "missing-required", "unknown-ref", "invalid-step", "unknown-user", "unknown-department",
-    "template-reveals-hidden", "private-access", "forbid-self-not-user",
+    "template-reveals-hidden", "private-access", "forbid-self-not-user", "condition-cycle", "required-hidden",
 }
 # Codes of the loader (smartflow/load.py) and of the schema mapping (smartflow/validate/schema.py).
 LOADER_CODES = {

@@ -31,7 +31,7 @@ from smartflow.errors import ConflictError, DatabaseUnavailable, NotDeployed
 from smartflow.runtime import clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
-from smartflow.runtime.rules import move_problems
+from smartflow.runtime.fieldrules import move_problems, not_visible
 
 
 def _latest_version(connection: Any) -> int | None:
@@ -172,7 +172,8 @@ class Engine:
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
-            return {"item": item, "process": compiled.process,
+            absent = not_visible(compiled, item, write.actor)  # `visible_when` is false: not on this card
+            return {"item": {k: v for k, v in item.items() if k not in absent}, "process": compiled.process,
                     "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
