@@ -202,6 +202,18 @@ def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict
             for user, held in roles.items()}
 
 
+def _names_used(*sources: str | None) -> frozenset[str]:
+    """The names the templates read (validated at deploy, so they parse)."""
+    from smartflow.definitions.expressions import names_used, parse_template
+
+    found: set[str] = set()
+    for source in sources:
+        if source:
+            node, _ = parse_template(source)
+            found |= names_used(node) if node is not None else set()
+    return frozenset(found)
+
+
 def hidden_by_any_role(process: Any) -> frozenset[str]:
     """Every field some role of the process hides: what a text read by all of them may not show."""
     return frozenset(f for p in process.process.permissions for f in p.hidden_fields)
@@ -212,9 +224,10 @@ def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     """One outbox message per set of recipients who see the same fields: a notification never
     carries a value hidden from the user who reads it."""
     recipients = _recipients(write, trigger, params, item)
+    used = _names_used(params.get("subject"), params.get("message"))
     groups: dict[frozenset[str], list[int]] = {}
     for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
-        groups.setdefault(hidden, []).append(user)
+        groups.setdefault(hidden & used, []).append(user)  # one message for all who see what it uses
     for hidden, readers in (groups or {frozenset(): []}).items():
         message = _masked_text(trigger, index, "message", values, hidden)
         subject = _masked_text(trigger, index, "subject", values, hidden) if "subject" in params else None

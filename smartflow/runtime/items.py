@@ -426,7 +426,8 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
     _check_required(process, item)
-    fieldrules.check_create(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor, set(prepared))
+    filled = {key for key, value in prepared.items() if not fields.is_empty(value)}  # an empty cell sets nothing
+    fieldrules.check_create(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor, filled)
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
     if empty:
         raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",

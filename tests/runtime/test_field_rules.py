@@ -86,6 +86,7 @@ def test_read_only_by_condition_stage_and_role(db: Db) -> None:
         joy.update("visit", item_id, {"fee": 5})
     with pytest.raises(PermissionDenied, match="read-only"):
         joy.create("visit", {"title": "t", "fee": 5})
+    joy.create("visit", {"title": "t", "kind": "repeat", "fee": None})  # an empty value sets nothing
     house.update("visit", item_id, {"fee": 5})  # the doctor may
     house.move("visit", item_id, "seen")
     with pytest.raises(PermissionDenied, match="field `kind` may not be changed in stage `seen`"):
