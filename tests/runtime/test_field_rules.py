@@ -123,3 +123,31 @@ def test_a_refused_move_never_names_a_field_hidden_from_the_mover(db: Db) -> Non
     with pytest.raises(TransitionNotAllowed) as refused:
         db.as_user("joy").move("visit", item_id, "review")
     assert "diagnosis" not in str(refused.value) and "diagnosis" not in (refused.value.hint or "")
+
+
+def test_adding_field_rules_is_a_planned_change_that_goes_live(module_url: str, tmp_path: Path) -> None:
+    from copy import deepcopy
+
+    from smartflow import Engine
+    from smartflow.deploy import apply as deploy
+    from tests.dbutil import database_url
+    from tests.runtime.support import write_definitions
+
+    bare = deepcopy(VISIT)
+    for raw in bare["fields"].values():
+        for key in ("visible_when", "required_when", "read_only_when"):
+            raw.pop(key, None)
+    bare["pipelines"]["main"]["stages"]["seen"].pop("read_only")
+    bare["permissions"]["nurse"].pop("read_only_fields")
+    backend = "postgresql" if module_url.startswith("postgresql") else "sqlite"
+    for url in database_url(backend, tmp_path):
+        deploy.apply(write_definitions(tmp_path / "v1", ROLES, bare), url)
+        with Engine(url) as admin:
+            item_id = admin.create("visit", {"title": "t", "referral": "x"})  # no rule yet
+            desired = write_definitions(tmp_path / "v2", ROLES, VISIT)
+            notes = "\n".join(op.describe() for op in deploy.plan(desired, url).operations)
+            for word in ("visible_when", "read_only", "read_only_fields"):
+                assert word in notes, notes
+            deploy.apply(desired, url)
+        with Engine(url) as admin, pytest.raises(InvalidValue, match="not shown on this item"):
+            admin.update("visit", item_id, {"referral": "y"})
