@@ -50,7 +50,7 @@ ALL = (
             ("candidate 34 cannot move to `offer`:", "  - your roles may not move items into stage `offer`",
              "only `hr_head`, `manager`, `administrator` may take it; the condition "
              "`test_score is not none and test_score >= 60` is false (test_score = empty)",
-             "  - stage `offer` requires `offered_salary`, which is empty"),
+             "  - stage `offer` requires a field you may not see, which is empty"),
             "Новый отклик", ("candidate 34: offer → hired", "Онбординг / Onboarding: Петрова Анна Сергеевна")),
     Example("clinic", (("patient", "patients.csv", 0), ("appointment", "appointments.csv", 1)),
             ("appointment 37 cannot move to `completed`:",

@@ -337,7 +337,8 @@ def permission_grants(draw: Any, role: str, stage_ids: list[str], field_ids: lis
         grant = draw(st.fixed_dictionaries({}, optional={a: sample(LEVELS) for a in ACTIONS}))
         if draw(st.booleans()):
             grant["stages"] = draw(st.lists(sample(stage_ids), max_size=3, unique=True))
-    if isinstance(grant, dict) and field_ids and draw(st.integers(0, 2)) == 0:
+    # the administrator hides nothing, so a stage's required fields are seen by a role that moves items there
+    if isinstance(grant, dict) and field_ids and role != "administrator" and draw(st.integers(0, 2)) == 0:
         grant["hidden_fields"] = draw(st.lists(sample(field_ids), max_size=3, unique=True))
     return grant
 
@@ -587,7 +588,8 @@ def folders(draw: Any, max_processes: int = 3) -> tuple[list[dict[str, Any]], di
 
 
 def show_fields_texts_use(process: dict[str, Any]) -> None:
-    """No role hides a field a comment or notification uses (validate warns about such texts)."""
+    """No role hides a field a comment or notification uses (validate warns about such texts), nor one
+    required at creation (validate: required-hidden)."""
     from smartflow.definitions.expressions import names_used, parse_template
     from smartflow.definitions.validate.behaviour import _templates
 
@@ -598,6 +600,8 @@ def show_fields_texts_use(process: dict[str, Any]) -> None:
                 for source, _ in _templates(action, ()):
                     node, _problem = parse_template(source)
                     used |= names_used(node) if node is not None else set()
+    # a field required at creation stays visible to the roles that create items (validate: required-hidden)
+    used |= {f for f, raw in (process.get("fields") or {}).items() if raw.get("required") is True}
     for grant in (process.get("permissions") or {}).values():
         if isinstance(grant, dict) and "hidden_fields" in grant:
             grant["hidden_fields"] = [f for f in grant["hidden_fields"] if f not in used]

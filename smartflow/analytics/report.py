@@ -23,7 +23,7 @@ from smartflow.errors import InvalidValue
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write, process_of
-from smartflow.runtime.query import shown_money, visible
+from smartflow.runtime.query import money_totals, shown_money, shown_money_fields, visible
 
 
 @dataclass
@@ -54,19 +54,22 @@ def build_report(write: Write, process_id: str, options: ReportOptions) -> dict[
     entries = _entries(write, process, base)
     reached = _reached(write, pipeline, entries)
     stays = _stays(write, entries)
+    totals = money_totals(write, process, base, table.c.stage)
     stages = []
     for stage in pipeline.stages:
         count, sums = counts.get(stage.id, (0, {}))
         reached_count, won = reached.get(stage.id, (0, 0))
         stay_count, average, median = stays.get(stage.id, (0, None, None))
         stages.append({"stage": stage.id, "title": stage.title.get(options.lang), "semantic": stage.semantic,
-                       "count": count, "sums": sums, "reached": reached_count, "won": won,
+                       "count": count, "sums": sums, "totals": totals.get(stage.id, {}),
+                       "reached": reached_count, "won": won,
                        "conversion": won / reached_count if reached_count else None,
                        "stays": stay_count, "avg_seconds": average, "median_seconds": median})
     return {"process": process_id, "title": process.process.title.get(options.lang), "pipeline": pipeline.id,
             "pipeline_title": pipeline.title.get(options.lang),
             "from": options.date_from, "to": options.date_to,
             "money_field": money.id if (money := shown_money(write, process)) else None,
+            "money_fields": [f.id for f in shown_money_fields(write, process)],
             "items": sum(s["count"] for s in stages), "stages": stages,
             "overdue": _overdue(write, process, pipeline, base, options.lang),
             "users": _by_user(write, process, pipeline, base)}
@@ -217,7 +220,10 @@ def _by_user(write: Write, process: CompiledProcess, pipeline: Pipeline, base: A
         entry["lost"] += int(row[5] or 0)
         if money is not None and row[7] is not None:
             entry["won_sums"][row[6] or ""] = _amount(process, row[7])
-    for entry in out.values():
+    won_totals = money_totals(write, process, base, table.c.assigned_to,
+                              lambda column: sa.case((won, column), else_=None))
+    for user_id, entry in out.items():
+        entry["won_totals"] = won_totals.get(user_id, {})  # every money field: {field: {currency: sum}}
         entry["open"] = entry["items"] - entry["won"] - entry["lost"]
         closed = entry["won"] + entry["lost"]
         entry["win_rate"] = entry["won"] / closed if closed else None
@@ -254,10 +260,12 @@ _MARK = {"success": "✓ ", "failure": "✗ ", "process": ""}
 def tables(report: dict[str, Any], for_people: bool = True) -> list[tuple[str, list[str], list[list[Any]]]]:
     """The report as titled tables: stages, overdue dates, users (text for people, plain values for CSV)."""
     show_money = report["money_field"] is not None
+    more = [f for f in report.get("money_fields", []) if f != report["money_field"]]  # beyond the first: a column each
     stage_rows = []
     for s in report["stages"]:
         row: list[Any] = [(_MARK[s["semantic"]] + s["title"]) if for_people else s["stage"], s["count"]]
         row += [money(s["sums"], for_people)] if show_money else []
+        row += [money(s["totals"].get(f, {}), for_people) for f in more]
         if for_people:
             row += [s["reached"], percent(s["conversion"]), duration(s["avg_seconds"]),
                     duration(s["median_seconds"])]
@@ -267,15 +275,17 @@ def tables(report: dict[str, Any], for_people: bool = True) -> list[tuple[str, l
                     "" if s["avg_seconds"] is None else round(s["avg_seconds"]),
                     "" if s["median_seconds"] is None else round(s["median_seconds"])]
         stage_rows.append(row)
-    stage_headers = ["stage", "items"] + (["sum"] if show_money else [])
+    stage_headers = ["stage", "items"] + (["sum"] if show_money else []) + [f"sum of {f}" for f in more]
     stage_headers += (["reached", "→ success", "avg in stage", "median in stage"] if for_people else
                       ["title", "semantic", "reached", "reached and won", "conversion", "avg_seconds",
                        "median_seconds"])
     overdue = [[o["title"] if for_people else o["field"], o["count"]] for o in report["overdue"]]
     users = [[u["name"] if for_people else (u["user"] or ""), u["items"], u["won"], u["lost"], u["open"],
               percent(u["win_rate"]) if for_people else ("" if u["win_rate"] is None else round(u["win_rate"], 4))]
-             + ([money(u["won_sums"], for_people)] if show_money else []) for u in report["users"]]
+             + ([money(u["won_sums"], for_people)] if show_money else [])
+             + [money(u["won_totals"].get(f, {}), for_people) for f in more] for u in report["users"]]
     user_headers = ["assigned to", "items", "won", "lost", "open", "win rate"] + (["won sum"] if show_money else [])
+    user_headers += [f"won sum of {f}" for f in more]
     return [("stages", stage_headers, stage_rows),
             ("overdue: open items whose date has passed", ["date field", "items"], overdue),
             ("by assigned user", user_headers, users)]

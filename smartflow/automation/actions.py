@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from jinja2.sandbox import SecurityError
 
 from smartflow.automation.compiled import CompiledTrigger, plain_json
 from smartflow.definitions.model import Action
 from smartflow.errors import AutomationFailed, InvalidValue
 from smartflow.runtime import items
+from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.people import user_id
 
 PEOPLE = ("assigned_to", "created_by")
@@ -23,11 +25,11 @@ def run_action(write: Any, trigger: CompiledTrigger, index: int, action: Action,
 
 
 def _value(trigger: CompiledTrigger, index: int, key: str, raw: Any, values: dict[str, Any],
-           user_keys: frozenset[str] = frozenset()) -> Any:
+           user_keys: frozenset[str] = frozenset(), hidden: frozenset[str] = frozenset()) -> Any:
     name = f"{index}.{key}"
     if name not in trigger.templates:
         return raw
-    text = trigger.text(index, key, values)
+    text = _masked_text(trigger, index, key, values, hidden)
     if key.rsplit(".", 1)[-1] in user_keys:
         # templates see users as ids, so a rendered user is an id: `#3`, since plain text is a login
         parts = [part.strip() for part in text.split(",")]
@@ -44,7 +46,8 @@ def _user_keys(write: Any, process_id: str) -> frozenset[str]:
 def _set(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
          values: dict[str, Any]) -> None:
     users = _user_keys(write, trigger.process.id)
-    given = {k: _value(trigger, index, f"set.{k}", v, values, users) for k, v in params.items()}
+    hidden = hidden_fields(write.actor, write.compiled.processes[trigger.process.id])  # the trigger identity's
+    given = {k: _value(trigger, index, f"set.{k}", v, values, users, hidden) for k, v in params.items()}
     items.update(write, trigger.process.id, item["id"], given, typed_text=True)
 
 
@@ -60,9 +63,10 @@ def _move(write: Any, trigger: CompiledTrigger, index: int, params: Any, item: d
 def _create_item(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
                  values: dict[str, Any]) -> None:
     users = _user_keys(write, params["process"])
-    given = {k: _value(trigger, index, f"fields.{k}", v, values, users)
+    hidden = hidden_fields(write.actor, write.compiled.processes[trigger.process.id])
+    given = {k: _value(trigger, index, f"fields.{k}", v, values, users, hidden)
              for k, v in (params.get("fields") or {}).items()}
-    given["title"] = trigger.text(index, "title", values) if "title" in params else item["title"]
+    given["title"] = _masked_text(trigger, index, "title", values, hidden) if "title" in params else item["title"]
     if params.get("link"):
         given[params["link"]] = item["id"]
     items.create(write, params["process"], given, pipeline=params.get("pipeline"), stage=params.get("stage"),
@@ -151,18 +155,92 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
     return list(dict.fromkeys(int(u) for u in found))
 
 
+# What a text shows in place of a field hidden from its reader.
+HIDDEN_TEXT = "(hidden)"
+
+
+class _Hidden:
+    """A hidden value in a template: prints as `(hidden)`; computing or comparing with it fails."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return HIDDEN_TEXT
+
+    __repr__ = __str__
+
+
+_HIDDEN = _Hidden()
+
+
+def _masked_text(trigger: CompiledTrigger, index: int, key: str, values: dict[str, Any],
+                 hidden: frozenset[str]) -> str:
+    """A template rendered for a reader who may not see hidden: those fields read `(hidden)`."""
+    if not hidden:
+        return trigger.text(index, key, values)
+    masked = {k: _HIDDEN if k in hidden else v for k, v in values.items()}
+    try:
+        return trigger.text(index, key, masked)
+    except SecurityError:
+        raise
+    except Exception:  # the template computes with a hidden value: say so rather than fail the change
+        return f"(trigger `{trigger.name}`: this text uses a field hidden from you)"
+
+
+def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict[int, frozenset[str]]:
+    """Per user, the fields of process hidden from them; a user with no role here is hidden every field
+    some role hides."""
+    grants = write.compiled.metadata.tables["sf_user_roles"]
+    roles: dict[int, set[str]] = {user: set() for user in user_ids}
+    if user_ids:
+        for row in write.connection.execute(sa.select(grants.c.user_id, grants.c.role)
+                                            .where(grants.c.user_id.in_(user_ids))):
+            roles[int(row.user_id)].add(row.role)
+    process = write.compiled.processes[process_id]
+    return {user: (process.hidden(frozenset(held)) if process.role_permissions(frozenset(held))
+                   else hidden_by_any_role(process))
+            for user, held in roles.items()}
+
+
+def _names_used(*sources: str | None) -> frozenset[str]:
+    """The names the templates read (validated at deploy, so they parse)."""
+    from smartflow.definitions.expressions import names_used, parse_template
+
+    found: set[str] = set()
+    for source in sources:
+        if source:
+            node, _ = parse_template(source)
+            found |= names_used(node) if node is not None else set()
+    return frozenset(found)
+
+
+def hidden_by_any_role(process: Any) -> frozenset[str]:
+    """Every field some role of the process hides: what a text read by all of them may not show."""
+    return frozenset(f for p in process.process.permissions for f in p.hidden_fields)
+
+
 def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
             values: dict[str, Any]) -> None:
+    """One outbox message per set of recipients who see the same fields: a notification never
+    carries a value hidden from the user who reads it."""
     recipients = _recipients(write, trigger, params, item)
-    message = trigger.text(index, "message", values)
-    subject = trigger.text(index, "subject", values) if "subject" in params else None
-    _outbox(write, "notify", {"recipients": recipients, "subject": subject, "message": message,
-                              "process": trigger.process.id, "item_id": item["id"], "trigger": trigger.name})
+    used = _names_used(params.get("subject"), params.get("message"))
+    groups: dict[frozenset[str], list[int]] = {}
+    for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
+        groups.setdefault(hidden & used, []).append(user)  # one message for all who see what it uses
+    for hidden, readers in (groups or {frozenset(): []}).items():
+        message = _masked_text(trigger, index, "message", values, hidden)
+        subject = _masked_text(trigger, index, "subject", values, hidden) if "subject" in params else None
+        _outbox(write, "notify", {"recipients": readers, "subject": subject, "message": message,
+                                  "process": trigger.process.id, "item_id": item["id"], "trigger": trigger.name})
 
 
 def _webhook(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
              values: dict[str, Any]) -> None:
-    body = plain_json(trigger.text(index, "body", values)) if "body" in params else {
+    """The body renders with the rights of the trigger's identity (its `run_as` user's hidden fields read
+    `(hidden)`; the trigger's own identity sees every field)."""
+    hidden = hidden_fields(write.actor, write.compiled.processes[trigger.process.id])
+    body = plain_json(_masked_text(trigger, index, "body", values, hidden)) if "body" in params else {
         "process": trigger.process.id, "item_id": item["id"], "trigger": trigger.name}
     _outbox(write, "webhook", {"url": params["url"], "method": params.get("method", "POST"),
                                "headers": params.get("headers") or {}, "body": body, "trigger": trigger.name})
@@ -177,7 +255,9 @@ def _outbox(write: Any, kind: str, payload: dict[str, Any]) -> None:
 
 def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item: dict[str, Any],
              values: dict[str, Any]) -> None:
-    text = trigger.text(index, "comment", values)
+    # the history is read by every role that may read the item: no field any of them may not see
+    text = _masked_text(trigger, index, "comment", values, hidden_by_any_role(write.compiled.processes[
+        trigger.process.id]))
     if not text.strip():
         raise InvalidValue("the comment is empty")
     items._record(write, [{"process": trigger.process.id, "item_id": item["id"], "at": write.now, "actor_id": None,

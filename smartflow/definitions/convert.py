@@ -27,6 +27,7 @@ from smartflow.definitions.model import (
 _FIELD_SCALARS = (
     "required", "default", "multiple", "unique", "min", "max", "min_length", "max_length",
     "pattern", "precision", "currency", "to", "max_size", "renamed_from", "backfill",
+    "visible_when", "required_when", "read_only_when",
 )
 _TRIGGER_SCALARS = ("field", "to", "stage", "pipeline", "when", "after", "at", "run_as")
 
@@ -62,7 +63,7 @@ def pipeline_from_data(pipeline_id: str, raw: dict[str, Any]) -> Pipeline:
             id=stage_id, title=_text(stage["title"]), semantic=stage.get("semantic", "process"),
             color=stage.get("color"), required=tuple(stage.get("required", ())),
             description=Text.of(stage.get("description")), renamed_from=stage.get("renamed_from"),
-            replaces=tuple(stage.get("replaces", ())),
+            replaces=tuple(stage.get("replaces", ())), read_only=tuple(stage.get("read_only", ())),
         )
         for stage_id, stage in raw["stages"].items()
     )
@@ -82,9 +83,11 @@ def permission_from_data(role_id: str, raw: str | dict[str, Any]) -> Permission:
         from smartflow.definitions.model import ACTIONS
 
         return Permission(role_id, tuple((action, raw) for action in ACTIONS), None, shorthand=raw)
-    levels = tuple((key, value) for key, value in raw.items() if key not in ("stages", "hidden_fields"))
+    levels = tuple((key, value) for key, value in raw.items()
+                   if key not in ("stages", "hidden_fields", "read_only_fields"))
     stages = tuple(raw["stages"]) if "stages" in raw else None
-    return Permission(role_id, levels, stages, hidden_fields=tuple(raw.get("hidden_fields", ())))
+    return Permission(role_id, levels, stages, hidden_fields=tuple(raw.get("hidden_fields", ())),
+                      read_only_fields=tuple(raw.get("read_only_fields", ())))
 
 
 def process_from_data(raw: dict[str, Any], source: str = "") -> Process:
@@ -178,6 +181,8 @@ def _stage_to_data(stage: Stage) -> dict[str, Any]:
     _put(out, "renamed_from", stage.renamed_from)
     if stage.replaces:
         out["replaces"] = list(stage.replaces)
+    if stage.read_only:
+        out["read_only"] = list(stage.read_only)
     return out
 
 
@@ -224,6 +229,8 @@ def permission_to_data(permission: Permission) -> str | dict[str, Any]:
         out["stages"] = list(permission.stages)
     if permission.hidden_fields:
         out["hidden_fields"] = list(permission.hidden_fields)
+    if permission.read_only_fields:
+        out["read_only_fields"] = list(permission.read_only_fields)
     return out
 
 

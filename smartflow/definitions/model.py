@@ -92,6 +92,16 @@ class Field:
     max_size: int | None = None
     renamed_from: str | None = None
     backfill: Any = None
+    # conditions over the item, in the language of transition conditions
+    visible_when: str | None = None  # false: not on the card, may not be filled, never required
+    required_when: str | None = None  # true: must be filled
+    read_only_when: str | None = None  # true (on the stored item): may not be changed
+
+    @property
+    def conditions(self) -> tuple[tuple[str, str], ...]:
+        """(key, condition) of the conditions the field declares."""
+        return tuple((key, source) for key, source in (("visible_when", self.visible_when),
+                     ("required_when", self.required_when), ("read_only_when", self.read_only_when)) if source)
 
     def label(self, lang: str | None = None) -> str:
         return self.title.get(lang) if self.title else self.id
@@ -107,6 +117,7 @@ class Stage:
     description: Text | None = None
     renamed_from: str | None = None
     replaces: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ()  # fields that may not be changed while an item is in this stage
 
     @property
     def final(self) -> bool:
@@ -192,6 +203,7 @@ class Permission:
     stages: tuple[str, ...] | None = None
     shorthand: str | None = None
     hidden_fields: tuple[str, ...] = ()
+    read_only_fields: tuple[str, ...] = ()  # fields the role may see but not set
 
     def level(self, action: str) -> str:
         return dict(self.levels).get(action, "none")

@@ -56,6 +56,13 @@ def hidden_fields(actor: Actor, process: CompiledProcess) -> frozenset[str]:
     return process.hidden(actor.roles)
 
 
+def read_only_fields(actor: Actor, process: CompiledProcess) -> frozenset[str]:
+    """The fields of process the actor may see but not set (`read_only_fields` of their roles)."""
+    if actor.is_local_admin:
+        return frozenset()
+    return process.read_only(actor.roles)
+
+
 def refuse_hidden(actor: Actor, process: CompiledProcess, field_ids: Iterable[str], doing: str) -> None:
     """PermissionDenied when one of field_ids is hidden from the actor (`doing`: what they tried)."""
     hidden = hidden_fields(actor, process)

@@ -72,6 +72,7 @@ class CompiledProcess:
     observers: sa.Table | None
     _grants: dict[frozenset[str], tuple[dict[str, str], frozenset[str] | None]] = field(default_factory=dict)
     _hidden: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+    _read_only: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
 
     @cached_property
     def pipelines(self) -> dict[str, PipelineRules]:
@@ -116,6 +117,18 @@ class CompiledProcess:
             readers = [p for p in held if p.level("read") != "none"] or held
             cached = frozenset.intersection(*(frozenset(p.hidden_fields) for p in readers)) if readers else frozenset()
             self._hidden[roles] = cached
+        return cached
+
+    def read_only(self, roles: frozenset[str]) -> frozenset[str]:
+        """The fields roles may not set: those every role that may update the process lists as read-only
+        (the highest access wins); with no such role, those every role the user has here lists."""
+        cached = self._read_only.get(roles)
+        if cached is None:
+            held = self.role_permissions(roles)
+            writers = [p for p in held if p.level("update") != "none"] or held
+            cached = (frozenset.intersection(*(frozenset(p.read_only_fields) for p in writers)) if writers
+                      else frozenset())
+            self._read_only[roles] = cached
         return cached
 
     def _combine(self, roles: frozenset[str]) -> tuple[dict[str, str], frozenset[str] | None]:

@@ -20,12 +20,12 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import access, clock, fields
+from smartflow.runtime import access, clock, fieldrules, fields
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
+from smartflow.runtime.fieldrules import move_problems
 from smartflow.runtime.people import user_id
-from smartflow.runtime.rules import move_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
 SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_by",
@@ -435,6 +435,8 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
     _check_required(process, item)
+    filled = {key for key, value in prepared.items() if not fields.is_empty(value)}  # an empty cell sets nothing
+    fieldrules.check_create(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor, filled)
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
     if empty:
         raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
@@ -491,6 +493,7 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
         return {}
     after = {**item, **prepared}
     _check_required(process, after)
+    fieldrules.check_update(process, item, after, write.actor, set(changes))
     pipeline = process.process.pipeline(item["pipeline"])
     stage = pipeline.stage(item["stage"]) if pipeline is not None else None
     assert stage is not None

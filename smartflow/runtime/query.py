@@ -434,6 +434,30 @@ def shown_money(write: Write, process: CompiledProcess) -> Field | None:
     return None if money is None or money.id in access.hidden_fields(write.actor, process) else money
 
 
+def shown_money_fields(write: Write, process: CompiledProcess) -> list[Field]:
+    """Every single-valued money field whose sums the actor sees (kanban, report), in definition order."""
+    hidden = access.hidden_fields(write.actor, process)
+    return [f for f in process.process.fields if f.type == "money" and not f.multiple and f.id not in hidden]
+
+
+def money_totals(write: Write, process: CompiledProcess, base: Any, by: Any,
+                 amount: Any = None) -> dict[Any, dict[str, dict[str, Decimal]]]:
+    """Per value of the `by` column: per visible money field, its sum per currency over the rows of `base`
+    (amount: a function of a money column giving what to sum, e.g. only won items; the column by default)."""
+    table = process.table
+    out: dict[Any, dict[str, dict[str, Decimal]]] = {}
+    for money in shown_money_fields(write, process):
+        currency = table.c[currency_column(money.id)]
+        summed = table.c[money.id] if amount is None else amount(table.c[money.id])
+        rows = write.connection.execute(sa.select(by, currency, sa.func.sum(summed))
+                                        .where(base, table.c[money.id].is_not(None)).group_by(by, currency))
+        for key, code, total in rows:
+            if total is not None:
+                out.setdefault(key, {}).setdefault(money.id, {})[code or ""] = \
+                    Decimal(total).scaleb(-precision_of(money))
+    return out
+
+
 def item(write: Write, process_id: str, item_id: int) -> dict[str, Any]:
     """One item as the actor sees it: NotFound when they may not read it, without the fields hidden from them."""
     process = process_of(write, process_id)
@@ -478,5 +502,8 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
         if row.stage in columns:
             amount = Decimal(row[3]).scaleb(-precision_of(money)) if money and row[3] is not None else None
             columns[row.stage]["cards"].append({"id": row.id, "title": row.title, "amount": amount})
+    totals = money_totals(write, process, base, table.c.stage)
+    for stage_id, column in columns.items():
+        column["totals"] = totals.get(stage_id, {})  # every money field: {field: {currency: sum}}
     return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
-            "columns": list(columns.values())}
+            "money_fields": [f.id for f in shown_money_fields(write, process)], "columns": list(columns.values())}

@@ -86,7 +86,12 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
     assert stage is not None
     empty = [f for f in stage.required if is_empty(item.get(f))]
     if empty:
-        problems.append(f"stage `{target_stage}` requires {', '.join(f'`{f}`' for f in empty)}, "
+        hidden = access.hidden_fields(actor, process)
+        named = [f"`{f}`" for f in empty if f not in hidden]
+        unseen = len(empty) - len(named)  # a field hidden from the user is counted, never named
+        if unseen:
+            named.append("a field you may not see" if unseen == 1 else f"{unseen} fields you may not see")
+        problems.append(f"stage `{target_stage}` requires {', '.join(named)}, "
                         f"which {'is' if len(empty) == 1 else 'are'} empty")
     return problems
 

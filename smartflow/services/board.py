@@ -7,6 +7,7 @@ from typing import Any
 
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
+from smartflow.runtime.fieldrules import required_when_missing
 from smartflow.runtime.items import Write
 
 
@@ -35,14 +36,17 @@ def move_targets(write: Write, compiled: CompiledProcess, item: dict[str, Any]) 
 
 def missing_required(write: Write, compiled: CompiledProcess, item: dict[str, Any], stage: str,
                      pipeline: str | None = None) -> list[str]:
-    """The fields the target stage requires that are empty on the item, among those the actor sees
-    (a hidden one cannot be asked for: the move is then refused with its reason)."""
+    """The fields the target stage requires, or whose `required_when` holds there, that are empty on
+    the item, among those the actor sees (a hidden one cannot be asked for: the move is then refused
+    with its reason)."""
     rules = compiled.pipelines.get(pipeline or item["pipeline"])
     target = rules.pipeline.stage(stage) if rules else None
     if target is None:
         return []
     hidden = access.hidden_fields(write.actor, compiled)
-    return [f for f in target.required if f not in hidden and fields.is_empty(item.get(f))]
+    missing = [f for f in target.required if f not in hidden and fields.is_empty(item.get(f))]
+    moved = {**item, "stage": stage, "pipeline": pipeline or item["pipeline"]}
+    return missing + [f for f in required_when_missing(compiled, moved, write.actor) if f not in missing]
 
 
 def item_rights(write: Write, compiled: CompiledProcess, item: dict[str, Any]) -> dict[str, bool]:

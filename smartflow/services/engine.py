@@ -35,7 +35,7 @@ from smartflow.errors import (
 from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
-from smartflow.runtime.rules import move_problems
+from smartflow.runtime.fieldrules import move_problems, not_visible
 from smartflow.services import board, catalog
 
 if TYPE_CHECKING:
@@ -257,7 +257,8 @@ class Engine:
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
-            return {"item": item, "process": compiled.process,
+            absent = not_visible(compiled, item, write.actor)  # `visible_when` is false: not on this card
+            return {"item": {k: v for k, v in item.items() if k not in absent}, "process": compiled.process,
                     "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
@@ -292,7 +293,8 @@ class Engine:
             return {card["id"]: board.move_targets(write, compiled, card) for card in cards}
 
     def missing_required(self, process: str, item_id: int, stage: str, pipeline: str | None = None) -> list[str]:
-        """The fields (visible to this user) that stage requires and the item leaves empty."""
+        """The fields (visible to this user) that stage requires, or whose `required_when` holds there,
+        and the item leaves empty."""
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             return board.missing_required(write, compiled, items.fetch(write, compiled, item_id), stage, pipeline)

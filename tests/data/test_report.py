@@ -92,9 +92,9 @@ def test_overdue_dates_and_users(db: Db) -> None:
                                {"field": "meet_at", "title": "Meeting", "count": 0}]
     assert data["users"] == [
         {"user": "ivanova", "name": "Анна Иванова", "items": 2, "won": 1, "lost": 1, "open": 0, "win_rate": 0.5,
-         "won_sums": {"RUB": Decimal("100.00")}},
+         "won_sums": {"RUB": Decimal("100.00")}, "won_totals": {"amount": {"RUB": Decimal("100.00")}}},
         {"user": "petrov", "name": "Пётр Петров", "items": 2, "won": 0, "lost": 0, "open": 2, "win_rate": None,
-         "won_sums": {}}]
+         "won_sums": {}, "won_totals": {}}]
 
 
 def test_period_pipeline_and_items_without_history(db: Db) -> None:

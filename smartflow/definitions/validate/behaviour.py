@@ -224,8 +224,8 @@ def check_templates_reveal_hidden(folder: Folder) -> Iterator[Diagnostic]:
                         roles = ", ".join(f"`{r}`" for r in hiders[name])
                         yield warning("template-reveals-hidden",
                                       f"the template {source!r} uses `{name}`, which {roles} may not see",
-                                      process.at(path), "its text goes to the item's history or to people's "
-                                      "inboxes as it is: leave the field out of the text", path)
+                                      process.at(path), "whoever may not see the field reads `(hidden)` "
+                                      "in its place: leave the field out of the text", path)
 
 
 def check_trigger_ids(folder: Folder) -> Iterator[Diagnostic]:
