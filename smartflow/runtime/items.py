@@ -117,11 +117,18 @@ def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, A
     return item
 
 
-def publish(write: Write, process_id: str, item_id: int, events: list[Event]) -> None:
-    """Tell the version's listener (automation) what a change did, in the change's transaction."""
+def publish(write: Write, process_id: str, item_id: int, events: list[Event],
+            item: dict[str, Any] | None = None) -> None:
+    """Tell the version's listener (automation) what a change did, in the change's transaction; item is
+    the item as the change left it, when the change's own statement returned it."""
+    if events and watched(write, process_id):
+        write.compiled.listener.changed(write, process_id, item_id, events, item)
+
+
+def watched(write: Write, process_id: str) -> bool:
+    """Whether a change to an item of the process is heard by anyone (a trigger listens to it)."""
     listener = write.compiled.listener
-    if write.triggers and events and listener is not None and listener.watches(process_id):
-        listener.changed(write, process_id, item_id, events)
+    return write.triggers and listener is not None and listener.watches(process_id)
 
 
 _TIMESTAMPS = frozenset(("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"))
@@ -449,19 +456,36 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
 
 
 def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
-                    expected_version: int | None) -> None:
-    """Write columns if nobody changed the item since it was read (optimistic lock)."""
+                    expected_version: int | None, *, returning: bool = False) -> dict[str, Any] | None:
+    """Write columns if nobody changed the item since it was read (optimistic lock).
+
+    With returning (when the database can), the same statement returns the row as it left it:
+    the item after the change, decoded as a read decodes it (its multiple values are the read
+    item's, so only for changes that leave them alone). Triggers then need not read it again."""
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     table = process.table
-    statement = built((table, "guarded_update"), lambda: sa.update(table).where(
-        table.c.id == sa.bindparam("_item_id"), table.c.version == sa.bindparam("_read_version")))
+    returning = returning and write.connection.dialect.update_returning
+    row_reader = reader(process)
+
+    def build() -> Any:
+        statement = sa.update(table).where(table.c.id == sa.bindparam("_item_id"),
+                                           table.c.version == sa.bindparam("_read_version"))
+        return statement.returning(*row_reader.columns) if returning else statement
+
     values = {**columns, "version": item["version"] + 1, "updated_by": write.actor.id, "updated_at": write.now,
               "definition_version": write.compiled.version, "_item_id": item["id"], "_read_version": item["version"]}
-    if write.connection.execute(statement, values).rowcount != 1:
+    result = write.connection.execute(built((table, "guarded_update", returning), build), values)
+    row = result.first() if returning else None
+    if (row is None) if returning else (result.rowcount != 1):
         current = write.connection.execute(sa.select(table.c.stage, table.c.version)
                                            .where(table.c.id == item["id"])).first()
         raise _conflict(process, {**item, **(dict(current._mapping) if current else {})})
+    if row is None:
+        return None
+    after = row_reader.decode(row)
+    after.update((field_id, item[field_id]) for field_id in row_reader.multiple)
+    return after
 
 
 def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
@@ -487,11 +511,13 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     if emptied:
         raise InvalidValue(f"stage `{stage.id}` requires `{emptied[0]}`; it cannot be emptied here", field=emptied[0])
     _check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
-    _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
-                    expected_version)
+    # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
+    returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
+    after = _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
+                            expected_version, returning=returning)
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
     _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
-    publish(write, process_id, item_id, changed_events(changes))
+    publish(write, process_id, item_id, changed_events(changes), after)
     return changes
 
 
@@ -519,12 +545,13 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     assert target is not None
     columns: dict[str, Any] = {"stage": stage, "pipeline": target_pipeline, "moved_by": write.actor.id,
                                "moved_at": write.now, "closed_at": write.now if target.final else None}
-    _guarded_update(write, process, item, columns, None)
+    after = _guarded_update(write, process, item, columns, None, returning=watched(write, process_id))
     rows = [_history(write, process, item_id, "move", "stage", item["stage"], stage)]
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
     _record(write, rows)
-    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)])
+    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)],
+            after)
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
 
 
