@@ -25,7 +25,7 @@ from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.people import user_id
-from smartflow.runtime.rules import move_problems
+from smartflow.runtime.rules import entry_problems, move_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
 SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_by",
@@ -409,9 +409,36 @@ def _record(write: Write, rows: list[dict[str, Any]]) -> None:
 # ---- operations --------------------------------------------------------------------
 
 
+@dataclass
+class NewItem:
+    """An item checked by every rule of a create and ready to be written: what `create` writes one
+    at a time and an import writes many at a time (`insert_new`)."""
+
+    process: CompiledProcess
+    pipeline: str
+    stage: str
+    item: dict[str, Any]  # canonical values: the defaults, then the values given
+    row: dict[str, Any]  # the item table's columns, system columns included
+
+
 def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
            stage: str | None = None, typed_text: bool = False) -> int:
     """A new item; returns its id."""
+    new = new_item(write, process_id, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
+    table = new.process.table
+    result = write.connection.execute(built((table, "insert"), table.insert), new.row)
+    item_id = int(result.inserted_primary_key[0])
+    _write_multiple(write, new.process, item_id, new.item)
+    _record(write, [_created_history(write, new, item_id)])
+    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=new.stage)])
+    return item_id
+
+
+def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
+             stage: str | None = None, typed_text: bool = False, unique: bool = True) -> NewItem:
+    """Check a new item by every rule of a create: rights, pipeline and stage, types, references,
+    required fields, the stage's required fields and (into a later stage) a transition into it, and
+    unique values (unless unique=False: the caller checks them for many items at once)."""
     process = process_of(write, process_id)
     if access.level(write.actor, process, "create") == "none":
         raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
@@ -437,22 +464,28 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     if empty:
         raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
                            "fill them, or create the item in an earlier stage", field=empty[0])
-    _check_unique(write, process, item, None)
+    if stage_id != chosen.stages[0].id:
+        refused = entry_problems(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor)
+        if refused:
+            raise TransitionNotAllowed(f"{process_id} items cannot be put into stage `{stage_id}`: "
+                                       + "; ".join(refused), refused,
+                                       "create the item in an earlier stage and move it, or fill what the "
+                                       "condition needs")
+    if unique:
+        _check_unique(write, process, item, None)
     system = {"pipeline": chosen.id, "stage": stage_id, "created_by": write.actor.id, "created_at": write.now,
               "updated_by": write.actor.id, "updated_at": write.now, "version": 1,
               "definition_version": write.compiled.version,
               "assigned_to": item.pop("assigned_to", write.actor.id)}
     if target.final:
         system["closed_at"] = write.now
-    table = process.table
-    result = write.connection.execute(built((table, "insert"), table.insert), {**_columns(process, item), **system})
-    item_id = int(result.inserted_primary_key[0])
-    _write_multiple(write, process, item_id, item)
-    snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
-    _record(write, [_history(write, process, item_id, "create", None, None,
-                             {**snapshot, "pipeline": chosen.id, "stage": stage_id})])
-    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=stage_id)])
-    return item_id
+    return NewItem(process, chosen.id, stage_id, item, {**_columns(process, item), **system})
+
+
+def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]:
+    snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
+    return _history(write, new.process, item_id, "create", None, None,
+                    {**snapshot, "pipeline": new.pipeline, "stage": new.stage})
 
 
 def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
