@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -43,6 +44,9 @@ class Write:
     now: datetime | None = None
     chain: Any = None  # the automation causation chain this write belongs to (None: a person's change)
     triggers: bool = True  # whether changes fire triggers (an import may switch them off)
+    # users and readable linked items found in this transaction: an import names the same ones on
+    # many rows, and none is deleted by a change to an item (nor stops being readable)
+    found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = self.now or clock.now()
@@ -277,11 +281,15 @@ def _hint(field: Field) -> str | None:
 
 
 def _user_id(write: Write, value: Any, field_id: str) -> int:
-
+    known = write.found.get(("user", value))
+    if known is not None:
+        return known
     found = user_id(write.connection, write.compiled, value)
     if found is None:
         raise InvalidValue(f"field `{field_id}`: there is no user {value!r}", "run `smartflow user list`",
                            field=field_id)
+    if isinstance(value, (int, str)):
+        write.found[("user", value)] = found
     return found
 
 
@@ -303,12 +311,16 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
 
 def _check_link(write: Write, field: Field, target_id: int) -> None:
     assert field.to is not None
+    known = ("link", field.to, target_id, write.actor)  # readable by this actor
+    if known in write.found:
+        return
     target = write.compiled.processes[field.to]
     query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
                                                 access.row_filter(write.actor, target, "read"))
     if write.connection.execute(query).first() is None:
         raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
                            f"give the id of an existing {field.to} you may see", field=field.id)
+    write.found[known] = target_id
 
 
 def _store_file(write: Write, ref: fields.FileRef) -> int:
@@ -346,7 +358,7 @@ def _unique_query(table: sa.Table, key: str, item_id: int | None) -> Any:
     return (query.where(table.c.id != sa.bindparam("_item_id")) if item_id is not None else query).limit(1)
 
 
-def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None) -> None:
+def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None) -> None:
     for key, value in values.items():
         field = process.fields.get(key)
         if field is None or not field.unique or fields.is_empty(value):
@@ -472,7 +484,7 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
                                        "create the item in an earlier stage and move it, or fill what the "
                                        "condition needs")
     if unique:
-        _check_unique(write, process, item, None)
+        check_unique(write, process, item, None)
     system = {"pipeline": chosen.id, "stage": stage_id, "created_by": write.actor.id, "created_at": write.now,
               "updated_by": write.actor.id, "updated_at": write.now, "version": 1,
               "definition_version": write.compiled.version,
@@ -486,6 +498,60 @@ def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]
     snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
     return _history(write, new.process, item_id, "create", None, None,
                     {**snapshot, "pipeline": new.pipeline, "stage": new.stage})
+
+
+def insert_new(write: Write, news: list[NewItem]) -> list[int]:
+    """Write checked new items of one process at once: the item rows in one executemany (with
+    `RETURNING id`, in the order given), their multiple values and their history rows; returns
+    their ids. Triggers are the caller's: it publishes each item's events, or runs such items
+    through `create` one at a time."""
+    if not news:
+        return []
+    process = news[0].process
+    table = process.table
+    columns = [c.name for c in table.columns if c.name != "id"]
+    ids = _new_ids(write, table, len(news))
+    if ids is None:  # a database we cannot take ids from first: RETURNING, in the order given
+        statement = built((table, "insert_many"), lambda: table.insert().returning(
+            table.c.id, sort_by_parameter_order=True))
+        rows = [{name: new.row.get(name) for name in columns} for new in news]
+        ids = [int(i) for i in write.connection.execute(statement, rows).scalars()]
+    else:
+        rows = [{"id": item_id, **{name: new.row.get(name) for name in columns}} for item_id, new in zip(
+            ids, news, strict=True)]
+        write.connection.execute(built((table, "insert"), table.insert), rows)
+    for field_id, values_table in process.values_tables.items():
+        field = process.fields[field_id]
+        value_rows = []
+        for item_id, new in zip(ids, news, strict=True):
+            for position, value in enumerate(new.item.get(field_id) or ()):
+                value_row = {"item_id": item_id, "position": position, "value": fields.stored_scalar(field, value)}
+                if field.type == "money":
+                    value_row["currency"] = value["currency"]
+                value_rows.append(value_row)
+        if value_rows:
+            write.connection.execute(values_table.insert(), value_rows)
+    _record(write, [_created_history(write, new, item_id) for item_id, new in zip(ids, news, strict=True)])
+    return ids
+
+
+def _new_ids(write: Write, table: sa.Table, count: int) -> list[int] | None:
+    """count ids for new items of table, increasing, taken before they are written (so the rows go in
+    one executemany, which cannot return ids in order on SQLite): on PostgreSQL from the table's
+    sequence, as its default would; on SQLite after the largest ever given (the table is
+    AUTOINCREMENT; the transaction holds the write lock from its start). None elsewhere."""
+    dialect = write.connection.dialect.name
+    if dialect == "postgresql":
+        found = write.connection.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+            {"table": table.name, "count": count}).scalars()
+        return sorted(int(i) for i in found)
+    if dialect == "sqlite":
+        last = write.connection.execute(sa.text(
+            f'SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = :table), 0), '
+            f'coalesce((SELECT max(id) FROM "{table.name}"), 0))'), {"table": table.name}).scalar_one()
+        return list(range(int(last) + 1, int(last) + 1 + count))
+    return None
 
 
 def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
@@ -543,7 +609,7 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
     if emptied:
         raise InvalidValue(f"stage `{stage.id}` requires `{emptied[0]}`; it cannot be emptied here", field=emptied[0])
-    _check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
+    check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
     # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
     returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
     after = _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
