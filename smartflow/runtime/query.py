@@ -466,14 +466,14 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
         column["count"] += row[1]
         if money is not None and row[3] is not None:
             column["sums"][row[2] or ""] = Decimal(row[3]).scaleb(-precision_of(money))
-    rank = sa.func.row_number().over(partition_by=table.c.stage,
-                                     order_by=(table.c.updated_at.desc(), table.c.id.desc())).label("rank")
+    # the newest cards of each stage: one short query per stage on the (stage, updated_at) index, which
+    # reads `top` rows whatever the number of items (a window function over the pipeline read them all)
     card_columns = [table.c.id, table.c.title, table.c.stage] + ([table.c[money.id]] if money else [])
-    ranked = sa.select(*card_columns, rank).where(base).subquery()
-    for row in write.connection.execute(sa.select(ranked).where(ranked.c.rank <= top)
-                                        .order_by(ranked.c.stage, ranked.c.rank)):
-        if row.stage in columns:
+    cards = sa.select(*card_columns).where(base, table.c.stage == sa.bindparam("_stage")).order_by(
+        table.c.updated_at.desc(), table.c.id.desc()).limit(top)
+    for stage_id, column in columns.items():
+        for row in write.connection.execute(cards, {"_stage": stage_id}):
             amount = Decimal(row[3]).scaleb(-precision_of(money)) if money and row[3] is not None else None
-            columns[row.stage]["cards"].append({"id": row.id, "title": row.title, "amount": amount})
+            column["cards"].append({"id": row.id, "title": row.title, "amount": amount})
     return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
             "columns": list(columns.values())}
