@@ -72,8 +72,9 @@ class Automation:
     def watches(self, process_id: str) -> bool:
         return bool(self.by_process.get(process_id))
 
-    def changed(self, write: Any, process_id: str, item_id: int, events: list[Event]) -> None:
-        fire(write, process_id, item_id, events)
+    def changed(self, write: Any, process_id: str, item_id: int, events: list[Event],
+                item: dict[str, Any] | None = None) -> None:
+        fire(write, process_id, item_id, events, item)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         drop_jobs(write, process_id, item_id, reason)
@@ -88,8 +89,9 @@ def service_actor(compiled_trigger: CompiledTrigger) -> Actor:
 # ---- firing --------------------------------------------------------------------------
 
 
-def fire(write: Any, process_id: str, item_id: int, events: list[Event]) -> None:
-    """Run (or schedule) every trigger listening to events on an item; called after each change."""
+def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: dict[str, Any] | None = None) -> None:
+    """Run (or schedule) every trigger listening to events on an item; called after each change, with
+    the item as the change left it when the change's own statement returned it."""
     if not write.triggers or not events:
         return
     automation: Automation = write.compiled.listener
@@ -98,9 +100,11 @@ def fire(write: Any, process_id: str, item_id: int, events: list[Event]) -> None
         return
 
     chain: Chain = write.chain or Chain()
-    # the one read of this change: the triggers and their actions see the item as this change left
+    # at most one read per change: the triggers and their actions see the item as this change left
     # it, then as each later change (made by an action) left it (Chain.current)
-    item = chain.current[(process_id, item_id)] = fetch_unfiltered(write, process_id, item_id)
+    if item is None:
+        item = fetch_unfiltered(write, process_id, item_id)
+    chain.current[(process_id, item_id)] = item
     if item is None:
         return
     for compiled_trigger in automation.matching(process_id, events, item):

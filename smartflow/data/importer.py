@@ -1,11 +1,14 @@
 """Import: rows of a CSV or xlsx file through exactly the services behind single creates and updates.
 
-Each row becomes `items.create` (or, when `--key` finds the item, `items.update` then
-`items.move`) inside a `Write`: the same validation, rights, history and triggers as
-`smartflow item create`. Rows run in batches, one transaction per batch (everything in one
-with `--on-error abort` or `--dry-run`), each row inside a savepoint, so a bad row leaves
-nothing behind while the good ones go in. What can be looked up once per batch is (the
-`--key` matches, linked items named by title); users, options and stages once per import.
+Each new row is checked by `items.new_item`, the checks of `items.create`, and written many at
+a time (data/bulk.py: one executemany per thousand rows, their history rows beside); a row
+whose `--key` finds an item goes through `items.update` then `items.move`. A process whose
+changes a trigger hears gets one `items.create` per row, its triggers running between rows as
+for `smartflow item create`. Rows run in batches, one transaction per batch (everything in one
+with `--on-error abort` or `--dry-run`); a bad row is refused before anything of it is written
+(an update, inside a savepoint), while the good ones go in. What can be looked up once per
+batch is (the `--key` matches, linked items named by title, unique values); users, options and
+stages once per import.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.data import DataFileError
+from smartflow.data import DataFileError, bulk
 from smartflow.data.cells import neutralise
 from smartflow.data.columns import Column, HeaderMatch, column, match_headers
 from smartflow.data.parse import CellProblem, Resolver
@@ -29,7 +32,7 @@ from smartflow.runtime import access, fields, items, people, query
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write
 
-BATCH = 500
+BATCH = 5000
 ON_ERROR = ("skip", "abort")
 
 
@@ -213,11 +216,24 @@ def _run(write: Write, plan: _Plan, batch: list[SheetRow], result: ImportResult,
     plan.resolver.load_links(write, plan.match.columns, [row.values for row in batch])
     read = [_read(plan, row) for row in batch]
     existing = _existing(plan, [r.key for r in read if r.key is not None])
+    pending = _pending(plan, result, existing) if bulk.usable(write, plan.process) else None
     for row, values in zip(batch, read, strict=True):
         result.rows += 1
         if values.problems:
             _failed(plan, result, row, values.problems)
             continue
+        if pending is not None:
+            if values.key is not None and values.key in pending.keys:
+                pending.flush()  # a later row with the same key updates the item the earlier one creates
+            if values.key is None or not existing.get(values.key):
+                try:
+                    pending.add((row, values.key), _new(plan, row, values))
+                    if values.key is not None:
+                        pending.keys.add(values.key)
+                except (CellProblem, ItemError) as error:
+                    _failed(plan, result, row, [error])
+                continue
+            pending.flush()  # an update sees every earlier row written, as it would row by row
         try:
             with write.connection.begin_nested():
                 outcome = _apply(plan, row, values, existing)
@@ -225,8 +241,44 @@ def _run(write: Write, plan: _Plan, batch: list[SheetRow], result: ImportResult,
             _failed(plan, result, row, [error])
             continue
         setattr(result, outcome, getattr(result, outcome) + 1)
+    if pending is not None:
+        pending.flush()
+        result.problems.sort(key=lambda problem: problem.row)  # a unique value is refused when its chunk is written
     if on_progress is not None:
         on_progress(len(batch))
+
+
+class _Pending(bulk.Pending):
+    keys: set[Any]  # the --key values of rows queued and not yet written
+
+
+def _pending(plan: _Plan, result: ImportResult, existing: dict[Any, list[dict[str, Any]]]) -> _Pending:
+    """The new rows of a batch, queued and written many at a time; result and existing kept up to date."""
+
+    def written(tags: list[Any], ids: list[int], news: list[items.NewItem]) -> None:
+        for (_, key), item_id, new in zip(tags, ids, news, strict=True):
+            result.created += 1
+            if key is not None:  # a later row with the same key updates this item
+                pending.keys.discard(key)
+                existing[key] = [{"id": item_id, "pipeline": new.pipeline, "stage": new.stage,
+                                  "created_by": plan.write.actor.id, "assigned_to": new.row.get("assigned_to")}]
+
+    def failed(tag: Any, error: Exception) -> None:
+        row, key = tag
+        pending.keys.discard(key)
+        _failed(plan, result, row, [error])
+
+    pending = _Pending(plan.write, plan.process, written, failed)
+    pending.keys = set()
+    return pending
+
+
+def _new(plan: _Plan, row: SheetRow, read: _Row) -> items.NewItem:
+    """The row's new item, checked by every rule of a create but its unique values (checked per chunk)."""
+    pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline
+    stage = plan.resolver.stage(pipeline, plan.cell(row, "stage"))
+    return items.new_item(plan.write, plan.process.process.id, read.values, pipeline=pipeline.id, stage=stage,
+                          unique=False)
 
 
 def _existing(plan: _Plan, keys: list[Any]) -> dict[Any, list[dict[str, Any]]]:

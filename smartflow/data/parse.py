@@ -10,6 +10,7 @@ title. Every problem names the value as the person wrote it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,8 @@ class Resolver:
             elif self.users[name] != user["id"] and _key(user["login"]) != name:
                 self.users[name] = _AMBIGUOUS
         self.links: dict[str, dict[str, list[int]]] = {}
+        self.singles: dict[str, Field] = {}
+        self.names: dict[str, dict[str, str]] = {}  # options and stages by the keys of their ids and titles
 
     def load_links(self, write: Write, columns: list[Column | None], rows: list[list[Any]]) -> None:
         """Find the linked items a batch names by title: one query per link column."""
@@ -110,7 +113,10 @@ class Resolver:
 
     def _single(self, column: Column, raw: Any, number_format: str | None) -> Any:
         field = column.field
-        single = Field(id=field.id, type=field.type, precision=field.precision, currency=field.currency)
+        single = self.singles.get(field.id)
+        if single is None:  # the field's type alone: the rules are checked by the create, once per value
+            single = self.singles[field.id] = Field(id=field.id, type=field.type, precision=field.precision,
+                                                     currency=field.currency)
         kind = field.type
         if kind == "user":
             return self._user(raw)
@@ -142,12 +148,14 @@ class Resolver:
             raise ValueProblem(f"{raw!r} is not a user (give a login or a name)")
         return user_id
 
-    @staticmethod
-    def _option(field: Field, raw: Any) -> str:
+    def _option(self, field: Field, raw: Any) -> str:
         wanted = _key(str(raw))
-        for option in field.options:
-            if wanted == _key(option.id) or any(wanted == _key(t) for _, t in option.title.values):
-                return option.id
+        names = self.names.get(field.id)
+        if names is None:
+            names = self.names[field.id] = _names((o.id, o.title) for o in field.options)
+        found = names.get(wanted)
+        if found is not None:
+            return found
         titles = ", ".join(o.title.get() for o in field.options)
         raise ValueProblem(f"{raw!r} is not one of the options ({titles})")
 
@@ -180,11 +188,23 @@ class Resolver:
         text = self._text(raw).strip() if raw is not None else ""
         if not text:
             return None
-        for stage in pipeline.stages:
-            if _key(text) in (_key(stage.id), *(_key(t) for _, t in stage.title.values)):
-                return stage.id
+        names = self.names.get(f"stage:{pipeline.id}")
+        if names is None:
+            names = self.names[f"stage:{pipeline.id}"] = _names((s.id, s.title) for s in pipeline.stages)
+        found = names.get(_key(text))
+        if found is not None:
+            return found
         raise CellProblem("stage", raw, f'"{text}" is not a stage of pipeline `{pipeline.id}` '
                           f"({', '.join(s.title.get() for s in pipeline.stages)})")
+
+
+def _names(things: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """Ids by the keys of their id and titles; the first that has a name wins (as a search in order would)."""
+    names: dict[str, str] = {}
+    for thing_id, title in things:
+        for name in (thing_id, *(t for _, t in title.values)):
+            names.setdefault(_key(name), thing_id)
+    return names
 
 
 def _decimal(raw: Any) -> Decimal:

@@ -33,8 +33,10 @@ class Listener(Protocol):
         """Whether anything listens to this process (a cheap check before the item is read again)."""
         ...
 
-    def changed(self, write: Any, process_id: str, item_id: int, events: list[Event]) -> None:
-        """An item was created, updated or moved; may change it further through the runtime."""
+    def changed(self, write: Any, process_id: str, item_id: int, events: list[Event],
+                item: dict[str, Any] | None = None) -> None:
+        """An item was created, updated or moved; may change it further through the runtime. item is
+        the item as the change left it when the change's statement returned it (None: read it)."""
         ...
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -26,6 +27,7 @@ from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, buil
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
 from smartflow.runtime.people import user_id
+from smartflow.runtime.rules import entry_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
 SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_by",
@@ -43,6 +45,9 @@ class Write:
     now: datetime | None = None
     chain: Any = None  # the automation causation chain this write belongs to (None: a person's change)
     triggers: bool = True  # whether changes fire triggers (an import may switch them off)
+    # users and readable linked items found in this transaction: an import names the same ones on
+    # many rows, and none is deleted by a change to an item (nor stops being readable)
+    found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = self.now or clock.now()
@@ -117,11 +122,18 @@ def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, A
     return item
 
 
-def publish(write: Write, process_id: str, item_id: int, events: list[Event]) -> None:
-    """Tell the version's listener (automation) what a change did, in the change's transaction."""
+def publish(write: Write, process_id: str, item_id: int, events: list[Event],
+            item: dict[str, Any] | None = None) -> None:
+    """Tell the version's listener (automation) what a change did, in the change's transaction; item is
+    the item as the change left it, when the change's own statement returned it."""
+    if events and watched(write, process_id):
+        write.compiled.listener.changed(write, process_id, item_id, events, item)
+
+
+def watched(write: Write, process_id: str) -> bool:
+    """Whether a change to an item of the process is heard by anyone (a trigger listens to it)."""
     listener = write.compiled.listener
-    if write.triggers and events and listener is not None and listener.watches(process_id):
-        listener.changed(write, process_id, item_id, events)
+    return write.triggers and listener is not None and listener.watches(process_id)
 
 
 _TIMESTAMPS = frozenset(("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"))
@@ -270,11 +282,16 @@ def _hint(field: Field) -> str | None:
 
 
 def _user_id(write: Write, value: Any, field_id: str) -> int:
+    known = write.found.get(("user", value))
+    if known is not None:
+        return known
     found = user_id(write.connection, write.compiled, value)
     if found is None:
         named = f"#{value}" if isinstance(value, int) else repr(value)  # `#12` is the id form, text a login
         raise InvalidValue(f"field `{field_id}`: there is no user {named}", "run `smartflow user list`; "
                            "a user is given by login, or by id as `#12`", field=field_id)
+    if isinstance(value, (int, str)):
+        write.found[("user", value)] = found
     return found
 
 
@@ -296,12 +313,16 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
 
 def _check_link(write: Write, field: Field, target_id: int) -> None:
     assert field.to is not None
+    known = ("link", field.to, target_id, write.actor)  # readable by this actor
+    if known in write.found:
+        return
     target = write.compiled.processes[field.to]
     query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
                                                 access.row_filter(write.actor, target, "read"))
     if write.connection.execute(query).first() is None:
         raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
                            f"give the id of an existing {field.to} you may see", field=field.id)
+    write.found[known] = target_id
 
 
 def _store_file(write: Write, ref: fields.FileRef) -> int:
@@ -342,8 +363,8 @@ def _unique_query(table: sa.Table, key: str, item_id: int | None) -> Any:
     return (query.where(table.c.id != sa.bindparam("_item_id")) if item_id is not None else query).limit(1)
 
 
-def _check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None,
-                  restoring: bool = False) -> None:
+def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any], item_id: int | None,
+                 restoring: bool = False) -> None:
     for key, value in values.items():
         field = process.fields.get(key)
         if field is None or not field.unique or fields.is_empty(value):
@@ -411,9 +432,36 @@ def _record(write: Write, rows: list[dict[str, Any]]) -> None:
 # ---- operations --------------------------------------------------------------------
 
 
+@dataclass
+class NewItem:
+    """An item checked by every rule of a create and ready to be written: what `create` writes one
+    at a time and an import writes many at a time (`insert_new`)."""
+
+    process: CompiledProcess
+    pipeline: str
+    stage: str
+    item: dict[str, Any]  # canonical values: the defaults, then the values given
+    row: dict[str, Any]  # the item table's columns, system columns included
+
+
 def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
            stage: str | None = None, typed_text: bool = False) -> int:
     """A new item; returns its id."""
+    new = new_item(write, process_id, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
+    table = new.process.table
+    result = write.connection.execute(built((table, "insert"), table.insert), new.row)
+    item_id = int(result.inserted_primary_key[0])
+    _write_multiple(write, new.process, item_id, new.item)
+    _record(write, [_created_history(write, new, item_id)])
+    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=new.stage)])
+    return item_id
+
+
+def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
+             stage: str | None = None, typed_text: bool = False, unique: bool = True) -> NewItem:
+    """Check a new item by every rule of a create: rights, pipeline and stage, types, references,
+    required fields, the stage's required fields and (into a later stage) a transition into it, and
+    unique values (unless unique=False: the caller checks them for many items at once)."""
     process = process_of(write, process_id)
     if access.level(write.actor, process, "create") == "none":
         raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
@@ -441,38 +489,115 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     if empty:
         raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
                            "fill them, or create the item in an earlier stage", field=empty[0])
-    _check_unique(write, process, item, None)
+    if stage_id != chosen.stages[0].id:
+        refused = entry_problems(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor)
+        if refused:
+            raise TransitionNotAllowed(f"{process_id} items cannot be put into stage `{stage_id}`: "
+                                       + "; ".join(refused), refused,
+                                       "create the item in an earlier stage and move it, or fill what the "
+                                       "condition needs")
+    if unique:
+        check_unique(write, process, item, None)
     system = {"pipeline": chosen.id, "stage": stage_id, "created_by": write.actor.id, "created_at": write.now,
               "updated_by": write.actor.id, "updated_at": write.now, "version": 1,
               "definition_version": write.compiled.version,
               "assigned_to": item.pop("assigned_to", write.actor.id)}
     if target.final:
         system["closed_at"] = write.now
+    return NewItem(process, chosen.id, stage_id, item, {**_columns(process, item), **system})
+
+
+def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]:
+    snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
+    return _history(write, new.process, item_id, "create", None, None,
+                    {**snapshot, "pipeline": new.pipeline, "stage": new.stage})
+
+
+def insert_new(write: Write, news: list[NewItem]) -> list[int]:
+    """Write checked new items of one process at once: the item rows in one executemany (with
+    `RETURNING id`, in the order given), their multiple values and their history rows; returns
+    their ids. Triggers are the caller's: it publishes each item's events, or runs such items
+    through `create` one at a time."""
+    if not news:
+        return []
+    process = news[0].process
     table = process.table
-    result = write.connection.execute(built((table, "insert"), table.insert), {**_columns(process, item), **system})
-    item_id = int(result.inserted_primary_key[0])
-    _write_multiple(write, process, item_id, item)
-    snapshot = {k: v for k, v in item.items() if not fields.is_empty(v)}
-    _record(write, [_history(write, process, item_id, "create", None, None,
-                             {**snapshot, "pipeline": chosen.id, "stage": stage_id})])
-    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=stage_id)])
-    return item_id
+    columns = [c.name for c in table.columns if c.name != "id"]
+    ids = _new_ids(write, table, len(news))
+    if ids is None:  # a database we cannot take ids from first: RETURNING, in the order given
+        statement = built((table, "insert_many"), lambda: table.insert().returning(
+            table.c.id, sort_by_parameter_order=True))
+        rows = [{name: new.row.get(name) for name in columns} for new in news]
+        ids = [int(i) for i in write.connection.execute(statement, rows).scalars()]
+    else:
+        rows = [{"id": item_id, **{name: new.row.get(name) for name in columns}} for item_id, new in zip(
+            ids, news, strict=True)]
+        write.connection.execute(built((table, "insert"), table.insert), rows)
+    for field_id, values_table in process.values_tables.items():
+        field = process.fields[field_id]
+        value_rows = []
+        for item_id, new in zip(ids, news, strict=True):
+            for position, value in enumerate(new.item.get(field_id) or ()):
+                value_row = {"item_id": item_id, "position": position, "value": fields.stored_scalar(field, value)}
+                if field.type == "money":
+                    value_row["currency"] = value["currency"]
+                value_rows.append(value_row)
+        if value_rows:
+            write.connection.execute(values_table.insert(), value_rows)
+    _record(write, [_created_history(write, new, item_id) for item_id, new in zip(ids, news, strict=True)])
+    return ids
+
+
+def _new_ids(write: Write, table: sa.Table, count: int) -> list[int] | None:
+    """count ids for new items of table, increasing, taken before they are written (so the rows go in
+    one executemany, which cannot return ids in order on SQLite): on PostgreSQL from the table's
+    sequence, as its default would; on SQLite after the largest ever given (the table is
+    AUTOINCREMENT; the transaction holds the write lock from its start). None elsewhere."""
+    dialect = write.connection.dialect.name
+    if dialect == "postgresql":
+        found = write.connection.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+            {"table": table.name, "count": count}).scalars()
+        return sorted(int(i) for i in found)
+    if dialect == "sqlite":
+        last = write.connection.execute(sa.text(
+            f'SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = :table), 0), '
+            f'coalesce((SELECT max(id) FROM "{table.name}"), 0))'), {"table": table.name}).scalar_one()
+        return list(range(int(last) + 1, int(last) + 1 + count))
+    return None
 
 
 def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
-                    expected_version: int | None) -> None:
-    """Write columns if nobody changed the item since it was read (optimistic lock)."""
+                    expected_version: int | None, *, returning: bool = False) -> dict[str, Any] | None:
+    """Write columns if nobody changed the item since it was read (optimistic lock).
+
+    With returning (when the database can), the same statement returns the row as it left it:
+    the item after the change, decoded as a read decodes it (its multiple values are the read
+    item's, so only for changes that leave them alone). Triggers then need not read it again."""
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     table = process.table
-    statement = built((table, "guarded_update"), lambda: sa.update(table).where(
-        table.c.id == sa.bindparam("_item_id"), table.c.version == sa.bindparam("_read_version")))
+    returning = returning and write.connection.dialect.update_returning
+    row_reader = reader(process)
+
+    def build() -> Any:
+        statement = sa.update(table).where(table.c.id == sa.bindparam("_item_id"),
+                                           table.c.version == sa.bindparam("_read_version"))
+        return statement.returning(*row_reader.columns) if returning else statement
+
     values = {**columns, "version": item["version"] + 1, "updated_by": write.actor.id, "updated_at": write.now,
               "definition_version": write.compiled.version, "_item_id": item["id"], "_read_version": item["version"]}
-    if write.connection.execute(statement, values).rowcount != 1:
+    result = write.connection.execute(built((table, "guarded_update", returning), build), values)
+    row = result.first() if returning else None
+    if (row is None) if returning else (result.rowcount != 1):
         current = write.connection.execute(sa.select(table.c.stage, table.c.version)
                                            .where(table.c.id == item["id"])).first()
         raise _conflict(process, {**item, **(dict(current._mapping) if current else {})})
+    if row is None:
+        return None
+    after = row_reader.decode(row)
+    after.update((field_id, item[field_id]) for field_id in row_reader.multiple)
+    return after
 
 
 def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
@@ -500,12 +625,14 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
     if emptied:
         raise InvalidValue(f"stage `{stage.id}` requires `{emptied[0]}`; it cannot be emptied here", field=emptied[0])
-    _check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
-    _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
-                    expected_version)
+    check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
+    # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
+    returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
+    after = _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
+                            expected_version, returning=returning)
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
     _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
-    publish(write, process_id, item_id, changed_events(changes))
+    publish(write, process_id, item_id, changed_events(changes), after)
     return changes
 
 
@@ -533,12 +660,13 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     assert target is not None
     columns: dict[str, Any] = {"stage": stage, "pipeline": target_pipeline, "moved_by": write.actor.id,
                                "moved_at": write.now, "closed_at": write.now if target.final else None}
-    _guarded_update(write, process, item, columns, None)
+    after = _guarded_update(write, process, item, columns, None, returning=watched(write, process_id))
     rows = [_history(write, process, item_id, "move", "stage", item["stage"], stage)]
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
     _record(write, rows)
-    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)])
+    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)],
+            after)
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
 
 
@@ -566,6 +694,6 @@ def restore(write: Write, process_id: str, item_id: int) -> None:
                            "turn on `features: {recycle_bin: true}` to keep deleted items")
     item = fetch(write, process, item_id, "delete", lock=True, deleted=True)
     held = {f.id: item.get(f.id) for f in process.process.fields if f.unique and not f.multiple}
-    _check_unique(write, process, held, item_id, restoring=True)  # taken by another item while in the bin?
+    check_unique(write, process, held, item_id, restoring=True)  # taken by another item while in the bin?
     _guarded_update(write, process, item, {"deleted_at": None}, None)
     _record(write, [_history(write, process, item_id, "restore")])

@@ -490,20 +490,20 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
         column["count"] += row[1]
         if money is not None and row[3] is not None:
             column["sums"][row[2] or ""] = Decimal(row[3]).scaleb(-precision_of(money))
-    if top <= 0:  # counts and sums only (the web board pages its cards itself): no ranking of every row
-        return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
-                "columns": list(columns.values())}
-    rank = sa.func.row_number().over(partition_by=table.c.stage,
-                                     order_by=(table.c.updated_at.desc(), table.c.id.desc())).label("rank")
-    card_columns = [table.c.id, table.c.title, table.c.stage] + ([table.c[money.id]] if money else [])
-    ranked = sa.select(*card_columns, rank).where(base).subquery()
-    for row in write.connection.execute(sa.select(ranked).where(ranked.c.rank <= top)
-                                        .order_by(ranked.c.stage, ranked.c.rank)):
-        if row.stage in columns:
-            amount = Decimal(row[3]).scaleb(-precision_of(money)) if money and row[3] is not None else None
-            columns[row.stage]["cards"].append({"id": row.id, "title": row.title, "amount": amount})
     totals = money_totals(write, process, base, table.c.stage)
     for stage_id, column in columns.items():
         column["totals"] = totals.get(stage_id, {})  # every money field: {field: {currency: sum}}
-    return {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
-            "money_fields": [f.id for f in shown_money_fields(write, process)], "columns": list(columns.values())}
+    board = {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
+             "money_fields": [f.id for f in shown_money_fields(write, process)], "columns": list(columns.values())}
+    if top <= 0:  # counts and sums only (the web board pages its cards itself)
+        return board
+    # the newest cards of each stage: one short query per stage on the (stage, updated_at) index, which
+    # reads `top` rows whatever the number of items (a window function over the pipeline read them all)
+    card_columns = [table.c.id, table.c.title, table.c.stage] + ([table.c[money.id]] if money else [])
+    cards = sa.select(*card_columns).where(base, table.c.stage == sa.bindparam("_stage")).order_by(
+        table.c.updated_at.desc(), table.c.id.desc()).limit(top)
+    for stage_id, column in columns.items():
+        for row in write.connection.execute(cards, {"_stage": stage_id}):
+            amount = Decimal(row[3]).scaleb(-precision_of(money)) if money and row[3] is not None else None
+            column["cards"].append({"id": row.id, "title": row.title, "amount": amount})
+    return board

@@ -116,6 +116,47 @@ def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
             "(`forbid_self`)"]
 
 
+def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
+    """Every reason a new item may not be put straight into its stage (empty when allowed): as for a
+    move, a transition must lead into the stage that the actor may take and whose condition holds for
+    the item (as it would be created). A pipeline that lists no transitions allows every stage."""
+    rules = process.pipelines[item["pipeline"]]
+    target = item["stage"]
+    if rules.pipeline.transitions is None:
+        return []
+    into = list({id(rule.transition): rule for (_, to), found in rules.rules.items() if to == target
+                 for rule in found}.values())
+    if not into:
+        return [f"no transition leads into `{target}` in pipeline `{rules.pipeline.id}`"]
+    failures = [reasons for rule in into if (reasons := _rule_problems(process, item, actor, rule))]
+    if len(failures) < len(into):
+        return []
+    if len(failures) == 1:
+        return [f"the transition into `{target}`: {failures[0]}"]
+    return [f"no transition into `{target}` may be taken: " + " | ".join(failures)]
+
+
+def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, rule: Any) -> str:
+    """Why the actor may not take one transition with item ("" when they may)."""
+    reasons = []
+    allowed_roles = rule.transition.roles
+    if allowed_roles is not None and not actor.is_local_admin and not (actor.roles & set(allowed_roles)):
+        reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
+    reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
+    if rule.condition is not None:
+        values = context(process, item, actor)
+        holds, error = evaluate(rule.condition, values)
+        if not holds:
+            hidden = access.hidden_fields(actor, process)
+            seen = _shown(rule.transition.when or "", values, hidden)
+            if error and hidden and _names_hidden(rule.transition.when or "", hidden):
+                error = "it could not be evaluated"  # an error's text may quote a value the user may not see
+            shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
+            detail = f" ({shown})" if shown else ""
+            reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
+    return "; ".join(reasons)
+
+
 def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
     rules = process.pipelines[item["pipeline"]]
     source = item["stage"]
@@ -126,27 +167,12 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
     candidates = rules.rules_for(source, target)
     if not candidates:
         return []
-    values = context(process, item, actor)
     failures: list[str] = []
     for rule in candidates:
-        reasons = []
-        allowed_roles = rule.transition.roles
-        if allowed_roles is not None and not actor.is_local_admin and not (actor.roles & set(allowed_roles)):
-            reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
-        reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
-        if rule.condition is not None:
-            holds, error = evaluate(rule.condition, values)
-            if not holds:
-                hidden = access.hidden_fields(actor, process)
-                seen = _shown(rule.transition.when or "", values, hidden)
-                if error and hidden and _names_hidden(rule.transition.when or "", hidden):
-                    error = "it could not be evaluated"  # an error's text may quote a value the user may not see
-                shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
-                detail = f" ({shown})" if shown else ""
-                reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
+        reasons = _rule_problems(process, item, actor, rule)
         if not reasons:
             return []
-        failures.append("; ".join(reasons))
+        failures.append(reasons)
     if len(failures) == 1:
         return [f"the transition `{source}` → `{target}`: {failures[0]}"]
     return [f"no transition `{source}` → `{target}` may be taken: " + " | ".join(failures)]

@@ -87,8 +87,9 @@ class _Automation:
     def watches(self, process_id: str) -> bool:
         return process_id in self._watched
 
-    def changed(self, write: Any, process_id: str, item_id: int, events: list[Any]) -> None:
-        self.built().changed(write, process_id, item_id, events)
+    def changed(self, write: Any, process_id: str, item_id: int, events: list[Any],
+                item: dict[str, Any] | None = None) -> None:
+        self.built().changed(write, process_id, item_id, events, item)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         self.built().removed(write, process_id, item_id, reason)

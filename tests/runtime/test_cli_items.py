@@ -396,3 +396,24 @@ def test_kanban(db: Db) -> None:
                  "lot has no pipeline `mian`", "did you mean `main`?")
     assert_error(invoke(db.url, "kanban", "lots"), EXIT_NOT_DEPLOYED, "there is no process `lots`",
                  "did you mean `lot`?")
+
+
+def test_kanban_cards_are_the_newest_of_each_stage(db: Db) -> None:
+    """Per stage the `top` most recently updated cards, newest first, the higher id first on a tie
+    (runs after test_kanban, whose items are older than these)."""
+    from datetime import UTC, datetime, timedelta
+
+    from smartflow import Engine
+
+    moments = [datetime(2031, 1, 1, tzinfo=UTC) + timedelta(minutes=n) for n in (0, 1, 2, 2, 3, 4, 5)]
+    now = [moments[0]]
+    with Engine(db.url, as_user="ivanova", clock=lambda: now[0]) as crm:
+        made = []
+        for number, moment in enumerate(moments):
+            now[0] = moment
+            made.append(crm.create("lot", {"title": f"card {number}", "price": "1"}))
+        now[0] = moments[-1] + timedelta(minutes=1)
+        crm.update("lot", made[0], {"title": "card 0, touched"})  # the oldest becomes the newest
+        board = crm.kanban("lot", top=6)
+    cards = next(column for column in board["columns"] if column["stage"] == "open")["cards"]
+    assert [card["id"] for card in cards] == [made[0], made[6], made[5], made[4], made[3], made[2]]

@@ -225,8 +225,20 @@ def test_fields_required_at_a_stage(db: Rules) -> None:
     with pytest.raises(InvalidValue, match=r"^stage `prices` requires `supplier`; it cannot be emptied here$"):
         crm.update("purchase", item, {"supplier": ""})
     assert crm.get("purchase", item)["supplier"] == "ООО"
-    ready = crm.create("purchase", {"title": "ready", "supplier": "S", "amount": "1"}, stage="prices")
+    ready = crm.create("purchase", {"title": "ready", "supplier": "S", "amount": "5000"}, stage="prices")
     assert crm.get("purchase", ready)["stage"] == "prices"
+
+
+def test_an_item_created_in_a_later_stage_meets_a_transition_into_it(db: Rules) -> None:
+    """Put straight into a stage, an item is held to the transitions into it as a move would be
+    (their conditions and roles), not only to the stage's required fields."""
+    crm = db.worker()
+    before = item_count(db)
+    with pytest.raises(TransitionNotAllowed) as refused:
+        crm.create("purchase", {"title": "cheap", "supplier": "S", "amount": "1"}, stage="prices")
+    assert str(refused.value).startswith("purchase items cannot be put into stage `prices`: the transition into "
+                                         "`prices`: the condition `amount > 1000` is false (amount = 1.00)")
+    assert item_count(db) == before
 
 
 def test_unique_values(db: Rules) -> None:
