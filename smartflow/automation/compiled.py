@@ -16,7 +16,7 @@ from smartflow.definitions.durations import DURATION as _DURATION
 from smartflow.definitions.durations import shift
 from smartflow.definitions.expressions import environment, is_template, parse_condition
 from smartflow.definitions.model import Process, Trigger
-from smartflow.definitions.sandbox import render
+from smartflow.definitions.sandbox import render, runs_straight
 from smartflow.errors import AutomationFailed
 from smartflow.runtime.events import Event
 
@@ -51,7 +51,7 @@ def due_time(trigger: Trigger, item: dict[str, Any], now: datetime, calendar: Ca
 class CompiledTrigger:
     """A trigger with its condition and templates compiled once per deployed version.
 
-    A condition or template that cannot loop or call (evaluator.is_cheap) is evaluated here, without
+    A condition or template that cannot loop or call (sandbox.runs_straight) is evaluated here, without
     the trace function (its time is bounded by its inputs; the sandbox's checks still hold); any
     other goes to a child process of the evaluator's pool, killed when it runs over time or memory.
     """
@@ -66,7 +66,7 @@ class CompiledTrigger:
         # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
         self.condition = env.compile_expression(trigger.when, undefined_to_none=False) if trigger.when else None
         node = parse_condition(trigger.when)[0] if trigger.when else None
-        self.cheap_condition = node is not None and evaluator.is_cheap(node)
+        self.cheap_condition = node is not None and runs_straight(node)
         self.templates: dict[str, Any] = {}
         self.sources: dict[str, str] = {}
         self.cheap: set[str] = set()
@@ -75,7 +75,7 @@ class CompiledTrigger:
                 name = f"{index}.{key}"
                 self.templates[name] = env.from_string(source)
                 self.sources[name] = source
-                if evaluator.is_cheap(env.parse(source)):
+                if runs_straight(env.parse(source)):
                     self.cheap.add(name)
 
     def holds(self, values: dict[str, Any]) -> bool:

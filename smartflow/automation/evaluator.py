@@ -14,9 +14,9 @@ bench/bench_sandbox.py). The child speaks pickle only in the direction parent â†
 answers are JSON, so a child that a template somehow took over still cannot hand the parent an
 object to run.
 
-Texts that cannot run away stay in-process (`is_cheap`): no loops, calls, macros, `**`, `%` or
-filters beyond a few linear ones, so their cost is linear in their own length and in the item's
-values, which are bounded by the definition and the stored fields.
+Texts that cannot run away stay in-process (`definitions.sandbox.runs_straight`): no loops, calls,
+macros, `**`, `%` or filters beyond a few linear ones, so their cost is linear in their own length
+and in the item's values, which are bounded by the definition and the stored fields.
 """
 
 from __future__ import annotations
@@ -42,36 +42,6 @@ START_TIMEOUT = 30.0  # seconds for a child to import and say it is ready (a loa
 CACHE_SIZE = 512  # compiled texts a child keeps
 
 _HEADER = struct.Struct("!I")
-
-# ---- which texts may stay in-process --------------------------------------------------------------
-
-_CHEAP_NODES = frozenset({
-    "Template", "Output", "TemplateData", "Expression", "Name", "Const", "Getattr", "Getitem", "Compare", "Operand",
-    "And", "Or", "Not", "Neg", "Pos", "CondExpr", "Concat", "List", "Tuple", "Dict", "Pair", "Add", "Sub", "Mul",
-    "Div", "FloorDiv", "Test", "Filter", "Slice",
-})
-# filters and tests whose cost is linear in their input
-_CHEAP_FILTERS = frozenset({"default", "d", "lower", "upper", "length", "count", "trim", "string", "int", "float",
-                            "abs", "round", "title", "capitalize", "tojson", "first", "last", "e", "escape"})
-_CHEAP_TESTS = frozenset({"defined", "undefined", "none", "number", "string", "integer", "float", "boolean", "true",
-                          "false", "eq", "ne", "lt", "le", "gt", "ge", "in", "even", "odd", "sameas", "mapping"})
-
-
-def is_cheap(node: Any) -> bool:
-    """Whether a parsed condition or template is safe to evaluate in-process: it cannot loop or call.
-
-    Every node left is at most linear in its inputs (`*` and `+` on sequences are further capped
-    by the sandbox at 64 KiB), and its inputs are constants of the definition or the item's values.
-    """
-    kind = type(node).__name__
-    if kind not in _CHEAP_NODES:
-        return False
-    if kind == "Filter" and node.name not in _CHEAP_FILTERS:
-        return False
-    if kind == "Test" and node.name not in _CHEAP_TESTS:
-        return False
-    return all(is_cheap(child) for child in node.iter_child_nodes())
-
 
 # ---- the child ------------------------------------------------------------------------------------
 

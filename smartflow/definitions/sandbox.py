@@ -240,19 +240,34 @@ def _check_repeat(sequence: Any, times: Any) -> None:
         raise TemplateRefused(f"repeating {len(sequence)} items {times} times is over the limit of {MAX_OUTPUT}")
 
 
-# What a template may hold and still run straight through: no loop, no call, no filter or test, no
-# macro or block, no multiplication, power or formatting; only names, constants, attributes, items,
-# comparisons, `and`/`or`/`not`, `+`/`-`, `~`, `if`. Its run is bounded by its size and its values'.
-_STRAIGHT = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr,
-             nodes.Getitem, nodes.Slice, nodes.CondExpr, nodes.If, nodes.Compare, nodes.Operand, nodes.And,
-             nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Concat, nodes.Add, nodes.Sub, nodes.Tuple,
-             nodes.List, nodes.Dict, nodes.Pair, nodes.Assign)
+# What a text may hold and still run straight through, with no clock watching it and outside a
+# child process (automation.evaluator): names, constants, attributes and items, comparisons,
+# `and`/`or`/`not`, `+`, `-`, `*`, `/`, `//`, `~`, `if` and `set`, and the filters and tests below,
+# each linear in its input. No loop, call, macro, `**` or `%`: its run is bounded by its own size and
+# its values' (the sandbox caps `*` and `+` on sequences), so a clock would only cost four times the
+# render of a short text.
+_STRAIGHT_NODES = frozenset({
+    "Template", "Output", "TemplateData", "Expression", "Name", "Const", "Getattr", "Getitem", "Slice", "Compare",
+    "Operand", "And", "Or", "Not", "Neg", "Pos", "CondExpr", "If", "Assign", "Concat", "List", "Tuple", "Dict",
+    "Pair", "Add", "Sub", "Mul", "Div", "FloorDiv", "Test", "Filter",
+})
+_STRAIGHT_FILTERS = frozenset({"default", "d", "lower", "upper", "length", "count", "trim", "string", "int", "float",
+                               "abs", "round", "title", "capitalize", "tojson", "first", "last", "e", "escape"})
+_STRAIGHT_TESTS = frozenset({"defined", "undefined", "none", "number", "string", "integer", "float", "boolean",
+                             "true", "false", "eq", "ne", "lt", "le", "gt", "ge", "in", "even", "odd", "sameas",
+                             "mapping"})
 
 
 def runs_straight(tree: Any) -> bool:
-    """Whether a parsed template (or expression) holds only what runs straight through: such a one needs
-    no clock watching it, which costs four times its render (a trace function hears every call)."""
-    return isinstance(tree, _STRAIGHT) and all(runs_straight(child) for child in tree.iter_child_nodes())
+    """Whether a parsed template or expression holds only what runs straight through (above)."""
+    kind = type(tree).__name__
+    if kind not in _STRAIGHT_NODES:
+        return False
+    if kind == "Filter" and tree.name not in _STRAIGHT_FILTERS:
+        return False
+    if kind == "Test" and tree.name not in _STRAIGHT_TESTS:
+        return False
+    return all(runs_straight(child) for child in tree.iter_child_nodes())
 
 
 class _Deadline:

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import UndefinedError
 
-from smartflow.automation.evaluator import Evaluator, is_cheap
+from smartflow.automation.evaluator import Evaluator
 from smartflow.automation.worker import JOB_ATTEMPTS
 from smartflow.definitions.expressions import environment, parse_condition
-from smartflow.definitions.sandbox import EvaluationStopped, TemplateRefused
+from smartflow.definitions.sandbox import EvaluationStopped, TemplateRefused, runs_straight
 from smartflow.errors import AutomationFailed
 from tests.automation.support import ROLES, Auto, process
 from tests.runtime.support import module_url
@@ -66,7 +66,7 @@ def _pid(evaluator: Evaluator) -> int:
 def test_only_texts_that_cannot_loop_or_call_stay_in_process(source: str, cheap: bool) -> None:
     node, problem = parse_condition(source)
     assert problem is None and node is not None
-    assert is_cheap(node) is cheap
+    assert runs_straight(node) is cheap
 
 
 @pytest.mark.parametrize(("source", "cheap"), [
@@ -77,7 +77,7 @@ def test_only_texts_that_cannot_loop_or_call_stay_in_process(source: str, cheap:
     ("{{ title | center(20) }}", False),
 ])
 def test_templates_with_loops_or_calls_go_to_a_child(source: str, cheap: bool) -> None:
-    assert is_cheap(environment().parse(source)) is cheap
+    assert runs_straight(environment().parse(source)) is cheap
 
 
 def test_a_step_in_c_is_killed_at_the_time_limit_and_the_next_text_runs(pool: Evaluator) -> None:
