@@ -37,13 +37,24 @@ def sums_text(sums: dict[str, Any], lang: str) -> list[str]:
     return [amount(total, currency, lang) for currency, total in sorted(sums.items())]
 
 
+def column_sums(view: ProcessView, column: dict[str, Any], money_fields: list[str], lang: str) -> list[str]:
+    """A column's money, per field and currency: the amounts alone when the process shows one money
+    field, each named by its field when it shows several."""
+    if len(money_fields) <= 1:
+        return sums_text(column["sums"], lang)
+    totals = column.get("totals") or {}
+    return [f"{view.field_title(field_id)}: {text}" for field_id in money_fields
+            for text in sums_text(totals.get(field_id, {}), lang)]
+
+
 def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> list[dict[str, Any]]:
     """Each stage of the pipeline with its count and sums (from the services' kanban), in order."""
     board = found.crm.kanban(view.id, pipeline["id"], top=0)
     totals = {c["stage"]: c for c in board["columns"]}
-    money = view.field_title(board["money_field"]) if board.get("money_field") else None
+    fields = list(board.get("money_fields") or [])
+    money = view.field_title(board["money_field"]) if board.get("money_field") and len(fields) <= 1 else None
     return [{**stage, "title": view.stage_title(stage["id"]), "count": totals[stage["id"]]["count"],
-             "sums": sums_text(totals[stage["id"]]["sums"], found.lang), "money": money}
+             "sums": column_sums(view, totals[stage["id"]], fields, found.lang), "money": money}
             for stage in pipeline["stages"]]
 
 

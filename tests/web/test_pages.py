@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from smartflow.web.present import amount
 from tests.web.support import PASSWORD, Site
 
 pytestmark = pytest.mark.db
@@ -96,8 +97,22 @@ def test_kanban_without_cards_counts_and_sums_as_with_them(site: Site) -> None:
     full = site.admin.kanban("procurement", top=5)
     assert [c["cards"] for c in bare["columns"]] == [[] for _ in bare["columns"]]
     assert any(c["cards"] for c in full["columns"])
-    assert [(c["stage"], c["count"], c["sums"]) for c in bare["columns"]] == \
-        [(c["stage"], c["count"], c["sums"]) for c in full["columns"]]
+    assert [(c["stage"], c["count"], c["sums"], c["totals"]) for c in bare["columns"]] == \
+        [(c["stage"], c["count"], c["sums"], c["totals"]) for c in full["columns"]]
+
+
+def test_a_column_sums_every_money_field_by_currency(site: Site, boss: httpx.Client) -> None:
+    """Procurement has two money fields (the estimate and the supplier's price): each column shows both."""
+    board = site.admin.kanban("procurement", top=0)
+    assert board["money_fields"] == ["estimate", "quoted_price"]
+    column = next(c for c in board["columns"] if c["totals"].get("quoted_price"))
+    html = boss.get("/processes/procurement/kanban").text
+    section = html[html.index(f'data-stage="{column["stage"]}"'):]
+    section = section[:section.index("</section>")]
+    shown = re.findall(r"<span>([^<]*)</span>", section[section.index("data-sums"):])
+    assert shown == [f"{title}: {amount(total, currency, 'en')}"
+                     for field_id, title in (("estimate", "Estimate amount"), ("quoted_price", "Quoted price"))
+                     for currency, total in sorted(column["totals"][field_id].items())]
 
 
 def test_a_move_after_the_session_ended_says_so(site: Site) -> None:
