@@ -27,12 +27,12 @@ class FieldRules:
     """The field conditions of a process, compiled once per deployed version."""
 
     def __init__(self, process: CompiledProcess) -> None:
-        env = environment()
         self.conditions: dict[str, dict[str, tuple[str, Any]]] = {"visible_when": {}, "required_when": {},
                                                                   "read_only_when": {}}
         for field in process.process.fields:
             for key, source in field.conditions:
-                self.conditions[key][field.id] = (source, env.compile_expression(source))
+                # Jinja2 is compiled in only for a process that has conditions: reads stay light
+                self.conditions[key][field.id] = (source, environment().compile_expression(source))
         self.stage_read_only = {(pipeline.id, stage.id): frozenset(stage.read_only)
                                 for pipeline in process.process.pipelines for stage in pipeline.stages}
         self.any_condition = any(self.conditions.values())
