@@ -83,8 +83,8 @@ def check_permission_hidden_fields(folder: Folder) -> Iterator[Diagnostic]:
                     yield unknown("field", field_id, fields, process.at(path), path, context)
 
 
-def movers(process: ProcessDoc, folder: Folder, target: str) -> set[str]:
-    """Roles whose rights let them move an item of this process into stage target."""
+def granted(process: ProcessDoc, folder: Folder, action: str, stage: str | None = None) -> set[str]:
+    """Roles whose rights give them action on items of this process (for a move: into stage)."""
     grants = process.data.get("permissions") or {}
     roles: set[str] = set()
     for role_id in folder.role_ids():
@@ -94,11 +94,16 @@ def movers(process: ProcessDoc, folder: Folder, target: str) -> set[str]:
             if role_id == "administrator":
                 roles.add(role_id)
             continue
-        level = grant if isinstance(grant, str) else grant.get("move", "none")
-        stages = None if isinstance(grant, str) else grant.get("stages")
-        if level != "none" and (stages is None or target in stages):
+        level = grant if isinstance(grant, str) else grant.get(action, "none")
+        stages = None if isinstance(grant, str) or stage is None else grant.get("stages")
+        if level != "none" and (stages is None or stage in stages):
             roles.add(role_id)
     return roles
+
+
+def movers(process: ProcessDoc, folder: Folder, target: str) -> set[str]:
+    """Roles whose rights let them move an item of this process into stage target."""
+    return granted(process, folder, "move", target)
 
 
 def check_transition_roles(folder: Folder) -> Iterator[Diagnostic]:

@@ -8,7 +8,7 @@ from typing import Any
 from smartflow.definitions.diagnostics import Diagnostic
 from smartflow.definitions.expressions import names_used, parse_condition
 from smartflow.definitions.model import SELF_FIELDS, SYSTEM_FIELDS
-from smartflow.definitions.validate.behaviour import _check_expression, movers
+from smartflow.definitions.validate.behaviour import _check_expression, granted, movers
 from smartflow.definitions.validate.context import Folder, ProcessDoc, error, unknown
 
 CONDITION_KEYS = ("visible_when", "required_when", "read_only_when")
@@ -124,27 +124,12 @@ def _hides(grant: Any, field_id: str) -> bool:
     return isinstance(grant, dict) and field_id in (grant.get("hidden_fields") or [])
 
 
-def _creators(process: ProcessDoc, folder: Folder) -> set[str]:
-    grants = process.data.get("permissions") or {}
-    found = set()
-    for role_id in folder.role_ids():
-        grant = grants.get(role_id)
-        if grant is None:
-            if role_id == "administrator":
-                found.add(role_id)
-            continue
-        level = grant if isinstance(grant, str) else grant.get("create", "none")
-        if level != "none":
-            found.add(role_id)
-    return found
-
-
 def check_required_hidden(folder: Folder) -> Iterator[Diagnostic]:
     """A required field is visible to some role that must fill it: one that may create the item (for
     `required: true`) or move items into the stage (for a stage's `required`)."""
     for process in folder.processes:
         grants = process.data.get("permissions") or {}
-        creators = _creators(process, folder)
+        creators = granted(process, folder, "create")
         for field_id, raw in process.fields.items():
             if raw.get("required") is True and creators and all(_hides(grants.get(r), field_id) for r in creators):
                 path = ("fields", field_id, "required")
