@@ -25,38 +25,28 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_data import _definition, database, item_rows
-from smartflow.compile.sql import build_metadata
-from smartflow.db import make_engine
+from bench.bench_data import bulk_load, database, item_rows
 
 PASSWORD = "bench-password-1"
 
 
 def load(url: str, count: int) -> None:
     """count items straight into the table, updated over the last year (loading is not measured)."""
-    table = build_metadata(_definition()).tables["p_deal"]
     rng = random.Random(11)
     now = datetime.now(UTC)
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            batch: list[dict[str, Any]] = []
-            for row in item_rows(count):
-                row["updated_at"] = now - timedelta(minutes=rng.randrange(0, 525_600))
-                batch.append(row)
-                if len(batch) == 5000:
-                    connection.execute(table.insert(), batch)
-                    batch = []
-            if batch:
-                connection.execute(table.insert(), batch)
-    finally:
-        engine.dispose()
+
+    def spread() -> Iterator[dict[str, Any]]:
+        for row in item_rows(count):
+            yield {**row, "updated_at": now - timedelta(minutes=rng.randrange(0, 525_600))}
+
+    bulk_load(url, count, spread())
 
 
 def timed(client: Any, path: str) -> tuple[float, Any]:

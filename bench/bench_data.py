@@ -130,14 +130,14 @@ def item_rows(count: int, start: int = 0, seed: int = 7) -> Iterator[dict[str, A
                "urgent": rng.random() < 0.2, "supplier": rng.choice(("ООО «СтройБетон»", "=formula", "ИП Ёлкин"))}
 
 
-def bulk_load(url: str, count: int) -> None:
-    """count items straight into the table (loading is not what is measured)."""
+def bulk_load(url: str, count: int, rows: Iterator[dict[str, Any]] | None = None) -> None:
+    """count items (item_rows, unless rows are given) straight into the table (loading is not what is measured)."""
     table = build_metadata(_definition()).tables["p_deal"]
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             batch: list[dict[str, Any]] = []
-            for row in item_rows(count):
+            for row in rows if rows is not None else item_rows(count):
                 batch.append(row)
                 if len(batch) == 5000:
                     connection.execute(table.insert(), batch)

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import sqlalchemy as sa
 
+from bench.bench_apply import fresh_url  # a fresh SQLite file or PostgreSQL schema
 from smartflow import Engine
 from smartflow.definitions.convert import to_yaml
 from smartflow.deploy import apply as deploy
@@ -42,17 +42,6 @@ PROCESS = {"kind": "Process", "id": "bench", "title": "Bench",
                "a": {"title": "A"}, "b": {"title": "B"}, "won": {"title": "Won", "semantic": "success"},
                "lost": {"title": "Lost", "semantic": "failure"}}}},
            "permissions": {"manager": "all"}}
-
-
-def fresh_url(base: str | None, folder: Path) -> tuple[str, Any]:
-    if base is None:
-        return f"sqlite:///{folder / 'bench.db'}", None
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), (engine, schema)
 
 
 def free_port() -> int:
@@ -128,7 +117,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url, cleanup = fresh_url(args.db, Path(folder))
+        url, cleanup = fresh_url(args.db, Path(folder), 0)
         try:
             run(url, args, Path(folder))
         finally:
