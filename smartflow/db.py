@@ -13,6 +13,7 @@ SQLite needs two things SQLAlchemy's defaults don't give:
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 DEFAULT_URL = "sqlite:///smartflow.db"
@@ -67,9 +68,26 @@ def make_engine(url: str | None = None, busy_timeout: float | None = None, **kwa
 
 
 def _json_dumps(value: object) -> str:
-    import json
+    return _json_encoder().encode(value)
 
-    return json.dumps(value, ensure_ascii=False)
+
+@cache
+def _json_encoder() -> Any:
+    """json.dumps(value, ensure_ascii=False), without building an encoder per value (as dumps does
+    when given any option). Decimals, dates and date-times are written as `fields.plain` writes
+    them (`"1500.00"`, ISO text), so a canonical value need not be made plain first."""
+    import json
+    from datetime import date
+    from decimal import Decimal
+
+    def plain(value: object) -> str:
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, date):  # date-times too
+            return value.isoformat()
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    return json.JSONEncoder(ensure_ascii=False, default=plain)
 
 
 def _casefold(value: object) -> object:

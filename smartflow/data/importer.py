@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,13 @@ class _Plan:
         users = people.list_users(write.connection, write.compiled)
         return cls(write, process, headers, match, Resolver(process.process, users, sheet.kind == "csv"), key)
 
+    @cached_property
+    def readers(self) -> list[tuple[int, Column, Callable[[Any, str | None], Any]]]:
+        """Per column read into a field (pipeline and stage are read apart): its place, its column and
+        the resolver's reader prepared for it."""
+        return [(index, found, self.resolver.reader(found)) for index, found in enumerate(self.match.columns)
+                if found is not None and found.id not in ("pipeline", "stage")]
+
     def header(self, field_id: str | None) -> str:
         position = self.match.position(field_id) if field_id else None
         return self.headers[position] if position is not None else ""
@@ -196,11 +204,10 @@ def _read(plan: _Plan, row: SheetRow) -> _Row:
     values: dict[str, Any] = {}
     problems: list[CellProblem] = []
     key = None
-    for index, found in enumerate(plan.match.columns):
-        if found is None or found.id in ("pipeline", "stage"):
-            continue
+    formats = row.formats
+    for index, found, read in plan.readers:
         try:
-            value = plan.resolver.value(found, row.values[index], row.formats[index] if row.formats else None)
+            value = read(row.values[index], formats[index] if formats else None)
         except CellProblem as problem:
             problems.append(problem)
             continue
@@ -278,7 +285,7 @@ def _new(plan: _Plan, row: SheetRow, read: _Row) -> items.NewItem:
     pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline
     stage = plan.resolver.stage(pipeline, plan.cell(row, "stage"))
     return items.new_item(plan.write, plan.process.process.id, read.values, pipeline=pipeline.id, stage=stage,
-                          unique=False)
+                          unique=False, canonical=True)
 
 
 def _existing(plan: _Plan, keys: list[Any]) -> dict[Any, list[dict[str, Any]]]:

@@ -10,9 +10,10 @@ title. Every problem names the value as the person wrote it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,8 @@ from smartflow.runtime.items import Write
 
 _RUSSIAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _ID = re.compile(r"^#?(\d+)$")
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")  # what int() and Decimal() read alike
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _USER_ID = re.compile(r"^#(\d+)$")
 _AMBIGUOUS = -1
 
@@ -111,12 +114,41 @@ class Resolver:
             return values
         return values[0] if values else None
 
-    def _single(self, column: Column, raw: Any, number_format: str | None) -> Any:
+    def reader(self, column: Column) -> Callable[[Any, str | None], Any]:
+        """value(column, …) prepared for one column: a CSV's text cells of a single-valued field go
+        straight to `_from_text` (the very conversion `value` makes of them), the rest through `value`."""
         field = column.field
+        if field.multiple or field.type in ("link", "file"):
+            return partial(self.value, column)
+        single = self._single_field(field)
+        neutralised = self.neutralised
+        from_text = self._from_text
+
+        def read(raw: Any, number_format: str | None = None) -> Any:
+            if type(raw) is not str:
+                return self.value(column, raw, number_format)
+            text = restore(raw) if neutralised else raw
+            if not text or text.isspace():
+                return None
+            try:
+                return from_text(column, single, text)
+            except ValueProblem as problem:
+                message = quoted(quoted(str(problem), text), text.strip())
+                raise CellProblem(column.id, raw, message) from None
+
+        return read
+
+    def _single_field(self, field: Field) -> Field:
+        """The field's type alone: the rules are checked by the create, once per value."""
         single = self.singles.get(field.id)
-        if single is None:  # the field's type alone: the rules are checked by the create, once per value
+        if single is None:
             single = self.singles[field.id] = Field(id=field.id, type=field.type, precision=field.precision,
                                                      currency=field.currency)
+        return single
+
+    def _single(self, column: Column, raw: Any, number_format: str | None) -> Any:
+        field = column.field
+        single = self._single_field(field)
         kind = field.type
         if kind == "user":
             return self._user(raw)
@@ -125,10 +157,7 @@ class Resolver:
         if kind == "link":
             return self._link(column, raw)
         if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal, datetime, date)):
-            text = str(raw) if kind in ("string", "text") else str(raw).strip()
-            if kind == "date" and (found := _RUSSIAN_DATE.match(text)):
-                return _day(found, text)
-            return fields.parse_text(single, text)
+            return self._from_text(column, single, raw if isinstance(raw, str) else str(raw))
         if kind == "money" and not isinstance(raw, (datetime, date)):
             currency = currency_of(number_format) or field.currency or DEFAULT_CURRENCY
             return fields.coerce(single, {"amount": _decimal(raw), "currency": currency})
@@ -137,6 +166,31 @@ class Resolver:
         if kind == "datetime" and isinstance(raw, datetime) and raw.tzinfo is None:
             return raw.replace(tzinfo=UTC)  # exports write UTC
         return fields.coerce(single, _decimal(raw) if isinstance(raw, float) else raw)
+
+    def _from_text(self, column: Column, single: Field, raw: str) -> Any:
+        """A text cell's value (not blank); the plain forms of the commonest types are read directly,
+        as `fields.parse_text` reads them, everything else by it."""
+        kind = single.type
+        if kind in ("string", "text"):
+            return raw
+        if kind == "user":
+            return self._user(raw)
+        if kind == "enum":
+            return self._option(column.field, raw)
+        if kind == "link":
+            return self._link(column, raw)
+        text = raw.strip()
+        if kind == "integer" and _INTEGER.match(text):
+            return int(text)
+        if kind == "date":
+            if _ISO_DATE.match(text):
+                try:
+                    return date.fromisoformat(text)
+                except ValueError:
+                    pass  # parse_text names the problem
+            elif found := _RUSSIAN_DATE.match(text):
+                return _day(found, text)
+        return fields.parse_text(single, text)
 
     def _user(self, raw: Any) -> int:
         text = str(raw).strip()
@@ -163,6 +217,8 @@ class Resolver:
         text = str(raw).strip()
         found = _ID.match(text)
         if found:
+            if int(found.group(1)) <= 0:
+                raise ValueProblem(f"{raw!r} is not an id")
             return int(found.group(1))
         ids = self.links.get(column.id, {}).get(text, [])
         target = column.field.to

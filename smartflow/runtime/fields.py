@@ -42,7 +42,14 @@ class FileRef:
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or (isinstance(value, dict) and value.get("amount") is None)
+    """None, empty text, an empty list, or money without an amount."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, list):
+        return not value
+    return isinstance(value, dict) and value.get("amount") is None
 
 
 def parse_text(field: Field, raw: str) -> Any:
@@ -83,7 +90,11 @@ def _decimal(field: Field, raw: Any) -> Decimal:
     if not value.is_finite():
         raise ValueProblem(f"{raw!r} is not a number")
     places = precision_of(field)
-    if value != round(value, places):
+    try:
+        rounded = round(value, places)
+    except InvalidOperation:  # more digits than a Decimal holds (28): far past what a column stores
+        raise ValueProblem(f"{raw} is too large to store (at most {_largest(field)})") from None
+    if value != rounded:
         raise ValueProblem(f"{raw} has more than {places} digits after the point")
     return value
 
@@ -308,8 +319,13 @@ def file_reference(path: Path) -> FileRef:
     return FileRef(path.name, size, digest.hexdigest(), str(path.resolve()))
 
 
+_PLAIN = frozenset({str, int, bool, float})  # JSON-friendly as they are
+
+
 def plain(value: Any) -> Any:
     """A canonical value as JSON-friendly data (for --format json and history rows)."""
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, Decimal):

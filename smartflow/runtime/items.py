@@ -23,6 +23,7 @@ from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
 from smartflow.runtime import access, clock, fieldrules, fields
 from smartflow.runtime.access import Actor
+from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
@@ -239,10 +240,14 @@ def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[s
 # ---- values ------------------------------------------------------------------------
 
 
-def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool) -> dict[str, Any]:
-    """Coerce and check the given values; raises InvalidValue naming field, value and rule."""
+def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
+            canonical: bool = False) -> dict[str, Any]:
+    """Coerce and check the given values; raises InvalidValue naming field, value and rule.
+
+    canonical: the values are canonical already (an import's cells, read for the field's type by
+    data/parse.py with the same `fields.parse_text` / `coerce`), so only the field's rules are checked."""
     prepared: dict[str, Any] = {}
-    known = [*process.fields, *SYSTEM_SETTABLE]
+    hidden = access.hidden_fields(write.actor, process)
     for key, raw in values.items():
         if key == "title":
             title = str(raw).strip() if raw is not None else ""
@@ -255,18 +260,30 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
             continue
         field = process.fields.get(key)
         if field is None:
+            known = [*process.fields, *SYSTEM_SETTABLE]
             raise InvalidValue(f"{process.process.id} has no field `{key}`",
                                did_you_mean(key, known) or f"fields: {known_list(known)}", field=key)
-        access.refuse_hidden(write.actor, process, (key,), "set")
+        if key in hidden:
+            access.refuse_hidden(write.actor, process, (key,), "set")
         try:
-            value = fields.parse_text(field, raw) if typed_text and isinstance(raw, str) else fields.coerce(field, raw)
+            if canonical:
+                value = raw
+            elif typed_text and isinstance(raw, str):
+                value = fields.parse_text(field, raw)
+            else:
+                value = fields.coerce(field, raw)
             if not fields.is_empty(value):
                 fields.check(field, value)
-                value = fields.with_decimals(field, value)
+                if field.type in DECIMAL_TYPES:
+                    value = fields.with_decimals(field, value)
         except fields.ValueProblem as problem:
             raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
-        prepared[key] = _resolve_references(write, process, field, value)
+        prepared[key] = _resolve_references(write, process, field, value) if field.type in REFERENCE_TYPES else value
     return prepared
+
+
+DECIMAL_TYPES = frozenset({"number", "money"})  # whose values take the field's decimals (fields.with_decimals)
+REFERENCE_TYPES = frozenset({"user", "link", "file"})  # whose values name a row elsewhere (_resolve_references)
 
 
 def _hint(field: Field) -> str | None:
@@ -415,6 +432,9 @@ def _write_multiple(write: Write, process: CompiledProcess, item_id: int, values
             write.connection.execute(table.insert(), rows)
 
 
+HISTORY_COLUMNS = ("process", "item_id", "at", "actor_id", "kind", "field", "old", "new", "via", "definition_version")
+
+
 def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, field: str | None = None,
              old: Any = None, new: Any = None) -> dict[str, Any]:
     return {"process": process.process.id, "item_id": item_id, "at": write.now, "actor_id": write.actor.id,
@@ -458,10 +478,12 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
 
 
 def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
-             stage: str | None = None, typed_text: bool = False, unique: bool = True) -> NewItem:
+             stage: str | None = None, typed_text: bool = False, unique: bool = True,
+             canonical: bool = False) -> NewItem:
     """Check a new item by every rule of a create: rights, pipeline and stage, types, references,
     required fields, the stage's required fields and (into a later stage) a transition into it, and
-    unique values (unless unique=False: the caller checks them for many items at once)."""
+    unique values (unless unique=False: the caller checks them for many items at once). canonical:
+    see `prepare`."""
     process = process_of(write, process_id)
     if access.level(write.actor, process, "create") == "none":
         raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
@@ -478,7 +500,7 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
                            did_you_mean(stage_id, stages) or f"stages: {known_list(stages)}", field="stage")
     if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id):
         raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
-    prepared = prepare(write, process, values, typed_text)
+    prepared = prepare(write, process, values, typed_text, canonical)
     item = {**_defaults(process, prepared), **prepared}
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
@@ -508,16 +530,21 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
 
 
 def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]:
-    snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
-    return _history(write, new.process, item_id, "create", None, None,
-                    {**snapshot, "pipeline": new.pipeline, "stage": new.stage})
+    return _history(write, new.process, item_id, "create", None, None, _snapshot(new))
+
+
+def _snapshot(new: NewItem) -> dict[str, Any]:
+    """What a create's history row records: the values given or defaulted, the pipeline and the stage."""
+    is_empty = fields.is_empty
+    return {**{k: v for k, v in new.item.items() if not is_empty(v)}, "pipeline": new.pipeline, "stage": new.stage}
 
 
 def insert_new(write: Write, news: list[NewItem]) -> list[int]:
-    """Write checked new items of one process at once: the item rows in one executemany (with
-    `RETURNING id`, in the order given), their multiple values and their history rows; returns
-    their ids. Triggers are the caller's: it publishes each item's events, or runs such items
-    through `create` one at a time."""
+    """Write checked new items of one process at once: the item rows, their multiple values and
+    their history rows, each table's rows in one driver call (bulkwrite: COPY on PostgreSQL, an
+    executemany on SQLite, the ids taken first); returns their ids, in the order given. Triggers
+    are the caller's: it publishes each item's events, or runs such items through `create` one at
+    a time."""
     if not news:
         return []
     process = news[0].process
@@ -530,21 +557,26 @@ def insert_new(write: Write, news: list[NewItem]) -> list[int]:
         rows = [{name: new.row.get(name) for name in columns} for new in news]
         ids = [int(i) for i in write.connection.execute(statement, rows).scalars()]
     else:
-        rows = [{"id": item_id, **{name: new.row.get(name) for name in columns}} for item_id, new in zip(
-            ids, news, strict=True)]
-        write.connection.execute(built((table, "insert"), table.insert), rows)
+        insert_rows(write.connection, table, ["id", *columns],
+                    [(item_id, *map(new.row.get, columns)) for item_id, new in zip(ids, news, strict=True)])
     for field_id, values_table in process.values_tables.items():
         field = process.fields[field_id]
-        value_rows = []
+        money = field.type == "money"
+        value_rows: list[tuple[Any, ...]] = []
         for item_id, new in zip(ids, news, strict=True):
             for position, value in enumerate(new.item.get(field_id) or ()):
-                value_row = {"item_id": item_id, "position": position, "value": fields.stored_scalar(field, value)}
-                if field.type == "money":
-                    value_row["currency"] = value["currency"]
-                value_rows.append(value_row)
-        if value_rows:
-            write.connection.execute(values_table.insert(), value_rows)
-    _record(write, [_created_history(write, new, item_id) for item_id, new in zip(ids, news, strict=True)])
+                stored = fields.stored_scalar(field, value)
+                value_rows.append((item_id, position, stored, value["currency"]) if money
+                                  else (item_id, position, stored))
+        insert_rows(write.connection, values_table,
+                    ["item_id", "position", "value", *(["currency"] if money else [])], value_rows)
+    # the rows _created_history gives, but for the values: canonical, which the JSON columns' serialiser
+    # (db._json_dumps) writes as fields.plain would
+    process_id, kind, now, actor, via, version = process.process.id, "create", write.now, write.actor.id, write.via, \
+        write.compiled.version
+    history = [(process_id, item_id, now, actor, kind, None, None, _snapshot(new), via, version)
+               for item_id, new in zip(ids, news, strict=True)]
+    insert_rows(write.connection, write.compiled.metadata.tables["sf_history"], HISTORY_COLUMNS, history)
     return ids
 
 

@@ -70,6 +70,8 @@ BAD_TYPED = [
     ("qty", "101", "101 is more than the maximum 100"),
     ("qty", "99999999999999999999", "99999999999999999999 is too large to store (at most 9223372036854775807)"),
     ("amount", "99999999999999999.99", "99999999999999999.99 is too large to store (at most 92233720368547758.07)"),
+    ("amount", "1e30", "1e30 is too large to store (at most 92233720368547758.07)"),  # past a Decimal's digits
+    ("weight", "1E+40", "1E+40 is too large to store (at most 9223372036854775.807)"),
     ("weight", "1.2345", "1.2345 has more than 3 digits after the point"),
     ("weight", "-0.5", "-0.5 is less than the minimum 0"),
     ("weight", "NaN", "'NaN' is not a number"),
