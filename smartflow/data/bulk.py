@@ -115,5 +115,9 @@ class Pending:
         wanted = {value for new in news if (value := self._stored(new).get(unique.id)) is not None}
         if not wanted:
             return set()
-        column = self.process.table.c[unique.id]
-        return set(self.write.connection.execute(sa.select(column).where(column.in_(wanted))).scalars())
+        table = self.process.table
+        column = table.c[unique.id]
+        # items in the recycle bin hold no unique values: and the unique index, partial, leaves them out,
+        # so the query must too to be read from it (without, every chunk scanned the whole table)
+        return set(self.write.connection.execute(sa.select(column).where(
+            column.in_(wanted), table.c.deleted_at.is_(None))).scalars())

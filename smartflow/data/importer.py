@@ -177,19 +177,45 @@ class _Plan:
         return cls(write, process, headers, match, Resolver(process.process, users, sheet.kind == "csv"), key)
 
     @cached_property
-    def readers(self) -> list[tuple[int, Column, Callable[[Any, str | None], Any]]]:
-        """Per column read into a field (pipeline and stage are read apart): its place, its column and
-        the resolver's reader prepared for it."""
-        return [(index, found, self.resolver.reader(found)) for index, found in enumerate(self.match.columns)
+    def readers(self) -> list[tuple[int, Column, Callable[[Any, str | None], Any], bool, bool]]:
+        """Per column read into a field (pipeline and stage are read apart): its place, its column, the
+        resolver's reader prepared for it, whether it is the --key and whether a row may set it."""
+        key = self.key.id if self.key is not None else None
+        return [(index, found, self.resolver.reader(found), found.id == key, not found.read_only)
+                for index, found in enumerate(self.match.columns)
                 if found is not None and found.id not in ("pipeline", "stage")]
+
+    def place(self, row: SheetRow) -> tuple[Pipeline, str | None]:
+        """The pipeline and stage a row names (its cells, or the defaults), read once per spelling."""
+        cells = (self.cell(row, "pipeline"), self.cell(row, "stage"))
+        found = self.places.get(cells)
+        if found is None:
+            pipeline = self.resolver.pipeline(cells[0]) or self.process.process.default_pipeline
+            found = (pipeline, self.resolver.stage(pipeline, cells[1]))
+            if len(self.places) < 1000:
+                self.places[cells] = found
+        return found
+
+    @cached_property
+    def places(self) -> dict[tuple[Any, Any], tuple[Pipeline, str | None]]:
+        return {}
 
     def header(self, field_id: str | None) -> str:
         position = self.match.position(field_id) if field_id else None
         return self.headers[position] if position is not None else ""
 
     def cell(self, row: SheetRow, column_id: str) -> Any:
-        position = self.match.position(column_id)
+        position = self.positions.get(column_id)
         return row.values[position] if position is not None else None
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each column's place in the file (the first, as match.position finds it)."""
+        found: dict[str, int] = {}
+        for index, matched in enumerate(self.match.columns):
+            if matched is not None:
+                found.setdefault(matched.id, index)
+        return found
 
 
 @dataclass
@@ -205,15 +231,15 @@ def _read(plan: _Plan, row: SheetRow) -> _Row:
     problems: list[CellProblem] = []
     key = None
     formats = row.formats
-    for index, found, read in plan.readers:
+    for index, found, read, is_key, settable in plan.readers:
         try:
             value = read(row.values[index], formats[index] if formats else None)
         except CellProblem as problem:
             problems.append(problem)
             continue
-        if plan.key is not None and found.id == plan.key.id:
+        if is_key:
             key = None if fields.is_empty(value) else fields.stored_scalar(found.field, value)
-        if not found.read_only:
+        if settable:
             values[found.id] = value
     return _Row(values, key, problems)
 
@@ -282,8 +308,7 @@ def _pending(plan: _Plan, result: ImportResult, existing: dict[Any, list[dict[st
 
 def _new(plan: _Plan, row: SheetRow, read: _Row) -> items.NewItem:
     """The row's new item, checked by every rule of a create but its unique values (checked per chunk)."""
-    pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline
-    stage = plan.resolver.stage(pipeline, plan.cell(row, "stage"))
+    pipeline, stage = plan.place(row)
     return items.new_item(plan.write, plan.process.process.id, read.values, pipeline=pipeline.id, stage=stage,
                           unique=False, canonical=True)
 

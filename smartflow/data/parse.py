@@ -69,6 +69,7 @@ class Resolver:
         self.links: dict[str, dict[str, list[int]]] = {}
         self.singles: dict[str, Field] = {}
         self.names: dict[str, dict[str, str]] = {}  # options and stages by the keys of their ids and titles
+        self.converters: dict[str, Callable[[Any], Any]] = {}  # per column: how its text cells read
 
     def load_links(self, write: Write, columns: list[Column | None], rows: list[list[Any]]) -> None:
         """Find the linked items a batch names by title: one query per link column."""
@@ -116,22 +117,32 @@ class Resolver:
 
     def reader(self, column: Column) -> Callable[[Any, str | None], Any]:
         """value(column, …) prepared for one column: a CSV's text cells of a single-valued field go
-        straight to `_from_text` (the very conversion `value` makes of them), the rest through `value`."""
+        straight to the column's `_from_text` (the very conversion `value` makes of them), the rest
+        through `value`."""
         field = column.field
         if field.multiple or field.type in ("link", "file"):
             return partial(self.value, column)
-        single = self._single_field(field)
         neutralised = self.neutralised
-        from_text = self._from_text
+        convert = self._from_text(column)
+        value = self.value
+
+        if field.type in ("string", "text"):  # converted as they are: nothing to refuse
+            def read_text(raw: Any, number_format: str | None = None) -> Any:
+                if type(raw) is not str:
+                    return value(column, raw, number_format)
+                text = restore(raw) if neutralised else raw
+                return None if not text or text.isspace() else text
+
+            return read_text
 
         def read(raw: Any, number_format: str | None = None) -> Any:
             if type(raw) is not str:
-                return self.value(column, raw, number_format)
+                return value(column, raw, number_format)
             text = restore(raw) if neutralised else raw
             if not text or text.isspace():
                 return None
             try:
-                return from_text(column, single, text)
+                return convert(text)
             except ValueProblem as problem:
                 message = quoted(quoted(str(problem), text), text.strip())
                 raise CellProblem(column.id, raw, message) from None
@@ -148,16 +159,12 @@ class Resolver:
 
     def _single(self, column: Column, raw: Any, number_format: str | None) -> Any:
         field = column.field
-        single = self._single_field(field)
         kind = field.type
-        if kind == "user":
-            return self._user(raw)
-        if kind == "enum":
-            return self._option(field, raw)
-        if kind == "link":
-            return self._link(column, raw)
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal, datetime, date)):
-            return self._from_text(column, single, raw if isinstance(raw, str) else str(raw))
+        if kind in ("user", "enum", "link") or isinstance(raw, bool) or \
+                not isinstance(raw, (int, float, Decimal, datetime, date)):
+            return self._from_text(column)(raw if isinstance(raw, str) or kind in ("user", "enum", "link")
+                                           else str(raw))
+        single = self._single_field(field)
         if kind == "money" and not isinstance(raw, (datetime, date)):
             currency = currency_of(number_format) or field.currency or DEFAULT_CURRENCY
             return fields.coerce(single, {"amount": _decimal(raw), "currency": currency})
@@ -167,30 +174,46 @@ class Resolver:
             return raw.replace(tzinfo=UTC)  # exports write UTC
         return fields.coerce(single, _decimal(raw) if isinstance(raw, float) else raw)
 
-    def _from_text(self, column: Column, single: Field, raw: str) -> Any:
-        """A text cell's value (not blank); the plain forms of the commonest types are read directly,
-        as `fields.parse_text` reads them, everything else by it."""
-        kind = single.type
+    def _from_text(self, column: Column) -> Callable[[Any], Any]:
+        """How a column reads a text cell (not blank; users, options and links any cell), once per
+        column: the plain forms of the commonest types directly, as `fields.parse_text` reads them,
+        everything else by it."""
+        found = self.converters.get(column.id)
+        if found is not None:
+            return found
+        field = column.field
+        kind = field.type
+        single = self._single_field(field)
+        parse_text = fields.parse_text
+        convert: Callable[[Any], Any]
         if kind in ("string", "text"):
-            return raw
-        if kind == "user":
-            return self._user(raw)
-        if kind == "enum":
-            return self._option(column.field, raw)
-        if kind == "link":
-            return self._link(column, raw)
-        text = raw.strip()
-        if kind == "integer" and _INTEGER.match(text):
-            return int(text)
-        if kind == "date":
-            if _ISO_DATE.match(text):
-                try:
-                    return date.fromisoformat(text)
-                except ValueError:
-                    pass  # parse_text names the problem
-            elif found := _RUSSIAN_DATE.match(text):
-                return _day(found, text)
-        return fields.parse_text(single, text)
+            convert = _unchanged
+        elif kind == "user":
+            convert = self._user
+        elif kind == "enum":
+            convert = partial(self._option, field)
+        elif kind == "link":
+            convert = partial(self._link, column)
+        elif kind == "integer":
+            def convert(raw: Any) -> Any:
+                text = raw.strip()
+                return int(text) if _INTEGER.match(text) else parse_text(single, text)
+        elif kind == "date":
+            def convert(raw: Any) -> Any:
+                text = raw.strip()
+                if _ISO_DATE.match(text):
+                    try:
+                        return date.fromisoformat(text)
+                    except ValueError:
+                        pass  # parse_text names the problem
+                elif found := _RUSSIAN_DATE.match(text):
+                    return _day(found, text)
+                return parse_text(single, text)
+        else:
+            def convert(raw: Any) -> Any:
+                return parse_text(single, raw.strip())
+        self.converters[column.id] = convert
+        return convert
 
     def _user(self, raw: Any) -> int:
         text = str(raw).strip()
@@ -252,6 +275,10 @@ class Resolver:
             return found
         raise CellProblem("stage", raw, f'"{text}" is not a stage of pipeline `{pipeline.id}` '
                           f"({', '.join(s.title.get() for s in pipeline.stages)})")
+
+
+def _unchanged(raw: Any) -> Any:
+    return raw
 
 
 def _names(things: Iterable[tuple[str, Any]]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -229,6 +230,64 @@ def check(field: Field, value: Any) -> None:
         suffix = value.name.rsplit(".", 1)[-1].lower() if "." in value.name else ""
         if field.extensions and suffix not in field.extensions:
             raise ValueProblem(f"{value.name} is not one of the allowed kinds ({', '.join(field.extensions)})")
+
+
+_TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url"})
+
+
+def checker(field: Field) -> Callable[[Any], Any]:
+    """check(field, value) then with_decimals(field, value), for a non-empty canonical value,
+    prepared once per field (the same messages: tests/runtime/test_checker.py): a text field
+    without rules, a boolean or a date without bounds returns the value, an enum checks a set of
+    its option ids, a number its bounds read once; the rest run check and with_decimals."""
+    kind = field.type
+    if not field.multiple:
+        if kind in _TEXT_TYPES and kind not in _FORMATS and field.min_length is None \
+                and field.max_length is None and field.pattern is None:
+            return _unchanged
+        if kind == "boolean" or (kind == "date" and field.min is None and field.max is None):
+            return _unchanged
+        if kind == "enum":
+            ids = [o.id for o in field.options]
+            known = frozenset(ids)
+
+            def option(value: Any) -> Any:
+                if value not in known:
+                    raise ValueProblem(f"{value!r} is not one of the options ({', '.join(ids)})")
+                return value
+
+            return option
+        if kind in ("integer", "number", "money"):
+            return _numeric(field)
+
+    def checked(value: Any) -> Any:
+        check(field, value)
+        return with_decimals(field, value)
+
+    return checked
+
+
+def _numeric(field: Field) -> Callable[[Any], Any]:
+    """checker of a single integer, number or money field: _check_range with its bounds read once."""
+    kind = field.type
+    low, high = _bound(field, field.min), _bound(field, field.max)
+    places = 0 if kind == "integer" else precision_of(field)
+
+    def numeric(value: Any) -> Any:
+        amount = value["amount"] if kind == "money" else value
+        if abs(amount if kind == "integer" else amount.scaleb(places)) >= STORED_LIMIT:
+            raise ValueProblem(f"{amount} is too large to store (at most {_largest(field)})")
+        if low is not None and amount < low:
+            raise ValueProblem(f"{amount} is less than the minimum {field.min}")
+        if high is not None and amount > high:
+            raise ValueProblem(f"{amount} is more than the maximum {field.max}")
+        return value if kind == "integer" else with_decimals(field, value)
+
+    return numeric
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def _check_text(field: Field, value: str) -> None:

@@ -246,17 +246,28 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
 
     canonical: the values are canonical already (an import's cells, read for the field's type by
     data/parse.py with the same `fields.parse_text` / `coerce`), so only the field's rules are checked."""
+    return _prepare(write, process, values, typed_text, canonical)[0]
+
+
+def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
+             canonical: bool) -> tuple[dict[str, Any], set[str]]:
+    """prepare's values, and which of them are not empty (an empty cell sets nothing)."""
     prepared: dict[str, Any] = {}
+    filled: set[str] = set()
     hidden = access.hidden_fields(write.actor, process)
+    checkers = built((process.table, "checkers"), lambda: {f.id: fields.checker(f) for f in process.process.fields})
     for key, raw in values.items():
         if key == "title":
             title = str(raw).strip() if raw is not None else ""
             if not title:
                 raise InvalidValue("`title` must not be empty", field="title")
             prepared["title"] = title
+            filled.add(key)
             continue
         if key == "assigned_to":
             prepared["assigned_to"] = _user_id(write, raw, "assigned_to") if raw not in (None, "") else None
+            if prepared["assigned_to"] is not None:
+                filled.add(key)
             continue
         field = process.fields.get(key)
         if field is None:
@@ -265,6 +276,9 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
                                did_you_mean(key, known) or f"fields: {known_list(known)}", field=key)
         if key in hidden:
             access.refuse_hidden(write.actor, process, (key,), "set")
+        if canonical and raw is None:  # an empty cell: sets nothing, checks nothing
+            prepared[key] = None
+            continue
         try:
             if canonical:
                 value = raw
@@ -273,13 +287,12 @@ def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], type
             else:
                 value = fields.coerce(field, raw)
             if not fields.is_empty(value):
-                fields.check(field, value)
-                if field.type in DECIMAL_TYPES:
-                    value = fields.with_decimals(field, value)
+                value = checkers[key](value)  # fields.check, then fields.with_decimals
+                filled.add(key)
         except fields.ValueProblem as problem:
             raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
         prepared[key] = _resolve_references(write, process, field, value) if field.type in REFERENCE_TYPES else value
-    return prepared
+    return prepared, filled
 
 
 DECIMAL_TYPES = frozenset({"number", "money"})  # whose values take the field's decimals (fields.with_decimals)
@@ -351,8 +364,9 @@ def _store_file(write: Write, ref: fields.FileRef) -> int:
 
 def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in process.process.fields:
-        if field.id in given or field.default is None:
+    for field in built((process.table, "defaulted"), lambda: [f for f in process.process.fields
+                                                              if f.default is not None]):
+        if field.id in given:
             continue
         default = field.default
         if field.type == "date" and default == "today":
@@ -365,8 +379,8 @@ def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]
 
 
 def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
-    for field in process.process.fields:
-        if field.required and fields.is_empty(item.get(field.id)):
+    for field in built((process.table, "required"), lambda: [f for f in process.process.fields if f.required]):
+        if fields.is_empty(item.get(field.id)):
             raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
                                field=field.id)
 
@@ -406,12 +420,14 @@ def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any],
 
 def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
+    scaled = built((process.table, "scaled"), lambda: {f.id: f for f in process.process.fields
+                                                       if f.type in DECIMAL_TYPES and not f.multiple})
+    multiple = process.values_tables
     for key, value in values.items():
-        field = process.fields.get(key)
-        if field is None:
-            columns[key] = value
-        elif not field.multiple:
-            columns.update(fields.to_stored(field, value))
+        if key in scaled:  # to minor units (money: and its currency column)
+            columns.update(fields.to_stored(scaled[key], value))
+        elif key not in multiple:  # those have tables of their own
+            columns[key] = value  # stored as it is (fields.stored_scalar)
     return columns
 
 
@@ -462,6 +478,7 @@ class NewItem:
     stage: str
     item: dict[str, Any]  # canonical values: the defaults, then the values given
     row: dict[str, Any]  # the item table's columns, system columns included
+    filled: frozenset[str] | None = None  # the keys of item whose values are not empty, when known
 
 
 def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
@@ -500,19 +517,20 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
                            did_you_mean(stage_id, stages) or f"stages: {known_list(stages)}", field="stage")
     if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id):
         raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
-    prepared = prepare(write, process, values, typed_text, canonical)
-    item = {**_defaults(process, prepared), **prepared}
+    prepared, filled = _prepare(write, process, values, typed_text, canonical)
+    defaults = _defaults(process, prepared)
+    item = {**defaults, **prepared}
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
     _check_required(process, item)
-    filled = {key for key, value in prepared.items() if not fields.is_empty(value)}  # an empty cell sets nothing
-    fieldrules.check_create(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor, filled)
+    placed = {**item, "pipeline": chosen.id, "stage": stage_id}  # what the conditions read
+    fieldrules.check_create(process, placed, write.actor, filled)
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
     if empty:
         raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
                            "fill them, or create the item in an earlier stage", field=empty[0])
     if stage_id != chosen.stages[0].id:
-        refused = entry_problems(process, {**item, "pipeline": chosen.id, "stage": stage_id}, write.actor)
+        refused = entry_problems(process, placed, write.actor)
         if refused:
             raise TransitionNotAllowed(f"{process_id} items cannot be put into stage `{stage_id}`: "
                                        + "; ".join(refused), refused,
@@ -526,7 +544,11 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
               "assigned_to": item.pop("assigned_to", write.actor.id)}
     if target.final:
         system["closed_at"] = write.now
-    return NewItem(process, chosen.id, stage_id, item, {**_columns(process, item), **system})
+    kept = filled.union(key for key, value in defaults.items() if not fields.is_empty(value))
+    kept.discard("assigned_to")
+    row = _columns(process, item)
+    row.update(system)
+    return NewItem(process, chosen.id, stage_id, item, row, frozenset(kept))
 
 
 def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]:
@@ -535,8 +557,12 @@ def _created_history(write: Write, new: NewItem, item_id: int) -> dict[str, Any]
 
 def _snapshot(new: NewItem) -> dict[str, Any]:
     """What a create's history row records: the values given or defaulted, the pipeline and the stage."""
-    is_empty = fields.is_empty
-    return {**{k: v for k, v in new.item.items() if not is_empty(v)}, "pipeline": new.pipeline, "stage": new.stage}
+    if new.filled is not None:
+        kept = new.filled
+        snapshot = {k: v for k, v in new.item.items() if k in kept}
+    else:
+        snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
+    return {**snapshot, "pipeline": new.pipeline, "stage": new.stage}
 
 
 def insert_new(write: Write, news: list[NewItem]) -> list[int]:
