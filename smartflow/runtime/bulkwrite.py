@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,14 +68,24 @@ def _processed(processors: tuple[Callable[[Any], Any] | None, ...], rows: list[S
 
 
 def _mapped(process: Callable[[Any], Any], values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """process(value) for each value (None too: JSON stores it as null), once per run of the same
-    object: the rows of one write share their time stamps, actor and version."""
+    """process(value) for each value (None too: JSON stores it as null): once per run of the same
+    object (the rows of one write share their time stamps) and once per distinct date, date-time
+    (with its zone: equal instants in two zones are written apart) or yes/no."""
     out: list[Any] = []
+    seen: dict[Any, Any] = {}
     last: Any = out  # a sentinel no value is
     done: Any = None
     for value in values:
         if value is not last:
-            last, done = value, process(value)
+            kind = type(value)
+            key = (value, value.tzinfo) if kind is datetime else value if kind is date or kind is bool else seen
+            if key is seen:
+                done = process(value)
+            else:
+                done = seen.get(key, seen)
+                if done is seen:
+                    done = seen[key] = process(value)
+            last = value
         out.append(done)
     return tuple(out)
 

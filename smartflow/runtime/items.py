@@ -256,7 +256,23 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
     filled: set[str] = set()
     hidden = access.hidden_fields(write.actor, process)
     checkers = built((process.table, "checkers"), lambda: {f.id: fields.checker(f) for f in process.process.fields})
+    # canonical values of single fields that name nothing elsewhere and that the actor sees: checked
+    # straight away (the general path below would do the same, one test at a time)
+    direct = built((process.table, "direct", hidden), lambda: {
+        f.id: checkers[f.id] for f in process.process.fields
+        if f.id not in hidden and not f.multiple and f.type not in REFERENCE_TYPES}) if canonical else {}
     for key, raw in values.items():
+        check = direct.get(key)
+        if check is not None:
+            if raw is None or raw == "":  # an empty cell: sets nothing, checks nothing
+                prepared[key] = raw
+                continue
+            try:
+                prepared[key] = check(raw)  # fields.check, then fields.with_decimals
+            except fields.ValueProblem as problem:
+                raise InvalidValue(f"field `{key}`: {problem}", _hint(process.fields[key]), field=key) from None
+            filled.add(key)
+            continue
         if key == "title":
             title = str(raw).strip() if raw is not None else ""
             if not title:
