@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from smartflow.data.cells import currency_of, restore
 from smartflow.data.columns import Column
 from smartflow.definitions.model import Field, Pipeline, Process
+from smartflow.definitions.values import boolean
 from smartflow.runtime import fields, query
 from smartflow.runtime.fields import DEFAULT_CURRENCY, ValueProblem
 from smartflow.runtime.items import Write
@@ -198,6 +199,13 @@ class Resolver:
             def convert(raw: Any) -> Any:
                 text = raw.strip()
                 return int(text) if _INTEGER.match(text) else parse_text(single, text)
+        elif kind == "boolean":
+            def convert(raw: Any) -> Any:
+                text = raw.strip()
+                truth = boolean(text)  # as fields.coerce reads yes/no
+                if truth is None:
+                    raise ValueProblem(f"{text!r} is not true or false")
+                return truth
         elif kind == "date":
             def convert(raw: Any) -> Any:
                 text = raw.strip()

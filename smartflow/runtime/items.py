@@ -255,12 +255,9 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
     prepared: dict[str, Any] = {}
     filled: set[str] = set()
     hidden = access.hidden_fields(write.actor, process)
-    checkers = built((process.table, "checkers"), lambda: {f.id: fields.checker(f) for f in process.process.fields})
-    # canonical values of single fields that name nothing elsewhere and that the actor sees: checked
-    # straight away (the general path below would do the same, one test at a time)
-    direct = built((process.table, "direct", hidden), lambda: {
-        f.id: checkers[f.id] for f in process.process.fields
-        if f.id not in hidden and not f.multiple and f.type not in REFERENCE_TYPES}) if canonical else {}
+    shape = _shape(process)
+    checkers = shape.checkers
+    direct = shape.direct(hidden) if canonical else {}
     for key, raw in values.items():
         check = direct.get(key)
         if check is not None:
@@ -313,6 +310,33 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
 
 DECIMAL_TYPES = frozenset({"number", "money"})  # whose values take the field's decimals (fields.with_decimals)
 REFERENCE_TYPES = frozenset({"user", "link", "file"})  # whose values name a row elsewhere (_resolve_references)
+
+
+class _Shape:
+    """What creates and changes read of a process's fields, worked out once per deployed version."""
+
+    def __init__(self, process: CompiledProcess) -> None:
+        every = process.process.fields
+        self.checkers = {f.id: fields.checker(f) for f in every}  # fields.check, then fields.with_decimals
+        self.defaulted = [f for f in every if f.default is not None]
+        self.required = [f for f in every if f.required]
+        self.scaled = {f.id: f for f in every if f.type in DECIMAL_TYPES and not f.multiple}  # to minor units
+        self._direct: dict[frozenset[str], dict[str, Callable[[Any], Any]]] = {}
+        self._every = every
+
+    def direct(self, hidden: frozenset[str]) -> dict[str, Callable[[Any], Any]]:
+        """The checkers of the single fields that name nothing elsewhere and that are not hidden: their
+        canonical values are checked straight away (as the general path would, one test at a time)."""
+        found = self._direct.get(hidden)
+        if found is None:
+            found = self._direct[hidden] = {f.id: self.checkers[f.id] for f in self._every
+                                            if f.id not in hidden and not f.multiple and f.type not in REFERENCE_TYPES}
+        return found
+
+
+def _shape(process: CompiledProcess) -> _Shape:
+    shape: _Shape = built((process.table, "shape"), lambda: _Shape(process))
+    return shape
 
 
 def _hint(field: Field) -> str | None:
@@ -380,8 +404,7 @@ def _store_file(write: Write, ref: fields.FileRef) -> int:
 
 def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in built((process.table, "defaulted"), lambda: [f for f in process.process.fields
-                                                              if f.default is not None]):
+    for field in _shape(process).defaulted:
         if field.id in given:
             continue
         default = field.default
@@ -395,7 +418,7 @@ def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]
 
 
 def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
-    for field in built((process.table, "required"), lambda: [f for f in process.process.fields if f.required]):
+    for field in _shape(process).required:
         if fields.is_empty(item.get(field.id)):
             raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
                                field=field.id)
@@ -436,8 +459,7 @@ def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any],
 
 def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
-    scaled = built((process.table, "scaled"), lambda: {f.id: f for f in process.process.fields
-                                                       if f.type in DECIMAL_TYPES and not f.multiple})
+    scaled = _shape(process).scaled
     multiple = process.values_tables
     for key, value in values.items():
         if key in scaled:  # to minor units (money: and its currency column)
