@@ -320,7 +320,8 @@ class _Shape:
         self.checkers = {f.id: fields.checker(f) for f in every}  # fields.check, then fields.with_decimals
         self.defaulted = [f for f in every if f.default is not None]
         self.required = [f for f in every if f.required]
-        self.scaled = {f.id: f for f in every if f.type in DECIMAL_TYPES and not f.multiple}  # to minor units
+        self.scaled = {f.id: (precision_of(f), currency_column(f.id) if f.type == "money" else None)
+                       for f in every if f.type in DECIMAL_TYPES and not f.multiple}  # to minor units
         self._direct: dict[frozenset[str], dict[str, Callable[[Any], Any]]] = {}
         self._every = every
 
@@ -462,8 +463,15 @@ def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]
     scaled = _shape(process).scaled
     multiple = process.values_tables
     for key, value in values.items():
-        if key in scaled:  # to minor units (money: and its currency column)
-            columns.update(fields.to_stored(scaled[key], value))
+        found = scaled.get(key)
+        if found is not None:  # to minor units (money: and its currency column), as fields.to_stored
+            places, currency = found
+            if currency is None:
+                columns[key] = None if value is None else int(value.scaleb(places))
+            elif value is None:
+                columns[key] = columns[currency] = None
+            else:
+                columns[key], columns[currency] = int(value["amount"].scaleb(places)), value["currency"]
         elif key not in multiple:  # those have tables of their own
             columns[key] = value  # stored as it is (fields.stored_scalar)
     return columns
