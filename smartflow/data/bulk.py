@@ -66,12 +66,15 @@ class Pending:
             return
         tags, news = self.tags, self.news
         self.tags, self.news = [], []
-        in_table = {unique.id: self._in_table(unique, news) for unique in self.unique}
+        if not self.unique:
+            self._write(tags, news)
+            return
+        stored_values = [self._stored(new) for new in news]
+        in_table = {unique.id: self._in_table(unique, stored_values) for unique in self.unique}
         seen: dict[str, set[Any]] = {unique.id: set() for unique in self.unique}
         ready_tags: list[Any] = []
         ready: list[NewItem] = []
-        for tag, new in zip(tags, news, strict=True):
-            stored = self._stored(new)
+        for tag, new, stored in zip(tags, news, stored_values, strict=True):
             if any(value in in_table[key] or value in seen[key] for key, value in stored.items()):
                 if ready:  # the rows before this one are written first, as one create after another would be
                     self._write(ready_tags, ready)
@@ -110,9 +113,9 @@ class Pending:
         return {unique.id: fields.stored_scalar(unique, new.item[unique.id]) for unique in self.unique
                 if not fields.is_empty(new.item.get(unique.id))}
 
-    def _in_table(self, unique: Field, news: list[NewItem]) -> set[Any]:
+    def _in_table(self, unique: Field, stored_values: list[dict[str, Any]]) -> set[Any]:
         """The chunk's values of a unique field that an item of the table holds already: one query."""
-        wanted = {value for new in news if (value := self._stored(new).get(unique.id)) is not None}
+        wanted = {value for stored in stored_values if (value := stored.get(unique.id)) is not None}
         if not wanted:
             return set()
         table = self.process.table
