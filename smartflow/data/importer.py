@@ -34,6 +34,7 @@ from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write
 
 BATCH = 5000
+ANALYZE_FROM = 1000  # rows written from which an import refreshes the table's statistics (_analyze)
 ON_ERROR = ("skip", "abort")
 
 
@@ -107,7 +108,20 @@ def import_file(crm: Sessions, process_id: str, path: Path, options: ImportOptio
                 with crm.session(True) as write:
                     plan = _Plan.make(write, process_id, sheet, options, result)
                     _run(write, plan, batch, result, on_progress)
+    if result.written and result.created + result.updated >= ANALYZE_FROM:
+        with crm.session(True) as write:
+            _analyze(write, process_id)
     return result
+
+
+def _analyze(write: Write, process_id: str) -> None:
+    """Fresh statistics of the process's table after a large import, on SQLite (PostgreSQL's
+    autovacuum keeps its own): without them SQLite may read a stage's list page through the wrong
+    index once the table is large (37 ms instead of 0.5 ms at 100,000 items). 60 ms at 100,000 rows."""
+    connection = write.connection
+    if connection.dialect.name == "sqlite":
+        table = items.process_of(write, process_id).table
+        connection.exec_driver_sql(f"ANALYZE {connection.dialect.identifier_preparer.format_table(table)}")
 
 
 def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:

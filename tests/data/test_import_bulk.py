@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from smartflow import Engine
-from smartflow.data.importer import ImportOptions, ImportResult, import_file
+from smartflow.data.importer import ANALYZE_FROM, ImportOptions, ImportResult, import_file
 from tests.data.support import CLIENT, DEAL, ROLES, add_people
 from tests.runtime.support import Db, module_url
 
@@ -165,3 +165,29 @@ def test_a_dry_run_and_an_abort_write_nothing_in_bulk(db: Db, tmp_path: Path) ->
     assert (dry.created, dry.failed_rows) == (aborted.created, aborted.failed_rows) == (6, 11)
     assert not dry.written and not aborted.written
     assert stored(db, BULK) == before
+
+
+def test_a_large_import_refreshes_sqlite_statistics_and_leaves_postgresql_alone(db: Db, tmp_path: Path) -> None:
+    rows = [[f"Партия {n}", f"S{n}", "10", "", "", "", "", "", "", "", "", ""] for n in range(ANALYZE_FROM)]
+    source = write_csv(tmp_path / "large.csv", rows)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        with Engine(db.url, as_user="loader", clock=lambda: NOW, via="import") as crm:
+            result = import_file(crm, BULK, source, ImportOptions())
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert (result.created, result.failed_rows) == (ANALYZE_FROM, 0)
+    analyzed = [s for s in sent if s.upper().startswith("ANALYZE")]
+    if db.url.startswith("sqlite"):
+        assert analyzed == [f"ANALYZE p_{BULK}"]
+        with db.raw.connect() as connection:
+            indexes = {r[0] for r in connection.execute(sa.text("SELECT idx FROM sqlite_stat1 WHERE tbl = :t"),
+                                                        {"t": f"p_{BULK}"})}
+        assert f"ix_{BULK}_pipeline_stage" in indexes
+    else:
+        assert analyzed == []
