@@ -131,7 +131,7 @@ class Resolver:
             def read_text(raw: Any, number_format: str | None = None) -> Any:
                 if type(raw) is not str:
                     return value(column, raw, number_format)
-                text = restore(raw) if neutralised else raw
+                text = restore(raw) if neutralised and raw.startswith("'") else raw
                 return None if not text or text.isspace() else text
 
             return read_text
@@ -139,7 +139,7 @@ class Resolver:
         def read(raw: Any, number_format: str | None = None) -> Any:
             if type(raw) is not str:
                 return value(column, raw, number_format)
-            text = restore(raw) if neutralised else raw
+            text = restore(raw) if neutralised and raw.startswith("'") else raw  # restore: only those
             if not text or text.isspace():
                 return None
             try:

@@ -403,9 +403,9 @@ def _store_file(write: Write, ref: fields.FileRef) -> int:
     return int(result.inserted_primary_key[0])
 
 
-def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]:
+def _defaults(process: CompiledProcess, given: dict[str, Any], shape: _Shape | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in _shape(process).defaulted:
+    for field in (shape or _shape(process)).defaulted:
         if field.id in given:
             continue
         default = field.default
@@ -418,8 +418,8 @@ def _defaults(process: CompiledProcess, given: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _check_required(process: CompiledProcess, item: dict[str, Any]) -> None:
-    for field in _shape(process).required:
+def _check_required(process: CompiledProcess, item: dict[str, Any], shape: _Shape | None = None) -> None:
+    for field in (shape or _shape(process)).required:
         if fields.is_empty(item.get(field.id)):
             raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
                                field=field.id)
@@ -458,9 +458,9 @@ def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any],
                                "values of this field must be unique", field=key)
 
 
-def _columns(process: CompiledProcess, values: dict[str, Any]) -> dict[str, Any]:
+def _columns(process: CompiledProcess, values: dict[str, Any], shape: _Shape | None = None) -> dict[str, Any]:
     columns: dict[str, Any] = {}
-    scaled = _shape(process).scaled
+    scaled = (shape or _shape(process)).scaled
     multiple = process.values_tables
     for key, value in values.items():
         found = scaled.get(key)
@@ -564,11 +564,12 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id):
         raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
     prepared, filled = _prepare(write, process, values, typed_text, canonical)
-    defaults = _defaults(process, prepared)
+    shape = _shape(process)
+    defaults = _defaults(process, prepared, shape)
     item = {**defaults, **prepared}
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
-    _check_required(process, item)
+    _check_required(process, item, shape)
     placed = {**item, "pipeline": chosen.id, "stage": stage_id}  # what the conditions read
     fieldrules.check_create(process, placed, write.actor, filled)
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
@@ -592,7 +593,7 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
         system["closed_at"] = write.now
     kept = filled.union(key for key, value in defaults.items() if not fields.is_empty(value))
     kept.discard("assigned_to")
-    row = _columns(process, item)
+    row = _columns(process, item, shape)
     row.update(system)
     return NewItem(process, chosen.id, stage_id, item, row, frozenset(kept))
 
@@ -608,7 +609,8 @@ def _snapshot(new: NewItem) -> dict[str, Any]:
         snapshot = {k: v for k, v in new.item.items() if k in kept}
     else:
         snapshot = {k: v for k, v in new.item.items() if not fields.is_empty(v)}
-    return {**snapshot, "pipeline": new.pipeline, "stage": new.stage}
+    snapshot["pipeline"], snapshot["stage"] = new.pipeline, new.stage
+    return snapshot
 
 
 def insert_new(write: Write, news: list[NewItem]) -> list[int]:
