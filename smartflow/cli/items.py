@@ -38,10 +38,12 @@ def user_add(login: str, name: str, roles: tuple[str, ...], department: str | No
 @user.command("list")
 @common()
 def user_list(db_url: str | None, as_user: str | None, output_format: str) -> None:
-    """List users with their roles and departments."""
+    """List users (administrators see their roles and departments too)."""
     with engine(db_url, as_user) as crm:
         rows = crm.users()
-    emit(rows, ["id", "login", "name", "department", "roles"], output_format)
+    shown = ["id", "login", "name", "department", "roles"] if any("roles" in row for row in rows) else \
+        ["id", "login", "name"]
+    emit(rows, shown, output_format)
 
 
 @user.command("password")

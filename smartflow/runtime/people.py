@@ -75,8 +75,12 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     return Actor(row["id"], row["login"], row["name"], roles, colleagues)
 
 
+def is_admin(actor: Actor) -> bool:
+    return actor.is_local_admin or "administrator" in actor.roles
+
+
 def require_admin(actor: Actor) -> None:
-    if not actor.is_local_admin and "administrator" not in actor.roles:
+    if not is_admin(actor):
         raise PermissionDenied("only administrators manage users and departments")
 
 

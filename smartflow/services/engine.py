@@ -319,8 +319,13 @@ class Engine:
                                    department)
 
     def users(self) -> list[dict[str, Any]]:
+        """The people of this database: id, login, name and whether active, for anyone (to assign an
+        item, or to read who did what); their roles and department too for administrators only."""
         with self.session(False) as write:
-            return people.list_users(write.connection, write.compiled)
+            everyone = people.list_users(write.connection, write.compiled)
+            if people.is_admin(write.actor):
+                return everyone
+            return [{key: user[key] for key in PUBLIC_USER_KEYS} for user in everyone]
 
     def directory(self) -> dict[str, list[dict[str, Any]]]:
         """Users (with roles and departments) and the departments: for administrators only."""
@@ -485,6 +490,7 @@ class Engine:
         return reports.report(self, process, options)
 
 
+PUBLIC_USER_KEYS = ("id", "login", "name", "active")  # what Engine.users shows someone not an administrator
 SESSION_SECONDS = int(auth.SESSION_LIFETIME.total_seconds())  # how long a browser session lasts
 
 

@@ -96,6 +96,9 @@ def test_department_add_and_user_add_and_list(db_url: str, tmp_path: Path) -> No
     ]
     assert invoke(db_url, "user", "list", "--format", "csv").stdout == (
         "id,login,name,department,roles\n1,ivanova,Анна Иванова,east,\"approver, worker\"\n2,petrov,petrov,,\n")
+    # someone not an administrator sees who is there (to assign items), not their roles or departments
+    assert json.loads(invoke(db_url, "user", "list", "--format", "json", as_user="ivanova").stdout) == [
+        {"id": 1, "login": "ivanova", "name": "Анна Иванова"}, {"id": 2, "login": "petrov", "name": "petrov"}]
 
 
 def test_nothing_deployed_exits_12(db_url: str) -> None:
