@@ -27,8 +27,9 @@ def table() -> sa.Table:
 
 def rows(count: int, start: int = 1) -> list[tuple[Any, ...]]:
     moment = datetime(2026, 12, 6, 9, 30, 15, 123456, tzinfo=UTC)
-    return [(start + i, f"код-{start + i}", moment, date(2026, 1, 1 + i % 28), i % 2 == 0, 10**15 + i,
-             None if i % 3 == 0 else {"название": "Бетон «М300»", "n": i, "list": [1, "два"]})
+    odd = ["", "tab\there", "line\nbreak", "back\\slash", "\\N", "quote \"«»\" '", "€ ß 漢字 🙂"]
+    return [(start + i, f"код-{start + i}{odd[i % len(odd)]}", moment, date(2026, 1, 1 + i % 28), i % 2 == 0,
+             10**15 + i, None if i % 3 == 0 else {"название": "Бетон «М300»", "n": i, "list": [1, "два"]})
             for i in range(count)]
 
 
