@@ -5,8 +5,9 @@ stage, types, references, required fields, the stage's required fields and a tra
 it. Unique values, which a create asks the database for one by one, are asked for once per
 chunk; a value already taken (in the table, or by an earlier row of the chunk) is then checked
 by the same `check_unique` a create runs, so the message is the same, word for word. The rows
-are written by `items.insert_new`: one executemany of item rows (`RETURNING id`), one of their
-multiple values, one of their history rows, the same rows a create writes.
+are written by `items.insert_new`, the same rows a create writes: the item rows, their multiple
+values and their history rows, each table's in one driver call (COPY on PostgreSQL, an
+executemany on SQLite; runtime/bulkwrite.py), their ids taken first.
 
 Not for a process whose changes a trigger hears (its triggers run per item, between rows, as a
 create runs them), nor one with a link to itself (a row may name an item an earlier row

@@ -1,7 +1,8 @@
 """Import: rows of a CSV or xlsx file through exactly the services behind single creates and updates.
 
 Each new row is checked by `items.new_item`, the checks of `items.create`, and written many at
-a time (data/bulk.py: one executemany per thousand rows, their history rows beside); a row
+a time (data/bulk.py: a thousand rows per driver call, COPY on PostgreSQL, their history rows
+beside); a row
 whose `--key` finds an item goes through `items.update` then `items.move`. A process whose
 changes a trigger hears gets one `items.create` per row, its triggers running between rows as
 for `smartflow item create`. Rows run in batches, one transaction per batch (everything in one
