@@ -149,7 +149,7 @@ class CompiledDefinition:
     def __init__(self, definition: Definition, version: int) -> None:
         self.definition = definition
         self.version = version
-        self.metadata = build_metadata(definition)
+        self.metadata = build_metadata(definition, indexes=False)  # the runtime creates no index
         self.processes: dict[str, CompiledProcess] = {}
         for process in definition.processes:
             tables = self.metadata.tables
