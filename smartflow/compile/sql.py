@@ -192,8 +192,13 @@ def observers_table(process: Process, metadata: MetaData) -> Table:
 
 
 def process_tables(process: Process, metadata: MetaData, indexes: bool = True) -> list[Table]:
-    """The item table of process and its side tables, added to metadata; indexes: with the item
-    table's indexes (see build_metadata)."""
+    """The item table of process and its side tables, added to metadata.
+
+    indexes=False leaves out the item table's indexes, which only plan and apply need: the
+    runtime reads and writes rows. A unique field's partial index names its condition for
+    PostgreSQL and SQLite, and SQLAlchemy imports a dialect to check such an argument, so with
+    them an SQLite command would import the PostgreSQL dialect (about 19 ms).
+    """
     columns = _system_columns(process)
     for field in process.fields:
         if is_single(field):
@@ -364,16 +369,10 @@ SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_role
                       "sf_login_failures")
 
 
-def build_metadata(definition: Definition, indexes: bool = True) -> MetaData:
-    """All tables of a definition: smartflow's own and every process's.
-
-    indexes=False leaves out the item tables' indexes, which only plan and apply need: the
-    runtime reads and writes rows. A unique field's partial index names its condition for
-    PostgreSQL and SQLite, and SQLAlchemy imports a dialect to check such an argument, so with
-    them an SQLite command would import the PostgreSQL dialect (about 19 ms).
-    """
+def build_metadata(definition: Definition) -> MetaData:
+    """All tables of a definition: smartflow's own and every process's."""
     metadata = MetaData()
     system_tables(metadata)
     for process in definition.processes:
-        process_tables(process, metadata, indexes)
+        process_tables(process, metadata)
     return metadata
