@@ -158,3 +158,27 @@ def test_reading_items_imports_only_the_database_and_the_table_printer(tmp_path:
         # only apply builds indexes, so an SQLite read does not import the PostgreSQL dialect
         assert "sqlalchemy.dialects.sqlite" in modules, argv
         assert "sqlalchemy.dialects.postgresql" not in modules, argv
+
+
+@pytest.mark.db
+def test_a_command_that_logs_nobody_in_hashes_no_password(tmp_path: Path) -> None:
+    """A scrypt hash costs about 50 ms: the dummy hash that unknown logins are checked against is
+    made on the first login attempt, not when the runtime is imported."""
+    from smartflow.services import deploy
+
+    url = f"sqlite:///{tmp_path / 'start.db'}"
+    deploy.apply([PROCESSES], url)
+    script = (
+        "import hashlib, sys\n"
+        "calls = []\n"
+        "real = hashlib.scrypt\n"
+        "hashlib.scrypt = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+        "from smartflow.cli.main import main\n"
+        f"try:\n    main(['item', 'list', 'procurement', '--db', {url!r}])\n"
+        "except SystemExit as stop:\n    assert stop.code in (0, None), stop.code\n"
+        "print('scrypt calls:', len(calls), file=sys.stderr)\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr.strip().splitlines()[-1] == "scrypt calls: 0"
