@@ -125,8 +125,3 @@ def inbox(unread: bool, limit: int, mark_read: bool, db_url: str | None, as_user
     with engine(db_url, as_user) as crm:
         rows = crm.inbox(unread, limit, mark_read)
     emit(rows, ["created_at", "process", "item_id", "subject", "message"], output_format)
-
-
-def register(group: click.Group) -> None:
-    for command in (worker, jobs, outbox, inbox):
-        group.add_command(command)

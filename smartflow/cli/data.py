@@ -241,10 +241,3 @@ def graph(process: str, paths: tuple[Path, ...], pipeline: str | None, graph_for
     drawn = analytics.pipeline_graph(process, [] if deployed else definition_paths(paths), db_url, pipeline=pipeline,
                                      lang=lang, deployed=deployed, diff=diff)
     click.echo(analytics.to_mermaid(drawn) if graph_format == "mermaid" else analytics.to_dot(drawn))
-
-
-def register(group: click.Group) -> None:
-    group.add_command(export)
-    group.add_command(import_items)
-    group.add_command(report)
-    group.add_command(graph)

@@ -189,8 +189,3 @@ def test_command(paths: tuple[Path, ...], keyword: str | None, exitfirst: bool) 
     for line in render(outcome):
         click.echo(line)
     raise SystemExit(EXIT_INVALID if outcome.failed else EXIT_OK)
-
-
-def register(group: click.Group) -> None:
-    for command in (validate, schema, init, plan, apply, versions, rollback, test_command,):
-        group.add_command(command)

@@ -11,7 +11,7 @@ import sys
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
-from smartflow.cli.views import item_list, item_show, kanban
+from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
 
@@ -239,12 +239,5 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
     raise SystemExit(1)
 
 
-def register(group: click.Group) -> None:
-
-    item.add_command(item_show)
-    item.add_command(item_list)
-    group.add_command(user)
-    group.add_command(department)
-    group.add_command(token)
-    group.add_command(item)
-    group.add_command(kanban)
+item.add_command(item_show)
+item.add_command(item_list)

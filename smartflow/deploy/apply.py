@@ -39,7 +39,11 @@ from smartflow.deploy.timeouts import (
 )
 from smartflow.errors import ApplyRefused, Busy, DatabaseUnavailable, DefinitionError, UnknownVersion
 
-LOCK_KEY = 0x5F_1F_10_57  # the advisory lock id of deploys on PostgreSQL
+LOCK_KEY = 0x5F_1F_10_57  # the advisory lock id of deploys on PostgreSQL, with the schema's (LOCK_SCHEMA)
+# A deploy writes into the current schema only (the first of the search path that exists), so the
+# lock is per schema: deploys into one schema wait for each other, deploys into two schemas of a
+# database do not. pg_advisory_xact_lock(key, LOCK_SCHEMA) takes it as apply does.
+LOCK_SCHEMA = "hashtext(coalesce(current_schema(), ''))"
 USER_ENV = "SMARTFLOW_USER"
 
 
@@ -198,11 +202,13 @@ def plan(desired: Desired, url: str | None = None, against: int | None = None) -
 
 
 def _lock(connection: Any, timeout: float) -> None:
-    """One apply at a time: an advisory lock on PostgreSQL (SQLite's BEGIN IMMEDIATE is the lock there)."""
+    """One apply at a time per schema: an advisory lock on PostgreSQL (SQLite's BEGIN IMMEDIATE is the
+    lock there)."""
     if is_sqlite(connection):
         return
     deadline = time.monotonic() + timeout
-    while not connection.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}).scalar():
+    taken = sa.text(f"SELECT pg_try_advisory_xact_lock(:key, {LOCK_SCHEMA})")
+    while not connection.execute(taken, {"key": LOCK_KEY}).scalar():
         if time.monotonic() >= deadline:
             raise Busy(f"another apply holds the deploy lock (waited {timeout:g}s)",
                        "wait for it to finish, then run apply again")

@@ -10,6 +10,7 @@ of one deployment throttles the same guesser.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -69,7 +70,14 @@ def check_password(password: str, stored: str) -> bool:
     return scheme == "scrypt" and hmac.compare_digest(got, expected)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # checked against when there is no such user: same cost
+@functools.cache
+def _dummy_hash() -> str:
+    """What a password is checked against when there is no such user: the same cost as a real check.
+
+    Made on the process's first login attempt, whoever it names (login() asks for it before looking
+    the user up), so that attempt costs the same for a known and an unknown login; not at import,
+    where a scrypt hash (16 MiB, about 50 ms) would slow every command that opens a database."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def digest(secret: str) -> str:
@@ -175,6 +183,7 @@ def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: 
 def login(connection: Any, compiled: CompiledDefinition, login_name: str, password: str) -> bool:
     """Whether the password is login's. A failure is counted; while a login has MAX_FAILURES recent
     failures every attempt is refused unchecked (TooManyAttempts). The caller commits either way."""
+    dummy = _dummy_hash()  # before the user is looked up: see _dummy_hash
     users, passwords, _, failures = _tables(compiled)
     now = clock.now()
     failed = connection.execute(sa.select(failures).where(failures.c.login == login_name)).first()
@@ -186,7 +195,7 @@ def login(connection: Any, compiled: CompiledDefinition, login_name: str, passwo
     stored = connection.execute(
         sa.select(passwords.c.hash).join(users, users.c.id == passwords.c.user_id)
         .where(users.c.login == login_name, users.c.active.is_(True))).scalar()
-    good = check_password(password, stored or _DUMMY_HASH) and stored is not None
+    good = check_password(password, stored or dummy) and stored is not None
     if good:
         if failed is not None:
             connection.execute(failures.delete().where(failures.c.login == login_name))

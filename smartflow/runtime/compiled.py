@@ -8,14 +8,15 @@ Conditions are compiled once into Jinja2 expressions in the immutable sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import build_metadata, item_table_name, values_table_name
+from smartflow.compile.sql import item_table_name, process_tables, system_tables, values_table_name
 from smartflow.definitions.model import ACTIONS, LEVELS, Definition, Field, Permission, Pipeline, Process, Transition
 
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -143,26 +144,63 @@ class CompiledProcess:
         return levels, (frozenset(stages) if stages is not None else None)
 
 
+class CompiledProcesses(Mapping[str, CompiledProcess]):
+    """The compiled processes of a definition by id, in the definition's order.
+
+    A process's tables join the shared MetaData when it is first asked for: a command that touches
+    one process builds that process's tables only (about 1 ms a process). The runtime creates no
+    index, so the tables come without the item indexes (`process_tables(indexes=False)`); a
+    unique field's partial index would also import SQLAlchemy's PostgreSQL dialect on SQLite.
+    """
+
+    def __init__(self, definition: Definition, metadata: sa.MetaData) -> None:
+        self._processes = {process.id: process for process in definition.processes}
+        self._metadata = metadata
+        self._built: dict[str, CompiledProcess] = {}
+        self._lock = threading.Lock()  # the HTTP API's threads share one compiled definition
+
+    def __getitem__(self, process_id: str) -> CompiledProcess:
+        found = self._built.get(process_id)
+        if found is None:
+            process = self._processes[process_id]
+            with self._lock:
+                found = self._built.get(process_id)
+                if found is None:
+                    found = self._built[process_id] = self._compile(process)
+        return found
+
+    def __contains__(self, process_id: object) -> bool:
+        return process_id in self._processes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._processes)
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+    def _compile(self, process: Process) -> CompiledProcess:
+        process_tables(process, self._metadata, indexes=False)
+        tables = self._metadata.tables
+        return CompiledProcess(
+            process=process,
+            table=tables[item_table_name(process.id)],
+            values_tables={f.id: tables[values_table_name(process.id, f.id)] for f in process.fields if f.multiple},
+            observers=tables.get(values_table_name(process.id, "observers")),
+        )
+
+
 class CompiledDefinition:
-    """Everything the runtime needs of one deployed version, built once."""
+    """Everything the runtime needs of one deployed version, built once (a process's tables when
+    it is first used)."""
 
     def __init__(self, definition: Definition, version: int) -> None:
         self.definition = definition
         self.version = version
-        self.metadata = build_metadata(definition)
-        self.processes: dict[str, CompiledProcess] = {}
-        for process in definition.processes:
-            tables = self.metadata.tables
-            compiled = CompiledProcess(
-                process=process,
-                table=tables[item_table_name(process.id)],
-                values_tables={f.id: tables[values_table_name(process.id, f.id)] for f in process.fields if f.multiple},
-                observers=tables.get(values_table_name(process.id, "observers")),
-            )
-            self.processes[process.id] = compiled
+        self.metadata = sa.MetaData()  # smartflow's own tables; a process's join when it is first used
+        system_tables(self.metadata)
+        self.processes = CompiledProcesses(definition, self.metadata)
         # Who hears the items' changes (events.Listener); the services layer attaches automation.
         self.listener: Any = None
-
 
     @property
     def role_ids(self) -> set[str]:

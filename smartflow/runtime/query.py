@@ -410,10 +410,14 @@ def links(write: Write, process_id: str, item: dict[str, Any], limit: int = 20) 
                                         .where(target.table.c.id.in_(ids), visible(write, target)))
         outgoing += [{"field": field.id, "process": target.process.id, "id": r.id, "title": r.title} for r in rows]
     incoming: list[dict[str, Any]] = []
-    for other in write.compiled.processes.values():
+    for definition in write.compiled.definition.processes:
+        pointing = [f for f in definition.fields if f.type == "link" and f.to == process_id]
+        if not pointing:
+            continue  # (its tables are built only when a process is used)
+        other = write.compiled.processes[definition.id]
         hidden = access.hidden_fields(write.actor, other)
-        for field in other.process.fields:
-            if field.type != "link" or field.to != process_id or field.id in hidden:
+        for field in pointing:
+            if field.id in hidden:
                 continue
             if field.multiple:
                 values = other.values_tables[field.id]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ import sqlalchemy as sa
 from smartflow.deploy import apply as deploy
 from smartflow.deploy.plan.render import render_text
 from smartflow.errors import ApplyRefused, Busy, UnknownVersion
-from tests.dbutil import snapshot
+from tests.dbutil import PG_ENV, database_url, snapshot
 from tests.deploy.helpers import (
     apply_as_planned,
     archive,
@@ -114,7 +116,7 @@ def _hold_the_lock(db_url: str) -> tuple[Any, Any]:
     engine = sa.create_engine(db_url)
     connection = engine.connect()
     connection.begin()
-    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": deploy.LOCK_KEY})
+    connection.execute(sa.text(f"SELECT pg_advisory_xact_lock(:key, {deploy.LOCK_SCHEMA})"), {"key": deploy.LOCK_KEY})
     return connection, engine
 
 
@@ -138,3 +140,21 @@ def test_only_one_apply_at_a_time(db_url: str, tmp_path: Path) -> None:
             engine.dispose()
     assert snapshot(db_url) == before
     assert not deploy.apply(target, db_url).empty  # the lock is free again
+
+
+@pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"PostgreSQL only: set {PG_ENV}")
+def test_the_deploy_lock_is_per_schema(tmp_path: Path) -> None:
+    """A deploy writes into its schema only: one into another schema of the database does not wait."""
+    target = desired(tmp_path, base())
+    with contextlib.contextmanager(database_url)("postgresql", tmp_path) as url, \
+            contextlib.contextmanager(database_url)("postgresql", tmp_path) as other_url:
+        holder, engine = _hold_the_lock(url)
+        try:
+            assert not deploy.apply(target, other_url, lock_timeout=0.3).empty
+            with pytest.raises(Busy, match=r"another apply holds the deploy lock \(waited 0.3s\)"):
+                deploy.apply(target, url, lock_timeout=0.3)
+        finally:
+            holder.rollback()
+            holder.close()
+            engine.dispose()
+        assert not deploy.apply(target, url).empty
