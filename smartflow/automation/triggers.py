@@ -28,7 +28,7 @@ from smartflow.errors import AutomationFailed, ItemError
 from smartflow.runtime import fields
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.events import Event
-from smartflow.runtime.items import built, fetch_unfiltered
+from smartflow.runtime.items import _record, built, fetch_unfiltered
 from smartflow.runtime.people import resolve_actor
 from smartflow.runtime.rules import context
 
@@ -244,11 +244,10 @@ def _stop(write: Any, process_id: str, item_id: int, chain: Chain, message: str)
     if chain.stopped[0]:
         return
     chain.stopped[0] = True
-    history = write.compiled.metadata.tables["sf_history"]
-    write.connection.execute(history.insert().values(
-        process=process_id, item_id=item_id, at=write.now, actor_id=None, kind="automation", field=None,
-        old=None, new={"error": message, "root": chain.root}, via="automation",
-        definition_version=write.compiled.version))
+    # with the change's other history rows (held while its triggers run), in the order they happened
+    _record(write, [{"process": process_id, "item_id": item_id, "at": write.now, "actor_id": None,
+                     "kind": "automation", "field": None, "old": None, "new": {"error": message, "root": chain.root},
+                     "via": "automation", "definition_version": write.compiled.version}])
 
 
 def stored_plain(value: Any) -> Any:

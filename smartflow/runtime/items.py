@@ -48,6 +48,9 @@ class Write:
     # users and readable linked items found in this transaction: an import names the same ones on
     # many rows, and none is deleted by a change to an item (nor stops being readable)
     found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
+    # history rows held back while a change's triggers run (see `_record_then_publish`): the change's
+    # own rows and those of its actions go in with one INSERT, in the order they were recorded
+    held: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.now = self.now or clock.now()
@@ -423,10 +426,32 @@ def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, fi
 
 
 def _record(write: Write, rows: list[dict[str, Any]]) -> None:
-    """History rows (each with every column of sf_history but its id), with one INSERT built once."""
-    if rows:
+    """History rows (each with every column of sf_history but its id), with one INSERT built once;
+    while a change's triggers run, held back to go in with the change's own rows."""
+    if write.held is not None:
+        write.held.extend(rows)
+    elif rows:
         table = write.compiled.metadata.tables["sf_history"]
         write.connection.execute(built((table, "insert"), table.insert), rows)
+
+
+def _record_then_publish(write: Write, process_id: str, item_id: int, rows: list[dict[str, Any]],
+                         events: list[Event], item: dict[str, Any] | None = None) -> None:
+    """Record a change's history rows and publish its events. When triggers hear them, the rows are
+    held while the triggers run, and every history row of the change and of its actions (and of
+    their changes, and so on) goes in at the end with one INSERT, in the order recorded: one
+    statement (one round trip) instead of one per action. Nothing else reads the history inside a
+    change; a failure rolls the whole change back (or its savepoint, which this call runs in)."""
+    if write.held is not None or not events or not watched(write, process_id):
+        _record(write, rows)  # nobody listens, or an outer change holds the rows already
+        publish(write, process_id, item_id, events, item)
+        return
+    held = write.held = list(rows)
+    try:
+        publish(write, process_id, item_id, events, item)
+    finally:
+        write.held = None
+    _record(write, held)
 
 
 # ---- operations --------------------------------------------------------------------
@@ -452,8 +477,8 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     result = write.connection.execute(built((table, "insert"), table.insert), new.row)
     item_id = int(result.inserted_primary_key[0])
     _write_multiple(write, new.process, item_id, new.item)
-    _record(write, [_created_history(write, new, item_id)])
-    publish(write, process_id, item_id, [Event("created"), Event("stage_entered", stage=new.stage)])
+    _record_then_publish(write, process_id, item_id, [_created_history(write, new, item_id)],
+                         [Event("created"), Event("stage_entered", stage=new.stage)])
     return item_id
 
 
@@ -631,8 +656,9 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     after = _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
                             expected_version, returning=returning)
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
-    _record(write, [_history(write, process, item_id, "update", k, old, new) for k, (old, new) in changes.items()])
-    publish(write, process_id, item_id, changed_events(changes), after)
+    _record_then_publish(write, process_id, item_id, [_history(write, process, item_id, "update", k, old, new)
+                                                      for k, (old, new) in changes.items()],
+                         changed_events(changes), after)
     return changes
 
 
@@ -664,9 +690,8 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     rows = [_history(write, process, item_id, "move", "stage", item["stage"], stage)]
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
-    _record(write, rows)
-    publish(write, process_id, item_id, [Event("stage_left", stage=item["stage"]), Event("stage_entered", stage=stage)],
-            after)
+    _record_then_publish(write, process_id, item_id, rows, [Event("stage_left", stage=item["stage"]),
+                                                             Event("stage_entered", stage=stage)], after)
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
 
 

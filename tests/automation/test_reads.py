@@ -51,6 +51,12 @@ PROCESSES = [
     process("r5", {"note": {"type": "text"}}, on_work(5, [COMMENT, COMMENT])),
     process("rset", {"note": {"type": "text"}}, on_work(1, [COMMENT, {"set": {"note": "set by {{ stage }}"}},
                                                             COMMENT, COMMENT])),
+    process("rorder", {"note": {"type": "text"}}, [
+        {"id": "moved", "on": "stage_entered", "stage": "work", "do": [
+            {"comment": "first"}, {"set": {"note": "noted"}}, {"comment": "after the note"}]},
+        {"id": "noted", "on": "field_changed", "field": "note", "do": [{"comment": "the note is {{ note }}"}]}]),
+    process("rfail", {"note": {"type": "text"}, "amount": {"type": "integer"}}, on_work(1, [
+        {"comment": "first"}, {"set": {"note": "noted"}}, {"set": {"amount": "{{ title }}"}}])),
 ]
 
 
@@ -69,6 +75,22 @@ def item_reads(process_id: str) -> Iterator[list[str]]:
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT") and table.search(statement):
+            seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def history_inserts() -> Iterator[list[str]]:
+    """The INSERTs into sf_history run while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if re.match(r'\s*INSERT INTO "?sf_history"?', statement, re.IGNORECASE):
             seen.append(statement)
 
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
@@ -125,3 +147,33 @@ def test_triggers_see_exactly_what_a_read_after_the_change_gives(db: Auto) -> No
             expected.append(render(template, context(write.compiled.processes["rseen"], read, write.actor)))
     assert db.comments("rseen", item) == expected
     assert "1500.50" in expected[0] and "+00:00" in expected[0]  # the money and times came through
+
+
+def test_a_change_and_its_actions_write_their_history_in_one_insert_in_the_order_they_happened(db: Auto) -> None:
+    """The history rows of a change and of every action it fires (and of their own changes) go in
+    together at the end of the change, in the order they were recorded."""
+    item = db.admin.create("rorder", {"title": "Бетон"})
+    with history_inserts() as inserts:
+        db.admin.move("rorder", item, "work")
+    assert len(inserts) == 1
+    rows = db.history("rorder", item)
+    assert [(r["kind"], r["field"], r["new"], r["via"]) for r in rows[1:]] == [
+        ("move", "stage", "work", "api"),
+        ("comment", None, "first", "trigger:rorder.moved"),
+        ("update", "note", "noted", "trigger:rorder.moved"),
+        ("comment", None, "the note is noted", "trigger:rorder.noted"),
+        ("comment", None, "after the note", "trigger:rorder.moved")]
+    with history_inserts() as inserts:
+        db.admin.move("r0", db.admin.create("r0", {"title": "Бетон"}), "work")  # nobody listens: as before
+    assert len(inserts) == 2  # the create's row, the move's row
+
+
+def test_a_failed_action_leaves_no_history_of_its_change(db: Auto) -> None:
+    from smartflow.errors import AutomationFailed
+
+    item = db.admin.create("rfail", {"title": "Бетон"})
+    before = db.history("rfail", item)
+    with pytest.raises(AutomationFailed, match="amount"):
+        db.admin.move("rfail", item, "work")
+    assert db.history("rfail", item) == before
+    assert db.items("rfail")[-1]["stage"] == "new"
