@@ -39,8 +39,11 @@ def _value(trigger: CompiledTrigger, index: int, key: str, raw: Any, values: dic
 
 
 def _user_keys(write: Any, process_id: str) -> frozenset[str]:
-    process = write.compiled.processes[process_id].process
-    return frozenset(("assigned_to", *(f.id for f in process.fields if f.type == "user")))
+    """The keys of a process that name users (once per deployed version)."""
+    compiled = write.compiled.processes[process_id]
+    found: frozenset[str] = items.built((compiled.table, "user_keys"), lambda: frozenset(
+        ("assigned_to", *(f.id for f in compiled.process.fields if f.type == "user"))))
+    return found
 
 
 def _set(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
@@ -202,21 +205,12 @@ def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict
             for user, held in roles.items()}
 
 
-def _names_used(*sources: str | None) -> frozenset[str]:
-    """The names the templates read (validated at deploy, so they parse)."""
-    from smartflow.definitions.expressions import names_used, parse_template
-
-    found: set[str] = set()
-    for source in sources:
-        if source:
-            node, _ = parse_template(source)
-            found |= names_used(node) if node is not None else set()
-    return frozenset(found)
-
-
 def hidden_by_any_role(process: Any) -> frozenset[str]:
-    """Every field some role of the process hides: what a text read by all of them may not show."""
-    return frozenset(f for p in process.process.permissions for f in p.hidden_fields)
+    """Every field some role of the process hides: what a text read by all of them may not show
+    (found once per deployed version: the roles' hidden fields are part of the definition)."""
+    found: frozenset[str] = items.built((process.table, "hidden_by_any_role"), lambda: frozenset(
+        f for p in process.process.permissions for f in p.hidden_fields))
+    return found
 
 
 def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
@@ -224,7 +218,7 @@ def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     """One outbox message per set of recipients who see the same fields: a notification never
     carries a value hidden from the user who reads it."""
     recipients = _recipients(write, trigger, params, item)
-    used = _names_used(params.get("subject"), params.get("message"))
+    used = trigger.names_used(index, "subject", "message")
     groups: dict[frozenset[str], list[int]] = {}
     for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
         groups.setdefault(hidden & used, []).append(user)  # one message for all who see what it uses

@@ -13,7 +13,6 @@ item's history; what ran before stays (the item is in the state the last action 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -36,21 +35,38 @@ MAX_DEPTH = 8
 ACTION_BUDGET = 64
 
 
-@dataclass
 class Chain:
-    """The causation of an action: its root event, its depth, and what the root may still spend."""
+    """The causation of an action: its root event, its depth, and what the root may still spend.
 
-    root: str = field(default_factory=lambda: uuid.uuid4().hex)
-    depth: int = 0
-    budget: list[int] = field(default_factory=lambda: [ACTION_BUDGET])
-    seen: set[tuple[str, str, int]] = field(default_factory=set)
-    stopped: list[bool] = field(default_factory=lambda: [False])
-    # each item as the last change to it left it, read once per change by fire(): an action that
-    # changes the item publishes a change of its own, whose fire() reads and records it here
-    current: dict[tuple[str, int], dict[str, Any] | None] = field(default_factory=dict)
+    A child (one level deeper) shares everything else with its parent: the root, the budget, the
+    triggers seen, whether the chain was stopped, the items as last left."""
+
+    __slots__ = ("_root", "budget", "current", "depth", "seen", "stopped")
+
+    def __init__(self, root: str | None = None, depth: int = 0) -> None:
+        self._root = [root] if root else []  # drawn when first asked for (a job's payload, a stop)
+        self.depth = depth
+        self.budget = [ACTION_BUDGET]
+        self.seen: set[tuple[str, str, int]] = set()
+        self.stopped = [False]
+        # each item as the last change to it left it, read once per change by fire(): an action that
+        # changes the item publishes a change of its own, whose fire() reads and records it here
+        self.current: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+    @property
+    def root(self) -> str:
+        """The root event's id, a random one drawn on first use (most chains never need it, and
+        drawing one costs a system call)."""
+        if not self._root:
+            self._root.append(uuid.uuid4().hex)
+        return self._root[0]
 
     def child(self) -> Chain:
-        return replace(self, depth=self.depth + 1)
+        child = object.__new__(Chain)
+        child._root, child.budget, child.seen = self._root, self.budget, self.seen
+        child.stopped, child.current = self.stopped, self.current
+        child.depth = self.depth + 1
+        return child
 
 
 class Automation:
@@ -81,9 +97,14 @@ class Automation:
 
 
 def service_actor(compiled_trigger: CompiledTrigger) -> Actor:
-    """The trigger's own identity: the administrator role, named after the trigger in history."""
-    return Actor(None, f"trigger:{compiled_trigger.name}", f"trigger {compiled_trigger.name}",
-                 frozenset({"administrator"}), service=True)
+    """The trigger's own identity: the administrator role, named after the trigger in history (the
+    same immutable Actor for every run of the trigger in a deployed version)."""
+    found: Actor | None = compiled_trigger.identity
+    if found is None:
+        found = compiled_trigger.identity = Actor(None, f"trigger:{compiled_trigger.name}",
+                                                  f"trigger {compiled_trigger.name}", frozenset({"administrator"}),
+                                                  service=True)
+    return found
 
 
 # ---- firing --------------------------------------------------------------------------
@@ -179,12 +200,18 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
               f"`{compiled_trigger.name}`; the chain was stopped")
         return False
     actor = _actor(write, compiled_trigger)
+    process = write.compiled.processes[process_id]
+    # what the templates see, built again only when an action changed the item (the same operation
+    # has the same now, today and user)
+    seen: tuple[dict[str, Any] | None, dict[str, Any]] | None = None
     if compiled_trigger.condition is not None:
+        values = context(process, item, write.actor)
+        seen = (item, values)
         try:
-            holds = compiled_trigger.holds(context(write.compiled.processes[process_id], item, write.actor))
+            holds = compiled_trigger.holds(values)
         except Exception as exc:
             reason = str(exc)
-            hidden = hidden_fields(write.actor, write.compiled.processes[process_id])
+            hidden = hidden_fields(write.actor, process)
             if hidden:
                 from smartflow.definitions.expressions import names_used, parse_condition
 
@@ -194,7 +221,7 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {reason}") from None
         if not holds:
             return True
-    child = replace(write, actor=actor, via=f"trigger:{compiled_trigger.name}", chain=chain.child())
+    child = write.derived(actor=actor, via=compiled_trigger.via, chain=chain.child())
     for index, action in enumerate(compiled_trigger.trigger.do):
         if chain.budget[0] <= 0:
             _stop(write, process_id, item_id, chain, f"the action budget of {ACTION_BUDGET} per event was spent "
@@ -205,9 +232,10 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
         if current is None:
             return True
         # `user` in a template is the person (or trigger) whose change fired this one
-        values = context(write.compiled.processes[process_id], current, write.actor)
+        if seen is None or seen[0] is not current:
+            seen = (current, context(process, current, write.actor))
+        values = seen[1]
         try:
-
             run_action(child, compiled_trigger, index, action, current, values)
         except SecurityError as refused:  # TemplateRefused, or the sandbox refusing `__class__` and the like
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}): "
