@@ -241,10 +241,9 @@ def _webhook(write: Any, trigger: CompiledTrigger, index: int, params: dict[str,
 
 
 def _outbox(write: Any, kind: str, payload: dict[str, Any]) -> None:
-    outbox = write.compiled.metadata.tables["sf_outbox"]
-    write.connection.execute(items.built((outbox, "insert"), outbox.insert), {
-        "kind": kind, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": write.now,
-        "created_at": write.now})
+    # delivered after commit: held with the change's history rows while its triggers run
+    items.hold(write, "sf_outbox", [{"kind": kind, "payload": payload, "status": "pending", "attempts": 0,
+                                     "next_attempt_at": write.now, "created_at": write.now}])
 
 
 def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item: dict[str, Any],

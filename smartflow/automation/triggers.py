@@ -90,7 +90,7 @@ class Automation:
 
     def changed(self, write: Any, process_id: str, item_id: int, events: list[Event],
                 item: dict[str, Any] | None = None) -> None:
-        fire(write, process_id, item_id, events, item)
+        fire(write, process_id, item_id, events, item, self)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         drop_jobs(write, process_id, item_id, reason)
@@ -110,12 +110,14 @@ def service_actor(compiled_trigger: CompiledTrigger) -> Actor:
 # ---- firing --------------------------------------------------------------------------
 
 
-def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: dict[str, Any] | None = None) -> None:
+def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: dict[str, Any] | None = None,
+         automation: Automation | None = None) -> None:
     """Run (or schedule) every trigger listening to events on an item; called after each change, with
     the item as the change left it when the change's own statement returned it."""
     if not write.triggers or not events:
         return
-    automation: Automation = write.compiled.listener
+    if automation is None:
+        automation = write.compiled.listener
     triggers = automation.by_process.get(process_id)
     if not triggers:
         return

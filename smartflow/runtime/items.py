@@ -48,9 +48,10 @@ class Write:
     # users and readable linked items found in this transaction: an import names the same ones on
     # many rows, and none is deleted by a change to an item (nor stops being readable)
     found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
-    # history rows held back while a change's triggers run (see `_record_then_publish`): the change's
-    # own rows and those of its actions go in with one INSERT, in the order they were recorded
-    held: list[dict[str, Any]] | None = None
+    # rows held back while a change's triggers run (see `_record_then_publish`), by table: the history
+    # rows of the change and of its actions (and the actions' outbox messages) go in with one INSERT
+    # per table, in the order they were recorded
+    held: dict[str, list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.now = self.now or clock.now()
@@ -439,30 +440,43 @@ def _history(write: Write, process: CompiledProcess, item_id: int, kind: str, fi
 def _record(write: Write, rows: list[dict[str, Any]]) -> None:
     """History rows (each with every column of sf_history but its id), with one INSERT built once;
     while a change's triggers run, held back to go in with the change's own rows."""
+    hold(write, "sf_history", rows)
+
+
+def hold(write: Write, table_name: str, rows: list[dict[str, Any]]) -> None:
+    """Rows for a table nothing reads inside a change (the history, the outbox), each with every
+    column but its id: inserted now, or, while a change's triggers run, at the end of the change."""
     if write.held is not None:
-        write.held.extend(rows)
+        write.held.setdefault(table_name, []).extend(rows)
     elif rows:
-        table = write.compiled.metadata.tables["sf_history"]
-        write.connection.execute(built((table, "insert"), table.insert), rows)
+        _insert(write, table_name, rows)
+
+
+def _insert(write: Write, table_name: str, rows: list[dict[str, Any]]) -> None:
+    table = write.compiled.metadata.tables[table_name]
+    write.connection.execute(built((table, "insert"), table.insert), rows)
 
 
 def _record_then_publish(write: Write, process_id: str, item_id: int, rows: list[dict[str, Any]],
                          events: list[Event], item: dict[str, Any] | None = None) -> None:
     """Record a change's history rows and publish its events. When triggers hear them, the rows are
     held while the triggers run, and every history row of the change and of its actions (and of
-    their changes, and so on) goes in at the end with one INSERT, in the order recorded: one
-    statement (one round trip) instead of one per action. Nothing else reads the history inside a
-    change; a failure rolls the whole change back (or its savepoint, which this call runs in)."""
+    their changes, and so on) goes in at the end with one INSERT, in the order recorded, as do the
+    actions' outbox messages: one statement (one round trip) per table instead of one per action.
+    Nothing reads these tables inside a change; a failure rolls the whole change back (or its
+    savepoint, which this call runs in)."""
     if write.held is not None or not events or not watched(write, process_id):
         _record(write, rows)  # nobody listens, or an outer change holds the rows already
         publish(write, process_id, item_id, events, item)
         return
-    held = write.held = list(rows)
+    held = write.held = {"sf_history": list(rows)}
     try:
         publish(write, process_id, item_id, events, item)
     finally:
         write.held = None
-    _record(write, held)
+    for table_name, table_rows in held.items():
+        if table_rows:
+            _insert(write, table_name, table_rows)
 
 
 # ---- operations --------------------------------------------------------------------

@@ -55,6 +55,14 @@ PROCESSES = [
         {"id": "moved", "on": "stage_entered", "stage": "work", "do": [
             {"comment": "first"}, {"set": {"note": "noted"}}, {"comment": "after the note"}]},
         {"id": "noted", "on": "field_changed", "field": "note", "do": [{"comment": "the note is {{ note }}"}]}]),
+    process("rmail", {"note": {"type": "text"}}, [
+        {"id": "moved", "on": "stage_entered", "stage": "work", "do": [
+            {"notify": {"roles": ["manager"], "message": "one {{ title }}"}},
+            {"webhook": {"url": "https://hooks.example.com/a", "body": '{"n": 2}'}},
+            {"set": {"note": "noted"}},
+            {"notify": {"roles": ["manager"], "message": "three {{ note }}"}}]},
+        {"id": "noted", "on": "field_changed", "field": "note", "do": [
+            {"webhook": {"url": "https://hooks.example.com/b", "body": '{"note": "{{ note }}"}'}}]}]),
     process("rfail", {"note": {"type": "text"}, "amount": {"type": "integer"}}, on_work(1, [
         {"comment": "first"}, {"set": {"note": "noted"}}, {"set": {"amount": "{{ title }}"}}])),
 ]
@@ -85,12 +93,12 @@ def item_reads(process_id: str) -> Iterator[list[str]]:
 
 
 @contextmanager
-def history_inserts() -> Iterator[list[str]]:
-    """The INSERTs into sf_history run while the block runs."""
+def history_inserts(table: str = "sf_history") -> Iterator[list[str]]:
+    """The INSERTs into table (sf_history) run while the block runs."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if re.match(r'\s*INSERT INTO "?sf_history"?', statement, re.IGNORECASE):
+        if re.match(rf'\s*INSERT INTO "?{table}"?', statement, re.IGNORECASE):
             seen.append(statement)
 
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
@@ -177,3 +185,14 @@ def test_a_failed_action_leaves_no_history_of_its_change(db: Auto) -> None:
         db.admin.move("rfail", item, "work")
     assert db.history("rfail", item) == before
     assert db.items("rfail")[-1]["stage"] == "new"
+
+
+def test_the_actions_outbox_messages_go_in_with_one_insert_in_the_order_they_were_written(db: Auto) -> None:
+    item = db.admin.create("rmail", {"title": "Бетон"})
+    with history_inserts("sf_outbox") as inserts:
+        db.admin.move("rmail", item, "work")
+    assert len(inserts) == 1
+    sent = [r for r in db.rows("sf_outbox") if r["payload"].get("trigger", "").startswith("rmail.")]
+    assert [(r["kind"], r["payload"].get("message") or r["payload"].get("body")) for r in sent] == [
+        ("notify", "one Бетон"), ("webhook", {"n": 2}), ("webhook", {"note": "noted"}), ("notify", "three noted")]
+    assert all(r["status"] == "pending" and r["attempts"] == 0 for r in sent)
