@@ -617,37 +617,43 @@ def _new_ids(write: Write, table: sa.Table, count: int) -> list[int] | None:
     return None
 
 
+# what every guarded update sets besides the change's own columns
+_UPDATE_KEYS = ("version", "updated_by", "updated_at", "definition_version")
+
+
 def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any], columns: dict[str, Any],
-                    expected_version: int | None, *, returning: bool = False) -> dict[str, Any] | None:
+                    expected_version: int | None, *, returning: bool = False,
+                    changed: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Write columns if nobody changed the item since it was read (optimistic lock).
 
-    With returning (when the database can), the same statement returns the row as it left it:
-    the item after the change, decoded as a read decodes it (its multiple values are the read
-    item's, so only for changes that leave them alone). Triggers then need not read it again."""
+    With returning (when the database can), the same statement returns what it wrote: the keys
+    changed (field ids and system keys) and the system columns every update sets, decoded as a read
+    decodes them, over the item as read: the item after the change (the rest of the row is as read,
+    under the row's lock and the version check; its multiple values are the read item's, so only for
+    changes that leave them alone). Triggers then need not read it again."""
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     table = process.table
     returning = returning and write.connection.dialect.update_returning
-    row_reader = reader(process)
+    row_reader = reader(process, tuple(sorted({*changed, *_UPDATE_KEYS}))) if returning else None
 
     def build() -> Any:
         statement = sa.update(table).where(table.c.id == sa.bindparam("_item_id"),
                                            table.c.version == sa.bindparam("_read_version"))
-        return statement.returning(*row_reader.columns) if returning else statement
+        return statement.returning(*row_reader.columns) if row_reader is not None else statement
 
     values = {**columns, "version": item["version"] + 1, "updated_by": write.actor.id, "updated_at": write.now,
               "definition_version": write.compiled.version, "_item_id": item["id"], "_read_version": item["version"]}
-    result = write.connection.execute(built((table, "guarded_update", returning), build), values)
-    row = result.first() if returning else None
-    if (row is None) if returning else (result.rowcount != 1):
+    statement = built((table, "guarded_update", row_reader.keys if row_reader is not None else None), build)
+    result = write.connection.execute(statement, values)
+    row = result.first() if row_reader is not None else None
+    if (row is None) if row_reader is not None else (result.rowcount != 1):
         current = write.connection.execute(sa.select(table.c.stage, table.c.version)
                                            .where(table.c.id == item["id"])).first()
         raise _conflict(process, {**item, **(dict(current._mapping) if current else {})})
-    if row is None:
+    if row_reader is None:
         return None
-    after = row_reader.decode(row)
-    after.update((field_id, item[field_id]) for field_id in row_reader.multiple)
-    return after
+    return {**item, **row_reader.decode(row)}
 
 
 def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
@@ -679,7 +685,7 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
     returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
     after = _guarded_update(write, process, item, _columns(process, {k: v for k, (_, v) in changes.items()}),
-                            expected_version, returning=returning)
+                            expected_version, returning=returning, changed=tuple(changes))
     _write_multiple(write, process, item_id, {k: v for k, (_, v) in changes.items()})
     _record_then_publish(write, process_id, item_id, [_history(write, process, item_id, "update", k, old, new)
                                                       for k, (old, new) in changes.items()],
@@ -711,13 +717,34 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     assert target is not None
     columns: dict[str, Any] = {"stage": stage, "pipeline": target_pipeline, "moved_by": write.actor.id,
                                "moved_at": write.now, "closed_at": write.now if target.final else None}
-    after = _guarded_update(write, process, item, columns, None, returning=watched(write, process_id))
+    _guarded_update(write, process, item, columns, None)
+    after = _moved(write, item, columns) if watched(write, process_id) else None
     rows = [_history(write, process, item_id, "move", "stage", item["stage"], stage)]
     if target_pipeline != item["pipeline"]:
         rows.append(_history(write, process, item_id, "move", "pipeline", item["pipeline"], target_pipeline))
     _record_then_publish(write, process_id, item_id, rows, [Event("stage_left", stage=item["stage"]),
                                                              Event("stage_entered", stage=stage)], after)
     return {"from": item["stage"], "to": stage, "pipeline": target_pipeline, "version": item["version"] + 1}
+
+
+def _moved(write: Write, item: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any] | None:
+    """The item as a move left it, for triggers, without reading it again nor returning its row:
+    the row as read (under the row's lock, and the move's version check held), with what the move
+    wrote. A move writes system columns only: names and ids as they are, and one moment, `now`,
+    given as a read gives it back — on SQLite the stored wall-clock time read as UTC, on PostgreSQL
+    the same instant in the connection's zone (that of the times the read gave). None on other
+    databases: the triggers read the item."""
+    if write.sqlite:
+        now = _aware(write.now.replace(tzinfo=None)) if write.now is not None else None
+    elif write.connection.dialect.name == "postgresql":
+        zone = item["created_at"].tzinfo
+        now = write.now.astimezone(zone) if write.now is not None and zone is not None else write.now
+    else:
+        return None
+    after = {**item, **columns, "version": item["version"] + 1, "updated_by": write.actor.id, "updated_at": now,
+             "definition_version": write.compiled.version}
+    after.update((key, now) for key, value in columns.items() if value is write.now)
+    return after
 
 
 def delete(write: Write, process_id: str, item_id: int) -> str:
