@@ -139,7 +139,6 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
     found: list[int] = []
     for name in params.get("users") or []:
         if name.startswith("@"):
-
             user = user_id(write.connection, write.compiled, name[1:])
             if user is None:
                 raise AutomationFailed(f"there is no user `{name[1:]}` to notify")
@@ -147,14 +146,17 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
         elif name == "observers":
             observers = write.compiled.processes[trigger.process.id].observers
             if observers is not None:
-                found += list(write.connection.execute(
-                    sa.select(observers.c.user_id).where(observers.c.item_id == item["id"])).scalars())
+                query = items.built((observers, "observers_of"), lambda table=observers: sa.select(
+                    table.c.user_id).where(table.c.item_id == sa.bindparam("_item_id")))
+                found += list(write.connection.execute(query, {"_item_id": item["id"]}).scalars())
         else:
             value = item.get(name)
             found += value if isinstance(value, list) else ([value] if value is not None else [])
     grants = tables["sf_user_roles"]
+    holders = items.built((grants, "holders_of"), lambda: sa.select(grants.c.user_id).where(
+        grants.c.role == sa.bindparam("_role")))
     for role in params.get("roles") or []:
-        found += list(write.connection.execute(sa.select(grants.c.user_id).where(grants.c.role == role)).scalars())
+        found += list(write.connection.execute(holders, {"_role": role}).scalars())
     return list(dict.fromkeys(int(u) for u in found))
 
 
@@ -195,9 +197,10 @@ def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict
     some role hides."""
     grants = write.compiled.metadata.tables["sf_user_roles"]
     roles: dict[int, set[str]] = {user: set() for user in user_ids}
-    if user_ids:
-        for row in write.connection.execute(sa.select(grants.c.user_id, grants.c.role)
-                                            .where(grants.c.user_id.in_(user_ids))):
+    if user_ids:  # asked on every change: a user's roles may change at any time
+        query = items.built((grants, "roles_of"), lambda: sa.select(grants.c.user_id, grants.c.role).where(
+            grants.c.user_id.in_(sa.bindparam("_users", expanding=True))))
+        for row in write.connection.execute(query, {"_users": user_ids}):
             roles[int(row.user_id)].add(row.role)
     process = write.compiled.processes[process_id]
     return {user: (process.hidden(frozenset(held)) if process.role_permissions(frozenset(held))
