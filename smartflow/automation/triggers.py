@@ -149,9 +149,9 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
     jobs = write.compiled.metadata.tables["sf_jobs"]
     trigger = compiled_trigger.trigger
     when = due_time(trigger, item, write.now, compiled_trigger.calendar)
-    pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
-                      jobs.c.trigger == trigger.id, jobs.c.status == "pending")
     if trigger.on == "scheduled":
+        pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
+                          jobs.c.trigger == trigger.id, jobs.c.status == "pending")
         write.connection.execute(sa.update(jobs).where(pending).values(status="dropped",
                                                                        last_error="rescheduled"))
     if when is None:
