@@ -117,7 +117,6 @@ class CompiledTrigger:
             return render(self.templates[name], values, seconds=None)
         return evaluator.shared().template(self.sources[name], values)
 
-
     def names_used(self, index: int, *keys: str) -> frozenset[str]:
         """The names the action's templates under keys read (those it has), parsed once."""
         found = self._names.get((index, keys))
