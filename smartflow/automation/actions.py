@@ -39,8 +39,11 @@ def _value(trigger: CompiledTrigger, index: int, key: str, raw: Any, values: dic
 
 
 def _user_keys(write: Any, process_id: str) -> frozenset[str]:
-    process = write.compiled.processes[process_id].process
-    return frozenset(("assigned_to", *(f.id for f in process.fields if f.type == "user")))
+    """The keys of a process that name users (once per deployed version)."""
+    compiled = write.compiled.processes[process_id]
+    found: frozenset[str] = items.built((compiled.table, "user_keys"), lambda: frozenset(
+        ("assigned_to", *(f.id for f in compiled.process.fields if f.type == "user"))))
+    return found
 
 
 def _set(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
@@ -136,7 +139,6 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
     found: list[int] = []
     for name in params.get("users") or []:
         if name.startswith("@"):
-
             user = user_id(write.connection, write.compiled, name[1:])
             if user is None:
                 raise AutomationFailed(f"there is no user `{name[1:]}` to notify")
@@ -144,14 +146,17 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
         elif name == "observers":
             observers = write.compiled.processes[trigger.process.id].observers
             if observers is not None:
-                found += list(write.connection.execute(
-                    sa.select(observers.c.user_id).where(observers.c.item_id == item["id"])).scalars())
+                query = items.built((observers, "observers_of"), lambda table=observers: sa.select(
+                    table.c.user_id).where(table.c.item_id == sa.bindparam("_item_id")))
+                found += list(write.connection.execute(query, {"_item_id": item["id"]}).scalars())
         else:
             value = item.get(name)
             found += value if isinstance(value, list) else ([value] if value is not None else [])
     grants = tables["sf_user_roles"]
+    holders = items.built((grants, "holders_of"), lambda: sa.select(grants.c.user_id).where(
+        grants.c.role == sa.bindparam("_role")))
     for role in params.get("roles") or []:
-        found += list(write.connection.execute(sa.select(grants.c.user_id).where(grants.c.role == role)).scalars())
+        found += list(write.connection.execute(holders, {"_role": role}).scalars())
     return list(dict.fromkeys(int(u) for u in found))
 
 
@@ -192,9 +197,10 @@ def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict
     some role hides."""
     grants = write.compiled.metadata.tables["sf_user_roles"]
     roles: dict[int, set[str]] = {user: set() for user in user_ids}
-    if user_ids:
-        for row in write.connection.execute(sa.select(grants.c.user_id, grants.c.role)
-                                            .where(grants.c.user_id.in_(user_ids))):
+    if user_ids:  # asked on every change: a user's roles may change at any time
+        query = items.built((grants, "roles_of"), lambda: sa.select(grants.c.user_id, grants.c.role).where(
+            grants.c.user_id.in_(sa.bindparam("_users", expanding=True))))
+        for row in write.connection.execute(query, {"_users": user_ids}):
             roles[int(row.user_id)].add(row.role)
     process = write.compiled.processes[process_id]
     return {user: (process.hidden(frozenset(held)) if process.role_permissions(frozenset(held))
@@ -202,21 +208,12 @@ def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict
             for user, held in roles.items()}
 
 
-def _names_used(*sources: str | None) -> frozenset[str]:
-    """The names the templates read (validated at deploy, so they parse)."""
-    from smartflow.definitions.expressions import names_used, parse_template
-
-    found: set[str] = set()
-    for source in sources:
-        if source:
-            node, _ = parse_template(source)
-            found |= names_used(node) if node is not None else set()
-    return frozenset(found)
-
-
 def hidden_by_any_role(process: Any) -> frozenset[str]:
-    """Every field some role of the process hides: what a text read by all of them may not show."""
-    return frozenset(f for p in process.process.permissions for f in p.hidden_fields)
+    """Every field some role of the process hides: what a text read by all of them may not show
+    (found once per deployed version: the roles' hidden fields are part of the definition)."""
+    found: frozenset[str] = items.built((process.table, "hidden_by_any_role"), lambda: frozenset(
+        f for p in process.process.permissions for f in p.hidden_fields))
+    return found
 
 
 def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
@@ -224,7 +221,7 @@ def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     """One outbox message per set of recipients who see the same fields: a notification never
     carries a value hidden from the user who reads it."""
     recipients = _recipients(write, trigger, params, item)
-    used = _names_used(params.get("subject"), params.get("message"))
+    used = trigger.names_used(index, "subject", "message")
     groups: dict[frozenset[str], list[int]] = {}
     for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
         groups.setdefault(hidden & used, []).append(user)  # one message for all who see what it uses
@@ -247,10 +244,9 @@ def _webhook(write: Any, trigger: CompiledTrigger, index: int, params: dict[str,
 
 
 def _outbox(write: Any, kind: str, payload: dict[str, Any]) -> None:
-    outbox = write.compiled.metadata.tables["sf_outbox"]
-    write.connection.execute(items.built((outbox, "insert"), outbox.insert), {
-        "kind": kind, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": write.now,
-        "created_at": write.now})
+    # delivered after commit: held with the change's history rows while its triggers run
+    items.hold(write, "sf_outbox", [{"kind": kind, "payload": payload, "status": "pending", "attempts": 0,
+                                     "next_attempt_at": write.now, "created_at": write.now}])
 
 
 def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item: dict[str, Any],

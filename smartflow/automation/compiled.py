@@ -61,6 +61,9 @@ class CompiledTrigger:
         self.process = process
         self.trigger = trigger
         self.name = f"{process.id}.{trigger.id}"
+        self.via = f"trigger:{self.name}"  # what history says its changes came through
+        self.identity: Any = None  # its own Actor (triggers.service_actor), made on first use
+        self._names: dict[tuple[int, tuple[str, ...]], frozenset[str]] = {}
         self.calendar = Calendar.of(process.working_hours)  # validated: the zone and the country exist
         # undefined_to_none=False keeps StrictUndefined strict: a condition reading a name or an attribute
         # that is not there (or is unsafe, like `__class__`) fails instead of counting as false
@@ -113,6 +116,21 @@ class CompiledTrigger:
         if name in self.cheap:
             return render(self.templates[name], values, seconds=None)
         return evaluator.shared().template(self.sources[name], values)
+
+    def names_used(self, index: int, *keys: str) -> frozenset[str]:
+        """The names the action's templates under keys read (those it has), parsed once."""
+        found = self._names.get((index, keys))
+        if found is None:
+            from smartflow.definitions.expressions import names_used, parse_template
+
+            names: set[str] = set()
+            for key in keys:
+                source = self.sources.get(f"{index}.{key}")
+                if source:
+                    node, _ = parse_template(source)  # validated at deploy: it parses
+                    names |= names_used(node) if node is not None else set()
+            found = self._names[(index, keys)] = frozenset(names)
+        return found
 
 
 def _same(expected: Any, actual: Any) -> bool:

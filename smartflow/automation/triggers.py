@@ -13,7 +13,6 @@ item's history; what ran before stays (the item is in the state the last action 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -28,7 +27,7 @@ from smartflow.errors import AutomationFailed, ItemError
 from smartflow.runtime import fields
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.events import Event
-from smartflow.runtime.items import built, fetch_unfiltered
+from smartflow.runtime.items import _record, built, fetch_unfiltered
 from smartflow.runtime.people import resolve_actor
 from smartflow.runtime.rules import context
 
@@ -36,21 +35,38 @@ MAX_DEPTH = 8
 ACTION_BUDGET = 64
 
 
-@dataclass
 class Chain:
-    """The causation of an action: its root event, its depth, and what the root may still spend."""
+    """The causation of an action: its root event, its depth, and what the root may still spend.
 
-    root: str = field(default_factory=lambda: uuid.uuid4().hex)
-    depth: int = 0
-    budget: list[int] = field(default_factory=lambda: [ACTION_BUDGET])
-    seen: set[tuple[str, str, int]] = field(default_factory=set)
-    stopped: list[bool] = field(default_factory=lambda: [False])
-    # each item as the last change to it left it, read once per change by fire(): an action that
-    # changes the item publishes a change of its own, whose fire() reads and records it here
-    current: dict[tuple[str, int], dict[str, Any] | None] = field(default_factory=dict)
+    A child (one level deeper) shares everything else with its parent: the root, the budget, the
+    triggers seen, whether the chain was stopped, the items as last left."""
+
+    __slots__ = ("_root", "budget", "current", "depth", "seen", "stopped")
+
+    def __init__(self, root: str | None = None, depth: int = 0) -> None:
+        self._root = [root] if root else []  # drawn when first asked for (a job's payload, a stop)
+        self.depth = depth
+        self.budget = [ACTION_BUDGET]
+        self.seen: set[tuple[str, str, int]] = set()
+        self.stopped = [False]
+        # each item as the last change to it left it, read once per change by fire(): an action that
+        # changes the item publishes a change of its own, whose fire() reads and records it here
+        self.current: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+    @property
+    def root(self) -> str:
+        """The root event's id, a random one drawn on first use (most chains never need it, and
+        drawing one costs a system call)."""
+        if not self._root:
+            self._root.append(uuid.uuid4().hex)
+        return self._root[0]
 
     def child(self) -> Chain:
-        return replace(self, depth=self.depth + 1)
+        child = object.__new__(Chain)
+        child._root, child.budget, child.seen = self._root, self.budget, self.seen
+        child.stopped, child.current = self.stopped, self.current
+        child.depth = self.depth + 1
+        return child
 
 
 class Automation:
@@ -74,27 +90,34 @@ class Automation:
 
     def changed(self, write: Any, process_id: str, item_id: int, events: list[Event],
                 item: dict[str, Any] | None = None) -> None:
-        fire(write, process_id, item_id, events, item)
+        fire(write, process_id, item_id, events, item, self)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         drop_jobs(write, process_id, item_id, reason)
 
 
 def service_actor(compiled_trigger: CompiledTrigger) -> Actor:
-    """The trigger's own identity: the administrator role, named after the trigger in history."""
-    return Actor(None, f"trigger:{compiled_trigger.name}", f"trigger {compiled_trigger.name}",
-                 frozenset({"administrator"}), service=True)
+    """The trigger's own identity: the administrator role, named after the trigger in history (the
+    same immutable Actor for every run of the trigger in a deployed version)."""
+    found: Actor | None = compiled_trigger.identity
+    if found is None:
+        found = compiled_trigger.identity = Actor(None, f"trigger:{compiled_trigger.name}",
+                                                  f"trigger {compiled_trigger.name}", frozenset({"administrator"}),
+                                                  service=True)
+    return found
 
 
 # ---- firing --------------------------------------------------------------------------
 
 
-def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: dict[str, Any] | None = None) -> None:
+def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: dict[str, Any] | None = None,
+         automation: Automation | None = None) -> None:
     """Run (or schedule) every trigger listening to events on an item; called after each change, with
     the item as the change left it when the change's own statement returned it."""
     if not write.triggers or not events:
         return
-    automation: Automation = write.compiled.listener
+    if automation is None:
+        automation = write.compiled.listener
     triggers = automation.by_process.get(process_id)
     if not triggers:
         return
@@ -126,9 +149,9 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
     jobs = write.compiled.metadata.tables["sf_jobs"]
     trigger = compiled_trigger.trigger
     when = due_time(trigger, item, write.now, compiled_trigger.calendar)
-    pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
-                      jobs.c.trigger == trigger.id, jobs.c.status == "pending")
     if trigger.on == "scheduled":
+        pending = sa.and_(jobs.c.process == trigger_process(compiled_trigger), jobs.c.item_id == item["id"],
+                          jobs.c.trigger == trigger.id, jobs.c.status == "pending")
         write.connection.execute(sa.update(jobs).where(pending).values(status="dropped",
                                                                        last_error="rescheduled"))
     if when is None:
@@ -179,12 +202,18 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
               f"`{compiled_trigger.name}`; the chain was stopped")
         return False
     actor = _actor(write, compiled_trigger)
+    process = write.compiled.processes[process_id]
+    # what the templates see, built again only when an action changed the item (the same operation
+    # has the same now, today and user)
+    seen: tuple[dict[str, Any] | None, dict[str, Any]] | None = None
     if compiled_trigger.condition is not None:
+        values = context(process, item, write.actor)
+        seen = (item, values)
         try:
-            holds = compiled_trigger.holds(context(write.compiled.processes[process_id], item, write.actor))
+            holds = compiled_trigger.holds(values)
         except Exception as exc:
             reason = str(exc)
-            hidden = hidden_fields(write.actor, write.compiled.processes[process_id])
+            hidden = hidden_fields(write.actor, process)
             if hidden:
                 from smartflow.definitions.expressions import names_used, parse_condition
 
@@ -194,7 +223,7 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`: its condition failed: {reason}") from None
         if not holds:
             return True
-    child = replace(write, actor=actor, via=f"trigger:{compiled_trigger.name}", chain=chain.child())
+    child = write.derived(actor=actor, via=compiled_trigger.via, chain=chain.child())
     for index, action in enumerate(compiled_trigger.trigger.do):
         if chain.budget[0] <= 0:
             _stop(write, process_id, item_id, chain, f"the action budget of {ACTION_BUDGET} per event was spent "
@@ -205,9 +234,10 @@ def run_trigger(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, A
         if current is None:
             return True
         # `user` in a template is the person (or trigger) whose change fired this one
-        values = context(write.compiled.processes[process_id], current, write.actor)
+        if seen is None or seen[0] is not current:
+            seen = (current, context(process, current, write.actor))
+        values = seen[1]
         try:
-
             run_action(child, compiled_trigger, index, action, current, values)
         except SecurityError as refused:  # TemplateRefused, or the sandbox refusing `__class__` and the like
             raise AutomationFailed(f"trigger `{compiled_trigger.name}`, action {index + 1} ({action.kind}): "
@@ -244,11 +274,10 @@ def _stop(write: Any, process_id: str, item_id: int, chain: Chain, message: str)
     if chain.stopped[0]:
         return
     chain.stopped[0] = True
-    history = write.compiled.metadata.tables["sf_history"]
-    write.connection.execute(history.insert().values(
-        process=process_id, item_id=item_id, at=write.now, actor_id=None, kind="automation", field=None,
-        old=None, new={"error": message, "root": chain.root}, via="automation",
-        definition_version=write.compiled.version))
+    # with the change's other history rows (held while its triggers run), in the order they happened
+    _record(write, [{"process": process_id, "item_id": item_id, "at": write.now, "actor_id": None,
+                     "kind": "automation", "field": None, "old": None, "new": {"error": message, "root": chain.root},
+                     "via": "automation", "definition_version": write.compiled.version}])
 
 
 def stored_plain(value: Any) -> Any:

@@ -297,6 +297,26 @@ def run_limited(function: Any, *args: Any, seconds: float = TIME_LIMIT, **kwargs
         sys.settrace(previous)
 
 
+def _render(template: Any, values: dict[str, Any]) -> str:
+    """`template.render(values)`, without its two copies of the template's globals.
+
+    Jinja2 keeps a template's globals as a ChainMap over the environment's, and every render copies
+    it twice (into the context's variables and into the set of global names): 8 of the 10 µs a short
+    text takes. Here the globals are copied into a plain dict once per template, and each render
+    builds the same context `Template.new_context` builds, from that copy."""
+    globals_: dict[str, Any] | None = template.__dict__.get("_smartflow_globals")
+    if globals_ is None:
+        globals_ = template._smartflow_globals = dict(template.globals)
+    environment = template.environment
+    context = environment.context_class(environment, {**globals_, **values}, template.name, template.blocks,
+                                        globals=globals_)
+    try:
+        return str(environment.concat(template.root_render_func(context)))
+    except Exception:
+        environment.handle_exception()
+        raise  # handle_exception always raises (the error with the template's own traceback)
+
+
 def render(template: Any, values: dict[str, Any], seconds: float | None = TIME_LIMIT) -> str:
     """Render a compiled template under the limits; raises TemplateRefused past them.
 
@@ -305,9 +325,9 @@ def render(template: Any, values: dict[str, Any], seconds: float | None = TIME_L
     and its time is bounded by its inputs.
     """
     if seconds is None or getattr(template, "runs_straight", False):
-        output = template.render(values)
+        output = _render(template, values)
     else:
-        output = run_limited(template.render, values, seconds=seconds)
+        output = run_limited(_render, template, values, seconds=seconds)
     if len(output) > MAX_OUTPUT:
         raise TemplateRefused(f"the rendered text is {len(output)} characters, over the limit of {MAX_OUTPUT}")
     return str(output)

@@ -86,6 +86,11 @@ class CompiledProcess:
         return {f.id: f for f in self.process.fields}
 
     @cached_property
+    def money_ids(self) -> tuple[str, ...]:
+        """The single money fields: the only fields whose canonical value is a dict."""
+        return tuple(f.id for f in self.process.fields if f.type == "money" and not f.multiple)
+
+    @cached_property
     def money_field(self) -> Field | None:
         return next((f for f in self.process.fields if f.type == "money" and not f.multiple), None)
 

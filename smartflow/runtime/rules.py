@@ -16,13 +16,14 @@ from smartflow.runtime.fields import is_empty
 
 def context(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Plain values a condition or template sees: fields, system fields, now, today, user."""
-    values: dict[str, Any] = {}
-    for key, value in item.items():
+    values = dict(item)
+    for key in process.money_ids:  # a single money value (the only dict an item holds) compares as its amount
+        value = values.get(key)
         if isinstance(value, dict) and "amount" in value:
-            value = value["amount"]  # money compares as its amount
-        values[key] = value
-    for field_id in process.fields:
-        values.setdefault(field_id, None)
+            values[key] = value["amount"]
+    if not process.fields.keys() <= values.keys():  # a field the item lacks reads as empty
+        for field_id in process.fields:
+            values.setdefault(field_id, None)
     values["now"] = clock.now()
     values["today"] = clock.today()
     values["user"] = actor.login

@@ -87,10 +87,15 @@ LEAD = process("ld", {"channel": {"type": "enum", "options": [{"id": c, "title":
      "do": [{"assign": {"role": "lead", "strategy": "round_robin"}}]},
 ], "new", "work")
 
+WATCHED = process("watched", {}, [
+    {"id": "w_tell", "on": "stage_entered", "stage": "work",
+     "do": [{"notify": {"users": ["observers"], "roles": ["lead", "agent"], "message": "{{ title }} is at work"}}]},
+], "new", "work", features={"observers": True})
+
 
 @pytest.fixture(scope="module")
 def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Auto]:
-    auto = Auto(module_url, tmp_path_factory.mktemp("defs"), ROLES, ORDER, TASK, LEAD)
+    auto = Auto(module_url, tmp_path_factory.mktemp("defs"), ROLES, ORDER, TASK, LEAD, WATCHED)
     admin = auto.admin
     admin.add_department("sales", "Продажи")
     admin.add_department("nobody", "Пусто")
@@ -301,6 +306,21 @@ def test_notify_writes_one_outbox_message_for_every_recipient_once(db: Auto) -> 
                                   "message": "Потеряна was lost at 40", "process": "od", "item_id": item,
                                   "trigger": "od.a_notify"}
     assert db.inbox("a1") == []  # delivered by the worker, not here
+
+
+def test_notify_reaches_the_items_observers_and_the_holders_of_each_role_as_they_are_now(db: Auto) -> None:
+    a1, a2, a3, boss, petrov = (user(db, login) for login in ("a1", "a2", "a3", "boss", "petrov"))
+    first, second = (db.admin.create("watched", {"title": title}) for title in ("Первый", "Второй"))
+    db.execute("INSERT INTO p_watched__observers (item_id, user_id) VALUES (:item, :user)", item=first, user=petrov)
+    db.admin.move("watched", first, "work")
+    db.execute("DELETE FROM sf_user_roles WHERE user_id = :user", user=a3)  # a3 is no agent any more
+    db.admin.move("watched", second, "work")
+    recipients = {m["payload"]["item_id"]: sorted(r for m2 in db.outbox("watched.w_tell")
+                                                  if m2["payload"]["item_id"] == m["payload"]["item_id"]
+                                                  for r in m2["payload"]["recipients"])
+                  for m in db.outbox("watched.w_tell")}
+    db.execute("INSERT INTO sf_user_roles (user_id, role) VALUES (:user, 'agent')", user=a3)  # as it was
+    assert recipients == {first: sorted([petrov, boss, a1, a2, a3]), second: sorted([boss, a1, a2])}
 
 
 def test_notify_to_an_unknown_user_fails_and_rolls_back(db: Auto) -> None:

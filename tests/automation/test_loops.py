@@ -142,3 +142,32 @@ def test_delayed_self_update_stops_at_the_depth_cap(db: Auto) -> None:
     assert db.errors("counter", item) == [
         f"depth cap {MAX_DEPTH} reached at trigger `counter.bump_later`; the chain was stopped"]
     assert [j for j in db.jobs("counter", item) if j["status"] == "pending"] == []
+
+
+def test_a_child_chain_shares_everything_but_its_depth_and_draws_its_root_once() -> None:
+    from smartflow.automation.triggers import Chain
+
+    chain = Chain()
+    child = chain.child().child()
+    assert (chain.depth, child.depth) == (0, 2)
+    assert child.budget is chain.budget and child.seen is chain.seen and child.current is chain.current
+    assert child.stopped is chain.stopped
+    root = child.root  # drawn by the grandchild: the root sees the same id
+    assert len(root) == 32 and chain.root == root and chain.child().root == root
+    assert Chain(root="job-7", depth=3).child().root == "job-7"
+    assert Chain().root != root
+
+
+def test_a_derived_write_is_a_replaced_copy_that_shares_what_the_transaction_found() -> None:
+    from dataclasses import replace
+
+    from smartflow.runtime.access import Actor
+    from smartflow.runtime.items import Write
+
+    write = Write(connection=None, compiled=None, actor=Actor(1, "ann", "Ann", frozenset()), held=[])  # type: ignore[arg-type]
+    other = Actor(None, "trigger:p.t", "trigger p.t", frozenset({"administrator"}), service=True)
+    derived = write.derived(actor=other, via="trigger:p.t")
+    assert derived == replace(write, actor=other, via="trigger:p.t")
+    assert derived.found is write.found and derived.held is write.held and write.actor.login == "ann"
+    with pytest.raises(TypeError, match="no nope"):
+        write.derived(nope=1)

@@ -316,3 +316,33 @@ def test_refused_template_in_a_delayed_job_fails_that_job_only(db: Auto) -> None
     assert "ran longer than" in jobs["j_nested_ranges"]["last_error"]
     assert db.history("hostile", item) == before  # the jobs' `set` and comments were rolled back
     assert db.admin.get("hostile", item)["note"] is None
+
+
+@pytest.mark.parametrize("source", [
+    "moved to {{ stage }} by {{ user }}",
+    "{% for i in range(3) %}{{ i }},{% endfor %}{{ dict(a=1)['a'] }}",
+    "{% set ns = namespace(n=0) %}{% for t in tags %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+    "{{ ns.n }} of {{ tags|join('/') }}",
+    "{{ title|replace('a', 'o')|upper }}{% if amount > 10 %} big{% endif %}",
+    "{{ range }}",  # a global, shadowed by nothing
+])
+def test_render_gives_what_jinja2s_own_render_gives(source: str) -> None:
+    template = environment().from_string(source)
+    values = {"stage": "won", "user": "ann", "title": "banana", "amount": 12, "tags": ["x", "y"]}
+    assert render(template, values) == template.render(values)
+    assert render(template, values, seconds=None) == template.render(values)
+    if "range(" not in source:  # a value named like a global shadows it, as in Jinja2
+        assert render(template, {**values, "range": "mine"}) == template.render({**values, "range": "mine"})
+
+
+@pytest.mark.parametrize("source, error", [
+    ("{{ 1 // zero }}", ZeroDivisionError), ("{{ title.nope.deeper }}", Exception),
+    ("{{ missing }}", Exception), ("{{ title.__class__ }}", SecurityError)])
+def test_render_fails_as_jinja2s_own_render_fails(source: str, error: type[BaseException]) -> None:
+    template = environment().from_string(source)
+    values = {"zero": 0, "title": "x"}
+    with pytest.raises(error) as ours:
+        render(template, values, seconds=None)
+    with pytest.raises(error) as theirs:
+        template.render(values)
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
