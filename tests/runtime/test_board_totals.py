@@ -57,9 +57,9 @@ def grouped(url: str | sa.Engine, process: str = "deal", money: tuple[str, ...] 
             out = {(p, s, "", ""): (int(n), 0) for p, s, n in connection.execute(sa.text(
                 f"SELECT pipeline, stage, count(*) {live} GROUP BY pipeline, stage"))}
             for name in money:
-                currency = f"coalesce({name}__currency, '')"
+                currency = f'coalesce("{name}__currency", \'\')'
                 for p, s, c, n, total in connection.execute(sa.text(
-                        f"SELECT pipeline, stage, {currency}, count(*), sum({name}) {live} AND {name} IS NOT NULL "
+                        f'SELECT pipeline, stage, {currency}, count(*), sum("{name}") {live} AND "{name}" IS NOT NULL '
                         f"GROUP BY pipeline, stage, {currency}")):
                     out[(p, s, name, c)] = (int(n), int(total))
             return out
@@ -214,6 +214,26 @@ def test_the_http_api_keeps_the_totals(db: Db) -> None:
     columns = {c["stage"]: c for c in board["columns"]}
     assert (columns["open"]["count"], columns["won"]["count"]) == (2, 1)
     assert columns["open"]["totals"]["budget"] == {"EUR": "9.00", "RUB": "3.50"}
+
+
+def test_items_deleted_for_good_and_a_truncated_table(db_url: str, tmp_path: Path) -> None:
+    document = deal(fields={"price": {"type": "money", "currency": "RUB"}, "fee": {"type": "money"}},
+                    features={})  # no recycle bin
+    database = Db(db_url, tmp_path / "defs", ROLES, document)
+    try:
+        first = database.admin.create("deal", {"title": "a", "price": "5", "fee": {"amount": "2", "currency": "EUR"}})
+        database.admin.create("deal", {"title": "b", "price": "7"})
+        database.admin.move("deal", first, "won")
+        database.admin.update("deal", first, {"fee": "4"})
+        assert_kept(db_url)
+        database.admin.delete("deal", first)  # no recycle bin: gone for good
+        assert_kept(db_url)
+        if database.raw.dialect.name == "postgresql":
+            with database.raw.begin() as connection:
+                connection.exec_driver_sql("TRUNCATE p_deal")
+            assert_kept(db_url)
+    finally:
+        database.close()
 
 def test_automation_keeps_the_totals(db_url: str, tmp_path: Path) -> None:
     document = deal(triggers=[{"id": "start", "on": "created", "when": "budget", "do": [
