@@ -1,6 +1,6 @@
 """Benchmark: importing a CSV file against raw bulk inserts of the same rows, in the same run.
 
-    python3 bench/bench_import.py [--db URL] [--rows 100000] [--rounds 3] [--memory]
+    python3 bench/bench_import.py [--db URL] [--rows 100000] [--rounds 3] [--memory] [--totals-off]
 
 The file has --rows rows of the benchmark's deal process (bench_data.py): title, code (unique),
 money, enum, integer, date, boolean, text, user, stage. Each round loads it into a fresh
@@ -12,6 +12,11 @@ deployment three ways, and each figure is the median over the rounds of the roun
 - raw executemany: SQLAlchemy Core `connection.execute(table.insert(), rows)` of the same rows,
   already typed in memory, in one transaction (no parsing, no checks, no history);
 - raw COPY (PostgreSQL): psycopg's `COPY … FROM STDIN` of the same typed rows.
+
+With --totals-off, each load of a round is also run into a deployment whose board-totals triggers
+(compile/totals.py) were dropped — the load as it was before the database kept the board's counts
+and sums — in alternating order, and a second table gives each load's time with the triggers over
+its time without them (the median of the rounds' own ratios).
 
 With --memory, the peak resident set of a fresh process importing 10% of the rows and all of
 them (flat memory: about the same). Without --db it runs on a SQLite file in a temporary folder;
@@ -36,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import _definition, database, item_rows  # the deal process, its rows, a fresh deployment
 
+from smartflow.compile import totals
 from smartflow.compile.sql import build_metadata
 from smartflow.db import make_engine
 
@@ -51,6 +57,17 @@ def write_file(path: Path, count: int) -> None:
             writer.writerow([row["title"], row["code"], f"{row['amount'] / 100:.2f} {row['amount__currency']}",
                              row["kind"], row["quantity"], row["due"].isoformat(), str(row["urgent"]).lower(),
                              row["supplier"], f"user{row['assigned_to'] - 1}", row["stage"]])
+
+
+def drop_totals(url: str) -> None:
+    """The board-totals triggers of the deal process dropped (its totals then no longer kept)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in totals.drop_statements("deal", connection.dialect.name, function=True):
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 def load_smartflow(url: str, source: Path) -> float:
@@ -115,6 +132,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--totals-off", action="store_true",
+                        help="also load with the board-totals triggers dropped, and compare")
     args = parser.parse_args()
     postgres = args.db is not None and args.db.startswith("postgresql")
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,6 +168,8 @@ def main() -> None:
                 label = "raw Core executemany" if name == "executemany" else "raw COPY"
                 print(f"| {label} | {statistics.median(times[name]):.2f} | "
                       f"{args.rows / statistics.median(times[name]):,.0f} | {statistics.median(ratios[name]):.2f}× |")
+        if args.totals_off:
+            upkeep(args.db, folder, source, rows, args.rounds, postgres)
         if args.memory:
             small = folder / "small.csv"
             write_file(small, args.rows // 10)
@@ -158,6 +179,30 @@ def main() -> None:
                 high = peak_rss(url, source)
             print(f"peak RSS: {low:.0f} MB importing {args.rows // 10:,} rows, {high:.0f} MB importing "
                   f"{args.rows:,}")
+
+
+def upkeep(base: str | None, folder: Path, source: Path, rows: list[dict[str, Any]], rounds: int,
+           postgres: bool) -> None:
+    """Each load with the board-totals triggers and without them, alternating which goes first."""
+    loads = {"smartflow import (CSV)": lambda url: load_smartflow(url, source),
+             "raw Core executemany": lambda url: load_executemany(url, rows)}
+    if postgres:
+        loads["raw COPY"] = lambda url: load_copy(url, rows)
+    found: dict[str, dict[bool, list[float]]] = {name: {True: [], False: []} for name in loads}
+    for round_number in range(rounds):
+        for name, load in loads.items():
+            for kept in ((True, False) if round_number % 2 == 0 else (False, True)):
+                with database(base, folder) as url:
+                    if not kept:
+                        drop_totals(url)
+                    found[name][kept].append(load(url))
+    print("\nthe board's totals kept by triggers, or not (medians; ratio: the median of the rounds' own ratios)")
+    print("| load | with the triggers | without | with ÷ without |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, times in found.items():
+        ratio = statistics.median(w / o for w, o in zip(times[True], times[False], strict=True))
+        print(f"| {name} | {statistics.median(times[True]):.2f} s | {statistics.median(times[False]):.2f} s | "
+              f"{ratio:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
@@ -25,10 +26,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 from smartflow.definitions.model import Definition, Field, Process
@@ -333,7 +336,33 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("value", BigInteger, nullable=False),
     )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters,
-            *_credential_tables(metadata)]
+            *_credential_tables(metadata), _board_totals_table(metadata)]
+
+
+def _board_totals_table(metadata: MetaData) -> Table:
+    """The board's per-stage counts and money sums, kept by triggers (compile/totals.py explains them).
+
+    SQLite: one row per key (process, pipeline, stage, field, currency), a unique index the
+    triggers' UPSERT needs. PostgreSQL: rows appended per change and folded now and then, so the
+    same index is not unique there; total is NUMERIC, which no sum of 64-bit amounts overflows."""
+    key = ("process", "pipeline", "stage", "field", "currency")
+    table = Table(
+        "sf_board_totals", metadata,
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("pipeline", String(28), nullable=False),
+        Column("stage", String(28), nullable=False),
+        Column("field", String(28), nullable=False),  # '' for the count of items
+        Column("currency", String(3), nullable=False),  # '' for amounts without one
+        Column("items", BigInteger(), nullable=False),
+        Column("total", BigInteger().with_variant(Numeric(), "postgresql"), nullable=False),
+    )
+    columns = ", ".join(key)
+    event.listen(table, "after_create", DDL(f"CREATE UNIQUE INDEX ix_sf_board_totals_key ON sf_board_totals "
+                                            f"({columns})").execute_if(dialect="sqlite"))
+    event.listen(table, "after_create", DDL(f"CREATE INDEX ix_sf_board_totals_key ON sf_board_totals "
+                                            f"({columns})").execute_if(dialect="postgresql"))
+    return table
 
 
 def _credential_tables(metadata: MetaData) -> list[Table]:
@@ -366,7 +395,7 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_passwords", "sf_tokens",
-                      "sf_login_failures")
+                      "sf_login_failures", "sf_board_totals")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -25,6 +25,7 @@ from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata, item_table
 from smartflow.db import BUSY_TIMEOUT_MS, is_sqlite, make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.model import Definition
+from smartflow.deploy import totals
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan.diff import Counter, diff
 from smartflow.deploy.plan.ops import Context, Op, RecordVersion
@@ -268,14 +269,20 @@ def _execute(connection: Any, result: Plan, desired: Desired, allow_data_loss: b
              on_step: StepHook | None, running: list[Op]) -> None:
     now = datetime.now(UTC)
     context = Context(connection, build_metadata(desired.definition), allow_data_loss, now)
+    rebuilt, removed = totals.touched(result, desired.definition)  # the board's totals, rebuilt after the steps
+    suspended: set[str] = set()
     for index, op in enumerate(result.operations):
         running.append(op)
+        if (op.process in rebuilt or op.process in removed) and op.process not in suspended:
+            suspended.add(op.process)  # its triggers go before the first step that changes its table
+            totals.suspend(connection, [op.process])
         if isinstance(op, RecordVersion):
             _record_version(context, op, result, desired, actor)
         else:
             op.execute(context)
         if on_step is not None:
             on_step(index, op)
+    totals.refresh(connection, desired.definition, rebuilt, removed)
 
 
 def _record_version(context: Context, op: RecordVersion, result: Plan, desired: Desired, actor: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
+from smartflow.compile.totals import MARKER_PIPELINE
+from smartflow.compile.totals import TABLE as TOTALS_TABLE
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import InvalidValue
@@ -468,20 +470,10 @@ def item(write: Write, process_id: str, item_id: int) -> dict[str, Any]:
     return access.shown(write.actor, process, fetch(write, process, item_id))
 
 
-def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
-    """The board: per stage in order, the count, the money sums and the most recently updated cards."""
-    process = process_of(write, process_id)
-    chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
-    if chosen is None:
-        known = [p.id for p in process.process.pipelines]
-        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
-                           did_you_mean(pipeline or "", known) or f"pipelines: {known_list(known)}")
+def _grouped_totals(write: Write, process: CompiledProcess, base: Any, money: Field | None,
+                    columns: dict[str, dict[str, Any]]) -> None:
+    """The board's counts and sums by a GROUP BY over the items of the pipeline the actor may see."""
     table = process.table
-    base = sa.and_(visible(write, process), table.c.pipeline == chosen.id)
-    money = shown_money(write, process)
-    columns: dict[str, dict[str, Any]] = {
-        s.id: {"stage": s.id, "title": s.title, "semantic": s.semantic, "count": 0, "sums": {}, "cards": []}
-        for s in chosen.stages}
     group: list[Any] = [table.c.stage]
     selected: list[Any] = [table.c.stage, sa.func.count()]
     if money is not None:
@@ -497,6 +489,74 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
     totals = money_totals(write, process, base, table.c.stage)
     for stage_id, column in columns.items():
         column["totals"] = totals.get(stage_id, {})  # every money field: {field: {currency: sum}}
+
+
+def kept_totals(write: Write, process: CompiledProcess, pipeline: str
+                ) -> dict[str, tuple[int, dict[str, dict[str, Decimal]]]] | None:
+    """Per stage of pipeline: the count of items and the sums per visible money field and currency, read
+    from the totals the database keeps (compile/totals.py) — O(stages) rows whatever the items.
+
+    None when they may not be used: the actor does not read every item of the process (the totals
+    count items they may not see), the database has no totals yet (deployed before they existed, or
+    the process's marker row is missing), or a sum left 64-bit integers on SQLite. The board then
+    counts by a GROUP BY over the items the actor sees."""
+    if access.level(write.actor, process, "read") != "all":
+        return None
+    totals_table = write.compiled.metadata.tables[TOTALS_TABLE]
+    connection = write.connection
+    if not built((process.table, "totals kept"), lambda: sa.inspect(connection).has_table(TOTALS_TABLE)):
+        return None
+    statement = built((process.table, "totals"), lambda: sa.select(
+        totals_table.c.pipeline, totals_table.c.stage, totals_table.c.field, totals_table.c.currency,
+        sa.func.sum(totals_table.c["items"]), sa.func.sum(totals_table.c.total))
+        .where(totals_table.c.process == process.process.id,
+               totals_table.c.pipeline.in_([sa.bindparam("_pipeline"), MARKER_PIPELINE]))
+        .group_by(totals_table.c.pipeline, totals_table.c.stage, totals_table.c.field, totals_table.c.currency))
+    shown = {f.id: f for f in shown_money_fields(write, process)}
+    marked = False
+    out: dict[str, tuple[int, dict[str, dict[str, Decimal]]]] = {}
+    for row_pipeline, stage, field_id, currency, items, total in connection.execute(statement,
+                                                                                     {"_pipeline": pipeline}):
+        if row_pipeline == MARKER_PIPELINE:
+            marked = marked or int(items) > 0
+            continue
+        if isinstance(total, float):  # SQLite turned a sum past 64 bits into a float: not exact
+            return None
+        count, sums = out.get(stage, (0, {}))
+        if field_id == "":
+            out[stage] = (int(items), sums)
+        elif field_id in shown and int(items) > 0:
+            sums.setdefault(field_id, {})[currency] = Decimal(total).scaleb(-precision_of(shown[field_id]))
+            out[stage] = (count, sums)
+    if not marked:
+        return None
+    return {stage: (count, {f: sums[f] for f in shown if f in sums}) for stage, (count, sums) in out.items()}
+
+
+def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
+    """The board: per stage in order, the count, the money sums and the most recently updated cards."""
+    process = process_of(write, process_id)
+    chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
+    if chosen is None:
+        known = [p.id for p in process.process.pipelines]
+        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
+                           did_you_mean(pipeline or "", known) or f"pipelines: {known_list(known)}")
+    table = process.table
+    base = sa.and_(visible(write, process), table.c.pipeline == chosen.id)
+    money = shown_money(write, process)
+    columns: dict[str, dict[str, Any]] = {
+        s.id: {"stage": s.id, "title": s.title, "semantic": s.semantic, "count": 0, "sums": {}, "cards": []}
+        for s in chosen.stages}
+    kept = kept_totals(write, process, chosen.id)
+    if kept is None:
+        _grouped_totals(write, process, base, money, columns)
+    else:
+        for stage_id, column in columns.items():
+            count, totals = kept.get(stage_id, (0, {}))
+            column["count"] = count
+            column["totals"] = totals
+            if money is not None:
+                column["sums"] = dict(totals.get(money.id, {}))
     board = {"process": process_id, "pipeline": chosen.id, "money_field": money.id if money else None,
              "money_fields": [f.id for f in shown_money_fields(write, process)], "columns": list(columns.values())}
     if top <= 0:  # counts and sums only (the web board pages its cards itself)
