@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,19 @@ def snapshot(url: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     return out
+
+
+@contextmanager
+def statements(wanted: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The SQL statements sent to any database while the block runs, those `wanted` keeps, in order."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if wanted(statement):
+            seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)

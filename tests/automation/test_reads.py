@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from tests.automation.support import ROLES, Auto, process
+from tests.dbutil import statements
 from tests.runtime.support import module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
@@ -77,37 +78,15 @@ def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Au
     auto.close()
 
 
-@contextmanager
-def item_reads(process_id: str) -> Iterator[list[str]]:
+def item_reads(process_id: str) -> AbstractContextManager[list[str]]:
     """The SELECTs of the process's item table run while the block runs."""
     table = re.compile(rf'\bFROM "?p_{process_id}"?(?=\s|$)', re.IGNORECASE)
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and table.search(statement):
-            seen.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    return statements(lambda sql: sql.lstrip().upper().startswith("SELECT") and bool(table.search(sql)))
 
 
-@contextmanager
-def history_inserts(table: str = "sf_history") -> Iterator[list[str]]:
+def history_inserts(table: str = "sf_history") -> AbstractContextManager[list[str]]:
     """The INSERTs into table (sf_history) run while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if re.match(rf'\s*INSERT INTO "?{table}"?', statement, re.IGNORECASE):
-            seen.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    return statements(lambda sql: bool(re.match(rf'\s*INSERT INTO "?{table}"?', sql, re.IGNORECASE)))
 
 
 def move_reads(db: Auto, process_id: str) -> int:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from smartflow import Engine
 from smartflow.data.importer import ANALYZE_FROM, ImportOptions, ImportResult, import_file
 from tests.data.support import CLIENT, DEAL, ROLES, add_people
+from tests.dbutil import statements
 from tests.runtime.support import Db, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
@@ -97,20 +98,11 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 def run(db: Db, process_id: str, source: Path, **options: Any) -> tuple[ImportResult, list[str]]:
     """Import as `loader` on a fixed clock; the result, and the INSERT statements into the item table."""
-    statements: list[str] = []
     table = re.compile(rf'^\s*INSERT INTO "?p_{process_id}"?\s', re.IGNORECASE)
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if table.match(statement):
-            statements.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
-        with Engine(db.url, as_user="loader", clock=lambda: NOW, via="import") as crm:
-            result = import_file(crm, process_id, source, ImportOptions(**options))
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
-    return result, statements
+    with statements(lambda sql: bool(table.match(sql))) as inserts, \
+            Engine(db.url, as_user="loader", clock=lambda: NOW, via="import") as crm:
+        result = import_file(crm, process_id, source, ImportOptions(**options))
+    return result, inserts
 
 
 def stored(db: Db, process_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -170,19 +162,10 @@ def test_a_dry_run_and_an_abort_write_nothing_in_bulk(db: Db, tmp_path: Path) ->
 def test_a_large_import_refreshes_sqlite_statistics_and_leaves_postgresql_alone(db: Db, tmp_path: Path) -> None:
     rows = [[f"Партия {n}", f"S{n}", "10", "", "", "", "", "", "", "", "", ""] for n in range(ANALYZE_FROM)]
     source = write_csv(tmp_path / "large.csv", rows)
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
-    try:
-        with Engine(db.url, as_user="loader", clock=lambda: NOW, via="import") as crm:
-            result = import_file(crm, BULK, source, ImportOptions())
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    with statements(lambda sql: sql.upper().startswith("ANALYZE")) as analyzed, \
+            Engine(db.url, as_user="loader", clock=lambda: NOW, via="import") as crm:
+        result = import_file(crm, BULK, source, ImportOptions())
     assert (result.created, result.failed_rows) == (ANALYZE_FROM, 0)
-    analyzed = [s for s in sent if s.upper().startswith("ANALYZE")]
     if db.url.startswith("sqlite"):
         assert analyzed == [f"ANALYZE p_{BULK}"]
         with db.raw.connect() as connection:
