@@ -47,10 +47,13 @@ TOTALS = ("SELECT process, pipeline, stage, field, currency, sum(items), sum(tot
           "GROUP BY process, pipeline, stage, field, currency HAVING sum(items) <> 0 OR sum(total) <> 0")
 
 
+UNCOMPARED = ("sf_changes",)  # the change feed: a log of writes for open screens (apply notes each), not data
+
+
 def snapshot(url: str) -> dict[str, Any]:
     """Everything a test may compare: each table's columns, indexes and rows (the board's totals as what
     they say, a sum per key: apply writes them again whenever it rebuilds them, and on PostgreSQL a key
-    may have several rows)."""
+    may have several rows; the change feed's columns only)."""
     engine = sa.create_engine(url)
     out: dict[str, Any] = {}
     try:
@@ -62,7 +65,7 @@ def snapshot(url: str) -> dict[str, Any]:
                                  for i in inspector.get_indexes(name))
                 query = sa.text(TOTALS) if name == "sf_board_totals" else sa.select(
                     sa.table(name, *(sa.column(c[0]) for c in columns)))
-                rows = sorted(repr(tuple(r)) for r in connection.execute(query))
+                rows = sorted(repr(tuple(r)) for r in connection.execute(query)) if name not in UNCOMPARED else []
                 out[name] = {"columns": sorted(columns), "indexes": indexes, "rows": rows}
     finally:
         engine.dispose()

@@ -336,7 +336,7 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("value", BigInteger, nullable=False),
     )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters,
-            *_credential_tables(metadata), _board_totals_table(metadata)]
+            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata)]
 
 
 def _board_totals_table(metadata: MetaData) -> Table:
@@ -363,6 +363,21 @@ def _board_totals_table(metadata: MetaData) -> Table:
     event.listen(table, "after_create", DDL(f"CREATE INDEX ix_sf_board_totals_key ON sf_board_totals "
                                             f"({columns})").execute_if(dialect="postgresql"))
     return table
+
+
+CHANGES_TABLE = "sf_changes"
+
+
+def _changes_table(metadata: MetaData) -> Table:
+    """The change feed (compile/changes.py explains it): one row per item a write touched, or a row with
+    no item when many were."""
+    return Table(
+        CHANGES_TABLE, metadata,
+        Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=True),
+        sqlite_autoincrement=True,
+    )
 
 
 def _credential_tables(metadata: MetaData) -> list[Table]:
@@ -395,7 +410,7 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_passwords", "sf_tokens",
-                      "sf_login_failures", "sf_board_totals")
+                      "sf_login_failures", "sf_board_totals", "sf_changes")
 
 
 def build_metadata(definition: Definition) -> MetaData:

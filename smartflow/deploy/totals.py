@@ -1,5 +1,6 @@
-"""Apply's part in the board's totals (compile/totals.py): triggers off before a process's table
-changes, and after the steps, its totals rebuilt from the table and its triggers on again.
+"""Apply's part in what the database keeps about item tables — the board's totals (compile/totals.py)
+and the change feed (compile/changes.py): triggers off before a process's table changes, and after
+the steps, its totals rebuilt from the table, a "many changed" row in the feed, and its triggers on again.
 
 Every process a step of the plan touches (any step but a note) is rebuilt, and every process when
 the plan creates the totals table (a deployment made before it existed). A step may rename or
@@ -17,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile import totals
+from smartflow.compile import changes, totals
 from smartflow.compile.sql import item_table_name
 from smartflow.definitions.model import Definition
 from smartflow.deploy.plan import Plan
@@ -27,7 +28,8 @@ from smartflow.deploy.plan.ops import CreateSystemTables, Note
 def touched(plan: Plan, desired: Definition) -> tuple[list[str], list[str]]:
     """(processes whose totals apply rebuilds, removed processes whose totals it deletes)."""
     wanted = [p.id for p in desired.processes]
-    if any(isinstance(op, CreateSystemTables) and totals.TABLE in op.tables for op in plan.changes):
+    kept = (totals.TABLE, changes.TABLE)
+    if any(isinstance(op, CreateSystemTables) and set(kept) & set(op.tables) for op in plan.changes):
         changed = set(wanted)
     else:
         changed = {op.process for op in plan.changes if op.process and not isinstance(op, Note)}
@@ -40,7 +42,7 @@ def suspend(connection: Any, process_ids: Iterable[str]) -> None:
     dialect = connection.dialect.name
     for process_id in process_ids:
         if item_table_name(process_id) in existing:
-            for statement in totals.drop_statements(process_id, dialect):
+            for statement in totals.drop_statements(process_id, dialect) + changes.drop_statements(process_id, dialect):
                 connection.exec_driver_sql(statement)
 
 
@@ -51,8 +53,13 @@ def refresh(connection: Any, desired: Definition, rebuilt: Iterable[str], remove
     for process_id in removed:
         connection.execute(sa.delete(table).where(table.c.process == process_id))
         if dialect == "postgresql":
-            for statement in totals.drop_statements(process_id, dialect, function=True)[-1:]:
+            for statement in (totals.drop_statements(process_id, dialect, function=True)[-1:]
+                              + changes.drop_statements(process_id, dialect, function=True)[-1:]):
                 connection.exec_driver_sql(statement)
+        for statement in changes.reset_statements(process_id, dialect):
+            connection.exec_driver_sql(statement)
+    for statement in changes.prune_statements(dialect):
+        connection.exec_driver_sql(statement)
     processes = {p.id: p for p in desired.processes}
     suspend(connection, rebuilt)  # those no step changed (a new totals table): triggers of an older apply, if any
     for process_id in rebuilt:
@@ -60,7 +67,9 @@ def refresh(connection: Any, desired: Definition, rebuilt: Iterable[str], remove
         if dialect == "postgresql":  # no write between the rebuild and the triggers (apply's transaction keeps it)
             connection.exec_driver_sql(f"LOCK TABLE {item_table_name(process_id)} IN SHARE ROW EXCLUSIVE MODE")
         _rebuild(connection, process)
-        for statement in totals.create_statements(process, dialect):
+        # open boards read the process again, and from now on every write to its table is in the feed
+        for statement in (changes.reset_statements(process_id, dialect) + totals.create_statements(process, dialect)
+                          + changes.create_statements(process, dialect)):
             connection.exec_driver_sql(statement)
 
 

@@ -36,7 +36,7 @@ from smartflow.runtime import auth, clock, items, people, query
 from smartflow.runtime.access import Actor, hidden_fields
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.services import board, catalog
+from smartflow.services import board, catalog, live
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -309,6 +309,27 @@ class Engine:
     def kanban(self, process: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
         with self.session(False) as write:
             return query.kanban(write, process, pipeline, top)
+
+    def feed_position(self) -> str:
+        """The event id a screen rendered now follows the change feed from (read it before the screen's data)."""
+        with self.session(False) as write:
+            return live.position(write)
+
+    def follow(self, process: str, after: str | None = None) -> Any:
+        """A follower of process's changes for a screen: from now, or after the event id a reconnecting screen
+        gives (services.live). Hand it to `changes` again and again."""
+        with self.session(False) as write:
+            return live.follow(write, process, after)
+
+    def changes(self, follower: Any) -> dict[str, Any] | None:
+        """What the follower's screen should be told now, as this user may see it; None: nothing changed."""
+        with self.session(False) as write:
+            return live.step(write, follower)
+
+    def watcher(self) -> Any:
+        """What a server waits on for the change feed to grow (runtime.events.Watcher; one per server: it
+        holds a connection of its own on PostgreSQL). Its owner closes it."""
+        return live.watcher(self._db)
 
     # ---- people ----------------------------------------------------------------
 
