@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import errors, web
-from smartflow.http import openapi, problems, routes_items, routes_more
+from smartflow.http import live, openapi, problems, routes_items, routes_more
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
 
@@ -83,8 +83,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     base = engine or Engine(url, via="http")
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         yield
+        started.state.live.stop()
         if engine is None:
             base.close()
 
@@ -93,6 +94,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.state.engine = base
     app.include_router(routes_items.router, prefix="/api/v1")
     app.include_router(routes_more.router, prefix="/api/v1")
+    live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -67,6 +67,7 @@ def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]])
 def kanban(request: Request, process: str, pipeline: str | None = None) -> Response:
     """The board of a pipeline (the default one without `pipeline`)."""
     found = session.visitor(request)
+    live_after = found.crm.feed_position()  # before the board's data: a change made meanwhile is told
     view = process_view(found, process)
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
@@ -76,7 +77,8 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
         cards = column_cards(found, view, chosen["id"], column["id"])
         column["cards_html"] = render_cards(found, view, cards)
         column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
-    return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban"))
+    return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban",
+                                         live_after=live_after))
 
 
 @router.get("/processes/{process}/kanban/cards")

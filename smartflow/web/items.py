@@ -72,6 +72,7 @@ def timeline(view: ProcessView, history: list[dict[str, Any]]) -> list[dict[str,
 def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 200, alert: list[str] | None = None,
               stale: list[dict[str, Any]] | None = None, sent: dict[str, list[str]] | None = None,
               notice: str | None = None) -> Response:
+    live_after = found.crm.feed_position()  # before the item: a change made meanwhile is told
     card = found.crm.card(view.id, item_id, history_limit=1)
     item = card["item"]
     history = found.crm.history(view.id, item_id)
@@ -90,7 +91,7 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
         found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
         history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
         alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
-        else item["title"]))
+        else item["title"], live_after=live_after))
 
 
 def section_title(view: ProcessView, section: dict[str, Any]) -> str:

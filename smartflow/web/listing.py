@@ -63,6 +63,7 @@ def _one(query: dict[str, list[str]], key: str) -> str:
 @router.get("/processes/{process}/items")
 def item_list(request: Request, process: str) -> Response:
     found = session.visitor(request)
+    live_after = found.crm.feed_position()  # before the rows: a change made meanwhile is told
     view = process_view(found, process)
     query: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
@@ -87,7 +88,7 @@ def item_list(request: Request, process: str) -> Response:
         stage=stage, sort=current_sort, first_url=f"/processes/{process}/items?{urlencode(kept)}",
         next_url=f"/processes/{process}/items?{urlencode([*kept, ('after', following)])}" if following else None,
         export_query=urlencode(export), sort_url=lambda column: _sort_url(process, kept, column, current_sort),
-        stages=[s for p in view.pipelines() for s in p["stages"]]))
+        stages=[s for p in view.pipelines() for s in p["stages"]], live_after=live_after))
 
 
 def _sort_url(process: str, kept: list[tuple[str, str]], column: str, current: str) -> str:

@@ -31,7 +31,7 @@ STATUS = {errors.AuthenticationFailed: 401, errors.NotFound: 404, errors.NotDepl
 
 
 FRAME_DEFAULTS: dict[str, Any] = {"view": None, "page": None, "login": None, "csrf": "", "unread": 0,
-                                  "request_path": "/"}
+                                  "request_path": "/", "live_after": ""}
 
 
 def render(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:

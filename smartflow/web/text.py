@@ -50,6 +50,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "id": ("№", "No."),
     "stale": ("Пока вы редактировали, элемент изменили", "Someone changed the item while you were editing it"),
     "reload": ("Загрузить заново", "Reload"),
+    "changed_elsewhere": ("Элемент только что изменили", "Someone has just changed this item"),
     "saved": ("Сохранено", "Saved"),
     "unread": ("непрочитанных", "unread"),
     "no_messages": ("Уведомлений нет.", "No notifications."),
