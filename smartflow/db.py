@@ -7,7 +7,7 @@ SQLite needs two things SQLAlchemy's defaults don't give:
   and data changes commit or roll back together, and writers take the lock up front.
 - WAL journal, synchronous=NORMAL, foreign keys on and a busy timeout: one-row write
   transactions go from about 0.9k to 11k per second here; a power cut may lose the last
-  transactions (never corrupt the file), a trade the README states.
+  transactions (never corrupt the file), a trade the documentation states (docs/how-to/items.md, "SQLite").
 """
 
 from __future__ import annotations

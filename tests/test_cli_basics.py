@@ -134,10 +134,10 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert install_and_test in ci.splitlines()
 
 
-def test_readme_definition_example_is_valid(runner: CliRunner, tmp_path: Path) -> None:
+def test_documented_definition_example_is_valid(runner: CliRunner, tmp_path: Path) -> None:
     """The example a reader copies first from "The definition format" validates (it once did not)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## The definition format"):]
+    page = (ROOT / "docs" / "how-to" / "definitions.md").read_text(encoding="utf-8")
+    section = page[page.index("## The definition format"):]
     (tmp_path / "procurement.yaml").write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
     (tmp_path / "roles.yaml").write_text("kind: Roles\nroles:\n  buyer: {title: Закупщик}\n"
                                          "  production: {title: Производство}\n", encoding="utf-8")

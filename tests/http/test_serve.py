@@ -1,5 +1,5 @@
 """`smartflow serve` as scripts use it: a real process on a free loopback port, spoken to over
-HTTP, stopped by SIGTERM (exit 0), on SQLite and PostgreSQL; and the README's HTTP API commands
+HTTP, stopped by SIGTERM (exit 0), on SQLite and PostgreSQL; and the HTTP API guide's commands
 (curl against the procurement example), run as written."""
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def test_serve_on_an_empty_database_says_so_and_exits(tmp_path: Path) -> None:
 
 
 def readme_http_commands() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## HTTP API"):]
+    """The commands of the HTTP API guide's session with curl (docs/how-to/http-api.md)."""
+    page = (ROOT / "docs" / "how-to" / "http-api.md").read_text(encoding="utf-8")
+    section = page[page.index("## A session with curl"):]
     found = re.search(r"```sh\n(.*?)```", section, re.S)
     assert found is not None
     return found.group(1)
