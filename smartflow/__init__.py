@@ -1,6 +1,6 @@
 """smartflow: declarative CRM smart processes defined in YAML, validated, compiled and run."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Engine", "__version__"]
 
