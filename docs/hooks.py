@@ -366,7 +366,8 @@ def errors_reference() -> str:
                if isinstance(c, type) and issubclass(c, errors.SmartflowError) and c.__module__ == errors.__name__]
     for kind in classes:
         exit_number = exit_code(kind.__new__(kind))
-        http = next((f"{status} {code(name)}" for cls, status, name in STATUSES if issubclass(kind, cls)), "")
+        http = next((f"{status} {code(name)}" for cls, status, name in STATUSES if issubclass(kind, cls)),
+                    f"400 {code('refused')}")  # problems.from_error's answer to any other error
         own = getattr(kind, "code", None)
         if isinstance(own, str) and own not in http:
             http = f"{http} {code(own)}".strip()
@@ -394,6 +395,7 @@ def http_problem_codes() -> list[tuple[int, str]]:
 
     found = {(status, name) for _, status, name in STATUSES}
     found.add((412, "stale-version"))  # a conflict under If-Match (problems.from_error)
+    found.add((400, "refused"))  # any other of smartflow's errors (problems.from_error)
     for source in sorted((ROOT / "smartflow" / "http").glob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "problem":
