@@ -40,5 +40,5 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the tests save their screenshots (the README's are copied from a run's)."""
+    """Where the tests save their screenshots (the documentation's, docs/board/, are copied from a run's)."""
     return tmp_path_factory.mktemp("screenshots")
