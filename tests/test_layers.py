@@ -14,8 +14,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "smartflow"
 
 # Lowest first. A module may import its own package and any package of a lower rank, never one
-# of its own rank or above. The interfaces (cli, web, http, scenarios) stand on the services layer
-# alone; http composes the API and the board (web), so it stands one rank above the board.
+# of its own rank or above. The interfaces (cli, web, bitrix24, http, scenarios) stand on the services layer
+# alone; http composes the API, the board (web) and the Bitrix24 facade (bitrix24), so it stands one rank
+# above them.
 RANKS: dict[str, int] = {
     "errors": 0, "db": 0,
     "definitions": 1,
@@ -24,7 +25,7 @@ RANKS: dict[str, int] = {
     "automation": 4, "data": 4, "analytics": 4,
     "services": 5,
     "scenarios": 6,
-    "cli": 7, "web": 7,
+    "cli": 7, "web": 7, "bitrix24": 7,
     "http": 8,  # the HTTP application mounts the web board (smartflow.web) beside the API
     "__init__": 9, "__main__": 9,
 }
@@ -32,7 +33,8 @@ RANKS: dict[str, int] = {
 INTERFACE_IMPORTS: dict[str, set[str]] = {
     "cli": {"services", "errors", "scenarios", "cli"},
     "scenarios": {"services", "errors", "definitions", "scenarios"},
-    "http": {"services", "errors", "http", "web"},
+    "http": {"services", "errors", "http", "web", "bitrix24"},
+    "bitrix24": {"services", "errors", "bitrix24"},
     "web": {"services", "errors", "web"},
 }
 

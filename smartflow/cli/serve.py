@@ -22,13 +22,20 @@ APP = "smartflow.http.app:create_app"
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each one stateless; several machines may share one PostgreSQL too).")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False),
+              help="Serve HTTPS with this certificate (PEM; the chain after it). b24pysdk speaks only HTTPS.")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM).")
 @db_option
-def serve(host: str, port: int, workers: int, db_url: str | None) -> None:
+def serve(host: str, port: int, workers: int, ssl_certfile: str | None, ssl_keyfile: str | None,
+          db_url: str | None) -> None:
     """Serve the HTTP API (/api/v1, docs at /api/docs) until SIGTERM or Ctrl-C.
 
     Requests authenticate with `Authorization: Bearer TOKEN` (smartflow token create LOGIN) or a
     browser session (POST /api/v1/session). On SIGTERM/SIGINT the requests in flight finish, then
     the command exits 0."""
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("give --ssl-certfile and --ssl-keyfile together")
     import uvicorn
 
     from smartflow.services import Engine
@@ -38,11 +45,12 @@ def serve(host: str, port: int, workers: int, db_url: str | None) -> None:
     if db_url:
         os.environ["SMARTFLOW_DATABASE_URL"] = db_url
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"smartflow serving http://{shown}:{port} (definition version {version}; "
+    scheme = "https" if ssl_certfile else "http"
+    click.echo(f"smartflow serving {scheme}://{shown}:{port} (definition version {version}; "
                f"{workers} worker{'s' if workers > 1 else ''}); stop with Ctrl-C or SIGTERM", nl=True)
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with these
     # handlers in place that ends here, and the command exits 0 as scripts expect.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda *_: None)
     uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level="warning",
-                timeout_graceful_shutdown=30)
+                timeout_graceful_shutdown=30, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)

@@ -335,8 +335,15 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("key", String(160), primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
+    numbers = Table(  # stable integers for outside protocols (the Bitrix24 facade's entityTypeId, categoryId…)
+        "sf_numbers", metadata,
+        Column("kind", String(16), primary_key=True),  # type, category, stage, option
+        Column("key", String(200), primary_key=True),  # process[/pipeline[/stage]] or process/field/option
+        Column("number", Integer, nullable=False),
+        UniqueConstraint("kind", "number", name="uq_sf_numbers_number"),
+    )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters,
-            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata)]
+            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers]
 
 
 def _board_totals_table(metadata: MetaData) -> Table:
@@ -410,7 +417,7 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_passwords", "sf_tokens",
-                      "sf_login_failures", "sf_board_totals", "sf_changes")
+                      "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -25,7 +25,7 @@ from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata, item_table
 from smartflow.db import BUSY_TIMEOUT_MS, is_sqlite, make_engine, resolve_url
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.model import Definition
-from smartflow.deploy import totals
+from smartflow.deploy import numbers, totals
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan.diff import Counter, diff
 from smartflow.deploy.plan.ops import Context, Op, RecordVersion
@@ -293,6 +293,7 @@ def _record_version(context: Context, op: RecordVersion, result: Plan, desired: 
     ))
     archive = tables["sf_archive"]
     context.connection.execute(archive.update().where(archive.c.version_id.is_(None)).values(version_id=op.number))
+    numbers.assign(context.connection, tables["sf_numbers"], desired.definition)
 
 
 def _check_foreign_keys(connection: Any) -> None:

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smartflow import errors, web
+from smartflow import bitrix24, errors, web
 from smartflow.http import live, openapi, problems, routes_items, routes_more
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
@@ -99,6 +99,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
     openapi.install(app)
+    bitrix24.install(app)  # Bitrix24's REST API at /rest/ (the host root, as its clients expect)
     web.install(app)  # the board's pages at / (after the API, so /api/… stays the API's)
     app.add_middleware(_BodyLimitMiddleware)
     return app

@@ -239,10 +239,12 @@ def _after_sql(write: Write, process: CompiledProcess, column: Any, descending: 
 def list_items(write: Write, process_id: str, *, pipeline: str | None = None, stage: str | None = None,
                where: list[str] | tuple[str, ...] = (), search: str | None = None, sort: str | None = None,
                limit: int = DEFAULT_LIMIT, after: int | None = None,
-               columns: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+               columns: tuple[str, ...] | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """A page of the list view as canonical values: of every field the actor may see, or of `columns`
-    and the id (a field hidden from the actor among them is refused)."""
-    process, read, rows = _page(write, process_id, pipeline, stage, where, search, sort, limit, after, columns)
+    and the id (a field hidden from the actor among them is refused). offset skips that many items
+    first (for protocols that page by position; `after` is the cheaper keyset)."""
+    process, read, rows = _page(write, process_id, pipeline, stage, where, search, sort, limit, after, columns,
+                                offset)
     decode = read.decode
     items = [decode(row) for row in rows]
     if items and read.multiple:
@@ -282,10 +284,10 @@ def _streamed(write: Write, process: CompiledProcess, read: RowReader, statement
 
 def _page(write: Write, process_id: str, pipeline: str | None, stage: str | None, where: list[str] | tuple[str, ...],
           search: str | None, sort: str | None, limit: int, after: int | None,
-          columns: tuple[str, ...] | None) -> tuple[CompiledProcess, RowReader, list[Any]]:
+          columns: tuple[str, ...] | None, offset: int = 0) -> tuple[CompiledProcess, RowReader, list[Any]]:
     """The rows of a page of the list view, and the reader that decodes them."""
     process, read, statement, params = _statement(write, process_id, pipeline, stage, where, search, sort,
-                                                  max(1, limit), after, columns)
+                                                  max(1, limit), after, columns, offset)
     rows = write.connection.execute(statement, params).all()
     if not rows and after is not None and "_anchor" not in params:  # sorted by id: the anchor was not read yet
         _anchor(write, process, process.table.c.id, after)  # an empty page: refused if the anchor is no item
@@ -294,8 +296,8 @@ def _page(write: Write, process_id: str, pipeline: str | None, stage: str | None
 
 def _statement(write: Write, process_id: str, pipeline: str | None, stage: str | None,
                where: list[str] | tuple[str, ...], search: str | None, sort: str | None, limit: int | None,
-               after: int | None, columns: tuple[str, ...] | None) -> tuple[CompiledProcess, RowReader, Any,
-                                                                              dict[str, Any]]:
+               after: int | None, columns: tuple[str, ...] | None, offset: int = 0
+               ) -> tuple[CompiledProcess, RowReader, Any, dict[str, Any]]:
     """The list view's statement and its parameters (with the reader of its rows).
 
     The statement is built once per shape — actor, which filters, sort, paging, columns — and run
@@ -328,6 +330,10 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
         params["_stage"] = stage
     if search:
         params["_search"] = _like(search)
+    if offset < 0:
+        raise InvalidValue(f"offset {offset}: an offset is 0 or more")
+    if offset:
+        params["_offset"] = offset
     read = reader(process, columns)
 
     def build() -> Any:
@@ -348,11 +354,13 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
         else:
             order = [(column.desc() if descending else column.asc()).nulls_last(), table.c.id]
         query = query.order_by(*order)
+        if offset:
+            query = query.offset(sa.bindparam("_offset", type_=sa.Integer))
         return query if limit is None else query.limit(limit)
 
     key = (process.table, "list", write.actor, pipeline is not None, stage is not None,
            tuple((flt.field, flt.op, isinstance(flt.value, list)) for flt in filters), bool(search),
-           column.key, descending, anchor, limit, columns)
+           column.key, descending, anchor, limit, columns, bool(offset))
     return process, read, built(key, build), params
 
 
@@ -366,7 +374,8 @@ def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...
     return int(write.connection.execute(query).scalar_one())
 
 
-def history(write: Write, process_id: str, item_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+def history(write: Write, process_id: str, item_id: int, limit: int | None = None, *,
+            ids: bool = False) -> list[dict[str, Any]]:
     process = process_of(write, process_id)
     fetch(write, process, item_id)
     table = write.compiled.metadata.tables["sf_history"]
@@ -381,7 +390,8 @@ def history(write: Write, process_id: str, item_id: int, limit: int | None = Non
     rows = write.connection.execute(query).mappings().all()
     return [{"at": r["at"], "who": r["login"] or _automated(r["via"]) or "local administrator",
              "kind": r["kind"], "field": r["field"],
-             "old": _without(r["old"], hidden), "new": _without(r["new"], hidden), "via": r["via"]}
+             "old": _without(r["old"], hidden), "new": _without(r["new"], hidden), "via": r["via"],
+             **({"id": r["id"]} if ids else {})}
             for r in reversed(rows) if r["field"] not in hidden]
 
 

@@ -273,9 +273,22 @@ class Engine:
         with self.session(False) as write:
             return query.count_items(write, process, where)
 
-    def history(self, process: str, item_id: int) -> list[dict[str, Any]]:
+    def history(self, process: str, item_id: int, *, ids: bool = False) -> list[dict[str, Any]]:
+        """The item's history, oldest first (ids: with each row's id, which only grows)."""
         with self.session(False) as write:
-            return query.history(write, process, item_id)
+            return query.history(write, process, item_id, ids=ids)
+
+    def numbers(self) -> dict[str, dict[str, int]]:
+        """The stable integers of processes (type), pipelines (category), stages and enum options, by
+        kind and key (smartflow.deploy.numbers): given by apply, kept across renames."""
+        from smartflow.deploy import numbers
+
+        with self.session(False) as write:
+            if not self._cache.get("numbers") and not sa.inspect(write.connection).has_table("sf_numbers"):
+                raise NotDeployed("this database has no table of numbers yet",
+                                  "run `smartflow apply` once to create smartflow's new system tables")
+            self._cache["numbers"] = True
+            return numbers.read(write.connection, write.compiled.metadata.tables["sf_numbers"])
 
     def explain(self, process: str, item_id: int, stage: str, pipeline: str | None = None) -> list[str]:
         """Every reason a move would be refused (empty when it would be allowed)."""
