@@ -47,9 +47,9 @@ ERRORS: list[tuple[type[errors.SmartflowError], str, int]] = [
 def from_error(error: errors.SmartflowError) -> BitrixError:
     code, status = next(((c, s) for kind, c, s in ERRORS if isinstance(error, kind)), ("ERROR_CORE", 400))
     text = str(error)
-    reasons = getattr(error, "reasons", None)
+    reasons = [str(r) for r in getattr(error, "reasons", None) or () if str(r) not in text]
     if reasons:
-        text += ": " + "; ".join(str(r) for r in reasons)
+        text += ": " + "; ".join(reasons)
     if error.hint:
         text += f" ({error.hint})"
     return BitrixError(code, text, status)

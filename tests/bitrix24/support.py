@@ -66,8 +66,10 @@ class Portal:
                                        "kind": "repeat" if n % 2 else "new_client"} for n in range(1, ITEMS + 1)])
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(engine=self.db.admin), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        with pytest.MonkeyPatch.context() as patch:  # the tests call faster than Bitrix24's 2 per second
+            patch.setenv("SMARTFLOW_BITRIX24_LIMIT", "1000,100000")
+            app = create_app(engine=self.db.admin)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
