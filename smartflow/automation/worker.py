@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from smartflow.automation import outbound
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import ItemError
@@ -197,26 +197,20 @@ def _stopped_by_a_limit(error: BaseException) -> bool:
 # ---- outbox --------------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as its status (a failure to retry), never followed: it could lead past the
-    allow-list, which is checked on the URL of the definition only."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 def send_http(url: str, method: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
-    """POST (or PUT/PATCH) body; returns the status code, reading at most MAX_RESPONSE bytes."""
+    """POST (or PUT/PATCH) body under the outbound policy (automation.outbound: no redirects followed, no
+    non-public address unless allow-listed); returns the status code, reading at most MAX_RESPONSE bytes."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with outbound.OPENER.open(request, timeout=timeout) as response:
             response.read(MAX_RESPONSE)
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, OSError):
+            raise error.reason from None  # the policy's refusal, or a failure to connect, as itself
+        raise
 
 
 def deliver_one(engine: Sessions, worker: str, tally: Tally, allow_hosts: set[str] | None = None,
@@ -265,18 +259,22 @@ def _deliver_notify(write: Any, outbox_id: int, payload: dict[str, Any]) -> None
 def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[str] | None, send: Sender,
                      timeout: float) -> str | None:
     url = payload["url"]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"refused: {url} is not an http(s) URL"
-    if allow_hosts is not None and parts.hostname not in allow_hosts:
-        return f"refused: the host {parts.hostname} is not in the allow-list"
+    try:
+        host = outbound.check_url(url, allow_hosts)
+    except outbound.OutboundRefused as refused:
+        return f"refused: {refused}"
     headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": f"smartflow-outbox-{outbox_id}",
                "User-Agent": "smartflow-worker", **payload.get("headers", {})}
     body = json.dumps(payload.get("body"), ensure_ascii=False).encode("utf-8")
+    token = outbound.permitting_private(host, allow_hosts)
     try:
         status = send(url, payload.get("method", "POST"), headers, body, timeout)
+    except outbound.OutboundRefused as refused:
+        return f"refused: {refused}"
     except (OSError, ValueError, http.client.HTTPException) as exc:  # HTTPException: a reply that is not HTTP
         return f"{type(exc).__name__}: {exc}"
+    finally:
+        outbound.reset(token)
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 

@@ -18,7 +18,8 @@ STATUSES = click.Choice(["pending", "running", "done", "failed", "dropped", "sen
 @click.option("--batch", type=click.IntRange(1), default=100, show_default=True,
               help="Jobs and messages handled per pass.")
 @click.option("--allow-host", "allow_hosts", multiple=True, envvar="SMARTFLOW_WEBHOOK_HOSTS",
-              help="Hosts webhooks may call (repeat; default: any). $SMARTFLOW_WEBHOOK_HOSTS, space-separated.")
+              help="Hosts webhooks may call (repeat; default: any public host; a private, loopback or link-local "
+                   "address only when its host is listed). $SMARTFLOW_WEBHOOK_HOSTS, space-separated.")
 @click.option("--name", default=None, help="This worker's name in the job table (default: host:pid).")
 @click.option("--lease", type=click.FloatRange(0.1), default=60.0, show_default=True,
               help="Seconds after which a job left running by a worker that died is run again by another.")

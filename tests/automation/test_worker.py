@@ -316,6 +316,39 @@ def test_a_redirect_is_not_followed_past_the_allow_list(db: Auto, receiver: Rece
     assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 1, "HTTP 302")
 
 
+def test_without_an_allow_list_no_webhook_reaches_a_non_public_address(db: Auto, receiver: Receiver) -> None:
+    """The outbound policy (automation.outbound): checked where the socket connects, after DNS."""
+    db.drain(send=FakeSender(), allow_hosts=HOSTS)
+    receiver.requests.clear()
+    _, message_id = fire(db, "local_ok", "Внутрь сети")
+    tally = db.drain()  # no allow-list: any public host, and only those
+    assert receiver.requests == []
+    row = message(db, message_id)
+    assert (row["status"], row["attempts"]) == ("failed", 1)  # refused: not retried
+    assert row["last_error"].startswith("refused: 127.0.0.1 resolves to 127.0.0.1, which is not a public address")
+    assert any("--allow-host 127.0.0.1" in error for error in tally.errors)
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
+    ("::1", False), ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False),
+    ("8.8.8.8", True), ("2a00:1450:4010:c05::64", True), ("::ffff:8.8.8.8", True),
+])
+def test_which_addresses_are_public(address: str, public: bool) -> None:
+    from smartflow.automation.outbound import public as is_public
+
+    assert is_public(address) is public
+
+
+def test_a_name_resolving_to_loopback_is_refused_like_the_address() -> None:
+    from smartflow.automation import outbound
+    from smartflow.automation.worker import send_http
+
+    with pytest.raises(outbound.OutboundRefused, match="localhost resolves to"):
+        send_http("http://localhost:9/", "POST", {}, b"{}", 2.0)
+
+
 # ---- jobs: failing, retry by hand --------------------------------------------------------------------
 
 
