@@ -41,7 +41,7 @@ print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}), file=sys.std
 
 # The modules that hold the commands; main.py imports one only when its command is looked up.
 COMMAND_MODULES = {f"smartflow.cli.{m.name}" for m in pkgutil.iter_modules(smartflow.cli.__path__)} - {
-    "smartflow.cli.main", "smartflow.cli.common", "smartflow.cli.exits"}
+    "smartflow.cli.main", "smartflow.cli.common", "smartflow.cli.exits"} | {"smartflow.bitrix24.command"}
 
 
 def modules_after(argv: list[str], cwd: Path) -> set[str]:

@@ -45,6 +45,8 @@ __all__ = [
 # imported only when that command runs or shows its own help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("smartflow.cli.deploy:apply", "Deploy the definitions: all steps in one transaction, or nothing."),
+    "bitrix24": ("smartflow.bitrix24.command:bitrix24",
+                 "Move from Bitrix24: read a portal's smart processes into YAML and data."),
     "department": ("smartflow.cli.items:department", "Departments (a tree: a department may have a parent)."),
     "export": ("smartflow.cli.data:export", "Export items to CSV or xlsx, as a person expects them in Excel."),
     "graph": ("smartflow.cli.data:graph",
