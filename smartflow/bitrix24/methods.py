@@ -119,7 +119,7 @@ def _type_data(t: Type) -> dict[str, Any]:
     features = t.described.get("features", {})
     yes = {True: "Y", False: "N"}
     return {"id": t.number, "title": t.title, "code": t.process, "entityTypeId": t.entity_type_id,
-            "isCategoriesEnabled": yes[len(t.categories) > 1 or True], "isStagesEnabled": "Y",
+            "isCategoriesEnabled": "Y", "isStagesEnabled": "Y",
             "isBeginCloseDatesEnabled": "N", "isClientEnabled": "N", "isLinkWithProductsEnabled": "N",
             "isObserversEnabled": yes[bool(features.get("observers"))],
             "isRecyclebinEnabled": yes[bool(features.get("recycle_bin"))], "isAutomationEnabled": "Y",
