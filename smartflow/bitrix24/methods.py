@@ -242,6 +242,10 @@ def _where(t: Type, flt: dict[str, Any]) -> list[str]:
             continue
         if op in ("!%", "!=%"):
             raise BitrixError("INVALID_ARG_VALUE", f"Invalid filter: operation {op} is not supported")
+        if spec.key == "stage" and op == "=":  # DT130_3:NEW names the pipeline too
+            pipeline, stage = t.stage_of(want)
+            where += [f"stage = {stage}"] + ([f"pipeline = {pipeline}"] if pipeline else [])
+            continue
         sign = {"=": "=", "!": "!=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}[op]
         value = t.where_value(spec, want)
         where.append(f"{spec.key} {sign} {value}" if value != "" or sign in ("=", "!=") else f"{spec.key} {sign}")

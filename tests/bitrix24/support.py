@@ -40,7 +40,10 @@ DEAL: dict[str, Any] = {
         "lost": {"title": {"ru": "Провал", "en": "Lost"}, "semantic": "failure"}},
         "transitions": [{"from": "new", "to": "offer"},
                         {"from": "offer", "to": "won", "forbid_self": ["created_by"]},
-                        {"from": ["new", "offer"], "to": "lost"}]}},
+                        {"from": ["new", "offer"], "to": "lost"}]},
+                  "express": {"title": {"ru": "Экспресс", "en": "Express"}, "stages": {
+                      "new": {"title": {"ru": "Новая", "en": "New"}},
+                      "won": {"title": {"ru": "Успех", "en": "Won"}, "semantic": "success"}}}},
     "triggers": [{"id": "note_urgent", "on": "field_changed", "field": "urgent", "to": True,
                   "do": [{"comment": "Срочно! Urgent: {{ title }}"}]}],
     "permissions": {"seller": "all",

@@ -95,6 +95,8 @@ def test_pages_of_fifty_by_start_and_the_uncounted_start_minus_one(portal: Porta
     ({"%title": "сделка 12", "<ufCrm1Qty": 125}, [12, 120, 121, 122, 123, 124]),
     ({"ufCrm1Kind": 1, "<ufCrm1Qty": 7}, [2, 4, 6]),  # enum items by their integer ids
     ({"stageId": f"DT{ETID}_1:NEW", "<ufCrm1Qty": 3}, [1, 2]),
+    ({"stageId": f"DT{ETID}_2:NEW", "<ufCrm1Qty": 3}, []),  # the same stage id in the other pipeline
+    ({"categoryId": 2}, []),
 ])
 def test_filter_operators(portal: Portal, flt: dict[str, Any], expected: list[int]) -> None:
     kinds = {i["ID"]: i["VALUE"] for i in portal.result("boss", "crm.item.fields", {"entityTypeId": ETID})
@@ -146,7 +148,7 @@ def test_types_categories_and_stages(portal: Portal) -> None:
     assert portal.result("boss", "crm.type.get", {"id": 1})["type"]["entityTypeId"] == ETID
     _error(portal.call("boss", "crm.type.get", {"id": 99}), 400, "NOT_FOUND")
     categories = portal.result("boss", "crm.category.list", {"entityTypeId": ETID})["categories"]
-    assert [(c["id"], c["name"], c["isDefault"]) for c in categories] == [(1, "Продажи", "Y")]
+    assert [(c["id"], c["name"], c["isDefault"]) for c in categories] == [(1, "Продажи", "Y"), (2, "Экспресс", "N")]
     stages = portal.result("boss", "crm.status.list", {"filter": {"ENTITY_ID": f"DYNAMIC_{ETID}_STAGE_1"}})
     assert [(s["STATUS_ID"], s["SEMANTICS"], s["NAME"]) for s in stages] == [
         (f"DT{ETID}_1:NEW", None, "Новая"), (f"DT{ETID}_1:OFFER", None, "Предложение"),
