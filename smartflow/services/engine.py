@@ -265,7 +265,7 @@ class Engine:
 
     def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
-        columns (a tuple of field ids: only those and the id)."""
+        columns (a tuple of field ids: only those and the id), offset (items to skip first)."""
         with self.session(False) as write:
             return query.list_items(write, process, **filters)
 
