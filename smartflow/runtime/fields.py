@@ -2,8 +2,9 @@
 
 Canonical Python values: str (string, text, email, phone, url, enum option id), int
 (integer; ids of links, users and files), Decimal (number), {"amount": Decimal,
-"currency": str} (money), bool, date, datetime (aware, UTC), and lists of those for
-multiple fields.
+"currency": str} (money; an active ISO 4217 code), bool, date, datetime (aware, UTC), and
+lists of those for multiple fields. Empty is None for every type: an empty or blank text is
+no value (never `''`, which a unique index would count), whichever way it came.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.model import Field
-from smartflow.definitions.values import boolean, to_date, to_datetime
+from smartflow.definitions.values import boolean, currency, to_date, to_datetime
 from smartflow.runtime import clock
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -58,14 +59,14 @@ def parse_text(field: Field, raw: str) -> Any:
     text = raw.strip()
     if field.multiple:
         return [] if not text else [parse_text(_single(field), part) for part in _split(text)]
-    if text == "" and field.type not in ("string", "text"):
+    if text == "":
         return None
     if field.type == "file" and text.startswith("@"):
         return file_reference(Path(text[1:]).expanduser())
     if field.type == "money":
         parts = text.split()
-        if len(parts) == 2 and re.fullmatch(r"[A-Za-z]{3}", parts[1]):
-            return {"amount": _decimal(field, parts[0]), "currency": parts[1].upper()}
+        if len(parts) == 2 and re.fullmatch(r"[^\W\d_]+", parts[1]):  # `1500 USD`: an amount and a code
+            return {"amount": _decimal(field, parts[0]), "currency": _currency(parts[1])}
         return {"amount": _decimal(field, text), "currency": field.currency or DEFAULT_CURRENCY}
     return coerce(field, raw if field.type in ("string", "text") else text)
 
@@ -106,9 +107,10 @@ def coerce(field: Field, value: Any) -> Any:
         if value is None:
             return []
         items = value if isinstance(value, list) else _split(value) if isinstance(value, str) else [value]
-        return [coerce(_single(field), item) for item in items]
-    if value is None or (value == "" and field.type not in ("string", "text")):
-        return None
+        single = _single(field)
+        return [found for found in (coerce(single, item) for item in items) if found is not None]
+    if value is None or (isinstance(value, str) and (not value or value.isspace())):
+        return None  # empty is NULL for every type: '' would be a value to a unique index
     kind = field.type
     if kind in ("string", "text", "email", "phone", "url"):
         if not isinstance(value, (str, int)) or isinstance(value, bool):
@@ -128,8 +130,10 @@ def coerce(field: Field, value: Any) -> Any:
         return _decimal(field, value)
     if kind == "money":
         if isinstance(value, dict):
-            currency = str(value.get("currency") or field.currency or DEFAULT_CURRENCY).upper()
-            return {"amount": _decimal(field, value.get("amount")), "currency": currency}
+            given = value.get("currency")
+            blank = given is None or (isinstance(given, str) and not given.strip())  # none given: the field's
+            code = field.currency or DEFAULT_CURRENCY if blank else _currency(given)
+            return {"amount": _decimal(field, value.get("amount")), "currency": code}
         return {"amount": _decimal(field, value), "currency": field.currency or DEFAULT_CURRENCY}
     if kind == "boolean":
         truth = boolean(value)
@@ -149,6 +153,15 @@ def coerce(field: Field, value: Any) -> Any:
     if kind == "user":
         return _user(value)
     raise ValueProblem(f"unsupported field type {kind}")
+
+
+def _currency(value: Any) -> str:
+    """An active ISO 4217 code (`usd` → USD); anything else is refused."""
+    code = currency(value)
+    if code is None:
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 20 else f"{value[:20]!r}…"
+        raise ValueProblem(f"{shown} is not an ISO 4217 currency code (such as RUB, USD or EUR)")
+    return code
 
 
 def _user(value: Any) -> int | str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -256,16 +256,18 @@ def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[s
 
 
 def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
-            canonical: bool = False) -> dict[str, Any]:
+            canonical: bool = False, current: dict[str, Any] | None = None) -> dict[str, Any]:
     """Coerce and check the given values; raises InvalidValue naming field, value and rule.
 
     canonical: the values are canonical already (an import's cells, read for the field's type by
-    data/parse.py with the same `fields.parse_text` / `coerce`), so only the field's rules are checked."""
-    return _prepare(write, process, values, typed_text, canonical)[0]
+    data/parse.py with the same `fields.parse_text` / `coerce`), so only the field's rules are checked.
+    current: the item an update changes (None for a new item): a file field may name by id only a
+    file it holds already."""
+    return _prepare(write, process, values, typed_text, canonical, current)[0]
 
 
 def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
-             canonical: bool) -> tuple[dict[str, Any], set[str]]:
+             canonical: bool, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], set[str]]:
     """prepare's values, and which of them are not empty (an empty cell sets nothing)."""
     prepared: dict[str, Any] = {}
     filled: set[str] = set()
@@ -276,8 +278,8 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
     for key, raw in values.items():
         check = direct.get(key)
         if check is not None:
-            if raw is None or raw == "":  # an empty cell: sets nothing, checks nothing
-                prepared[key] = raw
+            if raw is None or raw == "":  # an empty cell: sets nothing, checks nothing (and is NULL, never '')
+                prepared[key] = None
                 continue
             try:
                 prepared[key] = check(raw)  # fields.check, then fields.with_decimals
@@ -319,7 +321,8 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
                 filled.add(key)
         except fields.ValueProblem as problem:
             raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
-        prepared[key] = _resolve_references(write, process, field, value) if field.type in REFERENCE_TYPES else value
+        prepared[key] = _resolve_references(write, process, field, value, current) \
+            if field.type in REFERENCE_TYPES else value
     return prepared, filled
 
 
@@ -381,7 +384,8 @@ def _user_id(write: Write, value: Any, field_id: str) -> int:
     return found
 
 
-def _resolve_references(write: Write, process: CompiledProcess, field: Field, value: Any) -> Any:
+def _resolve_references(write: Write, process: CompiledProcess, field: Field, value: Any,
+                        current: dict[str, Any] | None = None) -> Any:
     if fields.is_empty(value):
         return value
     values = value if field.multiple else [value]
@@ -391,8 +395,9 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
             item = _user_id(write, item, field.id)
         elif field.type == "link":
             _check_link(write, field, item)
-        elif field.type == "file" and isinstance(item, fields.FileRef):
-            item = _store_file(write, item)
+        elif field.type == "file":
+            item = _store_file(write, item) if isinstance(item, fields.FileRef) else \
+                _held_file(write, field, item, current)
         resolved.append(item)
     return resolved if field.multiple else resolved[0]
 
@@ -409,6 +414,28 @@ def _check_link(write: Write, field: Field, target_id: int) -> None:
         raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
                            f"give the id of an existing {field.to} you may see", field=field.id)
     write.found[known] = target_id
+
+
+def _held_file(write: Write, field: Field, file_id: int, current: dict[str, Any] | None) -> int:
+    """A file named by its id: only one the item holds in this very field already (a client sending
+    the item back as it read it), never any stored file — which could be another process's, that
+    the user may not read. It must still pass the field's `extensions` and `max_size`."""
+    held = current.get(field.id) if current is not None else None
+    if file_id not in (held if isinstance(held, list) else () if held is None else (held,)):
+        raise InvalidValue(f"field `{field.id}`: file #{file_id} is not attached to this item's `{field.id}`; "
+                           "a file is given by id only to keep the one the field holds",
+                           f"attach a file by uploading it: --set {field.id}=@path", field=field.id)
+    files = write.compiled.metadata.tables["sf_files"]
+    row = write.connection.execute(sa.select(files.c.name, files.c.size, files.c.checksum, files.c.location)
+                                   .where(files.c.id == file_id)).first()
+    if row is not None:
+        try:
+            fields.check(replace(field, multiple=False), fields.FileRef(row.name, row.size, row.checksum,
+                                                                        row.location))
+        except fields.ValueProblem as problem:
+            raise InvalidValue(f"field `{field.id}`: {problem}", f"attach another file: --set {field.id}=@path",
+                               field=field.id) from None
+    return file_id
 
 
 def _store_file(write: Write, ref: fields.FileRef) -> int:
@@ -774,7 +801,7 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     item = fetch(write, process, item_id, "update", lock=True)
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)  # even when nothing would change: the caller decided on a stale copy
-    prepared = prepare(write, process, values, typed_text)
+    prepared = prepare(write, process, values, typed_text, current=item)
     changes = {k: (item.get(k), v) for k, v in prepared.items() if item.get(k) != v}
     if not changes:
         return {}

@@ -159,6 +159,8 @@ def parse(key: str, raw: Any) -> Any:
         return value if 1 <= value <= 100 else INVALID
     if key == "kind":
         return raw if raw in ("a", "b") else INVALID
+    if not raw.strip():
+        return None  # empty text is no value (NULL), never ''
     return raw if len(raw) <= 10 else INVALID  # note
 
 

@@ -19,6 +19,7 @@ CHECKS: tuple[Check, ...] = (
     structure.check_reserved_ids,
     structure.check_field_options_apply,
     structure.check_field_limits,
+    structure.check_currencies,
     structure.check_enum_options,
     structure.check_defaults,
     structure.check_link_targets,

@@ -14,6 +14,7 @@ from typing import Any
 from smartflow.definitions.diagnostics import Diagnostic
 from smartflow.definitions.model import SYSTEM_FIELDS
 from smartflow.definitions.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
+from smartflow.definitions.values import CURRENCIES
 
 # PostgreSQL's reserved key words (SQL Key Words appendix): ids that become table or
 # column names may not be one of them, so generated SQL never needs to quote around them.
@@ -142,6 +143,17 @@ def check_field_limits(folder: Folder) -> Iterator[Diagnostic]:
                     yield error("invalid-pattern", f"field `{field_id}`: the pattern does not compile: {exc}",
                                 process.at((*base, "pattern")), "write a Python regular expression",
                                 (*base, "pattern"))
+
+
+def check_currencies(folder: Folder) -> Iterator[Diagnostic]:
+    """A money field's `currency` is an active ISO 4217 code (the schema checks only its shape)."""
+    for process in folder.processes:
+        for field_id, spec in process.fields.items():
+            code = spec.get("currency")
+            if isinstance(code, str) and re.fullmatch("[A-Z]{3}", code) and code not in CURRENCIES:
+                path = ("fields", field_id, "currency")
+                yield error("invalid-value", f"field `{field_id}`: `currency` {code} is not an active ISO 4217 "
+                            "currency code", process.at(path), "write a code such as RUB, USD or EUR", path)
 
 
 def check_enum_options(folder: Folder) -> Iterator[Diagnostic]:
@@ -438,6 +450,8 @@ def _text_problem(spec: dict[str, Any], kind: str, text: str) -> str | None:
     if kind in ("integer", "link", "file"):
         what = "a whole number" if kind == "integer" else "an id"
         return None if re.fullmatch(r"[-+]?[0-9]+", text) else f"is not {what}"
+    if kind == "money" and len(text.split()) == 2 and text.split()[1].upper() not in CURRENCIES:
+        return f"names the currency {text.split()[1]!r}, not an ISO 4217 code (such as RUB, USD or EUR)"
     if kind in ("number", "money"):
         amount = text.split()[0] if kind == "money" and text else text
         try:
