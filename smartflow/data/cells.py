@@ -4,7 +4,10 @@ A cell is typed: dates are dates, numbers are numbers (Decimal, exact), money is
 (its amount and currency), a boolean is a boolean; enum options, users, links and files show
 their titles and names. Text that a spreadsheet would run as a formula is neutralised here,
 once, for both writers: CSV gets a leading apostrophe (undone on import), xlsx a string cell
-with Excel's quote prefix, which never runs and shows the text unchanged.
+with Excel's quote prefix, which never runs and shows the text unchanged. That holds for every
+cell whatever its field's type (a money cell `-5.00 RUB` too): the only text starting with
+`= + - @`, a tab or a carriage return left as it is is a plain number (`-5`, `-1.250`), which no
+spreadsheet runs (tests/data/test_export_cells.py checks every cell of hostile exports).
 """
 
 from __future__ import annotations
@@ -216,9 +219,10 @@ class Renderer:
                                   for v in batch[source]]
         if column.field.multiple or kind not in ("money", "integer", "number", "boolean", "date", "datetime"):
             return lambda batch: ["" if v is None else neutralise(str(v)) for v in typed(batch)]
-        if kind == "money":
+        if kind == "money":  # `-5.00 RUB` starts with a minus: neutralised (`-5.00` alone is a plain number)
             currency = currency_column(key)
-            return lambda batch: [None if amount is None else f"{amount:f} {code}" if code else f"{amount:f}"
+            return lambda batch: [None if amount is None else (f"'{amount:f} {code}" if amount < 0 else
+                                                               f"{amount:f} {code}") if code else f"{amount:f}"
                                   for amount, code in zip(batch[key], batch[currency], strict=True)]
         if kind == "number":
             return lambda batch: [None if v is None else f"{v:f}" for v in batch[key]]

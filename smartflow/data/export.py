@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,7 +310,10 @@ class XlsxSink:
             if isinstance(value, str):
                 out.append(self._text(index, value) if value[:1] in _SPECIAL or self.illegal.search(value) else value)
             elif isinstance(value, Money):
-                out.append(self._number(index, value.amount, value.currency))
+                if _CODE.fullmatch(value.currency) or not value.currency:
+                    out.append(self._number(index, value.amount, value.currency))
+                else:  # a currency stored before codes were checked: text, not a number format it could break
+                    out.append(self._text(index, value.text()))
             elif self.formats[index] is not None and value is not None:
                 out.append(self._number(index, value))
             else:
@@ -352,6 +356,7 @@ class XlsxSink:
 
 
 _SPECIAL = frozenset([*FORMULA_START, "'", "#"])
+_CODE = re.compile("[A-Z]{3}")
 
 
 def _places(column: Column) -> int:
