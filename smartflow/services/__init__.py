@@ -5,11 +5,13 @@ data in and out, with typed errors (smartflow.errors): items, views, people, aut
 export, import and report. `services.deploy` validates, plans, applies and rolls back
 definitions; `services.analytics` draws graphs and renders reports; `services.data` holds the
 options and results of exports and imports. `plain` turns a stored value into JSON-ready data,
-as every interface shows it; `Text` is a title in several languages.
+as every interface shows it; `Text` is a title in several languages; `CURRENCIES` the ISO 4217 codes a money value may
+have, `DEFAULT_CURRENCY` the one of a money field that declares none.
 """
 
 from smartflow.definitions.model import Text
-from smartflow.runtime.fields import plain
+from smartflow.definitions.values import CURRENCIES
+from smartflow.runtime.fields import DEFAULT_CURRENCY, plain
 from smartflow.services.engine import Engine
 
-__all__ = ["Engine", "Text", "plain"]
+__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "Engine", "Text", "plain"]

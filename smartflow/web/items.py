@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from smartflow import errors
 from smartflow.web import session
-from smartflow.web.forms import input_kind, input_value, values_from
+from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, values_from
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
@@ -36,12 +36,16 @@ def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
     for field_id in field_ids:
         spec = view.field(field_id)
         value = input_value(spec, item.get(field_id))
+        currency = input_currency(spec, item.get(field_id))
         if sent is not None and field_id in sent:
-            value = sent[field_id] if spec.get("multiple") else sent[field_id][-1]
+            value = sent[field_id] if spec.get("multiple") and input_kind(spec) in ("enum", "user") \
+                else sent[field_id][-1]
             if spec.get("type") == "boolean":
                 value = sent[field_id][-1] == "true"
+            currency = (sent.get(f"{field_id}__currency") or [currency])[-1]
         inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(field_id), "value": value,
-                       "raw": item.get(field_id), "required": spec.get("required")})
+                       "raw": item.get(field_id), "required": spec.get("required"), "currency": currency,
+                       "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
     return inputs
 
 
@@ -153,7 +157,8 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
     view = process_view(found, process)
     version = int((form.get("version") or ["0"])[-1] or 0)
     seen = int((form.get("seen") or ["0"])[-1] or 0)
-    values = values_from(view, form, list(view.fields()))
+    stored = found.crm.get(process, item_id)  # what the form showed, if still current (else the save is stale)
+    values = values_from(view, form, list(view.fields()), stored if stored["version"] == version else None)
     if "title" in form:
         values["title"] = form["title"][-1]
     try:

@@ -20,6 +20,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "move": ("Переместить", "Move"),
     "cancel": ("Отмена", "Cancel"),
     "save": ("Сохранить", "Save"),
+    "currency": ("Валюта", "Currency"),
     "create": ("Создать", "Create"),
     "new_item": ("Новый элемент", "New item"),
     "required_for": ("Для этапа нужно заполнить", "The stage needs"),

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.dbutil import snapshot
-from tests.http.support import Api, api  # noqa: F401  (a fixture)
+from tests.http.support import Api, api
 from tests.http.test_api import problem
-from tests.runtime.support import module_url  # noqa: F401  (a fixture)
+from tests.runtime.support import module_url
+
+__all__ = ["api", "module_url"]  # the fixtures, imported for pytest
 
 pytestmark = pytest.mark.db
 ITEMS = "/api/v1/processes/purchase/items"

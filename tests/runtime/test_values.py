@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from smartflow.errors import InvalidValue
 from smartflow.runtime.fields import FileRef, file_reference
 from tests.dbutil import snapshot
-from tests.runtime.support import Db, invoke, module_url  # noqa: F401  (a fixture)
+from tests.runtime.support import Db, invoke, module_url
+
+__all__ = ["module_url"]  # the fixture, imported for pytest
 
 pytestmark = pytest.mark.db
 

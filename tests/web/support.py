@@ -54,9 +54,9 @@ def free_port() -> int:
 class Site:
     """A deployed database with the examples' users and samples, served on 127.0.0.1."""
 
-    def __init__(self, url: str, samples: bool = True) -> None:
+    def __init__(self, url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> None:
         self.url = url
-        deploying.apply([ROOT / "processes"], url)
+        deploying.apply([ROOT / "processes", *extra], url)  # extra: folders of a test's own processes
         self.admin = Engine(url)
         for department, title in DEPARTMENTS.items():
             self.admin.add_department(department, title)
@@ -88,8 +88,8 @@ class Site:
         self.admin.close()
 
 
-def serve(url: str, samples: bool = True) -> Iterator[Site]:
-    site = Site(url, samples)
+def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> Iterator[Site]:
+    site = Site(url, samples, extra)
     try:
         yield site
     finally:
