@@ -74,14 +74,18 @@ class Counter:
 
 
 def diff(deployed: Definition | None, desired: Definition, counter: Counter,
-         missing_system_tables: list[str], legacy_unique: Sequence[tuple[str, str]] = ()) -> list[ops.Op]:
+         missing_system_tables: list[str], legacy_unique: Sequence[tuple[str, str]] = (),
+         empty_texts: Sequence[tuple[str, tuple[str, ...], int]] = ()) -> list[ops.Op]:
     """Every operation that turns the deployed definition into the desired one.
 
     legacy_unique: (process, field) pairs whose full unique index an older deployment made.
+    empty_texts: (process, live text fields, items) where items hold `''`, which becomes NULL first.
     """
     plan: list[ops.Op] = []
     if missing_system_tables:
         plan.append(ops.CreateSystemTables(tables=missing_system_tables))
+    for process_id, field_ids, items in empty_texts:
+        plan.append(ops.EmptyTextToNull(process=process_id, field_ids=field_ids, items=items))
     before = {p.id: p for p in deployed.processes} if deployed else {}
     after = {p.id: p for p in desired.processes}
     from smartflow.compile.sql import build_metadata

@@ -489,6 +489,27 @@ class ReleaseUniqueValues(Op):
 
 
 @dataclass(kw_only=True)
+class EmptyTextToNull(Op):
+    """Text fields holding `''` (stored by a card save before empty meant NULL) get NULL, which every
+    path stores for an empty value now: the same meaning, and a unique index no longer counts them.
+    Planned from the live table, first, so the columns are the live ones."""
+
+    field_ids: tuple[str, ...]
+    items: int = 0
+
+    def describe(self) -> str:
+        names = ", ".join(f"`{f}`" for f in self.field_ids)
+        return (f"process `{self.process}`: {self.items} items hold empty text ('') in {names}: "
+                "stored as no value (NULL)")
+
+    def execute(self, ctx: Context) -> None:
+        assert self.process is not None
+        for field_id in self.field_ids:
+            handle = item_table(self.process, field_id)
+            ctx.connection.execute(sa.update(handle).where(handle.c[field_id] == "").values({field_id: None}))
+
+
+@dataclass(kw_only=True)
 class RemoveOption(Op):
     symbol: ClassVar[str] = "-"
     definition: Field
