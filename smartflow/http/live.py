@@ -101,7 +101,9 @@ def install(app: FastAPI) -> None:
                              "description": "`changes` events: {id, items, others, reload}"}})
 async def events(process: str, request: Request,
                  last_event_id: Annotated[str | None, Header(max_length=40)] = None,
-                 after: Annotated[str | None, Query(max_length=40, description="an event id to resume after")] = None
+                 after: Annotated[str | None, Query(max_length=1000,
+                                                    description="an event id, or a page's position, to resume after")
+                                  ] = None
                  ) -> EventSourceResponse:
     """The process's changes as the caller may see them, as they happen (Server-Sent Events).
 

@@ -74,6 +74,17 @@ def latest_id(connection: Any) -> int:
     return int(connection.execute(sa.select(sa.func.max(_feed().c.id))).scalar() or 0)
 
 
+def position(connection: Any, behind: int) -> tuple[int, tuple[int, ...]]:
+    """Where a screen rendered now stands: the newest id, and the ids of the last `behind` not visible yet
+    (PostgreSQL: changes written but not committed, which the screen does not show; empty on SQLite)."""
+    import sqlalchemy as sa
+
+    feed = _feed()
+    newest = latest_id(connection)
+    seen = {int(i) for i in connection.execute(sa.select(feed.c.id).where(feed.c.id > newest - behind)).scalars()}
+    return newest, tuple(i for i in range(max(1, newest - behind + 1), newest + 1) if i not in seen)
+
+
 class Follower:
     """One screen following one process's changes, step by step.
 
@@ -84,13 +95,14 @@ class Follower:
     may be told again of a change it already had: screens read items again, so twice is harmless,
     never missing one."""
 
-    def __init__(self, process_id: str, settled: int, clock: Any = None) -> None:
+    def __init__(self, process_id: str, settled: int, clock: Any = None, handed: frozenset[int] = frozenset()
+                 ) -> None:
         import time
 
         self.process_id = process_id
         self.settled = settled
         self._clock = clock or time.monotonic
-        self._handed: set[int] = set()  # ids above settled already handed out
+        self._handed: set[int] = set(handed)  # ids above settled already handed out (or shown on the screen)
         self._missing: dict[int, float] = {}  # ids above settled not seen yet → when first missed
 
     def step(self, connection: Any) -> Changed:

@@ -14,22 +14,38 @@ from typing import Any
 from smartflow.runtime import events, items, query
 
 MAX_ITEMS = 200  # more items than this in one step: the screen reads itself again instead
-BEHIND = 50  # a page's event id starts this many rows back: a change committed late (PostgreSQL) is not missed
+BEHIND = 200  # a page's position names the ids of this many last rows not yet visible (PostgreSQL commits late)
 
 
 def position(write: items.Write) -> str:
-    """The event id a page rendered now follows from: read before the page's data, and a little behind the
-    newest row, so a change written meanwhile is told (perhaps twice: screens read again, harmlessly)."""
-    return str(max(0, events.latest_id(write.connection) - BEHIND))
+    """The event id a page rendered now follows from (read before the page's data): the newest row, and the
+    recent ids not visible yet (`NEWEST~ID.ID`), whose changes the page cannot show and so will be told of."""
+    newest, pending = events.position(write.connection, BEHIND)
+    return f"{newest}~{'.'.join(map(str, pending))}" if pending else str(newest)
+
+
+def _parsed(after: str | None) -> tuple[int, tuple[int, ...]] | None:
+    """(newest, pending ids) of an event id or a page's position; None when after is none of them."""
+    if not after or len(after) > 1000 or not after.isascii():
+        return None
+    newest, _, rest = after.partition("~")
+    pending = rest.split(".") if rest else []
+    if not all(part.isdigit() and len(part) < 19 for part in (newest, *pending)):
+        return None
+    return int(newest), tuple(sorted({int(p) for p in pending if int(p) <= int(newest)}))
 
 
 def follow(write: items.Write, process_id: str, after: str | None) -> events.Follower:
     """A follower of process's changes after the event id `after` (a screen reconnecting), or from now."""
     items.process_of(write, process_id)
-    settled = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
-    if settled is None:
-        settled = events.latest_id(write.connection)
-    return events.Follower(process_id, settled)
+    found = _parsed(after)
+    if found is None:
+        return events.Follower(process_id, events.latest_id(write.connection))
+    newest, pending = found
+    if not pending:
+        return events.Follower(process_id, newest)
+    settled = pending[0] - 1  # every id after it but the pending ones the screen already shows
+    return events.Follower(process_id, settled, handed=frozenset(range(settled + 1, newest + 1)) - set(pending))
 
 
 def step(write: items.Write, follower: events.Follower) -> dict[str, Any] | None:

@@ -209,3 +209,34 @@ def test_transactions_committing_out_of_order_lose_no_change(db: Db) -> None:
         release.set()
         thread.join()
     assert ids(chief.changes(screen)) == [slow_item]
+
+
+def test_a_page_is_told_only_what_it_could_not_show(db: Db) -> None:
+    """A page reads its position before its data: changes visible then are on the page and are not told
+    again; a change written but not committed then (PostgreSQL) is told once it commits."""
+    chief = db.as_user("chief")
+    shown = db.as_user("anna").create("note", {"title": "уже на странице"})
+    late_item = db.as_user("anna").create("note", {"title": "запоздалая"})
+    holding, release = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with db.raw.begin() as connection:
+            connection.execute(sa.text("UPDATE p_note SET city = 'поздно' WHERE id = :id"), {"id": late_item})
+            holding.set()
+            release.wait(10)
+
+    postgresql = db.url.startswith("postgresql")
+    thread = threading.Thread(target=slow_writer) if postgresql else None
+    if thread is not None:
+        thread.start()
+        assert holding.wait(10)
+        db.as_user("anna").update("note", shown, {"city": "видно"})  # committed: on the page
+    position = chief.feed_position()
+    screen = chief.follow("note", position)
+    if thread is not None:
+        assert "~" in position  # the uncommitted change is named as pending
+        release.set()
+        thread.join()
+        told = chief.changes(screen)
+        assert ids(told) == [late_item]
+    assert chief.changes(screen) is None  # what the page showed is never told again

@@ -30,7 +30,16 @@
       if (!mine) continue;
       mine.querySelector("[data-count]").replaceWith(column.querySelector("[data-count]"));
       mine.querySelector("[data-sums]").replaceWith(column.querySelector("[data-sums]"));
-      mine.querySelector("ol.cards").replaceChildren(...column.querySelector("ol.cards").childNodes);
+      const list = mine.querySelector("ol.cards");
+      const fresh = [...column.querySelector("ol.cards").childNodes];
+      // the column's "more" marker stays the one board.js watches; it only learns where the next page starts
+      const marker = list.querySelector(".more[data-after]");
+      const freshMarker = fresh.find((node) => node.classList && node.classList.contains("more"));
+      if (marker && freshMarker) {
+        marker.dataset.after = freshMarker.dataset.after;
+        fresh.splice(fresh.indexOf(freshMarker), 1, marker);
+      }
+      list.replaceChildren(...fresh);
     }
     board.dispatchEvent(new CustomEvent("sf:refreshed"));
   }
