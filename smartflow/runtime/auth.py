@@ -3,8 +3,8 @@
 Passwords are kept as scrypt hashes (memory-hard; the salt and the cost parameters are stored
 with the hash, so they can be raised later without breaking old ones). Tokens and session ids
 are random secrets shown once; only their SHA-256 digest is stored (a secret of 256 random bits
-needs no slow hash). Failed logins are counted in the database, so every worker and machine
-of one deployment throttles the same guesser.
+needs no slow hash). Login attempts are counted in the database, atomically and before the password is checked, so
+every worker and machine of one deployment throttles the same guesser.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def check_password(password: str, stored: str) -> bool:
 def _dummy_hash() -> str:
     """What a password is checked against when there is no such user: the same cost as a real check.
 
-    Made on the process's first login attempt, whoever it names (login() asks for it before looking
-    the user up), so that attempt costs the same for a known and an unknown login; not at import,
+    Made on the process's first password check, whoever it names (password_matches asks for it
+    either way), so that check costs the same for a known and an unknown login; not at import,
     where a scrypt hash (16 MiB, about 50 ms) would slow every command that opens a database."""
     return hash_password(secrets.token_urlsafe(16))
 
@@ -180,28 +180,51 @@ def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: 
     return Caller(row.login, kind, csrf_of(secret) if kind == "session" else None)
 
 
-def login(connection: Any, compiled: CompiledDefinition, login_name: str, password: str) -> bool:
-    """Whether the password is login's. A failure is counted; while a login has MAX_FAILURES recent
-    failures every attempt is refused unchecked (TooManyAttempts). The caller commits either way."""
-    dummy = _dummy_hash()  # before the user is looked up: see _dummy_hash
+def _upsert(connection: Any, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT for the connection's dialect (SQLite and PostgreSQL spell it alike)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def count_attempt(connection: Any, compiled: CompiledDefinition, login_name: str) -> str | None:
+    """Count one login attempt for login_name, before its password is checked, and hand back the
+    stored hash to check it against (None when there is no such active user).
+
+    The count is one atomic upsert (INSERT … ON CONFLICT DO UPDATE … RETURNING): however many
+    attempts arrive at once, on any number of workers, each sees its own number, so no more than
+    MAX_FAILURES passwords of one login are checked within FAILURE_WINDOW; past that TooManyAttempts,
+    unchecked. A right password forgets the count (forget_attempts)."""
     users, passwords, _, failures = _tables(compiled)
     now = clock.now()
-    failed = connection.execute(sa.select(failures).where(failures.c.login == login_name)).first()
-    recent = failed is not None and now - _aware(failed.first_at) < FAILURE_WINDOW
-    if recent and failed.failures >= MAX_FAILURES:
-        wait = FAILURE_WINDOW - (now - _aware(failed.first_at))
+    moment = sa.literal(now, failures.c.first_at.type)
+    expired = failures.c.first_at <= sa.literal(now - FAILURE_WINDOW, failures.c.first_at.type)
+    counted = connection.execute(
+        _upsert(connection, failures).values(login=login_name, failures=1, first_at=now)
+        .on_conflict_do_update(index_elements=[failures.c.login], set_={
+            "failures": sa.case((expired, 1), else_=failures.c.failures + 1),
+            "first_at": sa.case((expired, moment), else_=failures.c.first_at)})
+        .returning(failures.c.failures, failures.c.first_at)).one()
+    if counted.failures > MAX_FAILURES:
+        wait = FAILURE_WINDOW - (now - _aware(counted.first_at))
         raise TooManyAttempts(f"too many failed logins for `{login_name}`",
                               f"try again in {max(1, int(wait.total_seconds() // 60) + 1)} minute(s)")
-    stored = connection.execute(
+    stored: str | None = connection.execute(
         sa.select(passwords.c.hash).join(users, users.c.id == passwords.c.user_id)
         .where(users.c.login == login_name, users.c.active.is_(True))).scalar()
-    good = check_password(password, stored or dummy) and stored is not None
-    if good:
-        if failed is not None:
-            connection.execute(failures.delete().where(failures.c.login == login_name))
-    elif failed is None:
-        connection.execute(failures.insert().values(login=login_name, failures=1, first_at=now))
-    else:
-        values = {"failures": failed.failures + 1} if recent else {"failures": 1, "first_at": now}
-        connection.execute(failures.update().where(failures.c.login == login_name).values(**values))
-    return good
+    return stored
+
+
+def forget_attempts(connection: Any, compiled: CompiledDefinition, login_name: str) -> None:
+    """A right password: the failures counted for login_name start again from nothing."""
+    _, _, _, failures = _tables(compiled)
+    connection.execute(failures.delete().where(failures.c.login == login_name))
+
+
+def password_matches(password: str, stored: str | None) -> bool:
+    """Whether password is the one stored; with none stored, a check of the same cost that fails
+    (an unknown login answers as slowly as a wrong password)."""
+    dummy = _dummy_hash()  # asked for whoever the login names: see _dummy_hash
+    return check_password(password, stored or dummy) and stored is not None

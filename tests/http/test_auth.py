@@ -180,3 +180,54 @@ def test_an_engine_acting_for_a_credential_checks_it_in_its_operations(db: Db) -
     assert db.admin.acting_for(session, "session").whoami() == "petrov"  # a safe request: no CSRF token asked
     with pytest.raises(PermissionDenied):
         db.admin.acting_for(session, "session", "wrong").whoami()
+
+
+@pytest.mark.db
+def test_parallel_wrong_passwords_check_no_more_than_the_limit(db: Db) -> None:
+    """60 guesses at once for one login (threads, one engine as one server's workers): each attempt
+    is counted by one atomic upsert before its password is checked, so at most MAX_FAILURES are
+    checked; every other one is throttled, and none fails on a race (a conflict or database text)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartflow.runtime.auth import MAX_FAILURES
+
+    db.admin.add_user("racer", "Гонщик", [])
+    db.admin.set_password("racer", "racer-right-one")
+    start = threading.Barrier(60)
+
+    def guess(number: int) -> str:
+        start.wait()
+        try:
+            db.admin.start_session("racer", f"wrong-guess-{number}")
+        except TooManyAttempts as refused:
+            assert str(refused) == "too many failed logins for `racer`", refused
+            return "throttled"
+        except AuthenticationFailed as refused:
+            assert str(refused) == "wrong login or password", refused
+            return "checked"
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        answers = list(pool.map(guess, range(60)))
+    assert answers.count("checked") <= MAX_FAILURES
+    assert answers.count("checked") + answers.count("throttled") == 60, answers
+    with pytest.raises(TooManyAttempts):
+        db.admin.start_session("racer", "racer-right-one")  # the right one too, until the window passes
+    with db.raw.connect() as connection:
+        counted = connection.execute(sa.text("SELECT failures FROM sf_login_failures WHERE login = 'racer'")).scalar()
+    assert counted is not None and counted >= MAX_FAILURES
+
+
+@pytest.mark.db
+def test_a_right_password_clears_the_count(db: Db) -> None:
+    db.admin.add_user("forgetful", "Забывчивый", [])
+    db.admin.set_password("forgetful", "forgetful-right-one")
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed):
+            db.admin.start_session("forgetful", "nope")
+    assert db.admin.start_session("forgetful", "forgetful-right-one")[1].login == "forgetful"
+    for _ in range(4):  # a fresh count: four more wrong ones are checked, not throttled
+        with pytest.raises(AuthenticationFailed) as failed:
+            db.admin.start_session("forgetful", "nope")
+        assert not isinstance(failed.value, TooManyAttempts)
