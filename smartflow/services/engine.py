@@ -384,10 +384,14 @@ class Engine:
             self._cache["credentials"] = True
             yield session
 
-    def set_password(self, login: str, password: str) -> None:
-        """Set login's password (administrators for anyone, a user for themselves); kept as a scrypt hash."""
+    def set_password(self, login: str, password: str) -> int:
+        """Set login's password (administrators for anyone, a user for themselves); kept as a scrypt hash.
+        Common and trivially weak passwords are refused (InvalidValue). The user's browser sessions
+        end, except the one this engine acts for; API tokens stay. Returns the sessions ended."""
+        credential = self._credential
+        keep = credential[0] if credential is not None and credential[1] == "session" else None
         with self._credentials(True) as write:
-            auth.set_password(write.connection, write.compiled, write.actor, login, password)
+            return auth.set_password(write.connection, write.compiled, write.actor, login, password, keep)
 
     def create_token(self, login: str, expires: str | None = None) -> str:
         """A new API token for login (`expires`: 90d, 12h, 2w; None: never), shown only this once."""
