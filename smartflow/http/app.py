@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import bitrix24, errors, web
 from smartflow.http import live, openapi, problems, routes_items, routes_more
+from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
 
@@ -102,11 +103,12 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     bitrix24.install(app)  # Bitrix24's REST API at /rest/ (the host root, as its clients expect)
     web.install(app)  # the board's pages at / (after the API, so /api/… stays the API's)
     app.add_middleware(_BodyLimitMiddleware)
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 of BodyLimit gets the headers too
     return app
 
 
 class _BodyLimitMiddleware(BodyLimit):
-    """BodyLimit as Starlette middleware (outermost: nothing reads a body before it)."""
+    """BodyLimit as Starlette middleware (nothing of the application reads a body before it)."""
 
 
 async def _smartflow_error(_: Request, error: Exception) -> Response:
