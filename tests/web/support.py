@@ -97,6 +97,24 @@ def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> Itera
         site.close()
 
 
+def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript condition holds in the page, checked every frame.
+
+    Not page.wait_for_function: Playwright compiles its predicate with `new Function` in the page,
+    which the board's Content-Security-Policy (no unsafe-eval) refuses; page.evaluate goes through
+    the DevTools protocol, as the browser's own tools do, and is not held to the page's policy."""
+    script = """([timeout, said]) => new Promise((resolve, reject) => {
+        const deadline = performance.now() + timeout;
+        const check = () => {
+            if (CONDITION) resolve(true);
+            else if (performance.now() > deadline) reject(new Error("still false: " + said));
+            else requestAnimationFrame(check);
+        };
+        check();
+    })"""
+    page.evaluate(script.replace("CONDITION", condition), [timeout_ms, condition])
+
+
 def login_form_token(client: Any) -> str:
     """GET the sign-in form with an HTTP client (which keeps its cookie) and read its CSRF token."""
     form = client.get("/login")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.support import Site, sign_in
+from tests.web.support import Site, sign_in, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -52,7 +52,7 @@ def test_the_main_pages_run_without_a_csp_violation(site: Site, page: Any) -> No
     ran = page.evaluate("""() => { const probe = document.createElement("script");
         probe.textContent = "window.__inline_ran = true"; document.body.append(probe);
         return window.__inline_ran === true; }""")
-    page.wait_for_function("window.__violations.length > 0")
+    wait_until(page, "window.__violations.length > 0")
     assert ran is False and page.evaluate("window.__violations")[0].startswith("script-src")
 
 
