@@ -186,3 +186,28 @@ def test_the_sign_in_form_refuses_a_post_without_its_csrf_token(site: Site) -> N
         answer = post_sign_in(client, "gusev")
         assert answer.status_code == 303 and "smartflow_session" in client.cookies
         assert "smartflow_login_csrf" not in client.cookies  # used up: forgotten with the sign-in
+
+
+def test_parallel_api_sign_ins_check_no_more_than_the_limit_and_say_nothing_of_the_database(site: Site) -> None:
+    """30 wrong passwords for one login at once against the running server: 401 for the few that
+    were checked, 429 for the rest; never 409 or 5xx, never the database's own words."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartflow.runtime.auth import MAX_FAILURES
+
+    start = threading.Barrier(30)
+
+    def guess(number: int) -> tuple[int, str]:
+        with httpx.Client(base_url=site.base, timeout=60) as client:
+            start.wait()
+            answer = client.post("/api/v1/session", json={"login": "sokolova", "password": f"wrong-{number}"})
+            return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(guess, range(30)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {401, 429}, answers
+    assert statuses.count(401) <= MAX_FAILURES
+    for _, body in answers:
+        assert not any(word in body.lower() for word in ("duplicate", "constraint", "sqlite", "psycopg", "sql"))
