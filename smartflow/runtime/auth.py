@@ -14,6 +14,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD = 8
 MIN_STRENGTH = 2  # zxcvbn's score: 2 withstands about 10^8 guesses, far past what throttled logins allow
 ZXCVBN_LENGTH = 72  # the characters of a password zxcvbn rates (its own limit)
+_RATING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,10 @@ def check_strength(password: str, *personal: str) -> None:
                            "choose a longer one: a few unrelated words make a good password", field="password")
     from zxcvbn import zxcvbn
 
-    # zxcvbn's time grows with the length, and a long password is at least as strong as its start
-    rated = zxcvbn(password[:ZXCVBN_LENGTH], user_inputs=[part for part in personal if part])
+    # zxcvbn's time grows with the length, and a long password is at least as strong as its start;
+    # it keeps the user inputs in a module-wide dictionary, so one rating at a time
+    with _RATING:
+        rated = zxcvbn(password[:ZXCVBN_LENGTH], user_inputs=[part for part in personal if part])
     if rated["score"] < MIN_STRENGTH:
         warning = str(rated["feedback"].get("warning") or "").rstrip(".")
         reason = f" ({warning[:1].lower() + warning[1:]})" if warning else ""

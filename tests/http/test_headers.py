@@ -95,3 +95,23 @@ def test_the_board_templates_have_no_inline_script_handler_or_style() -> None:
 def test_the_api_sign_in_takes_only_json_which_another_site_cannot_post(api: Api, content: str, media: str) -> None:
     answer = api.call("POST", "/api/v1/session", None, content=content, headers={"content-type": media})
     assert answer.status_code == 422 and "set-cookie" not in answer.headers
+
+
+@pytest.mark.db
+def test_over_https_the_sign_in_forms_cookie_is_host_only_and_secure(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    from smartflow.http.app import create_app
+
+    with TestClient(create_app(engine=api.db.admin), base_url="https://testserver") as client:
+        form = client.get("/login")
+        cookie = form.headers["set-cookie"]
+        assert cookie.startswith("__Host-smartflow_login_csrf=")
+        assert all(part in cookie.lower() for part in ("; secure", "; httponly", "; samesite=strict", "; path=/"))
+        assert "domain=" not in cookie.lower()
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token and token.group(1) in cookie
+        refused = client.post("/login", data={"login": "ivanova", "password": "whatever-it-is"})
+        assert refused.status_code == 403
+        wrong = client.post("/login", data={"login": "ivanova", "password": "whatever-it-is", "csrf": token.group(1)})
+        assert wrong.status_code == 401  # the token was right: the password was checked, and was wrong
