@@ -115,3 +115,23 @@ def test_over_https_the_sign_in_forms_cookie_is_host_only_and_secure(api: Api) -
         assert refused.status_code == 403
         wrong = client.post("/login", data={"login": "ivanova", "password": "whatever-it-is", "csrf": token.group(1)})
         assert wrong.status_code == 401  # the token was right: the password was checked, and was wrong
+
+
+@pytest.mark.db
+def test_an_unexpected_error_answers_with_the_headers_too(api: Api) -> None:
+    """Starlette's error middleware sends a 500 outside every middleware added to the app: the
+    headers wrap it as well. (The route is the test's: no shipped route is meant to fail.)"""
+    from fastapi.testclient import TestClient
+
+    from smartflow.http.app import create_app
+
+    app = create_app(engine=api.db.admin)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/v1/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/v1/broken")
+    assert answer.status_code == 500 and answer.json()["code"] == "internal-error"
+    assert_secure(answer.headers)
