@@ -3,8 +3,8 @@
 Passwords are kept as scrypt hashes (memory-hard; the salt and the cost parameters are stored
 with the hash, so they can be raised later without breaking old ones). Tokens and session ids
 are random secrets shown once; only their SHA-256 digest is stored (a secret of 256 random bits
-needs no slow hash). Login attempts are counted in the database, atomically and before the password is checked, so
-every worker and machine of one deployment throttles the same guesser.
+needs no slow hash). Login attempts are counted in the database, atomically and before the
+password is checked, so every worker and machine of one deployment throttles the same guesser.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from smartflow.runtime.compiled import CompiledDefinition
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms a hash: OWASP's scrypt minimum
 TOKEN_PREFIX = "sf_"
 SESSION_PREFIX = "sfs_"
-MAX_FAILURES = 5  # failed logins of one login name within FAILURE_WINDOW before it is refused
+MAX_FAILURES = 5  # attempts of one login name within FAILURE_WINDOW whose password is checked (a right one resets)
 FAILURE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD = 8
