@@ -25,7 +25,8 @@ from smartflow.cli.main import COMMANDS, SmartflowGroup, main
 from tests.conftest import PROCESSES
 
 HEAVY = {"sqlalchemy", "jsonschema", "jinja2", "transitions", "tabulate", "openpyxl", "xlsxwriter", "yaml",
-         "alembic", "psycopg", "matplotlib", "fastapi", "starlette", "uvicorn", "pydantic", "httpx"}
+         "alembic", "psycopg", "matplotlib", "fastapi", "starlette", "uvicorn", "pydantic", "httpx",
+         "zxcvbn"}
 
 RUN = """
 import json, sys

@@ -54,14 +54,15 @@ def user_password(login: str, password_stdin: bool, db_url: str | None, as_user:
     """Set a user's password, for logging in to the web (administrators, or the user themselves).
 
     The password is prompted for (or read from stdin), never taken from the command line; it is
-    stored as a scrypt hash."""
+    stored as a scrypt hash. Common and easily guessed passwords are refused. The user's browser
+    sessions end (they sign in again); their API tokens are kept (`smartflow token revoke`)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with engine(db_url, as_user) as crm:
-        crm.set_password(login, password)
-    click.echo(f"password of {login} set", err=True)
+        ended = crm.set_password(login, password)
+    click.echo(f"password of {login} set; browser sessions ended: {ended} (API tokens are kept)", err=True)
 
 
 @click.group()

@@ -101,29 +101,89 @@ def _csv(path: Path) -> Iterator[Sheet]:
         yield Sheet("csv", headers, rows(), encoding, delimiter)
 
 
+MAX_UNPACKED = 256 * 1024 * 1024  # bytes an xlsx may unpack to, all its parts together
+MAX_RATIO = 100  # times a part may outgrow its compressed size (Apache POI's zip-bomb bound)
+RATIO_FROM = 1024 * 1024  # a part smaller than this unpacked is not held to MAX_RATIO
+MAX_CELLS = 10_000_000  # cells read from a sheet: its rows (empty ones too) × the header's columns
+MAX_COLUMNS = 16_384  # Excel's own limit: XFD
+MAX_ROW = 1_048_576  # Excel's own limit
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def _check_unpacked(path: Path) -> None:
+    """Refuse an xlsx that unpacks to more than it should, before openpyxl reads a byte of it.
+
+    openpyxl holds the shared strings in memory and pads rows to the sheet's stated size: a file
+    of 175 KiB whose sharedStrings.xml unpacks to 50 MiB cost 6 s and 106 MB. The sizes are the
+    archive's own (zipfile never unpacks a part past its stated size: the CRC check fails)."""
+    from zipfile import BadZipFile, ZipFile
+
+    try:
+        with ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (BadZipFile, OSError) as exc:
+        raise DataFileError(f"{path.name} is not a readable xlsx file: {exc}",
+                            "save it again as .xlsx, or as CSV (UTF-8)") from None
+    for part in parts:
+        if part.file_size > RATIO_FROM and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise DataFileError(
+                f"{path.name}: its part {part.filename} unpacks to {_mib(part.file_size)} from "
+                f"{part.compress_size / 1024:.1f} KiB, more than {MAX_RATIO} times its size (as a zip bomb does)",
+                "save the sheet again from Excel or LibreOffice, or import it as CSV")
+    total = sum(part.file_size for part in parts)
+    if total > MAX_UNPACKED:
+        raise DataFileError(f"{path.name} unpacks to {_mib(total)}, over the limit of {_mib(MAX_UNPACKED)}",
+                            "split it into several files, or import it as CSV")
+
+
+def _too_many_cells(path: Path, title: str, number: int) -> DataFileError:
+    return DataFileError(f"{path.name}: sheet `{title}`, row {number}: the sheet has more than {MAX_CELLS:,} cells "
+                         "(rows × the header's columns)", "split it into several files")
+
+
 @contextmanager
 def _xlsx(path: Path) -> Iterator[Sheet]:
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
 
+    _check_unpacked(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (BadZipFile, KeyError, OSError, ValueError) as exc:
         raise DataFileError(f"{path.name} is not a readable xlsx file: {exc}") from None
     try:
         sheet = book.worksheets[0]
-        cells = sheet.iter_rows()
-        first = next(cells, ())
+        stated_rows = sheet.max_row
+        # openpyxl pads every row to the sheet's stated width and adds empty rows up to its stated
+        # height, which a file may state as A1:XFD1048576 with three rows in it: the header's
+        # columns bound the width read, and the rows read are the rows the sheet holds
+        sheet.reset_dimensions()
+        heading = sheet.iter_rows(min_row=1, max_row=1, max_col=MAX_COLUMNS)
+        first = next(heading, ())
+        heading.close()
         headers = [str(c.value).strip() if c.value is not None else "" for c in first]
         while headers and not headers[-1]:
             headers.pop()
         if not headers:
             raise DataFileError(f"{path.name} is empty: the first row must name the columns")
         width = len(headers)
+        if stated_rows is not None and stated_rows * width > MAX_CELLS:  # refused before any row is written
+            raise _too_many_cells(path, sheet.title, stated_rows)
+        cells = sheet.iter_rows(min_row=2, max_col=width)
 
         def rows() -> Iterator[SheetRow]:
+            read = width
             for number, row in enumerate(cells, 2):
+                read += width
+                if read > MAX_CELLS:  # a sheet whose stated size is false
+                    raise _too_many_cells(path, sheet.title, number)
+                if number > MAX_ROW:
+                    raise DataFileError(f"{path.name}: sheet `{sheet.title}`, row {number}: past Excel's last row "
+                                        f"{MAX_ROW:,}", "save the sheet again from Excel or LibreOffice")
                 values = [c.value for c in row[:width]]
                 if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue

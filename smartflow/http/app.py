@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import bitrix24, errors, web
 from smartflow.http import live, openapi, problems, routes_items, routes_more
+from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
 
@@ -89,8 +90,9 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
         if engine is None:
             base.close()
 
-    app = FastAPI(title="smartflow", version="1", openapi_url=None, docs_url=None, redoc_url=None,
-                  lifespan=lifespan, description="CRM smart processes over HTTP: one typed item schema per process.")
+    app = _Application(title="smartflow", version="1", openapi_url=None, docs_url=None, redoc_url=None,
+                       lifespan=lifespan,
+                       description="CRM smart processes over HTTP: one typed item schema per process.")
     app.state.engine = base
     app.include_router(routes_items.router, prefix="/api/v1")
     app.include_router(routes_more.router, prefix="/api/v1")
@@ -105,8 +107,16 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     return app
 
 
+class _Application(FastAPI):
+    """FastAPI with the security headers around everything, Starlette's error middleware included
+    (middleware added with add_middleware runs inside it: a 500 would go out without them)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 class _BodyLimitMiddleware(BodyLimit):
-    """BodyLimit as Starlette middleware (outermost: nothing reads a body before it)."""
+    """BodyLimit as Starlette middleware (outermost of the application's: nothing reads a body before it)."""
 
 
 async def _smartflow_error(_: Request, error: Exception) -> Response:

@@ -11,11 +11,12 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from smartflow.http.caller import engine_for
 from smartflow.http.problems import PROBLEM_TYPE
@@ -250,4 +251,27 @@ def install(app: FastAPI) -> None:
 
     @app.get("/api/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="smartflow API")
+        return HTMLResponse(DOCS_PAGE)
+
+    app.mount("/api/static", StaticFiles(directory=STATIC), name="api-static")
+
+
+STATIC = Path(__file__).resolve().parent / "static"
+# Swagger UI from the package (static/swagger-ui, vendored with its licence), started by a script
+# file rather than inline: the page works offline and under the Content-Security-Policy.
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>smartflow API</title>
+<link rel="stylesheet" href="/api/static/swagger-ui/swagger-ui.css">
+<link rel="icon" type="image/png" href="/api/static/swagger-ui/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/api/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/api/static/docs.js"></script>
+</body>
+</html>
+"""

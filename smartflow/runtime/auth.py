@@ -3,8 +3,8 @@
 Passwords are kept as scrypt hashes (memory-hard; the salt and the cost parameters are stored
 with the hash, so they can be raised later without breaking old ones). Tokens and session ids
 are random secrets shown once; only their SHA-256 digest is stored (a secret of 256 random bits
-needs no slow hash). Failed logins are counted in the database, so every worker and machine
-of one deployment throttles the same guesser.
+needs no slow hash). Login attempts are counted in the database, atomically and before the
+password is checked, so every worker and machine of one deployment throttles the same guesser.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,10 +29,13 @@ from smartflow.runtime.compiled import CompiledDefinition
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms a hash: OWASP's scrypt minimum
 TOKEN_PREFIX = "sf_"
 SESSION_PREFIX = "sfs_"
-MAX_FAILURES = 5  # failed logins of one login name within FAILURE_WINDOW before it is refused
+MAX_FAILURES = 5  # attempts of one login name within FAILURE_WINDOW whose password is checked (a right one resets)
 FAILURE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD = 8
+MIN_STRENGTH = 2  # zxcvbn's score: 2 withstands about 10^8 guesses, far past what throttled logins allow
+ZXCVBN_LENGTH = 72  # the characters of a password zxcvbn rates (its own limit)
+_RATING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,8 @@ def check_password(password: str, stored: str) -> bool:
 def _dummy_hash() -> str:
     """What a password is checked against when there is no such user: the same cost as a real check.
 
-    Made on the process's first login attempt, whoever it names (login() asks for it before looking
-    the user up), so that attempt costs the same for a known and an unknown login; not at import,
+    Made on the process's first password check, whoever it names (password_matches asks for it
+    either way), so that check costs the same for a known and an unknown login; not at import,
     where a scrypt hash (16 MiB, about 50 ms) would slow every command that opens a database."""
     return hash_password(secrets.token_urlsafe(16))
 
@@ -103,18 +107,50 @@ def _may_manage(actor: Actor, user_id: int) -> None:
     raise PermissionDenied("only administrators manage other users' passwords and tokens")
 
 
-def set_password(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, password: str) -> None:
-    users, passwords, _, _ = _tables(compiled)
+def check_strength(password: str, *personal: str) -> None:
+    """Refuse a password that is short, common or trivially guessed (InvalidValue, field `password`).
+
+    zxcvbn (Dropbox's estimator) rates it against lists of common passwords, words and names, keyboard
+    patterns, repeats, sequences, dates and the user's own login and name (personal); a score under
+    MIN_STRENGTH (of 0–4: about 10^8 guesses) is refused with its reason. Imported here, on the
+    one path that sets a password, so no other command pays for its lists (~70 ms)."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidValue(f"the password is shorter than {MIN_PASSWORD} characters",
+                           "choose a longer one: a few unrelated words make a good password", field="password")
+    from zxcvbn import zxcvbn
+
+    # zxcvbn's time grows with the length, and a long password is at least as strong as its start;
+    # it keeps the user inputs in a module-wide dictionary, so one rating at a time
+    with _RATING:
+        rated = zxcvbn(password[:ZXCVBN_LENGTH], user_inputs=[part for part in personal if part])
+    if rated["score"] < MIN_STRENGTH:
+        warning = str(rated["feedback"].get("warning") or "").rstrip(".")
+        reason = f" ({warning[:1].lower() + warning[1:]})" if warning else ""
+        raise InvalidValue(f"the password is too easy to guess{reason}",
+                           "choose a longer one that is not a common word, name, pattern or your login: "
+                           "a few unrelated words make a good password", field="password")
+
+
+def set_password(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, password: str,
+                 keep_session: str | None = None) -> int:
+    """Set login's password and end that user's browser sessions, except keep_session (the session
+    making the change stays signed in); the number of sessions ended. API tokens are kept: they are
+    credentials of their own, made only from the command line, each revoked with `token revoke`."""
+    users, passwords, tokens, _ = _tables(compiled)
     user = _user(connection, users, login)
     _may_manage(actor, user.id)
-    if len(password) < MIN_PASSWORD:
-        raise InvalidValue(f"the password is shorter than {MIN_PASSWORD} characters", "choose a longer one",
-                           field="password")
+    name = connection.execute(sa.select(users.c.name).where(users.c.id == user.id)).scalar()
+    check_strength(password, login, *(name or "").split(), name or "")
     hashed = hash_password(password)
     updated = connection.execute(passwords.update().where(passwords.c.user_id == user.id)
                                  .values(hash=hashed, updated_at=clock.now()))
     if not updated.rowcount:
         connection.execute(passwords.insert().values(user_id=user.id, hash=hashed, updated_at=clock.now()))
+    ending = tokens.update().where(tokens.c.user_id == user.id, tokens.c.kind == "session",
+                                   tokens.c.revoked_at.is_(None))
+    if keep_session is not None:
+        ending = ending.where(tokens.c.digest != digest(keep_session))
+    return int(connection.execute(ending.values(revoked_at=clock.now())).rowcount)
 
 
 def create_token(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str,
@@ -180,28 +216,51 @@ def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: 
     return Caller(row.login, kind, csrf_of(secret) if kind == "session" else None)
 
 
-def login(connection: Any, compiled: CompiledDefinition, login_name: str, password: str) -> bool:
-    """Whether the password is login's. A failure is counted; while a login has MAX_FAILURES recent
-    failures every attempt is refused unchecked (TooManyAttempts). The caller commits either way."""
-    dummy = _dummy_hash()  # before the user is looked up: see _dummy_hash
+def _upsert(connection: Any, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT for the connection's dialect (SQLite and PostgreSQL spell it alike)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def count_attempt(connection: Any, compiled: CompiledDefinition, login_name: str) -> str | None:
+    """Count one login attempt for login_name, before its password is checked, and hand back the
+    stored hash to check it against (None when there is no such active user).
+
+    The count is one atomic upsert (INSERT … ON CONFLICT DO UPDATE … RETURNING): however many
+    attempts arrive at once, on any number of workers, each sees its own number, so no more than
+    MAX_FAILURES passwords of one login are checked within FAILURE_WINDOW; past that TooManyAttempts,
+    unchecked. A right password forgets the count (forget_attempts)."""
     users, passwords, _, failures = _tables(compiled)
     now = clock.now()
-    failed = connection.execute(sa.select(failures).where(failures.c.login == login_name)).first()
-    recent = failed is not None and now - _aware(failed.first_at) < FAILURE_WINDOW
-    if recent and failed.failures >= MAX_FAILURES:
-        wait = FAILURE_WINDOW - (now - _aware(failed.first_at))
+    moment = sa.literal(now, failures.c.first_at.type)
+    expired = failures.c.first_at <= sa.literal(now - FAILURE_WINDOW, failures.c.first_at.type)
+    counted = connection.execute(
+        _upsert(connection, failures).values(login=login_name, failures=1, first_at=now)
+        .on_conflict_do_update(index_elements=[failures.c.login], set_={
+            "failures": sa.case((expired, 1), else_=failures.c.failures + 1),
+            "first_at": sa.case((expired, moment), else_=failures.c.first_at)})
+        .returning(failures.c.failures, failures.c.first_at)).one()
+    if counted.failures > MAX_FAILURES:
+        wait = FAILURE_WINDOW - (now - _aware(counted.first_at))
         raise TooManyAttempts(f"too many failed logins for `{login_name}`",
                               f"try again in {max(1, int(wait.total_seconds() // 60) + 1)} minute(s)")
-    stored = connection.execute(
+    stored: str | None = connection.execute(
         sa.select(passwords.c.hash).join(users, users.c.id == passwords.c.user_id)
         .where(users.c.login == login_name, users.c.active.is_(True))).scalar()
-    good = check_password(password, stored or dummy) and stored is not None
-    if good:
-        if failed is not None:
-            connection.execute(failures.delete().where(failures.c.login == login_name))
-    elif failed is None:
-        connection.execute(failures.insert().values(login=login_name, failures=1, first_at=now))
-    else:
-        values = {"failures": failed.failures + 1} if recent else {"failures": 1, "first_at": now}
-        connection.execute(failures.update().where(failures.c.login == login_name).values(**values))
-    return good
+    return stored
+
+
+def forget_attempts(connection: Any, compiled: CompiledDefinition, login_name: str) -> None:
+    """A right password: the failures counted for login_name start again from nothing."""
+    _, _, _, failures = _tables(compiled)
+    connection.execute(failures.delete().where(failures.c.login == login_name))
+
+
+def password_matches(password: str, stored: str | None) -> bool:
+    """Whether password is the one stored; with none stored, a check of the same cost that fails
+    (an unknown login answers as slowly as a wrong password)."""
+    dummy = _dummy_hash()  # asked for whoever the login names: see _dummy_hash
+    return check_password(password, stored or dummy) and stored is not None

@@ -384,10 +384,14 @@ class Engine:
             self._cache["credentials"] = True
             yield session
 
-    def set_password(self, login: str, password: str) -> None:
-        """Set login's password (administrators for anyone, a user for themselves); kept as a scrypt hash."""
+    def set_password(self, login: str, password: str) -> int:
+        """Set login's password (administrators for anyone, a user for themselves); kept as a scrypt hash.
+        Common and trivially weak passwords are refused (InvalidValue). The user's browser sessions
+        end, except the one this engine acts for; API tokens stay. Returns the sessions ended."""
+        credential = self._credential
+        keep = credential[0] if credential is not None and credential[1] == "session" else None
         with self._credentials(True) as write:
-            auth.set_password(write.connection, write.compiled, write.actor, login, password)
+            return auth.set_password(write.connection, write.compiled, write.actor, login, password, keep)
 
     def create_token(self, login: str, expires: str | None = None) -> str:
         """A new API token for login (`expires`: 90d, 12h, 2w; None: never), shown only this once."""
@@ -412,13 +416,17 @@ class Engine:
 
     def start_session(self, login: str, password: str) -> tuple[str, auth.Caller]:
         """A new browser session for a right password: (its secret, the caller with its CSRF token).
-        Failures are counted even though the login is refused; repeated ones are throttled."""
-        with self._credentials(True) as write:
-            good = auth.login(write.connection, write.compiled, login[:128], password)
-            secret = auth.create_token(write.connection, write.compiled, write.actor, login, auth.SESSION_LIFETIME,
-                                       kind="session") if good else None
-        if secret is None:
+        Every attempt is counted before its password is checked (a right one clears the count): past
+        auth.MAX_FAILURES within auth.FAILURE_WINDOW, TooManyAttempts without a check."""
+        login = login[:128]
+        with self._credentials(True) as write:  # the attempt is counted (and committed) first
+            stored = auth.count_attempt(write.connection, write.compiled, login)
+        if not auth.password_matches(password, stored):  # outside any transaction: no lock held
             raise AuthenticationFailed("wrong login or password", "check both and try again")
+        with self._credentials(True) as write:
+            auth.forget_attempts(write.connection, write.compiled, login)
+            secret = auth.create_token(write.connection, write.compiled, write.actor, login, auth.SESSION_LIFETIME,
+                                       kind="session")
         return secret, auth.Caller(login, "session", auth.csrf_of(secret))
 
     def end_session(self, secret: str) -> None:

@@ -81,23 +81,40 @@ class PageRoute(APIRoute):
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
+def sign_in_page(request: Request, status: int = 200, next: str | None = None, error: str | None = None,
+                 entered: str = "") -> Response:
+    """The sign-in form, with its CSRF token in a hidden field and in a cookie (session.login_csrf)."""
+    token = session.login_csrf(request)
+    response = render("login.html", status, lang=session.language(request), next=session.local_path(next),
+                      error=error, entered=entered, csrf=token)
+    session.remember_login_csrf(request, response, token)
+    return response
+
+
 @router.get("/login")
 def sign_in_form(request: Request, next: str | None = None) -> Response:
-    return render("login.html", lang=session.language(request), next=session.local_path(next), error=None, entered="")
+    return sign_in_page(request, next=next)
 
 
 @router.post("/login")
 def sign_in(request: Request, login: Annotated[str, Form(max_length=128)],
-            password: Annotated[str, Form(max_length=1024)], next: Annotated[str, Form()] = "/") -> Response:
-    """Start a session with a password: the API's cookies (HttpOnly session, SameSite=Strict, the CSRF one)."""
+            password: Annotated[str, Form(max_length=1024)], next: Annotated[str, Form()] = "/",
+            csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    """Start a session with a password: the API's cookies (HttpOnly session, SameSite=Strict, the CSRF one).
+    Only from this site's own sign-in form: its CSRF token must come back (session.login_csrf)."""
     base: Engine = request.app.state.engine
     lang = session.language(request)
+    try:
+        session.check_login_csrf(request, csrf)
+    except errors.PermissionDenied:
+        return sign_in_page(request, 403, next, word("login_form_stale", lang), login)
     try:
         secret, caller = base.start_session(login, password)
     except errors.AuthenticationFailed as refused:
         message = word("wrong_login", lang) if not isinstance(refused, errors.TooManyAttempts) else str(refused)
-        return render("login.html", 401, lang=lang, next=session.local_path(next), error=message, entered=login)
+        return sign_in_page(request, 401, next, message, login)
     response = RedirectResponse(session.local_path(next), status_code=303)
+    session.forget_login_csrf(request, response)
     secure = request.url.scheme == "https"
     response.set_cookie(session.SESSION_COOKIE, secret, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
                         secure=secure, path="/")

@@ -1,4 +1,5 @@
-"""Who is at the browser: the session cookie the API's login sets, its CSRF token, the language.
+"""Who is at the browser: the session cookie the API's login sets, its CSRF token, the language,
+and the sign-in form's own CSRF token (before there is a session).
 
 The cookie names are the API's (a session started on either door works on both); a page asked
 for without a valid session answers with a redirect to the sign-in page.
@@ -7,10 +8,11 @@ for without a valid session answers with a redirect to the sign-in page.
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from smartflow import errors
 from smartflow.services import Engine
@@ -20,6 +22,8 @@ CSRF_COOKIE = "smartflow_csrf"
 LANG_COOKIE = "smartflow_lang"
 LANGUAGES = ("ru", "en")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_CSRF_COOKIE = "smartflow_login_csrf"  # `__Host-` in front of it over HTTPS
+LOGIN_CSRF_SECONDS = 3600  # how long a sign-in form stays good
 
 
 class SignInRequired(Exception):
@@ -88,3 +92,45 @@ def check_csrf(found: Visitor, sent: str | None) -> None:
     if not found.csrf or not hmac.compare_digest(sent or "", found.csrf):
         raise errors.PermissionDenied("the form is out of date or came from another site (its CSRF token is wrong)",
                                       "reload the page and try again")
+
+
+def login_csrf_cookie(request: Request) -> str:
+    """The sign-in form's cookie name: over HTTPS with the `__Host-` prefix, which browsers accept
+    only from this very host (Secure, Path=/, no Domain), so a sibling subdomain cannot plant one."""
+    return ("__Host-" if request.url.scheme == "https" else "") + LOGIN_CSRF_COOKIE
+
+
+def login_csrf(request: Request) -> str:
+    """The token the sign-in form carries: the browser's current one, else a new random one.
+
+    Login CSRF (a hostile page posting the attacker's login and password, signing the victim's
+    browser in as the attacker) is refused by a double submit: the token is in an HttpOnly,
+    SameSite=Strict cookie and in the form's hidden `csrf` field, and a sign-in counts only when
+    both are there and equal. Another site can neither read the cookie nor make the browser send
+    it with a cross-site post. It is random rather than signed: a stateless deployment has no key
+    to sign with, and the cookie's prefix and SameSite keep it from being planted or sent."""
+    found = request.cookies.get(login_csrf_cookie(request), "")
+    return found if _is_token(found) else secrets.token_urlsafe(32)
+
+
+def remember_login_csrf(request: Request, response: Response, token: str) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(login_csrf_cookie(request), token, max_age=LOGIN_CSRF_SECONDS, httponly=True,
+                        samesite="strict", secure=secure, path="/")
+
+
+def forget_login_csrf(request: Request, response: Response) -> None:
+    response.delete_cookie(login_csrf_cookie(request), path="/", secure=request.url.scheme == "https",
+                           httponly=True, samesite="strict")
+
+
+def check_login_csrf(request: Request, sent: str) -> None:
+    """PermissionDenied unless the sign-in form's token came back in both its field and its cookie."""
+    kept = request.cookies.get(login_csrf_cookie(request), "")
+    if not (_is_token(kept) and _is_token(sent) and hmac.compare_digest(kept.encode(), sent.encode())):
+        raise errors.PermissionDenied("the sign-in form is out of date or came from another site",
+                                      "sign in again with this form")
+
+
+def _is_token(value: str) -> bool:
+    return 32 <= len(value) <= 64 and value.isascii() and all(c.isalnum() or c in "-_" for c in value)

@@ -60,6 +60,8 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "created": ("создал(а)", "created"),
     "session_ended": ("Сеанс завершён: войдите снова", "Your session has ended: sign in again"),
     "wrong_login": ("Неверный логин или пароль", "Wrong login or password"),
+    "login_form_stale": ("Форма входа устарела или открыта с другого сайта: войдите ещё раз с этой формой",
+                         "The sign-in form was out of date or came from another site: sign in again with this form"),
     "error": ("Ошибка", "Error"),
     "back": ("Назад", "Back"),
     "empty": ("—", "—"),

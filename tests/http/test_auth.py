@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from smartflow import Engine
 from smartflow.cli.main import EXIT_BAD_VALUE, EXIT_DENIED, EXIT_NOT_DEPLOYED, EXIT_NOT_FOUND, main
-from smartflow.errors import AuthenticationFailed, TooManyAttempts
+from smartflow.errors import AuthenticationFailed, InvalidValue, TooManyAttempts
 from tests.runtime.support import DOCUMENTS, Db, module_url
 
 __all__ = ["module_url"]
@@ -60,13 +60,14 @@ def test_password_from_stdin_is_stored_as_a_salted_scrypt_hash(db: Db) -> None:
 
 @pytest.mark.db
 def test_password_prompt_rules_and_rights(db: Db) -> None:
-    assert invoke(db.url, "user", "password", "petrov", stdin="longenough\nlongenough\n").exit_code == 0
-    assert db.admin.start_session("petrov", "longenough")[1].login == "petrov"
+    assert invoke(db.url, "user", "password", "petrov", stdin="long enough phrase\nlong enough phrase\n").exit_code == 0
+    assert db.admin.start_session("petrov", "long enough phrase")[1].login == "petrov"
     short = invoke(db.url, "user", "password", "petrov", "--password-stdin", stdin="short\n")
     assert short.exit_code == EXIT_BAD_VALUE and "shorter than 8" in short.stderr
     other = invoke(db.url, "user", "password", "ivanova", "--password-stdin", stdin="takeover123\n", as_user="petrov")
     assert other.exit_code == EXIT_DENIED
-    own = invoke(db.url, "user", "password", "petrov", "--password-stdin", stdin="newpassword\n", as_user="petrov")
+    own = invoke(db.url, "user", "password", "petrov", "--password-stdin", stdin="new pass phrase\n",
+                 as_user="petrov")
     assert own.exit_code == 0
     missing = invoke(db.url, "user", "password", "nobody", "--password-stdin", stdin="whatever123\n")
     assert missing.exit_code == EXIT_NOT_FOUND and missing.stderr.startswith("error: there is no user `nobody`")
@@ -180,3 +181,102 @@ def test_an_engine_acting_for_a_credential_checks_it_in_its_operations(db: Db) -
     assert db.admin.acting_for(session, "session").whoami() == "petrov"  # a safe request: no CSRF token asked
     with pytest.raises(PermissionDenied):
         db.admin.acting_for(session, "session", "wrong").whoami()
+
+
+@pytest.mark.db
+def test_parallel_wrong_passwords_check_no_more_than_the_limit(db: Db) -> None:
+    """60 guesses at once for one login (threads, one engine as one server's workers): each attempt
+    is counted by one atomic upsert before its password is checked, so at most MAX_FAILURES are
+    checked; every other one is throttled, and none fails on a race (a conflict or database text)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartflow.runtime.auth import MAX_FAILURES
+
+    db.admin.add_user("racer", "Гонщик", [])
+    db.admin.set_password("racer", "racer-right-one")
+    start = threading.Barrier(60)
+
+    def guess(number: int) -> str:
+        start.wait()
+        try:
+            db.admin.start_session("racer", f"wrong-guess-{number}")
+        except TooManyAttempts as refused:
+            assert str(refused) == "too many failed logins for `racer`", refused
+            return "throttled"
+        except AuthenticationFailed as refused:
+            assert str(refused) == "wrong login or password", refused
+            return "checked"
+        return "signed in"
+
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        answers = list(pool.map(guess, range(60)))
+    assert answers.count("checked") <= MAX_FAILURES
+    assert answers.count("checked") + answers.count("throttled") == 60, answers
+    with pytest.raises(TooManyAttempts):
+        db.admin.start_session("racer", "racer-right-one")  # the right one too, until the window passes
+    with db.raw.connect() as connection:
+        counted = connection.execute(sa.text("SELECT failures FROM sf_login_failures WHERE login = 'racer'")).scalar()
+    assert counted is not None and counted >= MAX_FAILURES
+
+
+@pytest.mark.db
+def test_a_right_password_clears_the_count(db: Db) -> None:
+    db.admin.add_user("forgetful", "Забывчивый", [])
+    db.admin.set_password("forgetful", "forgetful-right-one")
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed):
+            db.admin.start_session("forgetful", "nope")
+    assert db.admin.start_session("forgetful", "forgetful-right-one")[1].login == "forgetful"
+    for _ in range(4):  # a fresh count: four more wrong ones are checked, not throttled
+        with pytest.raises(AuthenticationFailed) as failed:
+            db.admin.start_session("forgetful", "nope")
+        assert not isinstance(failed.value, TooManyAttempts)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(("password", "why"), [
+    ("password", "top-10 common password"), ("12345678", "top-10 common password"),
+    ("aaaaaaaa", "repeats like"), ("abcdefgh", "sequences like"), ("qwertyuiop", "common password"),
+    ("P@ssw0rd1", "similar to a commonly used password"), ("ivanova2026", ""),
+])
+def test_common_and_trivial_passwords_are_refused_with_the_reason(db: Db, password: str, why: str) -> None:
+    result = invoke(db.url, "user", "password", "ivanova", "--password-stdin", stdin=password + "\n")
+    assert result.exit_code == EXIT_BAD_VALUE, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: the password is too easy to guess") and why in first, result.stderr
+    assert "hint: choose a longer one" in result.stderr
+    with pytest.raises(InvalidValue) as refused:
+        db.admin.set_password("ivanova", password)  # the same rule through the services
+    assert refused.value.field == "password"
+
+
+@pytest.mark.db
+def test_strong_passwords_in_any_script_are_taken(db: Db) -> None:
+    long_one = "a long sentence about a blue teapot on the windowsill, " * 4
+    for password in ("пароль для Анны 2026", "correct horse battery", long_one):
+        db.admin.set_password("ivanova", password)
+        assert db.admin.start_session("ivanova", password)[1].login == "ivanova"
+
+
+@pytest.mark.db
+def test_a_password_change_ends_the_other_sessions_and_keeps_api_tokens(db: Db) -> None:
+    db.admin.add_user("changer", "Сменщик", [])
+    db.admin.set_password("changer", "first pass phrase")
+    laptop, caller = db.admin.start_session("changer", "first pass phrase")
+    phone, _ = db.admin.start_session("changer", "first pass phrase")
+    stolen, _ = db.admin.start_session("changer", "first pass phrase")
+    token = db.admin.create_token("changer")
+    # the user changes it from the laptop's session: that one stays, the other two end
+    assert db.admin.acting_for(laptop, "session", caller.csrf).set_password("changer", "second pass phrase") == 2
+    assert db.admin.authenticate(laptop, "session").login == "changer"
+    for ended in (phone, stolen):
+        with pytest.raises(AuthenticationFailed):
+            db.admin.authenticate(ended, "session")
+    assert db.admin.authenticate(token).login == "changer"  # tokens are separate credentials
+    # an administrator's change (the CLI) ends every session of the user
+    result = invoke(db.url, "user", "password", "changer", "--password-stdin", stdin="third pass phrase\n")
+    assert result.exit_code == 0 and "browser sessions ended: 1 (API tokens are kept)" in result.stderr
+    with pytest.raises(AuthenticationFailed):
+        db.admin.authenticate(laptop, "session")
+    assert db.admin.authenticate(token).login == "changer"

@@ -5,6 +5,7 @@ browser tests are skipped."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -94,6 +95,39 @@ def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> Itera
         yield site
     finally:
         site.close()
+
+
+def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript condition holds in the page, checked every frame.
+
+    Not page.wait_for_function: Playwright compiles its predicate with `new Function` in the page,
+    which the board's Content-Security-Policy (no unsafe-eval) refuses; page.evaluate goes through
+    the DevTools protocol, as the browser's own tools do, and is not held to the page's policy."""
+    script = """([timeout, said]) => new Promise((resolve, reject) => {
+        const deadline = performance.now() + timeout;
+        const check = () => {
+            if (CONDITION) resolve(true);
+            else if (performance.now() > deadline) reject(new Error("still false: " + said));
+            else requestAnimationFrame(check);
+        };
+        check();
+    })"""
+    page.evaluate(script.replace("CONDITION", condition), [timeout_ms, condition])
+
+
+def login_form_token(client: Any) -> str:
+    """GET the sign-in form with an HTTP client (which keeps its cookie) and read its CSRF token."""
+    form = client.get("/login")
+    assert form.status_code == 200
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found, form.text
+    return found.group(1)
+
+
+def post_sign_in(client: Any, login: str, password: str = PASSWORD, next_path: str = "/") -> Any:
+    """Sign in with an HTTP client through the form, as a browser does (its CSRF token included)."""
+    token = login_form_token(client)
+    return client.post("/login", data={"login": login, "password": password, "next": next_path, "csrf": token})
 
 
 def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:

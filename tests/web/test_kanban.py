@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.support import Site, sign_in
+from tests.web.support import Site, sign_in, wait_until
 
 pytestmark = pytest.mark.db
 BOARD = "/processes/procurement/kanban"
@@ -36,7 +36,7 @@ def drag(page: Any, item_id: int, stage: str) -> None:
 
 def settled(page: Any) -> None:
     """Wait until no move is in flight (a card is `pending` while the server answers)."""
-    page.wait_for_function("!document.querySelector('.card.pending')")
+    wait_until(page, "!document.querySelector('.card.pending')")
 
 
 def purchase(site: Site, **values: Any) -> int:
@@ -178,7 +178,7 @@ def test_a_column_loads_more_cards_only_when_scrolled(site: Site, page: Any) -> 
     while page.locator('.column[data-stage="cancelled"] .more').count():
         shown = cards.count()
         page.locator('.column[data-stage="cancelled"] .cards').evaluate("list => list.scrollTop = list.scrollHeight")
-        page.wait_for_function(f"document.querySelectorAll('.column[data-stage=cancelled] .card').length > {shown}"
-                               " || !document.querySelector('.column[data-stage=cancelled] .more')")
+        wait_until(page, f"document.querySelectorAll('.column[data-stage=cancelled] .card').length > {shown}"
+                   " || !document.querySelector('.column[data-stage=cancelled] .more')")
     ids = [c.get_attribute("data-item-id") for c in cards.all()]
     assert len(ids) == len(set(ids)) == total

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.support import PASSWORD, Site, sign_in
+from tests.web.support import PASSWORD, Site, sign_in, wait_until
 from tests.web.test_kanban import counts, drag, purchase, settled
 
 pytestmark = pytest.mark.db
@@ -46,7 +46,7 @@ def test_a_drag_on_one_board_shows_on_the_other_with_its_counts(site: Site, page
     card_in(second, "prices", item_id).wait_for(timeout=LIVE)
     assert card_in(second, "estimate", item_id).count() == 0
     prices = "document.querySelector('.column[data-stage=\"prices\"] [data-count]').textContent"
-    second.wait_for_function(f"{prices} == '{before['prices'] + 1}'", timeout=LIVE)
+    wait_until(second, f"{prices} == '{before['prices'] + 1}'", LIVE)
     after = counts(second)
     assert after["estimate"] == before["estimate"] - 1 and after["prices"] == before["prices"] + 1
     second.screenshot(path=str(shots / "procurement-live-ru.png"))
@@ -57,9 +57,8 @@ def test_a_change_by_any_path_reaches_an_open_board_and_list(site: Site, page: A
     created = purchase(site, estimate="120000", title="Живая закупка / Live purchase")  # the Python API
     card_in(page, "estimate", created).wait_for(timeout=LIVE)
     site.as_user("petrov").update("procurement", created, {"title": "Переименована / Renamed"})
-    page.wait_for_function(
-        f"(document.querySelector('.card[data-item-id=\"{created}\"] .card-title') || {{}}).textContent"
-        " === 'Переименована / Renamed'", timeout=LIVE)
+    wait_until(page, f"(document.querySelector('.card[data-item-id=\"{created}\"] .card-title') || {{}}).textContent"
+                     " === 'Переименована / Renamed'", LIVE)
     page.goto(site.base + "/processes/procurement/items")
     site.as_user("petrov").delete("procurement", created)
     page.locator(f'tr[data-item-id="{created}"]').wait_for(state="detached", timeout=LIVE)

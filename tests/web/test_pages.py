@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from smartflow.web.present import amount
-from tests.web.support import PASSWORD, Site
+from tests.web.support import PASSWORD, Site, login_form_token, post_sign_in
 
 pytestmark = pytest.mark.db
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def boss(site: Site) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=site.base) as client:
-        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": "/"})
+        answer = post_sign_in(client, "boss")
         assert answer.status_code == 303
         yield client
 
@@ -65,7 +65,7 @@ def test_a_column_pages_its_cards_by_keyset(site: Site, boss: httpx.Client) -> N
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
 def test_sign_in_goes_back_only_to_this_site(site: Site, target: str) -> None:
     with httpx.Client(base_url=site.base) as client:
-        answer = client.post("/login", data={"login": "boss", "password": PASSWORD, "next": target})
+        answer = post_sign_in(client, "boss", next_path=target)
         assert (answer.status_code, answer.headers["location"]) == (303, "/")
 
 
@@ -82,7 +82,7 @@ def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
     unread = len(petrov.inbox(unread_only=True, limit=100))
     assert unread >= 1
     with httpx.Client(base_url=site.base) as client:
-        client.post("/login", data={"login": "petrov", "password": PASSWORD, "next": "/"})
+        post_sign_in(client, "petrov")
         assert _unread_badge(client.get("/").text) == unread
         inbox = client.get("/inbox").text
         assert "Inbox probe" in inbox and 'class="unread"' in inbox
@@ -149,3 +149,65 @@ def test_the_card_moves_an_item_or_says_why_not(site: Site, boss: httpx.Client) 
     assert site.admin.get("procurement", item_id)["stage"] == "prices"
     assert 'aria-current="step">Prices from suppliers<' in boss.get(card).text
     assert boss.post(f"{card}/stage", data={"stage": "contract", "csrf": "wrong"}).status_code == 403
+
+
+def _failures(site: Site, login: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(site.url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT coalesce(sum(failures), 0) FROM sf_login_failures "
+                                                  "WHERE login = :login"), {"login": login}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_the_sign_in_form_refuses_a_post_without_its_csrf_token(site: Site) -> None:
+    """Login CSRF: a post from another site has no token in the form, or no cookie (SameSite=Strict),
+    or a token of its own; each is refused with the form again, no session and no counted attempt."""
+    with httpx.Client(base_url=site.base) as client:
+        token = login_form_token(client)
+        cookie = next(c for c in client.cookies.jar if c.name == "smartflow_login_csrf")
+        assert cookie.has_nonstandard_attr("HttpOnly") and cookie.get_nonstandard_attr("SameSite") == "strict"
+        before = _failures(site, "gusev")
+        for form in ({"login": "gusev", "password": PASSWORD},  # no field
+                     {"login": "gusev", "password": PASSWORD, "csrf": "x" * 43},  # a field of its own
+                     {"login": "gusev", "password": PASSWORD, "csrf": "тест" * 10}):  # not even ASCII
+            answer = client.post("/login", data=form)
+            assert answer.status_code == 403, answer.text
+            assert "came from another site" in answer.text and 'name="csrf"' in answer.text
+            assert "smartflow_session" not in answer.headers.get("set-cookie", "")
+        assert _failures(site, "gusev") == before
+    with httpx.Client(base_url=site.base) as stranger:  # the right field but not this browser's cookie
+        answer = stranger.post("/login", data={"login": "gusev", "password": PASSWORD, "csrf": token})
+        assert answer.status_code == 403 and "smartflow_session" not in stranger.cookies
+    with httpx.Client(base_url=site.base) as client:
+        answer = post_sign_in(client, "gusev")
+        assert answer.status_code == 303 and "smartflow_session" in client.cookies
+        assert "smartflow_login_csrf" not in client.cookies  # used up: forgotten with the sign-in
+
+
+def test_parallel_api_sign_ins_check_no_more_than_the_limit_and_say_nothing_of_the_database(site: Site) -> None:
+    """30 wrong passwords for one login at once against the running server: 401 for the few that
+    were checked, 429 for the rest; never 409 or 5xx, never the database's own words."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartflow.runtime.auth import MAX_FAILURES
+
+    start = threading.Barrier(30)
+
+    def guess(number: int) -> tuple[int, str]:
+        with httpx.Client(base_url=site.base, timeout=60) as client:
+            start.wait()
+            answer = client.post("/api/v1/session", json={"login": "sokolova", "password": f"wrong-{number}"})
+            return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(guess, range(30)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {401, 429}, answers
+    assert statuses.count(401) <= MAX_FAILURES
+    for _, body in answers:
+        assert not any(word in body.lower() for word in ("duplicate", "constraint", "sqlite", "psycopg", "sql"))
