@@ -37,7 +37,7 @@ from smartflow.runtime import audit, auth, clock, codes, items, people, query
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.services import board, catalog, live, rights
+from smartflow.services import admin, board, catalog, live, rights
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -443,6 +443,29 @@ class Engine:
         with self.session(False) as write:
             people.require_admin(write.actor)
             return audit.entries(write.connection, write.compiled, limit, target)
+
+    def roles(self) -> list[dict[str, Any]]:
+        """The deployed roles: id and titles in every language."""
+        with self.session(False) as write:
+            return [{"id": role.id, "title": catalog.titles(role.title)} for role in write.compiled.definition.roles]
+
+    def is_admin(self) -> bool:
+        """Whether this engine's user administers the system (the administrator role in every process)."""
+        with self.session(False) as write:
+            return people.is_admin(write.actor)
+
+    def process_overview(self, process: str, lang: str | None = None) -> dict[str, Any]:
+        """A deployed process for its administrators, read-only: fields, each pipeline's stage graph,
+        triggers, the rights matrix with who holds it, and the versions deployed (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return admin.process_overview(write, items.process_of(write, process), lang)
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Deployed versions, newest first, with who deployed them and the steps each applied (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return admin.versions(write)
 
     def access_report(self, process: str) -> dict[str, Any]:
         """Who may do what in a process: per active user with a right there, their roles, levels per
