@@ -178,7 +178,8 @@ def stage_svg(pipeline: dict[str, Any], lang: str) -> Markup:
     transition an arc on the right (its title, condition and roles as the arc's tooltip), moves
     from any stage as arrows from the left. The same nodes and edges `smartflow graph` draws."""
     stages = pipeline["stages"]
-    row, box_w, box_h, left = 46, 190, 30, 70
+    longest = max((len(stage["title"]) + 2 for stage in stages), default=10)
+    row, box_w, box_h, left = 46, max(190, 20 + int(longest * 7.8)), 30, 70
     index = {stage["id"]: n for n, stage in enumerate(stages)}
     fills = {"process": "#e3f2fd", "success": "#c8e6c9", "failure": "#ffcdd2"}
     marks = {"process": "", "success": "✓ ", "failure": "✗ "}
