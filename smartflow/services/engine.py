@@ -195,9 +195,25 @@ class Engine:
             # a unique value or a reference taken by a concurrent change between our check and our write
             raise ConflictError(f"someone else changed the same data at the same moment: {exc.orig}",
                                 "reload and try again") from None
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if self._older_tables():
+                raise NotDeployed("this database's smartflow tables are older than this smartflow",
+                                  "run `smartflow apply` once: it adds the new tables and columns, keeping the data"
+                                  ) from None
+            if isinstance(exc, sa.exc.ProgrammingError):
+                raise
             raise DatabaseUnavailable(f"cannot use the database: {exc.orig}",
                                       "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
+
+    def _older_tables(self) -> bool:
+        """Whether the database was deployed by a smartflow from before per-process roles (which
+        `smartflow apply` brings up to date); asked only after an operation failed."""
+        try:
+            with self._db.connect() as connection:
+                inspector = sa.inspect(connection)
+                return inspector.has_table("sf_versions") and not inspector.has_table("sf_role_grants")
+        except sa.exc.SQLAlchemyError:
+            return False
 
     def _caller(self, connection: Any, compiled: CompiledDefinition) -> auth.Caller:
         assert self._credential is not None

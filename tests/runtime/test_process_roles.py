@@ -275,3 +275,18 @@ def test_apply_moves_the_roles_of_an_older_database_as_held_in_every_process(tmp
         assert {p["id"] for p in admin.as_user("petrov").processes()} >= {"procurement", "patient"}
     inspector = sa.inspect(sa.create_engine(url))
     assert not inspector.has_table("sf_user_roles")
+
+
+def test_a_database_not_yet_brought_up_to_date_says_to_run_apply(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    deploy.apply(deploy.load_desired([PROCESSES]), url)
+    with Engine(url) as admin:
+        admin.add_user("petrov", "Пётр", ["manager"], processes=["procurement"])
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE sf_role_grants RENAME TO sf_user_roles_old"))
+    engine.dispose()
+    result = invoke(url, "item", "list", "procurement", as_user="petrov")
+    assert (result.exit_code, result.stderr) == (EXIT_NOT_DEPLOYED, (
+        "error: this database's smartflow tables are older than this smartflow\n"
+        "  hint: run `smartflow apply` once: it adds the new tables and columns, keeping the data\n"))
