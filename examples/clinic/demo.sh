@@ -14,9 +14,9 @@ smartflow apply "$processes"
 if [ "$(smartflow item list patient --format csv | wc -l)" -le 1 ]; then
   smartflow department add reception --title "Регистратура / Reception"
   smartflow department add therapy --title "Терапевтическое отделение / Therapy"
-  smartflow user add sokolova --name "Ольга Соколова" --role registrar --department reception
-  smartflow user add lebedev --name "Михаил Лебедев" --role doctor --department therapy
-  smartflow user add morozova --name "Елена Морозова" --role doctor --department therapy
+  smartflow user add sokolova --name "Ольга Соколова" --role registrar --process patient --process appointment --department reception
+  smartflow user add lebedev --name "Михаил Лебедев" --role doctor --process patient --process appointment --department therapy
+  smartflow user add morozova --name "Елена Морозова" --role doctor --process patient --process appointment --department therapy
 
   # Patients first: each appointment row names its patient by the card's title.
   smartflow import patient "$here/patients.xlsx"

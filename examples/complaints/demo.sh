@@ -12,9 +12,9 @@ smartflow apply "$processes"
 
 if [ "$(smartflow item list complaint --format csv | wc -l)" -le 1 ]; then
   smartflow department add care --title "Служба заботы о клиентах / Customer care"
-  smartflow user add belova --name "Наталья Белова" --role support --department care
-  smartflow user add zaitsev --name "Артём Зайцев" --role support --department care
-  smartflow user add gusev --name "Виктор Гусев" --role manager
+  smartflow user add belova --name "Наталья Белова" --role support --process complaint --department care
+  smartflow user add zaitsev --name "Артём Зайцев" --role support --process complaint --department care
+  smartflow user add gusev --name "Виктор Гусев" --role manager --process complaint
 
   # 30 complaints in every stage; the `distribute` trigger gives each to the least busy agent,
   # and the critical ones go to the manager.

@@ -12,10 +12,10 @@ smartflow apply "$processes"
 
 if [ "$(smartflow item list candidate --format csv | wc -l)" -le 1 ]; then
   smartflow department add hr --title "Отдел кадров / HR"
-  smartflow user add smirnova --name "Мария Смирнова" --role recruiter --department hr
-  smartflow user add kuznetsov --name "Дмитрий Кузнецов" --role recruiter --department hr
-  smartflow user add volkova --name "Елена Волкова" --role hr_head --department hr
-  smartflow user add zakharov --name "Игорь Захаров" --role manager
+  smartflow user add smirnova --name "Мария Смирнова" --role recruiter --process candidate --department hr
+  smartflow user add kuznetsov --name "Дмитрий Кузнецов" --role recruiter --process candidate --department hr
+  smartflow user add volkova --name "Елена Волкова" --role hr_head --process candidate --department hr
+  smartflow user add zakharov --name "Игорь Захаров" --role manager --process candidate
 
   # 33 candidates and interns in every stage of both pipelines, columns titled in English;
   # the `assign_recruiter` trigger shares them out between the two recruiters.

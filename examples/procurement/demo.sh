@@ -11,9 +11,9 @@ smartflow apply "$processes"
 
 if [ "$(smartflow item list procurement --format csv | wc -l)" -le 1 ]; then
   smartflow department add supply --title "Снабжение / Supply"
-  smartflow user add ivanova --name "Анна Иванова" --role buyer --department supply
-  smartflow user add orlov --name "Сергей Орлов" --role buyer --department supply
-  smartflow user add petrov --name "Пётр Петров" --role manager
+  smartflow user add ivanova --name "Анна Иванова" --role buyer --process procurement --department supply
+  smartflow user add orlov --name "Сергей Орлов" --role buyer --process procurement --department supply
+  smartflow user add petrov --name "Пётр Петров" --role manager --process procurement
 
   first=$(smartflow item create procurement --as ivanova \
     --set title="Бетон М300 для объекта «Лесной»" --set estimate="1480000" \

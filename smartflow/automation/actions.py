@@ -11,7 +11,7 @@ from jinja2.sandbox import SecurityError
 from smartflow.automation.compiled import CompiledTrigger, plain_json
 from smartflow.definitions.model import Action
 from smartflow.errors import AutomationFailed, InvalidValue
-from smartflow.runtime import items
+from smartflow.runtime import items, people
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.people import user_id
 
@@ -81,7 +81,7 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     if "user" in params:
         items.update(write, trigger.process.id, item["id"], {"assigned_to": params["user"]})
         return
-    candidates = _candidates(write, params)
+    candidates = _candidates(write, trigger.process.id, params)
     if not candidates:
         what = f"role `{params['role']}`" if "role" in params else f"department `{params.get('department')}`"
         raise AutomationFailed(f"nobody has the {what} to assign to",
@@ -94,12 +94,13 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
         items.update(write, trigger.process.id, item["id"], {"assigned_to": chosen})
 
 
-def _candidates(write: Any, params: dict[str, Any]) -> list[int]:
-    tables = write.compiled.metadata.tables
-    users, grants = tables["sf_users"], tables["sf_user_roles"]
+def _candidates(write: Any, process_id: str, params: dict[str, Any]) -> list[int]:
+    """The active users to assign to: the holders of a role in this process, or a department's people."""
+    users = write.compiled.metadata.tables["sf_users"]
     query = sa.select(users.c.id).where(users.c.active.is_(True)).order_by(users.c.id)
     if "role" in params:
-        query = query.where(users.c.id.in_(sa.select(grants.c.user_id).where(grants.c.role == params["role"])))
+        query = query.where(users.c.id.in_(people.holders(write.connection, write.compiled, process_id,
+                                                          params["role"]) or [-1]))
     if "department" in params:
         query = query.where(users.c.department_id == params["department"])
     return [int(i) for i in write.connection.execute(query).scalars()]
@@ -135,7 +136,6 @@ def _least_busy(write: Any, trigger: CompiledTrigger, candidates: list[int], ite
 
 
 def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], item: dict[str, Any]) -> list[int]:
-    tables = write.compiled.metadata.tables
     found: list[int] = []
     for name in params.get("users") or []:
         if name.startswith("@"):
@@ -152,11 +152,8 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
         else:
             value = item.get(name)
             found += value if isinstance(value, list) else ([value] if value is not None else [])
-    grants = tables["sf_user_roles"]
-    holders = items.built((grants, "holders_of"), lambda: sa.select(grants.c.user_id).where(
-        grants.c.role == sa.bindparam("_role")))
-    for role in params.get("roles") or []:
-        found += list(write.connection.execute(holders, {"_role": role}).scalars())
+    for role in params.get("roles") or []:  # who holds the role in this process
+        found += people.holders(write.connection, write.compiled, trigger.process.id, role)
     return list(dict.fromkeys(int(u) for u in found))
 
 
@@ -195,17 +192,11 @@ def _masked_text(trigger: CompiledTrigger, index: int, key: str, values: dict[st
 def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict[int, frozenset[str]]:
     """Per user, the fields of process hidden from them; a user with no role here is hidden every field
     some role hides."""
-    grants = write.compiled.metadata.tables["sf_user_roles"]
-    roles: dict[int, set[str]] = {user: set() for user in user_ids}
-    if user_ids:  # asked on every change: a user's roles may change at any time
-        query = items.built((grants, "roles_of"), lambda: sa.select(grants.c.user_id, grants.c.role).where(
-            grants.c.user_id.in_(sa.bindparam("_users", expanding=True))))
-        for row in write.connection.execute(query, {"_users": user_ids}):
-            roles[int(row.user_id)].add(row.role)
-    process = write.compiled.processes[process_id]
-    return {user: (process.hidden(frozenset(held)) if process.role_permissions(frozenset(held))
-                   else hidden_by_any_role(process))
-            for user, held in roles.items()}
+    held = people.roles_in_process(write.connection, write.compiled, process_id, user_ids) if user_ids else {}
+    process = write.compiled.processes[process_id]  # asked on every change: a user's roles may change at any time
+    roles = {user: held.get(user, frozenset()) for user in user_ids}
+    return {user: (process.hidden(mine) if process.role_permissions(mine) else hidden_by_any_role(process))
+            for user, mine in roles.items()}
 
 
 def hidden_by_any_role(process: Any) -> frozenset[str]:

@@ -33,6 +33,7 @@ from smartflow.automation import outbound
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import ItemError
+from smartflow.runtime.access import visible
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
 
@@ -336,10 +337,27 @@ def retry(write: Any, table_name: str, row_id: int) -> None:
     what = "job" if table_name == "sf_jobs" else "message"
     if row is None:
         raise NotFound(f"there is no {what} {row_id}")
-    if row.status not in ("failed", "dropped"):
-        raise InvalidValue(f"{what} {row_id} is {row.status}; only failed or dropped ones can be retried")
+    if row.status not in ("failed", "dropped", "cancelled"):
+        raise InvalidValue(f"{what} {row_id} is {row.status}; only failed, dropped or cancelled ones can be retried")
     due = {"due_at": write.now} if table_name == "sf_jobs" else {"next_attempt_at": write.now, "attempts": 0}
     write.connection.execute(sa.update(table).where(table.c.id == row_id).values(status="pending", **due))
+
+
+def cancel(write: Any, table_name: str, row_id: int) -> None:
+    """Cancel a pending or failed job or message: the worker never takes it (retry brings it back)."""
+    from smartflow.errors import InvalidValue, NotFound
+
+    _require_admin(write)
+    table = write.compiled.metadata.tables[table_name]
+    what = "job" if table_name == "sf_jobs" else "message"
+    changed = write.connection.execute(sa.update(table).where(table.c.id == row_id,
+                                                              table.c.status.in_(("pending", "failed")))
+                                       .values(status="cancelled", last_error="cancelled by an administrator"))
+    if changed.rowcount != 1:
+        row = write.connection.execute(sa.select(table.c.status).where(table.c.id == row_id)).first()
+        if row is None:
+            raise NotFound(f"there is no {what} {row_id}")
+        raise InvalidValue(f"{what} {row_id} is {row.status}; only pending or failed ones can be cancelled")
 
 
 def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[dict[str, Any]]:
@@ -352,7 +370,9 @@ def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[di
     query = sa.select(table).where(table.c.user_id == write.actor.id).order_by(table.c.id.desc()).limit(limit)
     if unread_only:
         query = query.where(table.c.read_at.is_(None))
-    rows = [dict(row) for row in write.connection.execute(query).mappings()]
+    processes = write.compiled.processes  # news of a process the user has no right in (any more) is not theirs
+    rows = [dict(row) for row in write.connection.execute(query).mappings()
+            if row.process is None or (row.process in processes and visible(write.actor, processes[row.process]))]
     if mark_read and rows:
         write.connection.execute(sa.update(table).where(table.c.id.in_([r["id"] for r in rows]),
                                                         table.c.read_at.is_(None)).values(read_at=write.now))

@@ -7,6 +7,7 @@ Thin layers over smartflow.services.Engine: parse → call → print. Every comm
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -21,29 +22,130 @@ def user() -> None:
     """Users and their roles."""
 
 
+process_option = click.option("--process", "processes", multiple=True, metavar="PROCESS",
+                              help="Only in this process (repeat for several; none: in every process).")
+
+
 @user.command("add")
 @click.argument("login")
 @click.option("--name", default="", help="The user's full name.")
 @click.option("--role", "roles", multiple=True, help="A role (repeat for several).")
+@process_option
 @click.option("--department", default=None, help="The user's department id.")
+@click.option("--email", default=None, help="The user's e-mail address.")
 @common(data=False)
-def user_add(login: str, name: str, roles: tuple[str, ...], department: str | None, db_url: str | None,
-             as_user: str | None) -> None:
-    """Add a user with roles (administrators only)."""
+def user_add(login: str, name: str, roles: tuple[str, ...], processes: tuple[str, ...], department: str | None,
+             email: str | None, db_url: str | None, as_user: str | None) -> None:
+    """Add a user with roles, in every process or only in those named (administrators only)."""
     with engine(db_url, as_user) as crm:
-        new_id = crm.add_user(login, name, roles, department)
+        new_id = crm.add_user(login, name, roles, department, processes, email)
     click.echo(f"user {login} added (id {new_id})")
+
+
+def roles_text(user: dict[str, Any]) -> str:
+    """`buyer, manager (procurement, complaint)`: roles of every process plain, others with their processes."""
+    scoped: dict[str, list[str]] = {}
+    for process, roles in user.get("process_roles", {}).items():
+        for role in roles:
+            scoped.setdefault(role, []).append(process)
+    per_process = [f"{role} ({', '.join(found)})" for role, found in sorted(scoped.items())]
+    return ", ".join([*user.get("roles", []), *per_process])
 
 
 @user.command("list")
 @common()
 def user_list(db_url: str | None, as_user: str | None, output_format: str) -> None:
-    """List users (administrators see their roles and departments too)."""
+    """List users (administrators see their roles, per process, and departments too)."""
     with engine(db_url, as_user) as crm:
         rows = crm.users()
-    shown = ["id", "login", "name", "department", "roles"] if any("roles" in row for row in rows) else \
-        ["id", "login", "name"]
+    if any("roles" in row for row in rows):
+        if output_format != "json":
+            rows = [{**row, "roles": roles_text(row)} for row in rows]
+        shown = ["id", "login", "name", "email", "department", "roles", "process_roles", "active"] \
+            if output_format == "json" else ["id", "login", "name", "department", "roles", "active"]
+    else:
+        shown = ["id", "login", "name"]
     emit(rows, shown, output_format)
+
+
+@user.group("role")
+def user_role() -> None:
+    """Give or take a user's roles, in every process or only in named ones."""
+
+
+@user_role.command("add")
+@click.argument("login")
+@click.argument("role")
+@process_option
+@common(data=False)
+def user_role_add(login: str, role: str, processes: tuple[str, ...], db_url: str | None, as_user: str | None) -> None:
+    """Let a user hold a role in the named processes (none named: in every process)."""
+    with engine(db_url, as_user) as crm:
+        found = crm.grant_role(login, role, processes)
+    click.echo(f"{login}: {roles_text(found) or 'no roles'}")
+
+
+@user_role.command("remove")
+@click.argument("login")
+@click.argument("role")
+@process_option
+@common(data=False)
+def user_role_remove(login: str, role: str, processes: tuple[str, ...], db_url: str | None,
+                     as_user: str | None) -> None:
+    """Take a role from a user in the named processes (none named: everywhere)."""
+    with engine(db_url, as_user) as crm:
+        found = crm.revoke_role(login, role, processes)
+    click.echo(f"{login}: {roles_text(found) or 'no roles'}")
+
+
+@user.command("deactivate")
+@click.argument("login")
+@common(data=False)
+def user_deactivate(login: str, db_url: str | None, as_user: str | None) -> None:
+    """Deactivate a user who left: their sessions and tokens stop at once; their items stay."""
+    with engine(db_url, as_user) as crm:
+        crm.set_active(login, False)
+    click.echo(f"user {login} deactivated")
+
+
+@user.command("activate")
+@click.argument("login")
+@common(data=False)
+def user_activate(login: str, db_url: str | None, as_user: str | None) -> None:
+    """Activate a deactivated user again (their API tokens work again; they sign in anew)."""
+    with engine(db_url, as_user) as crm:
+        crm.set_active(login, True)
+    click.echo(f"user {login} activated")
+
+
+@user.command("edit")
+@click.argument("login")
+@click.option("--name", default=None, help="The full name.")
+@click.option("--email", default=None, help="The e-mail address ('' clears it).")
+@click.option("--department", default=None, help="The department id ('' clears it).")
+@common(data=False)
+def user_edit(login: str, name: str | None, email: str | None, department: str | None, db_url: str | None,
+              as_user: str | None) -> None:
+    """Change a user's name, e-mail or department (administrators only)."""
+    changes = {key: value for key, value in (("name", name), ("email", email), ("department", department))
+               if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give --name, --email or --department")
+    with engine(db_url, as_user) as crm:
+        crm.edit_user(login, **changes)
+    click.echo(f"user {login} changed: {', '.join(changes)}")
+
+
+@user.command("reset")
+@click.argument("login")
+@common(data=False)
+def user_reset(login: str, db_url: str | None, as_user: str | None) -> None:
+    """Print a one-time code (valid 24 hours, works once) with which a user sets a new password."""
+    with engine(db_url, as_user) as crm:
+        code = crm.reset_code(login)
+    click.echo(code)
+    click.echo(f"hand it to {login}: open /welcome?code=CODE on the board (or POST /api/v1/password-reset) "
+               "and choose a new password", err=True)
 
 
 @user.command("password")
@@ -110,13 +212,73 @@ def department() -> None:
 @click.argument("department_id", metavar="ID")
 @click.option("--title", required=True, help="The department's name.")
 @click.option("--parent", default=None, help="The parent department's id.")
+@click.option("--head", default=None, metavar="LOGIN", help="The department's head.")
 @common(data=False)
-def department_add(department_id: str, title: str, parent: str | None, db_url: str | None,
+def department_add(department_id: str, title: str, parent: str | None, head: str | None, db_url: str | None,
                    as_user: str | None) -> None:
     """Add a department (administrators only)."""
     with engine(db_url, as_user) as crm:
-        crm.add_department(department_id, title, parent)
+        crm.add_department(department_id, title, parent, head)
     click.echo(f"department {department_id} added")
+
+
+@department.command("head")
+@click.argument("department_id", metavar="ID")
+@click.argument("login", required=False)
+@common(data=False)
+def department_head(department_id: str, login: str | None, db_url: str | None, as_user: str | None) -> None:
+    """Name a department's head (no LOGIN: nobody)."""
+    with engine(db_url, as_user) as crm:
+        crm.set_department_head(department_id, login)
+    click.echo(f"department {department_id}: head {login or 'none'}")
+
+
+@department.command("list")
+@common()
+def department_list(db_url: str | None, as_user: str | None, output_format: str) -> None:
+    """List departments with their parent and head (administrators only)."""
+    with engine(db_url, as_user) as crm:
+        rows = crm.directory()["departments"]
+    emit(rows, ["id", "title", "parent", "head"], output_format)
+
+
+# ---- who may do what -------------------------------------------------------------
+
+
+@click.command("access")
+@click.argument("process", required=False)
+@click.option("--user", "login", default=None, metavar="LOGIN", help="One user's rights in every process.")
+@common()
+def access(process: str | None, login: str | None, db_url: str | None, as_user: str | None,
+           output_format: str) -> None:
+    """Who may do what: a process's users with their levels, stages and hidden fields, or one user's rights."""
+    if (process is None) == (login is None):
+        raise click.UsageError("name a PROCESS, or give --user LOGIN")
+    import json
+
+    with engine(db_url, as_user) as crm:
+        report = crm.access_report(process) if process is not None else crm.user_access(login or "")
+    if output_format == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        return
+    actions = ["read", "create", "update", "delete", "move", "export", "import"]
+    if process is not None:
+        rows = [{"user": u["login"], "roles": ", ".join(u["roles"]), **u["levels"],
+                 "stages": _stages(u["stages"], report), "hidden": ", ".join(u["hidden_fields"])}
+                for u in report["users"]]
+        emit(rows, ["user", "roles", *actions, "stages", "hidden"], output_format)
+        return
+    rows = [{"process": p["process"], "roles": ", ".join(p["roles"]) or "-", **p["levels"],
+             "stages": ", ".join(p["stages"]), "hidden": ", ".join(p["hidden_fields"])}
+            for p in report["processes"]]
+    if not report["active"]:
+        click.echo(f"{report['login']} is deactivated: none of these rights is in force", err=True)
+    emit(rows, ["process", "roles", *actions, "stages", "hidden"], output_format)
+
+
+def _stages(stages: list[str], report: dict[str, Any]) -> str:
+    every = [s for p in report["stages"] for s in p["stages"]]
+    return "all" if stages and set(stages) >= set(every) else ", ".join(stages)
 
 
 # ---- items -----------------------------------------------------------------------

@@ -44,6 +44,8 @@ __all__ = [
 # equal and checks that every command of the command modules is here). A command's module is
 # imported only when that command runs or shows its own help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "access": ("smartflow.cli.items:access",
+               "Who may do what: a process's users with their levels, stages and hidden fields, or one user's rights."),
     "apply": ("smartflow.cli.deploy:apply", "Deploy the definitions: all steps in one transaction, or nothing."),
     "bitrix24": ("smartflow.bitrix24.command:bitrix24",
                  "Move from Bitrix24: read a portal's smart processes into YAML and data."),

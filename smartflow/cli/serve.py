@@ -33,21 +33,30 @@ def serve(host: str, port: int, workers: int, ssl_certfile: str | None, ssl_keyf
 
     Requests authenticate with `Authorization: Bearer TOKEN` (smartflow token create LOGIN) or a
     browser session (POST /api/v1/session). On SIGTERM/SIGINT the requests in flight finish, then
-    the command exits 0."""
+    the command exits 0.
+
+    While no administrator has a password, it prints a one-time link that signs in as one (an
+    `admin` user is made when there is none) and asks for a password, as Jupyter prints its token."""
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("give --ssl-certfile and --ssl-keyfile together")
     import uvicorn
 
     from smartflow.services import Engine
 
-    with Engine(db_url) as crm:
+    with Engine(db_url, via="cli") as crm:
         version = crm.deployed_version()  # fail here, with the CLI's message, on a wrong URL or an empty database
+        first = crm.first_sign_in()  # while no administrator has a password: a one-time link for one
     if db_url:
         os.environ["SMARTFLOW_DATABASE_URL"] = db_url
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"smartflow serving {scheme}://{shown}:{port} (definition version {version}; "
                f"{workers} worker{'s' if workers > 1 else ''}); stop with Ctrl-C or SIGTERM", nl=True)
+    if first is not None:
+        login, code = first
+        near = "127.0.0.1" if host in ("0.0.0.0", "::", "") else shown
+        click.echo(f"No administrator has a password yet. Open this link once to sign in as `{login}` and "
+                   f"choose one (valid 24 hours, works once):\n    {scheme}://{near}:{port}/welcome?code={code}")
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with these
     # handlers in place that ends here, and the command exits 0 as scripts expect.
     for stop in (signal.SIGTERM, signal.SIGINT):

@@ -218,6 +218,10 @@ def process_tables(process: Process, metadata: MetaData, indexes: bool = True) -
     return tables
 
 
+EVERY_PROCESS = "*"  # the process of a role grant that holds in every process
+LEGACY_GRANTS = "sf_user_roles"  # roles without a process, before sf_role_grants: moved there by apply
+
+
 def system_tables(metadata: MetaData) -> list[Table]:
     """smartflow's own tables: versions, people, history, jobs, outbox, files, archive."""
     versions = Table(
@@ -236,6 +240,7 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("id", String(64), primary_key=True),
         Column("title", String, nullable=False),
         Column("parent_id", String(64), ForeignKey("sf_departments.id", ondelete="RESTRICT"), nullable=True),
+        Column("head_id", Integer, nullable=True),  # a user (no reference: users and departments name each other)
     )
     users = Table(
         "sf_users", metadata,
@@ -245,11 +250,13 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("department_id", String(64), ForeignKey("sf_departments.id", ondelete="SET NULL"), nullable=True),
         Column("active", Boolean, nullable=False, server_default="1"),
         Column("created_at", _timestamp(), nullable=False),
+        Column("email", String(254), nullable=True),
     )
-    grants = Table(
-        "sf_user_roles", metadata,
+    grants = Table(  # a role a user holds in every process (process `*`) or in one named process
+        "sf_role_grants", metadata,
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
         Column("role", String(28), primary_key=True),
+        Column("process", String(28), primary_key=True, server_default=EVERY_PROCESS),
     )
     history = Table(
         "sf_history", metadata,
@@ -342,7 +349,18 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("number", Integer, nullable=False),
         UniqueConstraint("kind", "number", name="uq_sf_numbers_number"),
     )
-    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters,
+    audit = Table(  # every administrative change: who, what, when
+        "sf_audit", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", _timestamp(), nullable=False),
+        Column("actor", String(128), nullable=False),
+        Column("via", String(128), nullable=True),
+        Column("action", String(64), nullable=False),
+        Column("target", String(160), nullable=True),
+        Column("details", JSON, nullable=True),
+        Index("ix_sf_audit_at", "at"),
+    )
+    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
             *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers]
 
 
@@ -415,9 +433,9 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
     return [passwords, tokens, failures]
 
 
-SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_user_roles", "sf_history", "sf_jobs",
-                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_passwords", "sf_tokens",
-                      "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers")
+SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_grants", "sf_history", "sf_jobs",
+                      "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_audit", "sf_passwords",
+                      "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -28,7 +28,7 @@ from smartflow.definitions.model import Definition
 from smartflow.deploy import numbers, totals
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan.diff import Counter, diff
-from smartflow.deploy.plan.ops import Context, Op, RecordVersion
+from smartflow.deploy.plan.ops import AddSystemColumns, Context, Op, RecordVersion
 from smartflow.deploy.timeouts import (
     LOCK_NOT_AVAILABLE,
     QUERY_CANCELED,
@@ -117,9 +117,25 @@ class Deployed:
 
 
 @cache
+def _system_metadata() -> sa.MetaData:
+    """smartflow's own tables (built once: compiling them takes milliseconds)."""
+    return build_metadata(Definition((), ()))
+
+
 def _versions_table() -> sa.Table:
-    """The sf_versions table (built once: compiling the system tables takes milliseconds)."""
-    return build_metadata(Definition((), ())).tables["sf_versions"]
+    return _system_metadata().tables["sf_versions"]
+
+
+def _missing_system_columns(connection: Any, existing: set[str]) -> list[AddSystemColumns]:
+    """Columns a newer smartflow added to a system table an older one created (all nullable)."""
+    found = []
+    for name in SYSTEM_TABLE_NAMES:
+        if name in existing:
+            have = {column["name"] for column in sa.inspect(connection).get_columns(name)}
+            new = [column.name for column in _system_metadata().tables[name].columns if column.name not in have]
+            if new:
+                found.append(AddSystemColumns(table=name, columns=new))
+    return found
 
 
 def read_deployed(connection: Any, version: int | None = None) -> Deployed:
@@ -151,6 +167,7 @@ def make_plan(connection: Any, desired: Desired, database: str, actor: str = "",
     legacy = _legacy_unique(connection, desired, existing)
     empty = _empty_texts(connection, live, existing) if against is None else []
     operations = diff(base.definition, desired.definition, counter, missing, legacy, empty)
+    operations[:0] = _missing_system_columns(connection, existing)
     plan = Plan(database, operations, base.version, desired.hash)
     if against is not None:
         plan.compared_with = f"version {against} (item counts not shown)"

@@ -22,7 +22,10 @@ from smartflow.runtime.compiled import CompiledProcess
 
 @dataclass(frozen=True)
 class Actor:
-    """The user an operation runs as; the local administrator when id is None."""
+    """The user an operation runs as; the local administrator when id is None.
+
+    `roles` are held in every process (the `administrator` among them manages users, jobs and the
+    outbox); `scoped` adds, per process id, the roles held in that process only."""
 
     id: int | None
     login: str
@@ -30,6 +33,14 @@ class Actor:
     roles: frozenset[str]
     colleagues: tuple[int, ...] = ()  # users of the department subtree, the actor included
     service: bool = False  # a trigger's own identity: rights of its roles, not the local administrator's
+    scoped: tuple[tuple[str, frozenset[str]], ...] = ()  # (process id, the roles held there only)
+
+    def roles_in(self, process_id: str) -> frozenset[str]:
+        """The roles the actor holds in one process: those of every process and those of this one."""
+        for scope, extra in self.scoped:
+            if scope == process_id:
+                return self.roles | extra
+        return self.roles
 
     @property
     def is_local_admin(self) -> bool:
@@ -46,21 +57,35 @@ LOCAL_ADMIN = Actor(None, "admin", "Local administrator", frozenset({"administra
 def level(actor: Actor, process: CompiledProcess, action: str) -> str:
     if actor.is_local_admin:
         return "all"
-    return process.grants(actor.roles)[0][action]
+    return process.grants(actor.roles_in(process.process.id))[0][action]
+
+
+def visible(actor: Actor, process: CompiledProcess) -> bool:
+    """Whether the actor has any right in the process: one without is told it does not exist."""
+    if actor.is_local_admin:
+        return True
+    return any(reach != "none" for reach in process.grants(actor.roles_in(process.process.id))[0].values())
+
+
+def may_take(actor: Actor, process: CompiledProcess, transition_roles: Iterable[str] | None) -> bool:
+    """Whether a transition's `roles` (None: anyone's) include one the actor holds in the process."""
+    if transition_roles is None or actor.is_local_admin:
+        return True
+    return bool(actor.roles_in(process.process.id) & set(transition_roles))
 
 
 def hidden_fields(actor: Actor, process: CompiledProcess) -> frozenset[str]:
     """The fields of process the actor may not see, filter on, sort by, export, import or set."""
     if actor.is_local_admin:
         return frozenset()
-    return process.hidden(actor.roles)
+    return process.hidden(actor.roles_in(process.process.id))
 
 
 def read_only_fields(actor: Actor, process: CompiledProcess) -> frozenset[str]:
     """The fields of process the actor may see but not set (`read_only_fields` of their roles)."""
     if actor.is_local_admin:
         return frozenset()
-    return process.read_only(actor.roles)
+    return process.read_only(actor.roles_in(process.process.id))
 
 
 def refuse_hidden(actor: Actor, process: CompiledProcess, field_ids: Iterable[str], doing: str) -> None:
@@ -82,7 +107,7 @@ def shown(actor: Actor, process: CompiledProcess, item: dict[str, Any]) -> dict[
 def stage_allowed(actor: Actor, process: CompiledProcess, stage: str) -> bool:
     if actor.is_local_admin:
         return True
-    stages = process.grants(actor.roles)[1]
+    stages = process.grants(actor.roles_in(process.process.id))[1]
     return stages is None or stage in stages
 
 
@@ -136,5 +161,5 @@ def may_move_into(actor: Actor, process: CompiledProcess, item: dict[str, Any], 
     return any(
         _level_reaches(actor, permission.level("move"), item)
         and (permission.stages is None or stage in permission.stages)
-        for permission in process.role_permissions(actor.roles)
+        for permission in process.role_permissions(actor.roles_in(process.process.id))
     )

@@ -83,9 +83,10 @@ class Sessions(Protocol):
 
 
 def process_of(write: Write, process_id: str) -> CompiledProcess:
+    """A deployed process the actor has a right in; one without any is missing to them, alike."""
     found = write.compiled.processes.get(process_id)
-    if found is None:
-        known = list(write.compiled.processes)
+    if found is None or not access.visible(write.actor, found):
+        known = [p for p, compiled in write.compiled.processes.items() if access.visible(write.actor, compiled)]
         raise NotDeployed(f"there is no process `{process_id}`",
                           did_you_mean(process_id, known) or f"deployed processes: {known_list(known)}")
     return found

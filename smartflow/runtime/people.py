@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from smartflow.compile.sql import EVERY_PROCESS
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.runtime import clock
@@ -15,7 +16,7 @@ from smartflow.runtime.compiled import CompiledDefinition, built
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]:
     tables = compiled.metadata.tables
-    return tables["sf_users"], tables["sf_user_roles"], tables["sf_departments"]
+    return tables["sf_users"], tables["sf_role_grants"], tables["sf_departments"]
 
 
 def id_form(value: Any) -> int | None:
@@ -63,19 +64,64 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     if not login:
         return LOCAL_ADMIN
     users, grants, departments = _tables(compiled)
-    row = connection.execute(sa.select(users).where(users.c.login == login)).mappings().first()
-    if row is None or not row["active"]:
+    row = connection.execute(sa.select(users.c.id, users.c.login, users.c.name, users.c.active,
+                                       users.c.department_id).where(users.c.login == login)).mappings().first()
+    if row is None:
         raise NotFound(f"there is no user `{login}`", "run `smartflow user list`, or `smartflow user add`")
-    roles = frozenset(connection.execute(sa.select(grants.c.role).where(grants.c.user_id == row["id"])).scalars())
+    if not row["active"]:
+        raise NotFound(f"the user `{login}` is deactivated",
+                       f"an administrator may run `smartflow user activate {login}`")
+    everywhere, scoped = _grants_of(connection, grants, row["id"])
     colleagues: tuple[int, ...] = (row["id"],)
     if row["department_id"]:
         subtree = _subtree(connection, departments, row["department_id"])
         colleagues = tuple(connection.execute(sa.select(users.c.id).where(users.c.department_id.in_(subtree)))
                            .scalars())
-    return Actor(row["id"], row["login"], row["name"], roles, colleagues)
+    return Actor(row["id"], row["login"], row["name"], frozenset(everywhere), colleagues,
+                 scoped=tuple((process, frozenset(roles)) for process, roles in sorted(scoped.items())))
+
+
+def _grants_of(connection: Any, grants: sa.Table, user: int) -> tuple[list[str], dict[str, list[str]]]:
+    """A user's roles held in every process, and per process those held there only."""
+    everywhere: list[str] = []
+    scoped: dict[str, list[str]] = {}
+    for role, process in connection.execute(sa.select(grants.c.role, grants.c.process)
+                                            .where(grants.c.user_id == user).order_by(grants.c.role)):
+        if process == EVERY_PROCESS:
+            everywhere.append(role)
+        else:
+            scoped.setdefault(process, []).append(role)
+    return everywhere, scoped
+
+
+def roles_in_process(connection: Any, compiled: CompiledDefinition, process_id: str,
+                     user_ids: list[int] | None = None) -> dict[int, frozenset[str]]:
+    """Per active user (of user_ids, or everyone), the roles they hold in one process."""
+    users, grants, _ = _tables(compiled)
+    query = (sa.select(grants.c.user_id, grants.c.role).join(users, users.c.id == grants.c.user_id)
+             .where(users.c.active.is_(True), grants.c.process.in_((EVERY_PROCESS, process_id))))
+    if user_ids is not None:
+        query = query.where(grants.c.user_id.in_(user_ids))
+    found: dict[int, set[str]] = {}
+    for user, role in connection.execute(query):
+        found.setdefault(int(user), set()).add(role)
+    return {user: frozenset(roles) for user, roles in found.items()}
+
+
+def holders(connection: Any, compiled: CompiledDefinition, process_id: str, role: str) -> list[int]:
+    """The active users who hold role in a process (in it alone or in every process), by id."""
+    return sorted(user for user, roles in roles_in_process(connection, compiled, process_id).items() if role in roles)
+
+
+def members(connection: Any, compiled: CompiledDefinition, process_id: str) -> list[int]:
+    """The active users with some right in a process (those a user picker of it offers), by id."""
+    process = compiled.processes[process_id]
+    return sorted(user for user, roles in roles_in_process(connection, compiled, process_id).items()
+                  if any(reach != "none" for reach in process.grants(roles)[0].values()))
 
 
 def is_admin(actor: Actor) -> bool:
+    """An administrator of the whole system: the role held in every process (not one process's)."""
     return actor.is_local_admin or "administrator" in actor.roles
 
 
@@ -84,41 +130,172 @@ def require_admin(actor: Actor) -> None:
         raise PermissionDenied("only administrators manage users and departments")
 
 
-def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
-             roles: list[str], department: str | None) -> int:
-    require_admin(actor)
-    users, grants, departments = _tables(compiled)
-    if not login.strip() or any(c.isspace() for c in login):
-        raise InvalidValue(f"the login {login!r} is empty or has spaces", "use a single word such as `ivanova`")
-    if user_id(connection, compiled, login) is not None:
-        raise InvalidValue(f"the user `{login}` already exists")
+def _check_login(login: str) -> None:
+    if not login.strip() or any(c.isspace() for c in login) or len(login) > 128:
+        raise InvalidValue(f"the login {login!r} is empty, has spaces or is longer than 128 characters",
+                           "use a single word such as `ivanova`", field="login")
+
+
+def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list[str]) -> None:
     known = compiled.role_ids
     for role in roles:
         if role not in known:
-            raise InvalidValue(f"there is no role `{role}`", did_you_mean(role, known) or f"roles: {known_list(known)}")
+            raise InvalidValue(f"there is no role `{role}`", did_you_mean(role, known) or f"roles: {known_list(known)}",
+                               field="role")
+    deployed = list(compiled.processes)
+    for process in processes:
+        if process not in compiled.processes:
+            raise InvalidValue(f"there is no process `{process}`",
+                               did_you_mean(process, deployed) or f"deployed processes: {known_list(deployed)}",
+                               field="process")
+
+
+def _check_department(connection: Any, departments: sa.Table, department: str | None) -> None:
     if department is not None and connection.execute(
             sa.select(departments.c.id).where(departments.c.id == department)).first() is None:
-        raise InvalidValue(f"there is no department `{department}`", "add it: smartflow department add …")
+        known = list(connection.execute(sa.select(departments.c.id)).scalars())
+        raise InvalidValue(f"there is no department `{department}`",
+                           did_you_mean(department, known) or "add it: smartflow department add …", field="department")
+
+
+def _check_email(email: str | None) -> None:
+    if email is not None and email != "" and (email.count("@") != 1 or any(c.isspace() for c in email)
+                                               or len(email) > 254 or email.startswith("@") or email.endswith("@")):
+        raise InvalidValue(f"not an e-mail address: {email!r}", "write it as name@example.com", field="email")
+
+
+def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
+             roles: list[str], department: str | None, processes: list[str] | None = None,
+             email: str | None = None) -> int:
+    """A new active user holding roles in processes (None or empty: in every process)."""
+    require_admin(actor)
+    users, grants, departments = _tables(compiled)
+    _check_login(login)
+    if user_id(connection, compiled, login) is not None:
+        raise InvalidValue(f"the user `{login}` already exists", f"change them: smartflow user edit {login} …",
+                           field="login")
+    _check_roles(compiled, roles, processes or [])
+    _check_department(connection, departments, department)
+    _check_email(email)
     result = connection.execute(users.insert().values(login=login, name=name or login, department_id=department,
-                                                      active=True, created_at=clock.now()))
+                                                      email=email or None, active=True, created_at=clock.now()))
     new_id = int(result.inserted_primary_key[0])
+    scopes = list(dict.fromkeys(processes or [EVERY_PROCESS]))
     if roles:
-        connection.execute(grants.insert(), [{"user_id": new_id, "role": role} for role in dict.fromkeys(roles)])
+        connection.execute(grants.insert(), [{"user_id": new_id, "role": role, "process": scope}
+                                             for role in dict.fromkeys(roles) for scope in scopes])
     return new_id
 
 
+def _existing(connection: Any, users: sa.Table, login: str) -> Any:
+    row = connection.execute(sa.select(users).where(users.c.login == login)).mappings().first()
+    if row is None:
+        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+    return row
+
+
+def grant_role(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, role: str,
+               processes: list[str]) -> bool:
+    """Let login hold role in processes (empty: in every process, replacing per-process grants of it).
+    False when they already held it there."""
+    require_admin(actor)
+    users, grants, _ = _tables(compiled)
+    user = _existing(connection, users, login)
+    _check_roles(compiled, [role], processes)
+    held = set(connection.execute(sa.select(grants.c.process).where(grants.c.user_id == user["id"],
+                                                                    grants.c.role == role)).scalars())
+    if EVERY_PROCESS in held:
+        return False
+    if not processes:
+        connection.execute(grants.delete().where(grants.c.user_id == user["id"], grants.c.role == role))
+        connection.execute(grants.insert().values(user_id=user["id"], role=role, process=EVERY_PROCESS))
+        return True
+    new = [p for p in dict.fromkeys(processes) if p not in held]
+    if new:
+        connection.execute(grants.insert(), [{"user_id": user["id"], "role": role, "process": p} for p in new])
+    return bool(new)
+
+
+def revoke_role(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, role: str,
+                processes: list[str]) -> bool:
+    """Take role from login in processes (empty: everywhere). False when they did not hold it there."""
+    require_admin(actor)
+    users, grants, _ = _tables(compiled)
+    user = _existing(connection, users, login)
+    _check_roles(compiled, [role], processes)
+    mine = sa.and_(grants.c.user_id == user["id"], grants.c.role == role)
+    held = set(connection.execute(sa.select(grants.c.process).where(mine)).scalars())
+    if processes and EVERY_PROCESS in held:
+        raise InvalidValue(f"`{login}` holds `{role}` in every process, not per process",
+                           f"take it everywhere (smartflow user role remove {login} {role}), then give it where it "
+                           f"belongs (smartflow user role add {login} {role} --process …)", field="process")
+    if actor.id == user["id"] and role == "administrator" and not processes:
+        raise InvalidValue("you may not take the administrator role from yourself",
+                           "ask another administrator, or use the CLI on the server")
+    gone = held & set(processes) if processes else held
+    if gone:
+        connection.execute(grants.delete().where(mine, grants.c.process.in_(gone)))
+    return bool(gone)
+
+
+def set_active(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, active: bool) -> bool:
+    """Activate or deactivate a user; False when they already were. A deactivated user's items and
+    history stay; their sessions and tokens stop (the credential check reads `active`)."""
+    require_admin(actor)
+    users, _, _ = _tables(compiled)
+    user = _existing(connection, users, login)
+    if actor.id == user["id"] and not active:
+        raise InvalidValue("you may not deactivate yourself", "ask another administrator")
+    if bool(user["active"]) == active:
+        return False
+    connection.execute(users.update().where(users.c.id == user["id"]).values(active=active))
+    return True
+
+
+def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str,
+              changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a user's name, e-mail or department (None clears the last two); what changed, old → new."""
+    require_admin(actor)
+    users, _, departments = _tables(compiled)
+    user = _existing(connection, users, login)
+    unknown = set(changes) - {"name", "email", "department"}
+    if unknown:
+        raise InvalidValue(f"a user has no `{sorted(unknown)[0]}` to change", "change name, email or department")
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name:
+            raise InvalidValue("the name is empty", "write the person's full name", field="name")
+        values["name"] = name
+    if "email" in changes:
+        _check_email(changes["email"])
+        values["email"] = changes["email"] or None
+    if "department" in changes:
+        _check_department(connection, departments, changes["department"] or None)
+        values["department_id"] = changes["department"] or None
+    changed = {key: [user[key], value] for key, value in values.items() if user[key] != value}
+    if changed:
+        connection.execute(users.update().where(users.c.id == user["id"]).values(**values))
+    return {("department" if k == "department_id" else k): v for k, v in changed.items()}
+
+
 def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:
+    """Every user with the roles they hold in every process (`roles`) and per process (`process_roles`)."""
     users, grants, _ = _tables(compiled)
     roles: dict[int, list[str]] = {}
-    for row in connection.execute(sa.select(grants).order_by(grants.c.role)):
-        roles.setdefault(row.user_id, []).append(row.role)
-    return [{"id": r.id, "login": r.login, "name": r.name, "department": r.department_id,
-             "roles": roles.get(r.id, []), "active": r.active}
+    scoped: dict[int, dict[str, list[str]]] = {}
+    for row in connection.execute(sa.select(grants).order_by(grants.c.role, grants.c.process)):
+        if row.process == EVERY_PROCESS:
+            roles.setdefault(row.user_id, []).append(row.role)
+        else:
+            scoped.setdefault(row.user_id, {}).setdefault(row.process, []).append(row.role)
+    return [{"id": r.id, "login": r.login, "name": r.name, "email": r.email, "department": r.department_id,
+             "roles": roles.get(r.id, []), "process_roles": scoped.get(r.id, {}), "active": r.active}
             for r in connection.execute(sa.select(users).order_by(users.c.login))]
 
 
 def add_department(connection: Any, compiled: CompiledDefinition, actor: Actor, department_id: str, title: str,
-                   parent: str | None) -> None:
+                   parent: str | None, head: str | None = None) -> None:
     require_admin(actor)
     _, _, departments = _tables(compiled)
     existing = set(connection.execute(sa.select(departments.c.id)).scalars())
@@ -127,10 +304,34 @@ def add_department(connection: Any, compiled: CompiledDefinition, actor: Actor, 
     if parent is not None and parent not in existing:
         raise InvalidValue(f"there is no department `{parent}`",
                            did_you_mean(parent, existing) or f"departments: {known_list(existing)}")
-    connection.execute(departments.insert().values(id=department_id, title=title, parent_id=parent))
+    connection.execute(departments.insert().values(id=department_id, title=title, parent_id=parent,
+                                                   head_id=_head(connection, compiled, head)))
+
+
+def _head(connection: Any, compiled: CompiledDefinition, head: str | None) -> int | None:
+    if head is None or head == "":
+        return None
+    found = user_id(connection, compiled, head)
+    if found is None:
+        raise InvalidValue(f"there is no user `{head}` to head the department", "run `smartflow user list`",
+                           field="head")
+    return found
+
+
+def set_department_head(connection: Any, compiled: CompiledDefinition, actor: Actor, department_id: str,
+                        head: str | None) -> None:
+    """Name the head of a department (None: nobody)."""
+    require_admin(actor)
+    _, _, departments = _tables(compiled)
+    _check_department(connection, departments, department_id)
+    connection.execute(departments.update().where(departments.c.id == department_id)
+                       .values(head_id=_head(connection, compiled, head)))
 
 
 def list_departments(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:
     _, _, departments = _tables(compiled)
-    return [{"id": r.id, "title": r.title, "parent": r.parent_id}
+    users, _, _ = _tables(compiled)
+    heads = dict(connection.execute(sa.select(users.c.id, users.c.login)
+                                    .where(users.c.id.in_(sa.select(departments.c.head_id)))).all())
+    return [{"id": r.id, "title": r.title, "parent": r.parent_id, "head": heads.get(r.head_id)}
             for r in connection.execute(sa.select(departments).order_by(departments.c.id))]

@@ -141,7 +141,7 @@ def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
     """Why the actor may not take one transition with item ("" when they may)."""
     reasons = []
     allowed_roles = rule.transition.roles
-    if allowed_roles is not None and not actor.is_local_admin and not (actor.roles & set(allowed_roles)):
+    if not access.may_take(actor, process, allowed_roles):
         reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
     reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
     if rule.condition is not None:

@@ -27,8 +27,7 @@ def move_targets(write: Write, compiled: CompiledProcess, item: dict[str, Any]) 
         if not access.may_move_into(actor, compiled, item, stage_id):
             continue
         candidates = rules.rules_for(item["stage"], stage_id)
-        if candidates and not actor.is_local_admin and not any(
-                rule.transition.roles is None or actor.roles & set(rule.transition.roles) for rule in candidates):
+        if candidates and not any(access.may_take(actor, compiled, rule.transition.roles) for rule in candidates):
             continue
         targets.append(stage_id)
     return targets

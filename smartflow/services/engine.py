@@ -30,13 +30,14 @@ from smartflow.errors import (
     DatabaseUnavailable,
     InvalidValue,
     NotDeployed,
+    NotFound,
     PermissionDenied,
 )
-from smartflow.runtime import auth, clock, items, people, query
-from smartflow.runtime.access import Actor, hidden_fields
+from smartflow.runtime import audit, auth, clock, codes, items, people, query
+from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.services import board, catalog, live
+from smartflow.services import admin, board, catalog, live, rights
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -194,9 +195,25 @@ class Engine:
             # a unique value or a reference taken by a concurrent change between our check and our write
             raise ConflictError(f"someone else changed the same data at the same moment: {exc.orig}",
                                 "reload and try again") from None
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+            if self._older_tables():
+                raise NotDeployed("this database's smartflow tables are older than this smartflow",
+                                  "run `smartflow apply` once: it adds the new tables and columns, keeping the data"
+                                  ) from None
+            if isinstance(exc, sa.exc.ProgrammingError):
+                raise
             raise DatabaseUnavailable(f"cannot use the database: {exc.orig}",
                                       "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
+
+    def _older_tables(self) -> bool:
+        """Whether the database was deployed by a smartflow from before per-process roles (which
+        `smartflow apply` brings up to date); asked only after an operation failed."""
+        try:
+            with self._db.connect() as connection:
+                inspector = sa.inspect(connection)
+                return inspector.has_table("sf_versions") and not inspector.has_table("sf_role_grants")
+        except sa.exc.SQLAlchemyError:
+            return False
 
     def _caller(self, connection: Any, compiled: CompiledDefinition) -> auth.Caller:
         assert self._credential is not None
@@ -346,17 +363,74 @@ class Engine:
 
     # ---- people ----------------------------------------------------------------
 
-    def add_user(self, login: str, name: str = "", roles: list[str] | tuple[str, ...] = (),
-                 department: str | None = None) -> int:
-        with self.session(True) as write:
-            return people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
-                                   department)
+    def _audit(self, write: items.Write, action: str, target: str | None, details: dict[str, Any] | None = None
+               ) -> None:
+        audit.record(write.connection, write.compiled, write.actor, self.via, action, target, details)
 
-    def users(self) -> list[dict[str, Any]]:
+    def add_user(self, login: str, name: str = "", roles: list[str] | tuple[str, ...] = (),
+                 department: str | None = None, processes: list[str] | tuple[str, ...] = (),
+                 email: str | None = None) -> int:
+        """A new user (administrators only) holding roles in processes (none named: in every process)."""
+        with self.session(True) as write:
+            new_id = people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
+                                     department, list(processes), email)
+            self._audit(write, "user.add", login, {"name": name or login, "roles": list(roles),
+                                                   "processes": list(processes) or None, "department": department,
+                                                   "email": email})
+            return new_id
+
+    def grant_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """login holds role in processes (none named: in every process); the user as `users` lists them."""
+        with self.session(True) as write:
+            if people.grant_role(write.connection, write.compiled, write.actor, login, role, list(processes)):
+                self._audit(write, "role.add", login, {"role": role, "processes": list(processes) or None})
+            return self._user(write, login)
+
+    def revoke_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """login no longer holds role in processes (none named: anywhere); the user as `users` lists them."""
+        with self.session(True) as write:
+            if people.revoke_role(write.connection, write.compiled, write.actor, login, role, list(processes)):
+                self._audit(write, "role.remove", login, {"role": role, "processes": list(processes) or None})
+            return self._user(write, login)
+
+    def set_active(self, login: str, active: bool) -> dict[str, Any]:
+        """Activate or deactivate a user: a deactivated one's sessions and tokens stop at once (401), their
+        items and history stay, and nothing assigns to or notifies them."""
+        with self.session(True) as write:
+            if people.set_active(write.connection, write.compiled, write.actor, login, active):
+                self._audit(write, "user.activate" if active else "user.deactivate", login)
+            return self._user(write, login)
+
+    def edit_user(self, login: str, **changes: Any) -> dict[str, Any]:
+        """Change name, email or department (administrators); the user as `users` lists them."""
+        with self.session(True) as write:
+            changed = people.edit_user(write.connection, write.compiled, write.actor, login, changes)
+            if changed:
+                self._audit(write, "user.edit", login, changed)
+            return self._user(write, login)
+
+    def _user(self, write: items.Write, login: str) -> dict[str, Any]:
+        return next(u for u in people.list_users(write.connection, write.compiled) if u["login"] == login)
+
+    def user(self, login: str) -> dict[str, Any]:
+        """One user as `directory` lists them (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            found = [u for u in people.list_users(write.connection, write.compiled) if u["login"] == login]
+            if not found:
+                raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+            return found[0]
+
+    def users(self, process: str | None = None) -> list[dict[str, Any]]:
         """The people of this database: id, login, name and whether active, for anyone (to assign an
-        item, or to read who did what); their roles and department too for administrators only."""
+        item, or to read who did what); their roles and department too for administrators only. With
+        process: only the active users with a right in it (whom a user picker of it offers)."""
         with self.session(False) as write:
             everyone = people.list_users(write.connection, write.compiled)
+            if process is not None:
+                compiled = items.process_of(write, process)
+                chosen = set(people.members(write.connection, write.compiled, compiled.process.id))
+                everyone = [user for user in everyone if user["id"] in chosen]
             if people.is_admin(write.actor):
                 return everyone
             return [{key: user[key] for key in PUBLIC_USER_KEYS} for user in everyone]
@@ -368,9 +442,59 @@ class Engine:
             return {"users": people.list_users(write.connection, write.compiled),
                     "departments": people.list_departments(write.connection, write.compiled)}
 
-    def add_department(self, department_id: str, title: str, parent: str | None = None) -> None:
+    def add_department(self, department_id: str, title: str, parent: str | None = None,
+                       head: str | None = None) -> None:
         with self.session(True) as write:
-            people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent)
+            people.add_department(write.connection, write.compiled, write.actor, department_id, title, parent, head)
+            self._audit(write, "department.add", department_id, {"title": title, "parent": parent, "head": head})
+
+    def set_department_head(self, department_id: str, head: str | None) -> None:
+        """Name a department's head (a login; None: nobody)."""
+        with self.session(True) as write:
+            people.set_department_head(write.connection, write.compiled, write.actor, department_id, head)
+            self._audit(write, "department.head", department_id, {"head": head})
+
+    def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
+        """Administrative changes, newest first (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return audit.entries(write.connection, write.compiled, limit, target)
+
+    def roles(self) -> list[dict[str, Any]]:
+        """The deployed roles: id and titles in every language."""
+        with self.session(False) as write:
+            return [{"id": role.id, "title": catalog.titles(role.title)} for role in write.compiled.definition.roles]
+
+    def is_admin(self) -> bool:
+        """Whether this engine's user administers the system (the administrator role in every process)."""
+        with self.session(False) as write:
+            return people.is_admin(write.actor)
+
+    def process_overview(self, process: str, lang: str | None = None) -> dict[str, Any]:
+        """A deployed process for its administrators, read-only: fields, each pipeline's stage graph,
+        triggers, the rights matrix with who holds it, and the versions deployed (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return admin.process_overview(write, items.process_of(write, process), lang)
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Deployed versions, newest first, with who deployed them and the steps each applied (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return admin.versions(write)
+
+    def access_report(self, process: str) -> dict[str, Any]:
+        """Who may do what in a process: per active user with a right there, their roles, levels per
+        action, the stages they may move into and the fields hidden from them (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return rights.process_report(write, items.process_of(write, process))
+
+    def user_access(self, login: str) -> dict[str, Any]:
+        """One user's effective rights in every process (administrators)."""
+        with self.session(False) as write:
+            people.require_admin(write.actor)
+            return rights.user_report(write, login)
 
     # ---- credentials -------------------------------------------------------------
 
@@ -391,13 +515,60 @@ class Engine:
         credential = self._credential
         keep = credential[0] if credential is not None and credential[1] == "session" else None
         with self._credentials(True) as write:
-            return auth.set_password(write.connection, write.compiled, write.actor, login, password, keep)
+            ended = auth.set_password(write.connection, write.compiled, write.actor, login, password, keep)
+            self._audit(write, "password.set", login)
+            return ended
 
     def create_token(self, login: str, expires: str | None = None) -> str:
         """A new API token for login (`expires`: 90d, 12h, 2w; None: never), shown only this once."""
         lifetime = expiry(expires)
         with self._credentials(True) as write:
-            return auth.create_token(write.connection, write.compiled, write.actor, login, lifetime)
+            secret = auth.create_token(write.connection, write.compiled, write.actor, login, lifetime)
+            self._audit(write, "token.create", login, {"expires": expires})
+            return secret
+
+    def reset_code(self, login: str) -> str:
+        """A one-time code with which login sets a new password (administrators), valid 24 hours: on
+        the board's /welcome page, or POST /api/v1/password-reset. Earlier unused codes stop working."""
+        with self._credentials(True) as write:
+            people.require_admin(write.actor)
+            code = codes.issue(write.connection, write.compiled, login)
+            self._audit(write, "password.reset", login)
+            return code
+
+    def code_holder(self, code: str) -> str:
+        """The login a one-time code belongs to, without using it; AuthenticationFailed when it is not valid."""
+        with self._credentials(False) as write:
+            return codes.holder(write.connection, write.compiled, code)
+
+    def redeem_code(self, code: str, password: str) -> str:
+        """Use a one-time code: set its user's password (it works once); their login. The code is the
+        credential: whoever this engine acts as does not matter."""
+        with self._credentials(True) as write:
+            login = codes.redeem(write.connection, write.compiled, code)
+            auth.set_password(write.connection, write.compiled, LOCAL_ADMIN, login, password)
+            audit.record(write.connection, write.compiled, Actor(None, login, login, frozenset()), self.via,
+                         "password.reset_used", login)
+            return login
+
+    def first_sign_in(self) -> tuple[str, str] | None:
+        """While no administrator (of every process) has a password: (login, a one-time code) for one
+        of them, made first (`admin`) when there is none; None once one has a password."""
+        with self._credentials(True) as write:
+            waiting, any_password = codes.admins_without_password(write.connection, write.compiled)
+            if any_password:
+                return None
+            if not waiting:
+                login = "admin"
+                while people.user_id(write.connection, write.compiled, login) is not None:
+                    login += "_"
+                people.add_user(write.connection, write.compiled, LOCAL_ADMIN, login, "Administrator",
+                                ["administrator"], None)
+                self._audit(write, "user.add", login, {"roles": ["administrator"], "first_sign_in": True})
+                waiting = [login]
+            code = codes.issue(write.connection, write.compiled, waiting[0])
+            self._audit(write, "password.first_sign_in", waiting[0])
+            return waiting[0], code
 
     def tokens(self, login: str | None = None) -> list[dict[str, Any]]:
         """API tokens without their secrets: everyone's for administrators, one's own otherwise."""
@@ -407,6 +578,7 @@ class Engine:
     def revoke_token(self, token_id: int) -> None:
         with self._credentials(True) as write:
             auth.revoke_token(write.connection, write.compiled, write.actor, token_id)
+            self._audit(write, "token.revoke", None, {"token": token_id})
 
     def authenticate(self, secret: str, kind: str = "token") -> auth.Caller:
         """Who an API token (kind "token") or a browser session (kind "session") belongs to;
@@ -440,9 +612,11 @@ class Engine:
             return hidden_fields(write.actor, items.process_of(write, process))
 
     def processes(self) -> list[dict[str, Any]]:
-        """Every deployed process in a line: id, titles, version, this user's level per action."""
+        """Every deployed process this user has a right in, in a line: id, titles, version, their level
+        per action (a process they have no right in is missing to them)."""
         with self.session(False) as write:
-            return [catalog.summary(write, compiled) for compiled in write.compiled.processes.values()]
+            return [catalog.summary(write, compiled) for compiled in write.compiled.processes.values()
+                    if visible(write.actor, compiled)]
 
     def describe(self, process_id: str | None = None) -> dict[str, Any]:
         """A deployed process as a client needs it, for this user (fields hidden from them left out);
@@ -451,7 +625,8 @@ class Engine:
             if process_id is not None:
                 return catalog.describe(write, items.process_of(write, process_id))
             return {"version": write.compiled.version,
-                    "processes": [catalog.describe(write, c) for c in write.compiled.processes.values()]}
+                    "processes": [catalog.describe(write, c) for c in write.compiled.processes.values()
+                                  if visible(write.actor, c)]}
 
     def deployed_version(self) -> int:
         """The number of the live definition version."""
@@ -500,6 +675,15 @@ class Engine:
 
         with self.session(True) as write:
             jobs_worker.retry(write, "sf_jobs" if kind == "job" else "sf_outbox", row_id)
+            self._audit(write, f"{kind}.retry", f"{kind} {row_id}")
+
+    def cancel(self, kind: str, row_id: int) -> None:
+        """Cancel a pending or failed job (kind "job") or outbox message (kind "message"): it never runs."""
+        from smartflow.automation import worker as jobs_worker
+
+        with self.session(True) as write:
+            jobs_worker.cancel(write, "sf_jobs" if kind == "job" else "sf_outbox", row_id)
+            self._audit(write, f"{kind}.cancel", f"{kind} {row_id}")
 
     def inbox(self, unread_only: bool = False, limit: int = 50, mark_read: bool = False) -> list[dict[str, Any]]:
         from smartflow.automation import worker as jobs_worker

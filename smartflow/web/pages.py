@@ -31,7 +31,8 @@ STATUS = {errors.AuthenticationFailed: 401, errors.NotFound: 404, errors.NotDepl
 
 
 FRAME_DEFAULTS: dict[str, Any] = {"view": None, "page": None, "login": None, "csrf": "", "unread": 0,
-                                  "request_path": "/", "live_after": ""}
+                                  "request_path": "/", "live_after": "", "is_admin": False, "section": None,
+                                  "done": None, "error": None}
 
 
 def render(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
@@ -50,7 +51,7 @@ def frame(found: Visitor, **context: Any) -> dict[str, Any]:
     """What every signed-in page shows around its content: the user, the unread count, the CSRF token."""
     unread = len(found.crm.inbox(unread_only=True, limit=100))
     return {"lang": found.lang, "login": found.login, "csrf": found.csrf, "unread": unread,
-            "request_path": found.path, **context}
+            "request_path": found.path, "is_admin": found.crm.is_admin(), **context}
 
 
 class PageRoute(APIRoute):
@@ -134,6 +135,43 @@ def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     return response
 
 
+@router.get("/welcome")
+def welcome_form(request: Request, code: str = "") -> Response:
+    """The first sign-in link (or a password reset code): whose it is, and a form for the new password."""
+    base: Engine = request.app.state.engine
+    lang = session.language(request)
+    try:
+        holder = base.code_holder(code) if code else None
+    except errors.AuthenticationFailed as refused:
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+    return render("welcome.html", lang=lang, code=code, holder=holder, error=None, hint=None)
+
+
+@router.post("/welcome")
+def welcome(request: Request, code: Annotated[str, Form(max_length=128)],
+            password: Annotated[str, Form(max_length=1024)], again: Annotated[str, Form(max_length=1024)]) -> Response:
+    """Use the one-time code: set the password, then sign in with it (the code works once)."""
+    base: Engine = request.app.state.engine
+    lang = session.language(request)
+    try:
+        holder = base.code_holder(code)
+        if password != again:
+            raise errors.InvalidValue(word("passwords_differ", lang), field="password")
+        login = base.redeem_code(code, password)
+        secret, caller = base.start_session(login, password)
+    except errors.AuthenticationFailed as refused:
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+    except errors.InvalidValue as refused:
+        return render("welcome.html", 422, lang=lang, code=code, holder=holder, error=str(refused), hint=refused.hint)
+    response = RedirectResponse("/", status_code=303)
+    secure = request.url.scheme == "https"
+    response.set_cookie(session.SESSION_COOKIE, secret, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                        secure=secure, path="/")
+    response.set_cookie(session.CSRF_COOKIE, caller.csrf or "", max_age=SESSION_SECONDS, httponly=False,
+                        samesite="strict", secure=secure, path="/")
+    return response
+
+
 @router.get("/lang/{code}")
 def choose_language(code: str, next: str | None = None) -> Response:
     """Remember the language (a year-long cookie) and go back."""
@@ -160,6 +198,11 @@ def inbox(request: Request) -> Response:
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:
+    """The process for the visitor: every user's name (a deactivated one's marked so, their items stay
+    theirs), and whom its user pickers offer (the active users with a right in it)."""
     people = found.crm.users()
-    return ProcessView(found.crm.describe(process), found.lang, {u["id"]: u.get("name") or u["login"] for u in people},
-                       {u["id"]: u["login"] for u in people})
+    gone = f" ({word('deactivated', found.lang)})"
+    names = {u["id"]: (u.get("name") or u["login"]) + ("" if u.get("active", True) else gone) for u in people}
+    pickable = [u["id"] for u in found.crm.users(process)]
+    return ProcessView(found.crm.describe(process), found.lang, names, {u["id"]: u["login"] for u in people},
+                       pickable)

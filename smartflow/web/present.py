@@ -26,6 +26,13 @@ class ProcessView:
     lang: str
     users: dict[int, str] = field(default_factory=dict)  # id → name
     logins: dict[int, str] = field(default_factory=dict)  # id → login (what filters name a user by)
+    pickable: list[int] = field(default_factory=list)  # whom a user picker offers: the active users with a right here
+
+    def choices(self, value: Any) -> dict[int, str]:
+        """A user picker's options: the pickable users, and whoever the field holds now (kept, even if
+        they left the process or were deactivated)."""
+        held = value if isinstance(value, list) else [value]
+        return {user_id: name for user_id, name in self.users.items() if user_id in self.pickable or user_id in held}
 
     def person(self, login: str | None) -> str:
         """A user's name for their login (history rows name people by login)."""

@@ -313,13 +313,13 @@ def test_notify_reaches_the_items_observers_and_the_holders_of_each_role_as_they
     first, second = (db.admin.create("watched", {"title": title}) for title in ("Первый", "Второй"))
     db.execute("INSERT INTO p_watched__observers (item_id, user_id) VALUES (:item, :user)", item=first, user=petrov)
     db.admin.move("watched", first, "work")
-    db.execute("DELETE FROM sf_user_roles WHERE user_id = :user", user=a3)  # a3 is no agent any more
+    db.execute("DELETE FROM sf_role_grants WHERE user_id = :user", user=a3)  # a3 is no agent any more
     db.admin.move("watched", second, "work")
     recipients = {m["payload"]["item_id"]: sorted(r for m2 in db.outbox("watched.w_tell")
                                                   if m2["payload"]["item_id"] == m["payload"]["item_id"]
                                                   for r in m2["payload"]["recipients"])
                   for m in db.outbox("watched.w_tell")}
-    db.execute("INSERT INTO sf_user_roles (user_id, role) VALUES (:user, 'agent')", user=a3)  # as it was
+    db.execute("INSERT INTO sf_role_grants (user_id, role, process) VALUES (:user, 'agent', '*')", user=a3)  # as it was
     assert recipients == {first: sorted([petrov, boss, a1, a2, a3]), second: sorted([boss, a1, a2])}
 
 

@@ -88,7 +88,7 @@ def test_a_rights_change_takes_effect_on_the_next_change(db: Db, tmp_path: Any) 
     assert _messages(db, first) == ["v1: (hidden)"]
 
     with db.raw.begin() as connection:  # the clerk joins HR: nothing is redeployed
-        connection.execute(sa.text("INSERT INTO sf_user_roles (user_id, role) VALUES (:user, 'hr')"),
+        connection.execute(sa.text("INSERT INTO sf_role_grants (user_id, role, process) VALUES (:user, 'hr', '*')"),
                            {"user": db.user_id("clerk")})
     second = db.admin.create("cvac", {"title": "Designer", "salary": 200})
     db.admin.move("cvac", second, "work")
@@ -98,7 +98,7 @@ def test_a_rights_change_takes_effect_on_the_next_change(db: Db, tmp_path: Any) 
     assert db.admin.get("cvac", second)["boss"] == db.admin.get("cvac", second)["created_by"]
 
     with db.raw.begin() as connection:  # and leaves it again
-        connection.execute(sa.text("DELETE FROM sf_user_roles WHERE user_id = :user AND role = 'hr'"),
+        connection.execute(sa.text("DELETE FROM sf_role_grants WHERE user_id = :user AND role = 'hr'"),
                            {"user": db.user_id("clerk")})
     third = db.admin.create("cvac", {"title": "Tester", "salary": 300})
     db.admin.move("cvac", third, "work")

@@ -96,7 +96,7 @@ def test_jobs_and_jobs_retry(db: Auto) -> None:
     assert (result.exit_code, result.stdout) == (0, f"job {job_id} queued again\n")
     again = invoke(db.url, "jobs", "retry", str(job_id))
     assert again.exit_code == 9
-    assert again.stderr == f"error: job {job_id} is pending; only failed or dropped ones can be retried\n"
+    assert again.stderr == f"error: job {job_id} is pending; only failed, dropped or cancelled ones can be retried\n"
     invoke(db.url, "worker", "--once", "--allow-host", "ok.example")
     assert db.admin.get("cl", item)["stage"] == "gate"
 

@@ -357,7 +357,7 @@ def test_failed_job_can_be_retried_after_the_cause_is_fixed(db: Auto) -> None:
     item = db.admin.create("wk", {"title": "Без памятки"})
     db.admin.update("wk", item, {"event": "jobfail"})
     [job] = db.jobs("wk", item)
-    with pytest.raises(InvalidValue, match=f"job {job['id']} is pending; only failed or dropped ones"):
+    with pytest.raises(InvalidValue, match=f"job {job['id']} is pending; only failed, dropped or cancelled ones"):
         db.admin.retry("job", job["id"])
     db.clock.advance(minutes=5)
     db.drain(send=FakeSender(), allow_hosts=HOSTS)

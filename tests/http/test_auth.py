@@ -33,8 +33,8 @@ def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db
     database.admin.add_user("petrov", "Пётр Петров", ["clerk"])
     database.admin.add_user("boss", "Босс", [])
     with database.raw.begin() as connection:
-        connection.execute(sa.text("INSERT INTO sf_user_roles (user_id, role) "
-                                   "SELECT id, 'administrator' FROM sf_users WHERE login = 'boss'"))
+        connection.execute(sa.text("INSERT INTO sf_role_grants (user_id, role, process) "
+                                   "SELECT id, 'administrator', '*' FROM sf_users WHERE login = 'boss'"))
     yield database
     database.close()
 

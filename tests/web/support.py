@@ -27,13 +27,17 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "board-password-1"
 DEPARTMENTS = {"supply": "Снабжение / Supply", "hr": "Отдел кадров / HR", "care": "Служба заботы / Customer care",
                "reception": "Регистратура / Reception", "therapy": "Терапия / Therapy"}
-USERS = [  # the examples' people (examples/*/demo.sh)
-    ("ivanova", "Анна Иванова", ["buyer"], "supply"), ("orlov", "Сергей Орлов", ["buyer"], "supply"),
-    ("petrov", "Пётр Петров", ["manager"], None),
-    ("smirnova", "Мария Смирнова", ["recruiter"], "hr"), ("volkova", "Елена Волкова", ["hr_head"], "hr"),
-    ("belova", "Наталья Белова", ["support"], "care"), ("gusev", "Виктор Гусев", ["manager"], None),
-    ("sokolova", "Ольга Соколова", ["registrar"], "reception"), ("lebedev", "Михаил Лебедев", ["doctor"], "therapy"),
-    ("boss", "Boss", ["administrator"], None),
+USERS = [  # the examples' people (examples/*/demo.sh): each team's roles hold in its own processes only
+    ("ivanova", "Анна Иванова", ["buyer"], "supply", ["procurement"]),
+    ("orlov", "Сергей Орлов", ["buyer"], "supply", ["procurement"]),
+    ("petrov", "Пётр Петров", ["manager"], None, ["procurement"]),
+    ("smirnova", "Мария Смирнова", ["recruiter"], "hr", ["candidate"]),
+    ("volkova", "Елена Волкова", ["hr_head"], "hr", ["candidate"]),
+    ("belova", "Наталья Белова", ["support"], "care", ["complaint"]),
+    ("gusev", "Виктор Гусев", ["manager"], None, ["complaint"]),
+    ("sokolova", "Ольга Соколова", ["registrar"], "reception", ["patient", "appointment"]),
+    ("lebedev", "Михаил Лебедев", ["doctor"], "therapy", ["patient", "appointment"]),
+    ("boss", "Boss", ["administrator"], None, []),
 ]
 SAMPLES = [("patient", "clinic/patients.csv"), ("appointment", "clinic/appointments.csv"),
            ("complaint", "complaints/complaints.csv"), ("candidate", "hr/candidates.csv"),
@@ -61,8 +65,8 @@ class Site:
         self.admin = Engine(url)
         for department, title in DEPARTMENTS.items():
             self.admin.add_department(department, title)
-        for login, name, roles, department in USERS:
-            self.admin.add_user(login, name, roles, department)
+        for login, name, roles, department, processes in USERS:
+            self.admin.add_user(login, name, roles, department, processes)
             self.admin.set_password(login, PASSWORD)
         if samples:
             for process, sample in SAMPLES:

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint, CreateTable
 
 from smartflow.compile.sql import (
+    EVERY_PROCESS,
+    LEGACY_GRANTS,
     currency_column,
     field_columns,
     item_table_name,
@@ -142,10 +144,35 @@ class CreateSystemTables(Op):
 
         if len(self.tables) == len(SYSTEM_TABLE_NAMES):
             return "create smartflow's system tables (" + ", ".join(t.removeprefix("sf_") for t in self.tables) + ")"
-        return "create smartflow's new system tables " + ", ".join(self.tables)
+        moved = (f" (users' roles move from {LEGACY_GRANTS}, if there, each held in every process)"
+                 if "sf_role_grants" in self.tables else "")
+        return "create smartflow's new system tables " + ", ".join(self.tables) + moved
 
     def execute(self, ctx: Context) -> None:
         ctx.desired.create_all(ctx.connection, tables=[ctx.desired.tables[name] for name in self.tables])
+        if "sf_role_grants" in self.tables and sa.inspect(ctx.connection).has_table(LEGACY_GRANTS):
+            # roles of a database older than per-process roles: each held in every process, as before
+            ctx.connection.execute(sa.text(f"INSERT INTO sf_role_grants (user_id, role, process) "
+                                           f"SELECT user_id, role, '{EVERY_PROCESS}' FROM {LEGACY_GRANTS}"))
+            ctx.connection.execute(sa.text(f"DROP TABLE {LEGACY_GRANTS}"))
+
+
+@dataclass(kw_only=True)
+class AddSystemColumns(Op):
+    """Columns a newer smartflow added to one of its own tables (nullable: old rows read as empty)."""
+
+    symbol: ClassVar[str] = "+"
+    table: str
+    columns: list[str]
+
+    def describe(self) -> str:
+        return f"add column(s) {', '.join(self.columns)} to smartflow's table {self.table}"
+
+    def execute(self, ctx: Context) -> None:
+        for name in self.columns:
+            column = ctx.desired.tables[self.table].c[name]
+            references = [sa.ForeignKey(fk.target_fullname, ondelete=fk.ondelete) for fk in column.foreign_keys]
+            add_column(ctx, self.table, sa.Column(name, column.type, *references, nullable=True))
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,164 @@
+"""The board's administration section on the shipped examples: only administrators open it; an
+administrator adds a buyer with the buyer role in procurement alone and later deactivates them,
+in the browser only; a deactivated user's open session is signed out on their next request; a
+password reset code works once on /welcome; the procurement page says who may move a purchase
+into `contract`. Screenshots in Russian, at 1280 px and at a phone's 390 px."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.support import PASSWORD, Site, sign_in
+
+pytestmark = pytest.mark.db
+PAGES = ("/admin/users", "/admin/users/petrov", "/admin/processes", "/admin/processes/procurement",
+         "/admin/automation", "/admin/audit")
+
+
+@contextmanager
+def client_of(site: Site, login: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+    """A browser without a browser: signed in through the form."""
+    with httpx.Client(base_url=site.base) as client:
+        answer = client.post("/login", data={"login": login, "password": password, "next": "/"})
+        assert answer.status_code == 303, answer.text
+        yield client
+
+
+@pytest.fixture
+def boss(site: Site) -> Iterator[httpx.Client]:
+    with client_of(site, "boss") as client:
+        yield client
+
+
+def test_only_administrators_open_the_administration_pages(site: Site, boss: httpx.Client) -> None:
+    with client_of(site, "petrov") as petrov:
+        assert "/admin/users" not in petrov.get("/").text
+        for path in PAGES:
+            assert petrov.get(path).status_code == 403, path
+        refused = petrov.post("/admin/users", data={"csrf": petrov.cookies["smartflow_csrf"], "login": "sneaky"})
+        assert refused.status_code == 403
+    assert 'href="/admin/users"' in boss.get("/").text
+    for path in PAGES:
+        answer = boss.get(path)
+        assert answer.status_code == 200, (path, answer.text[:500])
+    assert "sneaky" not in [u["login"] for u in site.admin.users()]
+    assert boss.post("/admin/users", data={"csrf": "wrong", "login": "sneaky"}).status_code == 403
+    assert "sneaky" not in [u["login"] for u in site.admin.users()]
+
+
+def test_the_process_page_says_who_may_move_a_purchase_into_contract(site: Site, boss: httpx.Client) -> None:
+    page = boss.get("/admin/processes/procurement").text
+    assert page.count("<svg") == 1 and "contract → delivery" in page  # the graph, and its transitions in words
+    table = page[page.index('class="items admin-table who-may"'):]
+    table = table[:table.index("</table>")]
+    rows = dict(re.findall(r'<tr data-login="([^"]+)">.*?<td class="wrap stages">([^<]*)</td>', table, re.S))
+    may_contract = sorted(login for login, stages in rows.items() if "contract" in stages.split(", "))
+    expected = sorted(u["login"] for u in site.admin.access_report("procurement")["users"]
+                      if "contract" in u["stages"])
+    assert may_contract == expected
+    assert {"ivanova", "orlov", "petrov", "boss"} <= set(may_contract)
+    assert not {"lebedev", "gusev", "smirnova"} & set(rows)  # other teams hold no role in procurement
+
+
+def test_a_deactivated_users_open_session_is_signed_out_on_the_next_request(site: Site) -> None:
+    site.admin.add_user("temp_buyer", "Временный", ["buyer"], "supply", ["procurement"])
+    site.admin.set_password("temp_buyer", PASSWORD)
+    with client_of(site, "temp_buyer") as browser:
+        assert browser.get("/processes/procurement/kanban").status_code == 200
+        assert browser.get("/api/v1/processes").status_code == 200
+        site.admin.set_active("temp_buyer", False)
+        signed_out = browser.get("/processes/procurement/kanban")
+        assert (signed_out.status_code, signed_out.headers["location"]) == (
+            303, "/login?next=/processes/procurement/kanban")
+        assert browser.get("/api/v1/processes").status_code == 401
+    with httpx.Client(base_url=site.base) as again:
+        refused = again.post("/login", data={"login": "temp_buyer", "password": PASSWORD, "next": "/"})
+        assert refused.status_code == 401
+
+
+def test_a_reset_code_from_the_users_page_works_once_on_welcome(site: Site, boss: httpx.Client) -> None:
+    page = boss.post("/admin/users/orlov/reset", data={"csrf": boss.cookies["smartflow_csrf"]})
+    assert page.status_code == 200
+    found = re.search(r'<code class="reset-code">(sfr_[\w-]+)</code>', page.text)
+    assert found
+    code = found.group(1)
+    with httpx.Client(base_url=site.base) as visitor:
+        form = visitor.get("/welcome", params={"code": code})
+        assert form.status_code == 200 and "orlov" in form.text and 'name="password"' in form.text
+        differ = visitor.post("/welcome", data={"code": code, "password": "orlov-new-pass", "again": "other-pass-1"})
+        assert differ.status_code == 422
+        done = visitor.post("/welcome", data={"code": code, "password": "orlov-new-pass", "again": "orlov-new-pass"})
+        assert (done.status_code, done.headers["location"]) == (303, "/")
+        assert visitor.get("/").status_code == 200  # signed in as orlov
+        assert visitor.get("/api/v1/session").json()["login"] == "orlov"
+    with httpx.Client(base_url=site.base) as other:
+        used = other.post("/welcome", data={"code": code, "password": "stolen-pass-1", "again": "stolen-pass-1"})
+        assert used.status_code == 401
+        assert other.get("/welcome", params={"code": code}).status_code == 401
+    site.admin.set_password("orlov", PASSWORD)  # as the other tests expect
+    assert site.admin.audit_log(3, "orlov")[1]["action"] == "password.reset_used"
+
+
+def test_a_deactivated_persons_items_stay_and_name_them_as_deactivated(site: Site, boss: httpx.Client) -> None:
+    item_id = site.as_user("ivanova").create("procurement", {"title": "Picker probe"})
+    site.admin.add_user("gone_buyer", "Уволенный Закупщик", ["buyer"], "supply", ["procurement"])
+    site.as_user("ivanova").update("procurement", item_id, {"assigned_to": "gone_buyer"})
+    site.admin.set_active("gone_buyer", False)
+    card = boss.get(f"/processes/procurement/items/{item_id}").text
+    assert "Уволенный Закупщик (deactivated)" in card
+    listed = boss.get("/processes/procurement/items", params={"search": "Picker probe"}).text
+    assert "Picker probe" in listed
+    assert site.admin.get("procurement", item_id)["assigned_to"] == site.admin.user("gone_buyer")["id"]
+
+
+def test_an_administrator_adds_a_buyer_in_the_browser_and_later_deactivates_them(site: Site, browser: Any,
+                                                                                  shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    page = context.new_page()
+    page.goto(f"{site.base}/lang/ru?next=/")
+    sign_in(page, site, "boss", "/admin/users")
+    form = page.locator("form[action='/admin/users']")
+    form.locator("input[name=login]").fill("novikova")
+    form.locator("input[name=name]").fill("Ирина Новикова")
+    form.locator("input[name=email]").fill("novikova@example.ru")
+    form.locator("select[name=department]").select_option("supply")
+    form.locator("select[name=role]").select_option("buyer")
+    form.locator("input[name=process][value=procurement]").check()
+    page.screenshot(path=str(shots / "admin-users.png"), full_page=True)
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/admin/users/novikova?done=user_added")
+    assert page.locator(".grants li").all_inner_texts()[0].startswith("buyer")
+    page.screenshot(path=str(shots / "admin-user.png"), full_page=True)
+    user = site.admin.user("novikova")
+    assert (user["roles"], user["process_roles"], user["department"]) == ([], {"procurement": ["buyer"]}, "supply")
+    assert [p["id"] for p in site.as_user("novikova").processes()] == ["procurement"]
+
+    page.goto(f"{site.base}/admin/processes/procurement")
+    assert page.locator("svg.stage-graph").count() == 1
+    assert page.locator("table.who-may tr[data-login=novikova] td.stages").inner_text().count("contract") == 1
+    page.screenshot(path=str(shots / "admin-process.png"), full_page=True)
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ru-RU")
+    small = phone.new_page()
+    small.goto(f"{site.base}/lang/ru?next=/")
+    sign_in(small, site, "boss", "/admin/users/novikova")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    small.screenshot(path=str(shots / "admin-user-phone.png"), full_page=True)
+    phone.close()
+
+    page.goto(f"{site.base}/admin/users/novikova")
+    page.locator("form[action='/admin/users/novikova/active'] button").click()
+    page.wait_for_url("**/admin/users/novikova?done=deactivated")
+    assert page.locator("h1 .chip.off").count() == 1
+    assert site.admin.user("novikova")["active"] is False
+    page.goto(f"{site.base}/admin/audit")
+    assert page.locator("table.audit tbody tr").first.inner_text().count("user.deactivate") == 1
+    page.screenshot(path=str(shots / "admin-audit.png"), full_page=True)
+    context.close()
