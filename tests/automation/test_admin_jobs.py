@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from smartflow.http.app import create_app
 from tests.automation.support import ROLES, Auto, Clock, process
 from tests.runtime.support import invoke, module_url
+from tests.web.support import post_sign_in
 
 __all__ = ["module_url"]
 
@@ -101,13 +102,11 @@ def _csrf(client: TestClient) -> str:
 
 def test_the_automation_page_shows_the_error_and_retries_with_a_form(db: Auto) -> None:
     item, job = _failed_job(db)
-    with TestClient(create_app(engine=db.admin)) as board:
-        assert board.post("/login", data={"login": "agent1", "password": PASSWORD},
-                          follow_redirects=False).status_code == 303
+    with TestClient(create_app(engine=db.admin), follow_redirects=False) as board:
+        assert post_sign_in(board, "agent1", PASSWORD).status_code == 303
         assert board.get("/admin/automation").status_code == 403  # not an administrator
         board.cookies.clear()
-        assert board.post("/login", data={"login": "boss", "password": PASSWORD},
-                          follow_redirects=False).status_code == 303
+        assert post_sign_in(board, "boss", PASSWORD).status_code == 303
         page = board.get("/admin/automation", params={"status": "failed"})
         assert page.status_code == 200
         row = re.search(rf'<tr data-job="{job}".*?</tr>', page.text, re.S)

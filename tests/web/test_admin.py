@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.support import PASSWORD, Site, sign_in
+from tests.web.support import PASSWORD, Site, post_sign_in, sign_in
 
 pytestmark = pytest.mark.db
 PAGES = ("/admin/users", "/admin/users/petrov", "/admin/processes", "/admin/processes/procurement",
@@ -26,7 +26,7 @@ PAGES = ("/admin/users", "/admin/users/petrov", "/admin/processes", "/admin/proc
 def client_of(site: Site, login: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
     """A browser without a browser: signed in through the form."""
     with httpx.Client(base_url=site.base) as client:
-        answer = client.post("/login", data={"login": login, "password": password, "next": "/"})
+        answer = post_sign_in(client, login, password)
         assert answer.status_code == 303, answer.text
         yield client
 
@@ -79,7 +79,7 @@ def test_a_deactivated_users_open_session_is_signed_out_on_the_next_request(site
             303, "/login?next=/processes/procurement/kanban")
         assert browser.get("/api/v1/processes").status_code == 401
     with httpx.Client(base_url=site.base) as again:
-        refused = again.post("/login", data={"login": "temp_buyer", "password": PASSWORD, "next": "/"})
+        refused = post_sign_in(again, "temp_buyer")
         assert refused.status_code == 401
 
 

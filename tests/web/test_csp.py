@@ -42,7 +42,8 @@ def test_the_main_pages_run_without_a_csp_violation(site: Site, page: Any) -> No
     item_id = site.admin.list("procurement", limit=1)[0]["id"]
     for path in ("/", "/inbox", "/processes/procurement/kanban", "/processes/candidate/kanban",
                  "/processes/procurement/items", f"/processes/procurement/items/{item_id}",
-                 "/processes/procurement/items/new"):
+                 "/processes/procurement/items/new", "/admin", "/admin/users", "/admin/users/ivanova",
+                 "/admin/processes", "/admin/processes/procurement", "/admin/automation", "/admin/audit"):
         page.goto(site.base + path)
         page.wait_for_load_state("networkidle")
         assert page.locator("main").count() == 1, path
