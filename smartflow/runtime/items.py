@@ -857,9 +857,12 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
                             "someone may have moved it first; reload it")
     problems = move_problems(process, item, write.actor, stage, pipeline)
     if problems:
-        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{item['stage']}` to `{stage}`: "
+        across = pipeline is not None and pipeline != item["pipeline"]  # name the pipelines of a move between them
+        source = f"{item['pipeline']}.{item['stage']}" if across else item["stage"]
+        target_name = f"{pipeline}.{stage}" if across else stage
+        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{source}` to `{target_name}`: "
                                    + "; ".join(problems), problems, f"see `smartflow item explain {process_id} "
-                                   f"{item_id} --to {stage}`")
+                                   f"{item_id} --to {stage}{f' --pipeline {pipeline}' if across else ''}`")
     target_pipeline = pipeline or item["pipeline"]
     target = process.pipelines[target_pipeline].pipeline.stage(stage)
     assert target is not None
