@@ -55,8 +55,10 @@ class PipelineRules:
         # the pipelines that declare ways in: their items enter only by those
         self.entered_from = frozenset(other for other, _ in self.entries)
         sources: dict[str, list[str]] = {}
+        self.onward: dict[str, list[str]] = {}  # stage → the stages its transitions lead to
         for source, target in pipeline.moves():
             sources.setdefault(target, []).append(source)
+            self.onward.setdefault(source, []).append(target)
         self.machine = Machine(
             model=None, states=self.stage_ids, initial=self.stage_ids[0], auto_transitions=False,
             transitions=[{"trigger": f"to_{target}", "source": found, "dest": target}

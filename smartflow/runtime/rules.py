@@ -148,9 +148,7 @@ def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor)
     if target == first:
         return []
     made = {"assigned_to": actor.id, **item, "created_by": actor.id, "updated_by": actor.id}
-    onward: dict[str, list[str]] = {}
-    for source, to in rules.pipeline.moves():
-        onward.setdefault(source, []).append(to)
+    onward = rules.onward
     reached, frontier = {first}, [first]
     blocked: dict[tuple[str, str], list[str]] = {}
     while frontier and target not in reached:

@@ -66,6 +66,8 @@ CANDIDATE: dict[str, Any] = {
             "transitions": [{"from": "draft", "to": "check"}, {"from": "check", "to": "won", "roles": ["senior"]},
                             {"from": "*", "to": "dropped"}]},
     },
+    "triggers": [{"id": "fast_track", "on": "field_changed", "field": "score", "to": 99,
+                  "do": [{"move": {"stage": "internship", "pipeline": "internship"}}]}],
     "permissions": {"worker": "all", "senior": "all",
                     "viewer": {"read": "all", "create": "all", "move": "all", "hidden_fields": ["secret_note"]},
                     "own": {"read": "all", "create": "all", "update": "own", "move": "own"}},
@@ -235,6 +237,16 @@ def test_a_role_on_the_way_is_held_for_a_create(db: Db) -> None:
     made = db.as_user("boris").create("candidate", {"title": "Можно", "score": 1}, pipeline="senior_only",
                                       stage="won")
     assert where(db, made)[:2] == ("senior_only", "won")
+
+
+def test_automation_moves_into_another_pipeline_by_the_same_rule(db: Db) -> None:
+    """The `fast_track` trigger (the administrator's rights) tries to jump a new candidate into the middle
+    of the internship: refused, and so is the change that fired it."""
+    item = new_candidate(db)
+    before = where(db, item)
+    with pytest.raises(Exception, match=r"no transition leads from `hiring\.new` to `internship`"):
+        db.as_user("anna").update("candidate", item, {"score": 99})
+    assert where(db, item) == before and db.row("candidate", item)["score"] is None  # type: ignore[index]
 
 
 def test_import_and_automation_create_through_the_same_rule(db: Db, tmp_path: Path) -> None:
