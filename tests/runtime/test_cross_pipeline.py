@@ -89,6 +89,14 @@ PURCHASE: dict[str, Any] = {
                                           "fields": {"estimate": "5", "contract": "K-2"}}}]}],
     "permissions": {"worker": "all", "senior": "all"},
 }
+MEMO: dict[str, Any] = {
+    "kind": "Process", "id": "memo", "title": {"ru": "Записка", "en": "Memo"},
+    "fields": {"code": {"type": "string", "required": True}},
+    "pipelines": {"main": {"title": "Main", "default": True, "stages": {
+        "open": {"title": "Open"}, "done": {"title": "Done", "semantic": "success"},
+        "dropped": {"title": "Dropped", "semantic": "failure"}}}},
+    "permissions": {"worker": "all", "viewer": {"read": "all", "create": "all", "hidden_fields": ["code"]}},
+}
 USERS = {"anna": ["worker"], "boris": ["senior"], "vera": ["senior"], "peek": ["viewer"], "olga": ["own"],
          "author": ["worker"]}
 DELIVERY = {"title": "Щебень", "estimate": "10", "contract": "K-1"}
@@ -96,7 +104,7 @@ DELIVERY = {"title": "Щебень", "estimate": "10", "contract": "K-1"}
 
 @pytest.fixture(scope="module")
 def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
-    database = Db(module_url, tmp_path_factory.mktemp("defs"), ROLES, CANDIDATE, PURCHASE)
+    database = Db(module_url, tmp_path_factory.mktemp("defs"), ROLES, CANDIDATE, PURCHASE, MEMO)
     for login, roles in USERS.items():
         database.admin.add_user(login, login.title(), roles)
     yield database
@@ -207,6 +215,16 @@ def test_a_refusal_never_names_a_field_the_user_may_not_see(db: Db) -> None:
         peek.create("candidate", {"title": "Скрытый"}, pipeline="internship", stage="gated")
     assert str(created.value) == "stage `gated` requires a field you may not see"
     assert created.value.field is None
+
+
+def test_a_required_field_the_creator_may_not_see_is_not_named(db: Db, client: TestClient) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        db.as_user("peek").create("memo", {"title": "Записка"})
+    assert (str(refused.value), refused.value.field) == ("a field you may not see is required, and it is empty", None)
+    answer = call(db, client, "peek", "POST", "memo/items", json={"title": "Записка"})
+    assert answer.status_code == 422 and "code" not in answer.json().get("field", "") and "`code`" not in answer.text
+    with pytest.raises(InvalidValue, match=r"^field `code` is required$"):  # named to whoever may see it
+        db.as_user("anna").create("memo", {"title": "Записка"})
 
 
 # ---- creating into a later stage -------------------------------------------------------------
