@@ -89,6 +89,13 @@ def pipeline_graph(process: Process, pipeline_id: str | None = None, lang: str |
         label += [f"when {transition.when}"] if transition.when else []
         label.append("roles: " + (", ".join(movers(process, transition)) or "none"))
         for source in transition.sources or (ANY,):
+            if "." in source:  # a stage of another pipeline (`pipeline.stage`): drawn as a node of its own
+                other = process.pipeline(source.split(".", 1)[0])
+                stage = other.stage(source.split(".", 1)[1]) if other is not None else None
+                node = Node(source, f"{other.title.get(lang)} · {stage.title.get(lang)}", stage.semantic) \
+                    if other is not None and stage is not None else Node(source, source, "process")
+                if all(known.id != source for known, _ in nodes):
+                    nodes.append((node, ""))
             edges.append((Edge(source, transition.target, tuple(label)), ""))
     return Graph(f"{process.title.get(lang)} · {pipeline.title.get(lang)}", pipeline.stages[0].id, nodes, edges,
                  pipeline.transitions is None)
@@ -146,7 +153,8 @@ def _mermaid_text(text: str) -> str:
 
 
 def _node_id(stage_id: str) -> str:
-    return "any_" if stage_id == ANY else f"s_{stage_id}"  # a prefix: `end` and friends are Mermaid words
+    # a prefix: `end` and friends are Mermaid words; `pipeline.stage` as `s_pipeline__stage` (ids hold no `__`)
+    return "any_" if stage_id == ANY else f"s_{stage_id.replace('.', '__')}"
 
 
 def mermaid(graph: Graph) -> str:

@@ -126,7 +126,9 @@ class Stage:
 
 @dataclass(frozen=True)
 class Transition:
-    """An allowed move; sources is None for "*" (from any stage)."""
+    """An allowed move; sources is None for "*" (from any stage of its pipeline). A source written
+    `pipeline.stage` names a stage of another pipeline of the process: the transition takes items
+    from there into this pipeline (a cross-pipeline move)."""
 
     sources: tuple[str, ...] | None
     target: str
@@ -138,6 +140,17 @@ class Transition:
 
     def starts_from(self, stage_id: str) -> bool:
         return self.sources is None or stage_id in self.sources
+
+    def local_sources(self, stage_ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The stages of its own pipeline the transition starts from (all of them for "*")."""
+        if self.sources is None:
+            return tuple(stage_ids)
+        return tuple(s for s in self.sources if "." not in s)
+
+    @property
+    def foreign_sources(self) -> tuple[tuple[str, str], ...]:
+        """(pipeline, stage) of each stage of another pipeline the transition starts from."""
+        return tuple((s.split(".", 1)[0], s.split(".", 1)[1]) for s in self.sources or () if "." in s)
 
 
 @dataclass(frozen=True)
@@ -153,13 +166,13 @@ class Pipeline:
         return next((s for s in self.stages if s.id == stage_id), None)
 
     def moves(self) -> list[tuple[str, str]]:
-        """Every (from, to) pair this pipeline allows."""
+        """Every (from, to) pair of its own stages this pipeline allows."""
         ids = [s.id for s in self.stages]
         if self.transitions is None:
             return [(a, b) for a in ids for b in ids if a != b]
         pairs: list[tuple[str, str]] = []
         for transition in self.transitions:
-            for source in transition.sources or ids:
+            for source in transition.local_sources(ids):
                 if source != transition.target and (source, transition.target) not in pairs:
                     pairs.append((source, transition.target))
         return pairs

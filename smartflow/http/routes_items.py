@@ -138,7 +138,8 @@ def restore_item(process: str, item_id: ItemId, crm: Crm) -> Response:
 @router.post("/processes/{process}/items/{item_id}/move", tags=["items"])
 def move_item(process: str, item_id: ItemId, crm: Crm, move: Move,
               if_match: Annotated[str | None, Header()] = None) -> Response:
-    """Move to a stage (and pipeline); refused → 409 with every reason `explain` gives."""
+    """Move to a stage (and pipeline); refused by the move's rules → 409 with every reason `explain` gives;
+    by a caller whose `move` level does not reach the item → 403."""
     expected = _version(if_match)
     try:
         crm.move(process, item_id, move.stage, pipeline=move.pipeline, expected_version=expected)

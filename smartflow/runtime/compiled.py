@@ -31,7 +31,7 @@ class Rule:
 
 
 class PipelineRules:
-    """The compiled state machine of one pipeline."""
+    """The compiled state machine of one pipeline, and the ways into it from other pipelines."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         from transitions import Machine
@@ -40,16 +40,25 @@ class PipelineRules:
 
         self.pipeline = pipeline
         self.stage_ids = [s.id for s in pipeline.stages]
+        self.first = self.stage_ids[0]
         self.rules: dict[tuple[str, str], list[Rule]] = {}
+        # cross-pipeline transitions: (pipeline, stage) left → stage of this pipeline entered → rules
+        self.entries: dict[tuple[str, str], dict[str, list[Rule]]] = {}
         env = environment()
         for transition in pipeline.transitions or ():
             condition = env.compile_expression(transition.when) if transition.when else None
-            for source in transition.sources or self.stage_ids:
+            for source in transition.local_sources(self.stage_ids):
                 if source != transition.target:
                     self.rules.setdefault((source, transition.target), []).append(Rule(transition, condition))
+            for other in transition.foreign_sources:
+                self.entries.setdefault(other, {}).setdefault(transition.target, []).append(Rule(transition, condition))
+        # the pipelines that declare ways in: their items enter only by those
+        self.entered_from = frozenset(other for other, _ in self.entries)
         sources: dict[str, list[str]] = {}
+        self.onward: dict[str, list[str]] = {}  # stage → the stages its transitions lead to
         for source, target in pipeline.moves():
             sources.setdefault(target, []).append(source)
+            self.onward.setdefault(source, []).append(target)
         self.machine = Machine(
             model=None, states=self.stage_ids, initial=self.stage_ids[0], auto_transitions=False,
             transitions=[{"trigger": f"to_{target}", "source": found, "dest": target}
@@ -63,6 +72,15 @@ class PipelineRules:
     def rules_for(self, source: str, target: str) -> list[Rule]:
         """The transitions behind a move; empty when the pipeline lists none (any move allowed)."""
         return self.rules.get((source, target), [])
+
+    def ways_in(self, pipeline_id: str, stage_id: str) -> dict[str, list[Rule]]:
+        """The stages an item in stage_id of another pipeline may enter this pipeline at, each with the
+        transitions that lead there (none: no transition's rules, as for the first stage). A pipeline
+        that declares transitions from pipeline_id (`from: pipeline.stage`) is entered only by those;
+        otherwise an item enters at the first stage."""
+        if pipeline_id in self.entered_from:
+            return self.entries.get((pipeline_id, stage_id), {})
+        return {self.first: []}
 
 
 @dataclass

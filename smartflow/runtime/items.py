@@ -28,7 +28,7 @@ from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, buil
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
 from smartflow.runtime.people import user_id
-from smartflow.runtime.rules import entry_problems
+from smartflow.runtime.rules import entry_problems, named_fields, right_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
 SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_by",
@@ -461,9 +461,13 @@ def _defaults(process: CompiledProcess, given: dict[str, Any], shape: _Shape | N
     return out
 
 
-def _check_required(process: CompiledProcess, item: dict[str, Any], shape: _Shape | None = None) -> None:
+def _check_required(process: CompiledProcess, item: dict[str, Any], shape: _Shape | None = None,
+                    actor: Actor | None = None) -> None:
     for field in (shape or _shape(process)).required:
         if fields.is_empty(item.get(field.id)):
+            if actor is not None and field.id in access.hidden_fields(actor, process):  # counted, never named
+                raise InvalidValue("a field you may not see is required, and it is empty",
+                                   "ask someone who may see it to create the item")
             raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
                                field=field.id)
 
@@ -647,20 +651,24 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     item = {**defaults, **prepared}
     if "title" not in item:
         raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
-    _check_required(process, item, shape)
-    placed = {**item, "pipeline": chosen.id, "stage": stage_id}  # what the conditions read
+    _check_required(process, item, shape, write.actor)
+    # what the conditions read: the item as it would be created, where it would be put
+    placed = {"assigned_to": write.actor.id, **item, "pipeline": chosen.id, "stage": stage_id}
     fieldrules.check_create(process, placed, write.actor, filled)
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
     if empty:
-        raise InvalidValue(f"stage `{stage_id}` requires {', '.join(f'`{f}`' for f in empty)}",
-                           "fill them, or create the item in an earlier stage", field=empty[0])
+        hidden = access.hidden_fields(write.actor, process)
+        raise InvalidValue(f"stage `{stage_id}` requires {named_fields(process, write.actor, empty)}",
+                           "fill them, or create the item in an earlier stage",
+                           field=empty[0] if empty[0] not in hidden else None)
     if stage_id != chosen.stages[0].id:
         refused = entry_problems(process, placed, write.actor)
         if refused:
             raise TransitionNotAllowed(f"{process_id} items cannot be put into stage `{stage_id}`: "
                                        + "; ".join(refused), refused,
-                                       "create the item in an earlier stage and move it, or fill what the "
-                                       "condition needs")
+                                       f"an item created in a later stage is held to the transitions from "
+                                       f"`{chosen.stages[0].id}` to it, taken by you: create it in an earlier stage "
+                                       "and let someone who may take them move it, or fill what a condition needs")
     if unique:
         check_unique(write, process, item, None)
     system = {"pipeline": chosen.id, "stage": stage_id, "created_by": write.actor.id, "created_at": write.now,
@@ -807,14 +815,16 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     if not changes:
         return {}
     after = {**item, **prepared}
-    _check_required(process, after)
+    _check_required(process, after, actor=write.actor)
     fieldrules.check_update(process, item, after, write.actor, set(changes))
     pipeline = process.process.pipeline(item["pipeline"])
     stage = pipeline.stage(item["stage"]) if pipeline is not None else None
     assert stage is not None
     emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
     if emptied:
-        raise InvalidValue(f"stage `{stage.id}` requires `{emptied[0]}`; it cannot be emptied here", field=emptied[0])
+        hidden = access.hidden_fields(write.actor, process)
+        raise InvalidValue(f"stage `{stage.id}` requires {named_fields(process, write.actor, emptied[:1])}; "
+                           "it cannot be emptied here", field=emptied[0] if emptied[0] not in hidden else None)
     check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
     # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
     returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
@@ -832,6 +842,10 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     """Move to a stage (of another pipeline with pipeline=); every rule must hold."""
     process = process_of(write, process_id)
     item = fetch(write, process, item_id, "read", lock=True)
+    denied = right_problems(process, item, write.actor)
+    if denied:  # no right to move this item at all (403); the rules of a move refuse it below (409)
+        raise PermissionDenied(f"you may not move {process_id} {item_id}: {denied[0]}",
+                               f"your roles allow `move: {access.level(write.actor, process, 'move')}`")
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     if pipeline is not None and process.process.pipeline(pipeline) is None:
@@ -843,9 +857,12 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
                             "someone may have moved it first; reload it")
     problems = move_problems(process, item, write.actor, stage, pipeline)
     if problems:
-        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{item['stage']}` to `{stage}`: "
+        across = pipeline is not None and pipeline != item["pipeline"]  # name the pipelines of a move between them
+        source = f"{item['pipeline']}.{item['stage']}" if across else item["stage"]
+        target_name = f"{pipeline}.{stage}" if across else stage
+        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{source}` to `{target_name}`: "
                                    + "; ".join(problems), problems, f"see `smartflow item explain {process_id} "
-                                   f"{item_id} --to {stage}`")
+                                   f"{item_id} --to {stage}{f' --pipeline {pipeline}' if across else ''}`")
     target_pipeline = pipeline or item["pipeline"]
     target = process.pipelines[target_pipeline].pipeline.stage(stage)
     assert target is not None

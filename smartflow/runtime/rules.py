@@ -63,7 +63,9 @@ def _literal(value: Any) -> str:
 
 def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target_stage: str,
                   target_pipeline: str | None = None) -> list[str]:
-    """Every reason the actor may not move item into target_stage (empty when allowed)."""
+    """Every reason the actor may not move item into target_stage (of target_pipeline when given): the
+    rights, the transition (in the item's pipeline, or into another pipeline: `ways_in`) with its
+    roles, `forbid_self` and condition, and the stage's required fields. Empty when allowed."""
     pipeline_id = target_pipeline or item["pipeline"]
     rules = process.pipelines[pipeline_id]
     problems: list[str] = []
@@ -72,29 +74,40 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
     changing_pipeline = pipeline_id != item["pipeline"]
     if not changing_pipeline and target_stage == item["stage"]:
         return [f"the item is already in stage `{target_stage}`"]
-    if access.level(actor, process, "move") == "none":
-        problems.append("your roles do not allow moving items of this process")
-    elif not access.reaches(actor, process, "move", item):
-        reach = access.level(actor, process, "move")
-        problems.append(f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one")
+    problems.extend(right_problems(process, item, actor))
     if not access.stage_allowed(actor, process, target_stage):
         problems.append(f"your roles may not move items into stage `{target_stage}`")
     elif not problems and not access.may_move_into(actor, process, item, target_stage):
         problems.append(f"none of your roles both reaches this item and may move items into stage `{target_stage}`")
-    if not changing_pipeline:
-        problems.extend(_transition_problems(process, item, actor, target_stage))
+    problems.extend(_transition_problems(process, item, actor, target_stage, pipeline_id))
     stage = rules.pipeline.stage(target_stage)
     assert stage is not None
     empty = [f for f in stage.required if is_empty(item.get(f))]
     if empty:
-        hidden = access.hidden_fields(actor, process)
-        named = [f"`{f}`" for f in empty if f not in hidden]
-        unseen = len(empty) - len(named)  # a field hidden from the user is counted, never named
-        if unseen:
-            named.append("a field you may not see" if unseen == 1 else f"{unseen} fields you may not see")
-        problems.append(f"stage `{target_stage}` requires {', '.join(named)}, "
+        problems.append(f"stage `{target_stage}` requires {named_fields(process, actor, empty)}, "
                         f"which {'is' if len(empty) == 1 else 'are'} empty")
     return problems
+
+
+def right_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
+    """Why the actor may not move this item at all, whatever the stage (empty when their `move` level
+    reaches it): a refusal of rights (403), where the other reasons of a move are rules (409)."""
+    if access.level(actor, process, "move") == "none":
+        return ["your roles do not allow moving items of this process"]
+    if not access.reaches(actor, process, "move", item):
+        reach = access.level(actor, process, "move")
+        return [f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one"]
+    return []
+
+
+def named_fields(process: CompiledProcess, actor: Actor, field_ids: list[str] | tuple[str, ...]) -> str:
+    """Fields as a refusal names them: `a`, `b`; one the actor may not see is counted, never named."""
+    hidden = access.hidden_fields(actor, process)
+    named = [f"`{f}`" for f in field_ids if f not in hidden]
+    unseen = len(field_ids) - len(named)
+    if unseen:
+        named.append("a field you may not see" if unseen == 1 else f"{unseen} fields you may not see")
+    return ", ".join(named)
 
 
 def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
@@ -118,23 +131,71 @@ def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
 
 
 def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
-    """Every reason a new item may not be put straight into its stage (empty when allowed): as for a
-    move, a transition must lead into the stage that the actor may take and whose condition holds for
-    the item (as it would be created). A pipeline that lists no transitions allows every stage."""
+    """Every reason a new item may not be put straight into its stage, a stage other than its
+    pipeline's first (empty when allowed).
+
+    Such a create is governed as the moves that would bring the item there from the first stage,
+    taken by the creator with the values given: some way of declared transitions must lead from the
+    first stage to the stage, each of whose steps the creator may take — their roles, their
+    conditions (on the item as it would be created, in the stage the step leaves), their
+    `forbid_self` (the creator is the item's `created_by`, `updated_by`, `moved_by` and, unless
+    another user is given, `assigned_to`) and the creator's right to move items into the stage the
+    step enters. A pipeline that lists no transitions allows every step. The fields a stage
+    requires are the create's to check, for the stage the item is put into only: a stage on the way
+    requires its fields only while an item is in it."""
     rules = process.pipelines[item["pipeline"]]
-    target = item["stage"]
-    if rules.pipeline.transitions is None:
+    target, first = item["stage"], rules.first
+    if target == first:
         return []
-    into = list({id(rule.transition): rule for (_, to), found in rules.rules.items() if to == target
-                 for rule in found}.values())
-    if not into:
-        return [f"no transition leads into `{target}` in pipeline `{rules.pipeline.id}`"]
-    failures = [reasons for rule in into if (reasons := _rule_problems(process, item, actor, rule))]
-    if len(failures) < len(into):
+    made = {"assigned_to": actor.id, **item, "created_by": actor.id, "updated_by": actor.id}
+    onward = rules.onward
+    reached, frontier = {first}, [first]
+    blocked: dict[tuple[str, str], list[str]] = {}
+    while frontier and target not in reached:
+        source = frontier.pop(0)
+        at = {**made, "stage": source, "moved_by": None if source == first else actor.id}
+        for to in onward.get(source, ()):
+            if to in reached:
+                continue
+            reasons = _step_problems(process, at, actor, to)
+            if reasons:
+                blocked[(source, to)] = reasons
+                continue
+            reached.add(to)
+            frontier.append(to)
+    if target in reached:
         return []
-    if len(failures) == 1:
-        return [f"the transition into `{target}`: {failures[0]}"]
-    return [f"no transition into `{target}` may be taken: " + " | ".join(failures)]
+    leads = _leading_to(onward, target)
+    found = [reason for (source, to), reasons in blocked.items() if to not in reached and to in leads
+             for reason in reasons]
+    if not found:
+        return [f"no way of transitions leads from the first stage `{first}` to `{target}` in pipeline "
+                f"`{rules.pipeline.id}`"]
+    return list(dict.fromkeys(found))
+
+
+def _step_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
+    """Why the actor may not take one step of a create's way (the item in the stage the step leaves)."""
+    problems = []
+    if not access.may_move_into(actor, process, item, target):
+        problems.append(f"your roles may not move items into stage `{target}`")
+    problems.extend(_transition_problems(process, item, actor, target, item["pipeline"]))
+    return problems
+
+
+def _leading_to(onward: dict[str, list[str]], target: str) -> set[str]:
+    """The stages from which some way of transitions leads to target (target included)."""
+    back: dict[str, set[str]] = {}
+    for source, targets in onward.items():
+        for to in targets:
+            back.setdefault(to, set()).add(source)
+    found, frontier = {target}, [target]
+    while frontier:
+        for source in back.get(frontier.pop(), ()):
+            if source not in found:
+                found.add(source)
+                frontier.append(source)
+    return found
 
 
 def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, rule: Any) -> str:
@@ -158,14 +219,33 @@ def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
     return "; ".join(reasons)
 
 
-def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
-    rules = process.pipelines[item["pipeline"]]
+def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str,
+                         pipeline_id: str) -> list[str]:
+    """Why the transition from the item's stage to target (of pipeline_id) may not be taken: none leads
+    there, or none of those that do may be taken by the actor with this item."""
     source = item["stage"]
-    if not rules.allowed(source, target):
-        onward = sorted({t for s, t in rules.pipeline.moves() if s == source})
-        return [f"no transition leads from `{source}` to `{target}` in pipeline `{rules.pipeline.id}` "
-                f"(from `{source}` items may go to: {known_list(onward, 20)})"]
-    candidates = rules.rules_for(source, target)
+    if pipeline_id == item["pipeline"]:
+        rules = process.pipelines[pipeline_id]
+        if not rules.allowed(source, target):
+            onward = sorted({t for s, t in rules.pipeline.moves() if s == source})
+            return [f"no transition leads from `{source}` to `{target}` in pipeline `{rules.pipeline.id}` "
+                    f"(from `{source}` items may go to: {known_list(onward, 20)})"]
+        candidates = rules.rules_for(source, target)
+        label = f"`{source}` → `{target}`"
+    else:
+        rules = process.pipelines[pipeline_id]
+        ways = rules.ways_in(item["pipeline"], source)
+        if target not in ways:
+            origin = f"{item['pipeline']}.{source}"
+            if item["pipeline"] not in rules.entered_from:
+                return [f"pipeline `{pipeline_id}` declares no transition from pipeline `{item['pipeline']}`: its "
+                        f"items enter it at its first stage `{rules.first}`"]
+            into = (f"from `{origin}` items may enter it at: {known_list(sorted(ways), 20)}" if ways else
+                    f"it takes items of `{item['pipeline']}` only from: "
+                    + known_list(sorted({s for p, s in rules.entries if p == item["pipeline"]}), 20))
+            return [f"no transition leads from `{origin}` to `{target}` in pipeline `{pipeline_id}` ({into})"]
+        candidates = ways[target]
+        label = f"`{item['pipeline']}.{source}` → `{pipeline_id}.{target}`"
     if not candidates:
         return []
     failures: list[str] = []
@@ -175,5 +255,5 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
             return []
         failures.append(reasons)
     if len(failures) == 1:
-        return [f"the transition `{source}` → `{target}`: {failures[0]}"]
-    return [f"no transition `{source}` → `{target}` may be taken: " + " | ".join(failures)]
+        return [f"the transition {label}: {failures[0]}"]
+    return [f"no transition {label} may be taken: " + " | ".join(failures)]

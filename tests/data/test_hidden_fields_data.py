@@ -46,8 +46,11 @@ HIDDEN_RU = {"Оклад", "Паспорт", "Служебная заметка"
 def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hiring]:
     hiring = Hiring(module_url, tmp_path_factory.mktemp("defs"), *DOCUMENTS)
     setup_people_and_items(hiring)
-    hiring.ids["won"] = hiring.add_vacancy("Бухгалтер", stage="hired", salary="90000", assigned_to="head",
-                                           start_on="2020-03-01")
+    # created in `hired`, the item meets the conditions on the way there (`salary > 100000`, `passport and
+    # interview_on`), then its values are changed
+    hiring.ids["won"] = hiring.add_vacancy("Бухгалтер", stage="hired", salary="190000", passport="4000 111111",
+                                           interview_on="2020-02-01", assigned_to="head", start_on="2020-03-01")
+    hiring.admin.update("vacancy", hiring.ids["won"], {"salary": "90000", "passport": None, "interview_on": None})
     yield hiring
     hiring.close()
 

@@ -132,7 +132,7 @@ def test_bulk_and_row_by_row_imports_write_the_same_and_refuse_the_same(db: Db, 
     assert bulk.created == 6 and bulk.failed_rows == 11
     problems = [str(p) for p in bulk.problems]
     assert 'row 4, column "amount": stage `work` requires `amount`' in problems[0]
-    assert "row 8: lotb items cannot be put into stage `work`: the transition into `work`: the condition " \
+    assert "row 8: lotb items cannot be put into stage `work`: the transition `new` → `work`: the condition " \
         "`amount > 0` is false (amount = 0.00)" in problems
     assert 'row 6, column "code": \'C1\' is already used by lotb 2' in problems
     assert 'row 16, column "code": \'C2\' is already used by lotb 3' in problems

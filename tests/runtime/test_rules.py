@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from smartflow import Engine
-from smartflow.errors import ConflictError, InvalidValue, NotFound, TransitionNotAllowed
+from smartflow.errors import ConflictError, InvalidValue, NotFound, PermissionDenied, TransitionNotAllowed
 from tests.runtime.support import DOCUMENTS, Db, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
@@ -238,8 +238,8 @@ def test_an_item_created_in_a_later_stage_meets_a_transition_into_it(db: Rules) 
     before = item_count(db)
     with pytest.raises(TransitionNotAllowed) as refused:
         crm.create("purchase", {"title": "cheap", "supplier": "S", "amount": "1"}, stage="prices")
-    assert str(refused.value).startswith("purchase items cannot be put into stage `prices`: the transition into "
-                                         "`prices`: the condition `amount > 1000` is false (amount = 1.00)")
+    assert str(refused.value) == ("purchase items cannot be put into stage `prices`: the transition `new` → "
+                                  "`prices`: the condition `amount > 1000` is false (amount = 1.00)")
     assert item_count(db) == before
 
 
@@ -391,10 +391,16 @@ def test_explain_lists_every_failing_rule_at_once(db: Rules) -> None:
         "stage `prices` requires `supplier`, which is empty",
     ]
     assert restricted.explain("purchase", item, "prices") == problems
+    with pytest.raises(PermissionDenied) as denied:  # whose `move` level does not reach the item: rights, not rules
+        restricted.move("purchase", item, "prices")
+    assert (str(denied.value), denied.value.hint) == (f"you may not move purchase {item}: {problems[0]}",
+                                                      "your roles allow `move: own`")
+    db.set_creators("purchase", {item: "r"})  # now theirs: the rules of the move refuse it
     with pytest.raises(TransitionNotAllowed) as refused:
         restricted.move("purchase", item, "prices")
-    assert refused.value.reasons == problems
-    assert str(refused.value) == f"purchase {item} cannot move from `new` to `prices`: " + "; ".join(problems)
+    assert refused.value.reasons == problems[1:]
+    assert str(refused.value) == f"purchase {item} cannot move from `new` to `prices`: " + "; ".join(problems[1:])
+    db.set_creators("purchase", {item: "w"})
     assert db.worker().explain("purchase", item, "cancelled") == []
     assert db.worker().explain("purchase", item, "new") == ["the item is already in stage `new`"]
 

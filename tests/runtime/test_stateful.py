@@ -165,9 +165,7 @@ def parse(key: str, raw: Any) -> Any:
 
 
 def move_refused(who: Who, item: Item, target: str) -> bool:
-    """Whether move_problems would list anything (item readable, not already in target)."""
-    if who.levels["move"] == "none" or not who.reaches("move", item):
-        return True
+    """Whether move_problems would list anything (item readable and movable, not already in target)."""
     if who.stages is not None and target not in who.stages:
         return True
     if (item.stage, target) not in TRANSITIONS:
@@ -324,6 +322,8 @@ class OrdersMachine(RuleBasedStateMachine):
         expected: type[Exception] | None = None
         if item.deleted or not who.reaches("read", item):
             expected = NotFound
+        elif who.levels["move"] == "none" or not who.reaches("move", item):
+            expected = PermissionDenied  # no right to move this item at all: rights first, then the move's rules
         elif stale or target == item.stage:
             expected = ConflictError
         elif move_refused(who, item, target):

@@ -211,3 +211,20 @@ def test_parallel_api_sign_ins_check_no_more_than_the_limit_and_say_nothing_of_t
     assert statuses.count(401) <= MAX_FAILURES
     for _, body in answers:
         assert not any(word in body.lower() for word in ("duplicate", "constraint", "sqlite", "psycopg", "sql"))
+
+def test_the_board_moves_into_another_pipeline_only_by_its_transitions(site: Site, boss: httpx.Client) -> None:
+    """A drop or "Move to…" naming another pipeline goes through the same rule as the API: a new applicant
+    enters the internship at `application`, never in its middle."""
+    item_id = site.admin.create("candidate", {"title": "Студент", "position": "engineer", "email": "s@edu.ru"})
+    headers = {"X-CSRF-Token": boss.cookies["smartflow_csrf"]}
+    path = f"/processes/candidate/items/{item_id}/move"
+    answer = boss.post(path, json={"stage": "internship", "pipeline": "internship"}, headers=headers)
+    assert answer.status_code == 409 and answer.json()["moved"] is False
+    assert answer.json()["reasons"][0] == ("no transition leads from `hiring.new` to `internship` in pipeline "
+                                           "`internship` (from `hiring.new` items may enter it at: `application`)")
+    assert (site.admin.get("candidate", item_id)["pipeline"], site.admin.get("candidate", item_id)["stage"]) == (
+        "hiring", "new")
+    answer = boss.post(path, json={"stage": "application", "pipeline": "internship"}, headers=headers)
+    assert answer.status_code == 200 and answer.json()["moved"] is True
+    moved = site.admin.get("candidate", item_id)
+    assert (moved["pipeline"], moved["stage"]) == ("internship", "application")

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic
+from smartflow.definitions.load import JsonPath
 from smartflow.definitions.model import SYSTEM_FIELDS
 from smartflow.definitions.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
 from smartflow.definitions.values import CURRENCIES
@@ -223,7 +224,8 @@ def check_final_stages(folder: Folder) -> Iterator[Diagnostic]:
 
 
 def check_transition_stages(folder: Folder) -> Iterator[Diagnostic]:
-    """Transitions name stages of their own pipeline."""
+    """Transitions name stages of their own pipeline; a source written `pipeline.stage` names a stage
+    of another pipeline of the process (a cross-pipeline transition)."""
     for process in folder.processes:
         for pid, pipeline in process.pipelines.items():
             stages = list(pipeline["stages"])
@@ -234,11 +236,39 @@ def check_transition_stages(folder: Folder) -> Iterator[Diagnostic]:
                     listed = sources if isinstance(sources, list) else [sources]
                     for n, stage_id in enumerate(listed):
                         path = (*base, "from", n) if isinstance(sources, list) else (*base, "from")
-                        if stage_id not in stages:
+                        if not isinstance(stage_id, str):
+                            continue
+                        if "." in stage_id:
+                            yield from _check_foreign_source(process, pid, stage_id, path)
+                        elif stage_id not in stages:
                             yield unknown("stage", stage_id, stages, process.at(path), path, f"in pipeline `{pid}`")
                 if transition["to"] not in stages:
                     path = (*base, "to")
                     yield unknown("stage", transition["to"], stages, process.at(path), path, f"in pipeline `{pid}`")
+
+
+def _check_foreign_source(process: ProcessDoc, pid: str, source: str, path: JsonPath) -> Iterator[Diagnostic]:
+    other, stage_id = source.split(".", 1)
+    if other == pid:
+        yield error("unknown-stage", f"`{source}` names a stage of pipeline `{pid}` itself", process.at(path),
+                    f"write `{stage_id}`: `pipeline.stage` is for a stage of another pipeline", path)
+        return
+    if other not in process.pipelines:
+        yield unknown("pipeline", other, list(process.pipelines), process.at(path), path,
+                      f"in `from: {source}` of pipeline `{pid}`")
+        return
+    known = list(process.pipelines[other]["stages"])
+    if stage_id not in known:
+        yield unknown("stage", stage_id, known, process.at(path), path,
+                      f"of pipeline `{other}` in `from: {source}` of pipeline `{pid}`")
+
+
+def _sources(transition: dict[str, Any], stages: list[str]) -> list[str]:
+    """The stages of its own pipeline a transition starts from (as written: unknown ones too)."""
+    if transition["from"] == "*":
+        return stages
+    listed = transition["from"] if isinstance(transition["from"], list) else [transition["from"]]
+    return [s for s in listed if isinstance(s, str) and "." not in s]
 
 
 def _moves(pipeline: dict[str, Any]) -> dict[str, set[str]]:
@@ -247,21 +277,37 @@ def _moves(pipeline: dict[str, Any]) -> dict[str, set[str]]:
     if "transitions" not in pipeline:
         return {s: set(stages) - {s} for s in stages}
     for transition in pipeline["transitions"]:
-        sources = stages if transition["from"] == "*" else (
-            transition["from"] if isinstance(transition["from"], list) else [transition["from"]])
-        for source in sources:
+        for source in _sources(transition, stages):
             if source in out and transition["to"] in out and source != transition["to"]:
                 out[source].add(transition["to"])
     return out
 
 
+def _entries(process: ProcessDoc) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The stages cross-pipeline transitions lead out of and into, as (pipeline, stage)."""
+    leaving: set[tuple[str, str]] = set()
+    entered: set[tuple[str, str]] = set()
+    for pid, pipeline in process.pipelines.items():
+        for transition in pipeline.get("transitions") or []:
+            listed = transition["from"] if isinstance(transition["from"], list) else [transition["from"]]
+            foreign = [s.split(".", 1) for s in listed if isinstance(s, str) and "." in s]
+            for other, stage_id in foreign:
+                leaving.add((other, stage_id))
+            if foreign:
+                entered.add((pid, transition["to"]))
+    return leaving, entered
+
+
 def check_reachable_stages(folder: Folder) -> Iterator[Diagnostic]:
-    """Every stage can be reached from the pipeline's first stage."""
+    """Every stage can be reached from the pipeline's first stage (or from a stage of another pipeline
+    by a cross-pipeline transition)."""
     for process in folder.processes:
+        _, entered = _entries(process)
         for pid, pipeline in process.pipelines.items():
             moves = _moves(pipeline)
             stages = list(pipeline["stages"])
-            reached, frontier = {stages[0]}, [stages[0]]
+            roots = [stages[0], *(s for p, s in entered if p == pid and s in moves)]
+            reached, frontier = set(roots), list(roots)
             while frontier:
                 for target in moves[frontier.pop()]:
                     if target not in reached:
@@ -276,12 +322,15 @@ def check_reachable_stages(folder: Folder) -> Iterator[Diagnostic]:
 
 
 def check_dead_end_stages(folder: Folder) -> Iterator[Diagnostic]:
-    """A stage that is neither success nor failure has a way out."""
+    """A stage that is neither success nor failure has a way out (in its pipeline, or into another one
+    by a cross-pipeline transition)."""
     for process in folder.processes:
+        leaving, _ = _entries(process)
         for pid, pipeline in process.pipelines.items():
             moves = _moves(pipeline)
             for stage_id, stage in pipeline["stages"].items():
-                if stage.get("semantic", "process") == "process" and not moves[stage_id]:
+                if stage.get("semantic", "process") == "process" and not moves[stage_id] \
+                        and (pid, stage_id) not in leaving:
                     path = ("pipelines", pid, "stages", stage_id)
                     yield error("dead-end-stage", f"stage `{stage_id}` of pipeline `{pid}` is in progress but no "
                                 "transition leads out of it", process.at(path, key=True),

@@ -128,6 +128,9 @@ def _process_changes(old: Process, new: Process, counter: Counter) -> Iterator[o
     yield from _feature_changes(old, new, counter)
     yield from _field_changes(old, new, counter)
     yield from _pipeline_changes(old, new, counter)
+    if [pipeline_to_data(p) for p in old.pipelines] != [pipeline_to_data(p) for p in new.pipelines] \
+            or [p.id for p in old.pipelines] != [p.id for p in new.pipelines]:
+        yield from _stranded(old, new, counter)
     if old.title != new.title or old.description != new.description:
         yield ops.Note(process=pid, text=f"process `{pid}`: title or description changed")
     if old.working_hours != new.working_hours:
@@ -443,6 +446,59 @@ def _stage_changes(pid: str, old: Pipeline, new: Pipeline, counter: Counter) -> 
     if old.default != new.default:
         yield ops.Note(process=pid, text=f"process `{pid}`: `{new.id}` is {'now' if new.default else 'no longer'} "
                        "the default pipeline")
+
+
+def stranded_stages(process: Process) -> list[tuple[str, str]]:
+    """The stages (pipeline, stage) in progress from which no way leads to a success or failure stage
+    of any pipeline: by the pipeline's own transitions, by a cross-pipeline transition (`from:
+    pipeline.stage`), or into the first stage of a pipeline that declares no transition from it. An
+    item there could never be closed."""
+    ways: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    declared: dict[str, set[str]] = {}  # pipeline → the pipelines it declares ways in from
+    for pipeline in process.pipelines:
+        for source, target in pipeline.moves():
+            ways.setdefault((pipeline.id, source), set()).add((pipeline.id, target))
+        for transition in pipeline.transitions or ():
+            for other, stage_id in transition.foreign_sources:
+                ways.setdefault((other, stage_id), set()).add((pipeline.id, transition.target))
+                declared.setdefault(pipeline.id, set()).add(other)
+    for pipeline in process.pipelines:
+        for target in process.pipelines:
+            if target.id != pipeline.id and pipeline.id not in declared.get(target.id, set()):
+                for stage in pipeline.stages:
+                    ways.setdefault((pipeline.id, stage.id), set()).add((target.id, target.stages[0].id))
+    back: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for source, targets in ways.items():
+        for target in targets:
+            back.setdefault(target, set()).add(source)
+    closing = [(p.id, s.id) for p in process.pipelines for s in p.stages if s.final]
+    found, frontier = set(closing), list(closing)
+    while frontier:
+        for source in back.get(frontier.pop(), ()):
+            if source not in found:
+                found.add(source)
+                frontier.append(source)
+    return [(p.id, s.id) for p in process.pipelines for s in p.stages if not s.final and (p.id, s.id) not in found]
+
+
+def _stranded(old: Process, new: Process, counter: Counter) -> Iterator[ops.Op]:
+    """A warning for the items the new pipelines would leave in a stage that no way leads out of to a
+    closing stage (counted where they are now: under the old names of renamed or replaced stages)."""
+    pid = new.id
+    old_pipelines = {p.id for p in old.pipelines}
+    for pipeline_id, stage_id in stranded_stages(new):
+        pipeline = new.pipeline(pipeline_id)
+        stage = pipeline.stage(stage_id) if pipeline is not None else None
+        assert pipeline is not None and stage is not None
+        was = pipeline_id if pipeline_id in old_pipelines else pipeline.renamed_from
+        if was is None:
+            continue
+        names = sorted({stage_id, *([stage.renamed_from] if stage.renamed_from else []), *stage.replaces})
+        items = counter.items(pid, lambda t, p=was, n=names: sa.and_(t.c.pipeline == p, t.c.stage.in_(n)))
+        if items:
+            yield ops.Note(process=pid, sign="!", text=f"process `{pid}`: {items} items would be stranded in stage "
+                           f"`{stage_id}` of `{pipeline_id}`: no way of transitions leads from there to a success or "
+                           "failure stage")
 
 
 def _stage_settings_changed(old: Pipeline, old_id: str, new: Pipeline, new_id: str) -> list[str]:
