@@ -212,7 +212,10 @@ def main() -> None:
             for mode, (count, claim) in modes.items():
                 for workers in range(1, most_workers + 1):
                     for side in sides:
-                        times.setdefault((mode, side, workers), []).append(run(url, side, workers, count, claim))
+                        elapsed = run(url, side, workers, count, claim)
+                        times.setdefault((mode, side, workers), []).append(elapsed)
+                        print(f"  round {round_number + 1}, {mode}, {side}, {workers} workers: {count / elapsed:,.0f} "
+                              f"jobs/s (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         print("| mode | due jobs | workers | raw jobs/s | smartflow jobs/s | smartflow as a ratio to raw "
               "| smartflow vs its 1 worker |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
