@@ -1,13 +1,19 @@
-"""Start-up cost of the `smartflow` command, as a ratio to `python -c pass` in the same run.
+"""Start-up cost of the `smartflow` command, as a ratio to `python -c pass` and to its floors, in the same run.
 
     python3 bench/bench_startup.py [--rounds 15]
 
 Each command runs as a fresh process, the rounds interleaved so machine load hits all alike;
 a figure is the median over the rounds of the command's CPU time (user + system, from wait4:
 less sensitive than wall time to other processes on a shared machine) divided by the same
-round's `python -c pass`. Wall-clock ratios are printed beside. The floors are what a command
-cannot go under: importing click (every command) and SQLAlchemy (every command that opens a
-database). `item list` / `item show` run against a scratch SQLite database with one item.
+round's `python -c pass`, or by the same round's floor. Wall-clock ratios are printed beside.
+The floors are what a command cannot go under:
+
+- `--help`: a bare click group with the same commands (names and summaries) and the same
+  settings, run with `--help`: click alone, nothing of smartflow;
+- `item list` / `item show`: a script that imports SQLAlchemy, opens the same database and runs
+  `SELECT 1` on it.
+
+`item list` / `item show` run against a scratch SQLite database with one item.
 """
 
 from __future__ import annotations
@@ -37,6 +43,25 @@ def run(command: list[str], cwd: str) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def bare_click_group() -> str:
+    """The source of a script: a click group with smartflow's commands (names, summaries) and settings,
+    run with --help; the command table is read here, so the script imports nothing of smartflow."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from smartflow.cli.main import COMMANDS, main
+
+    commands = {name: summary for name, (_, summary) in COMMANDS.items()}
+    return (
+        "import click\n"
+        f"@click.group(context_settings={main.context_settings!r})\n"
+        "@click.version_option('0.1.0', prog_name='smartflow')\n"
+        "def main():\n"
+        f"    {main.help!r}\n"
+        f"for name, summary in {commands!r}.items():\n"
+        "    main.add_command(click.Command(name, help=summary))\n"
+        "main(['--help'], prog_name='smartflow')\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -52,10 +77,17 @@ def main() -> None:
         "python -c pass": [PY, "-c", "pass"],
         "floor: import click": [PY, "-c", "import click"],
         "floor: import sqlalchemy": [PY, "-c", "import sqlalchemy"],
+        "floor: a bare click group's --help": [PY, "-c", bare_click_group()],
+        "floor: SQLAlchemy opens the database": [PY, "-c", (
+            "import sqlalchemy as sa\n"
+            f"with sa.create_engine({database!r}).connect() as c:\n    c.exec_driver_sql('SELECT 1').all()")],
         "smartflow --help": [*smartflow, "--help"],
         "smartflow item list": [*smartflow, "item", "list", "procurement", "--db", database],
         "smartflow item show": [*smartflow, "item", "show", "procurement", "1", "--db", database],
     }
+    floors = {"smartflow --help": "floor: a bare click group's --help",
+              "smartflow item list": "floor: SQLAlchemy opens the database",
+              "smartflow item show": "floor: SQLAlchemy opens the database"}
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
     try:
@@ -69,12 +101,18 @@ def main() -> None:
     base_wall, base_cpu = walls["python -c pass"], cpus["python -c pass"]
     print(f"{args.rounds} rounds; python -c pass: {statistics.median(base_cpu) * 1000:.0f} ms CPU, "
           f"{statistics.median(base_wall) * 1000:.0f} ms wall (medians)")
-    print("| command | CPU × `python -c pass` | wall × `python -c pass` |")
-    print("| --- | --- | --- |")
+    print("| command | CPU × `python -c pass` | wall × `python -c pass` | CPU × its floor | wall × its floor |")
+    print("| --- | --- | --- | --- | --- |")
+
+    def ratio(values: list[float], bases: list[float]) -> float:
+        return statistics.median(v / b for v, b in zip(values, bases, strict=True))
+
     for name in commands:
-        cpu_ratio = statistics.median(c / b for c, b in zip(cpus[name], base_cpu, strict=True))
-        wall_ratio = statistics.median(w / b for w, b in zip(walls[name], base_wall, strict=True))
-        print(f"| {name} | {cpu_ratio:.2f}× | {wall_ratio:.2f}× |")
+        floor = floors.get(name)
+        versus = (f"{ratio(cpus[name], cpus[floor]):.2f}× | {ratio(walls[name], walls[floor]):.2f}×" if floor
+                  else "— | —")
+        print(f"| {name} | {ratio(cpus[name], base_cpu):.2f}× | {ratio(walls[name], base_wall):.2f}× | {versus} |")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,28 @@
-"""Benchmark: due jobs run per second by 1, 2 and 3 worker processes sharing PostgreSQL (SKIP LOCKED).
+"""Benchmark: due jobs run per second by smartflow's worker against a raw one-job-per-transaction loop.
 
 N due jobs (each a `comment` action: one history row) are run to the end by k worker processes
-started together, for k = 1, 2, 3; between runs the jobs are put back to pending and their
-comments deleted. Two sides, alternating in rounds (the median of the rounds is reported):
+started together; between runs the jobs are put back to pending and their comments deleted. Two
+sides, alternating in rounds (the median of the rounds is reported):
 
-- smartflow: each process runs `Engine.work()` until nothing is due: a job is leased in one
-  transaction (`SELECT … FOR UPDATE SKIP LOCKED`, marked running) and run in a second that holds
-  its row and writes the comment and the outcome (automation/worker.py);
-- raw: each process loops over one plain transaction with the same claim
-  (`SELECT … FOR UPDATE SKIP LOCKED LIMIT 1`), an INSERT of the history row and an UPDATE of the
-  job: the least any queue over this table could do (the raw figure).
+- smartflow: each process runs `Engine.work()` until nothing is due: due jobs are leased together
+  in one transaction (`SELECT … FOR UPDATE SKIP LOCKED … LIMIT 50`, marked running) and run in a
+  second that holds their rows and writes each job's changes in a savepoint of its own, then all
+  their outcomes in one statement (automation/worker.py);
+- raw: each process loops over one plain transaction with the claim of one job
+  (`SELECT … FOR UPDATE SKIP LOCKED LIMIT 1` on PostgreSQL), an INSERT of the history row and an
+  UPDATE of the job: the least a one-job-per-transaction queue over this table could do.
+
+Two modes:
+
+- backlog: all N jobs due at the start, so every lease finds a full batch;
+- trickle: smartflow leases one job at a time (`claim=1`), what each job costs when jobs fall
+  due one by one and every lease finds only one (the raw loop is one job at a time anyway).
 
 After every run the table is checked: every job done once (attempts 1), one comment per job; a
-mismatch ends the script with exit status 1.
+mismatch ends the script with exit status 1. Several workers need PostgreSQL (SQLite serialises
+writers): on SQLite one worker runs.
 
-    python3 bench/bench_workers.py [--pg URL] [--jobs 2000] [--rounds 2] [--workers 3]
+    python3 bench/bench_workers.py [--db URL] [--jobs 2000] [--backlog 10000] [--rounds 2] [--workers 2]
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from smartflow import Engine
+from smartflow.automation import worker
+from smartflow.db import make_engine
 from smartflow.definitions.convert import to_yaml
 from smartflow.deploy import apply as deploy
 
@@ -72,16 +82,20 @@ def seed(url: str, count: int) -> None:
     raw.dispose()
 
 
-def reset(url: str) -> None:
+def reset(url: str, count: int) -> None:
+    """The first count jobs pending and due (the others done), no comments."""
     raw = sa.create_engine(url)
     with raw.begin() as connection:
         connection.execute(sa.text("DELETE FROM sf_history WHERE kind = 'comment'"))
-        connection.execute(sa.text("UPDATE sf_jobs SET status = 'pending', attempts = 0, locked_by = NULL, "
-                                   "locked_at = NULL, due_at = :due"),
-                           {"due": datetime.now(UTC) - timedelta(seconds=1)})
+        connection.execute(sa.text("UPDATE sf_jobs SET status = CASE WHEN id <= :count THEN 'pending' ELSE 'done' "
+                                   "END, attempts = 0, locked_by = NULL, locked_at = NULL, due_at = :due"),
+                           {"due": datetime.now(UTC) - timedelta(seconds=1), "count": count})
     with raw.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(sa.text("VACUUM ANALYZE sf_jobs"))
-        connection.execute(sa.text("VACUUM ANALYZE sf_history"))
+        if raw.dialect.name == "sqlite":
+            connection.execute(sa.text("ANALYZE"))
+        else:
+            connection.execute(sa.text("VACUUM ANALYZE sf_jobs"))
+            connection.execute(sa.text("VACUUM ANALYZE sf_history"))
     raw.dispose()
 
 
@@ -89,7 +103,8 @@ def check(url: str, count: int) -> list[str]:
     raw = sa.create_engine(url)
     with raw.connect() as connection:
         done, max_attempts = connection.execute(sa.text(
-            "SELECT count(*) FILTER (WHERE status = 'done'), max(attempts) FROM sf_jobs")).one()
+            "SELECT count(*), max(attempts) FROM sf_jobs WHERE status = 'done' AND id <= :count"),
+            {"count": count}).one()
         comments, items = connection.execute(sa.text(
             "SELECT count(*), count(DISTINCT item_id) FROM sf_history WHERE kind = 'comment'")).one()
     raw.dispose()
@@ -101,23 +116,24 @@ def check(url: str, count: int) -> list[str]:
     return problems
 
 
-def smartflow_worker(url: str, name: str, barrier: Any, results: Any) -> None:
+def smartflow_worker(url: str, name: str, claim: int, barrier: Any, results: Any) -> None:
     with Engine(url) as crm:
         crm.jobs(limit=1)  # pool open, definitions compiled before the start
         barrier.wait(timeout=120)
         done = 0
         while True:
-            tally = crm.work(name, batch=100)
+            tally = crm.work(name, batch=100, claim=claim)
             done += tally.done
             if tally.total == 0:
                 break
     results.put(done)
 
 
-def raw_worker(url: str, name: str, barrier: Any, results: Any) -> None:
-    engine = sa.create_engine(url)
+def raw_worker(url: str, name: str, _claim: int, barrier: Any, results: Any) -> None:
+    engine = make_engine(url)  # smartflow's connection settings (on SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE)
+    lock = "" if url.startswith("sqlite") else " FOR UPDATE SKIP LOCKED"
     claim = sa.text("SELECT id, item_id FROM sf_jobs WHERE status = 'pending' AND due_at <= :now "
-                    "ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED")
+                    "ORDER BY due_at, id LIMIT 1" + lock)
     comment = sa.text("INSERT INTO sf_history (process, item_id, at, kind, new, via) "
                       "VALUES ('queue', :item, :now, 'comment', :text, 'trigger:queue.later')")
     finish = sa.text("UPDATE sf_jobs SET status = 'done', attempts = attempts + 1, locked_by = :name, "
@@ -140,18 +156,19 @@ def raw_worker(url: str, name: str, barrier: Any, results: Any) -> None:
     results.put(done)
 
 
-def run(url: str, side: str, workers: int, count: int) -> float:
+def run(url: str, side: str, workers: int, count: int, claim: int) -> float:
     """Seconds for `workers` processes of one side to run all count jobs."""
-    reset(url)
+    reset(url, count)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(workers + 1), context.Queue()
     target = smartflow_worker if side == "smartflow" else raw_worker
-    processes = [context.Process(target=target, args=(url, f"{side}{n}", barrier, results)) for n in range(workers)]
+    processes = [context.Process(target=target, args=(url, f"{side}{n}", claim, barrier, results))
+                 for n in range(workers)]
     for process in processes:
         process.start()
     barrier.wait(timeout=120)
     started = time.perf_counter()
-    done = [results.get(timeout=600) for _ in processes]
+    done = [results.get(timeout=1800) for _ in processes]
     elapsed = time.perf_counter() - started
     for process in processes:
         process.join(timeout=60)
@@ -166,36 +183,51 @@ def run(url: str, side: str, workers: int, count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", default=os.environ.get("SMARTFLOW_TEST_DATABASE_URL"), help="PostgreSQL URL")
-    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--db", "--pg", dest="db", default=os.environ.get("SMARTFLOW_TEST_DATABASE_URL"),
+                        help="a PostgreSQL URL (a fresh schema is made and dropped) or `sqlite` (a temporary file)")
+    parser.add_argument("--jobs", type=int, default=2000, help="due jobs in trickle mode")
+    parser.add_argument("--backlog", type=int, default=10000, help="due jobs in backlog mode")
+    parser.add_argument("--modes", default="trickle,backlog")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=3, help="up to this many worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="up to this many worker processes (PostgreSQL)")
     args = parser.parse_args()
-    if not args.pg:
-        parser.error("--pg URL (or $SMARTFLOW_TEST_DATABASE_URL) is needed: several workers need PostgreSQL")
-    with database(args.pg) as url:
-        seed(url, args.jobs)
+    if not args.db:
+        parser.error("--db URL (or $SMARTFLOW_TEST_DATABASE_URL), or --db sqlite")
+    sqlite = args.db == "sqlite"
+    modes = {"trickle": (args.jobs, 1), "backlog": (args.backlog, worker.CLAIM)}
+    modes = {name: modes[name] for name in args.modes.split(",")}
+    most_workers = 1 if sqlite else args.workers
+    with database(None if sqlite else args.db) as url:
+        seed(url, max(count for count, _ in modes.values()))
         with sa.create_engine(url).connect() as connection:
-            server = connection.execute(sa.text("SHOW server_version")).scalar()
-        print(f"# Worker benchmark: due jobs per second with 1–{args.workers} workers (SKIP LOCKED)\n\n"
-              f"`python3 bench/bench_workers.py --jobs {args.jobs} --rounds {args.rounds} --workers {args.workers}` "
-              f"on {datetime.now(UTC):%Y-%m-%d}: Python {platform.python_version()}, PostgreSQL {server} on the "
-              f"same machine, {os.cpu_count()} CPUs. Median over the rounds of the time for k processes to run "
-              f"{args.jobs} due jobs; each job writes one comment.\n", flush=True)
-        times: dict[tuple[str, int], list[float]] = {}
+            server = connection.exec_driver_sql("SELECT sqlite_version()" if sqlite else "SHOW server_version").scalar()
+        print(f"`python3 bench/bench_workers.py --db {'sqlite' if sqlite else 'URL'} --jobs {args.jobs} --backlog "
+              f"{args.backlog} --rounds {args.rounds} --workers {most_workers}` on {datetime.now(UTC):%Y-%m-%d}: "
+              f"Python {platform.python_version()}, {'SQLite' if sqlite else 'PostgreSQL'} {server}, "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start. Median over the rounds "
+              "of the time for k processes to run the due jobs; each job writes one comment.\n", flush=True)
+        times: dict[tuple[str, str, int], list[float]] = {}
         for round_number in range(args.rounds):
             sides = ("raw", "smartflow") if round_number % 2 == 0 else ("smartflow", "raw")
-            for workers in range(1, args.workers + 1):
-                for side in sides:
-                    times.setdefault((side, workers), []).append(run(url, side, workers, args.jobs))
-        print("| workers | raw jobs/s | smartflow jobs/s | smartflow as a ratio to raw | smartflow vs its 1 worker |")
-        print("| ---: | ---: | ---: | ---: | ---: |")
-        single = args.jobs / statistics.median(times[("smartflow", 1)])
-        for workers in range(1, args.workers + 1):
-            raw = args.jobs / statistics.median(times[("raw", workers)])
-            ours = args.jobs / statistics.median(times[("smartflow", workers)])
-            print(f"| {workers} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f}x | {ours / single:.2f}x |")
-        print(f"\nEvery run checked: {args.jobs} jobs done once each (attempts 1), one comment per job.")
+            for mode, (count, claim) in modes.items():
+                for workers in range(1, most_workers + 1):
+                    for side in sides:
+                        elapsed = run(url, side, workers, count, claim)
+                        times.setdefault((mode, side, workers), []).append(elapsed)
+                        print(f"  round {round_number + 1}, {mode}, {side}, {workers} workers: {count / elapsed:,.0f} "
+                              f"jobs/s (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+        print("| mode | due jobs | workers | raw jobs/s | smartflow jobs/s | smartflow as a ratio to raw "
+              "| smartflow vs its 1 worker |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for mode, (count, _) in modes.items():
+            single = count / statistics.median(times[(mode, "smartflow", 1)])
+            for workers in range(1, most_workers + 1):
+                raw = count / statistics.median(times[(mode, "raw", workers)])
+                ours = count / statistics.median(times[(mode, "smartflow", workers)])
+                print(f"| {mode} | {count:,} | {workers} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f}x "
+                      f"| {ours / single:.2f}x |")
+        print(f"\nEvery run checked: every job done once (attempts 1), one comment per job; load average "
+              f"{os.getloadavg()[0]:.1f} at the end.")
 
 
 if __name__ == "__main__":

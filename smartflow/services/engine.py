@@ -641,13 +641,14 @@ class Engine:
     # ---- automation ------------------------------------------------------------
 
     def work(self, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-             send: Any = None, lease: float | None = None) -> jobs_worker.Tally:
+             send: Any = None, lease: float | None = None, claim: int | None = None) -> jobs_worker.Tally:
         """One pass of the worker: due jobs, then due outbox messages. lease: seconds after which a job
-        left `running` by a worker that died is taken over (default 60)."""
+        left `running` by a worker that died is taken over (default 60); claim: due jobs leased and run
+        together in one transaction each (default 50)."""
         from smartflow.automation import worker as jobs_worker
 
         return jobs_worker.work_once(self, worker, batch, allow_hosts, send or jobs_worker.send_http,
-                                     _lease(lease))
+                                     _lease(lease), claim or jobs_worker.CLAIM)
 
     def work_forever(self, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
                      report: Callable[[jobs_worker.Tally], None], should_stop: Callable[[], bool],

@@ -453,14 +453,12 @@ def test_two_worker_processes_run_a_thousand_due_jobs_each_exactly_once(db_url: 
         barrier, results = context.Barrier(2), context.Queue()
         workers = [context.Process(target=_work_until_idle, args=(db_url, f"w{n}", now, barrier, results))
                    for n in range(2)]
-        started = time.monotonic()
         for worker in workers:
             worker.start()
         reports = [results.get(timeout=120) for _ in workers]
         for worker in workers:
             worker.join(timeout=30)
             assert worker.exitcode == 0
-        elapsed = time.monotonic() - started
 
         assert [r["errors"] for r in reports] == [[], []]
         assert sum(r["done"] for r in reports) == JOBS and sum(r["other"] for r in reports) == 0
@@ -476,7 +474,6 @@ def test_two_worker_processes_run_a_thousand_due_jobs_each_exactly_once(db_url: 
                                "GROUP BY item_id")
         assert len(comments) == JOBS and {c["n"] for c in comments} == {1}  # none twice, none missed
         assert {c["item_id"] for c in comments} == set(ids)
-        assert elapsed < 60, f"{JOBS} jobs took {elapsed:.1f}s"
     finally:
         auto.close()
 

@@ -130,8 +130,10 @@ def test_three_workers_killed_mid_job_run_each_job_exactly_once(db_url: str, tmp
     try:
         jobs = {row["id"]: row for row in auto.select("SELECT id, status, attempts, locked_by FROM sf_jobs")}
         assert {row["status"] for row in jobs.values()} == {"done"}
-        for job_id, victim in orphans.items():  # run again once, by another worker, after the lease
-            assert jobs[job_id]["attempts"] == 2 and jobs[job_id]["locked_by"] != victim, jobs[job_id]
+        for job_id, victim in orphans.items():  # run again, by another worker, after the lease
+            # 2 attempts, or 3 when the worker that took it over was killed too (a batch holds up to
+            # 50 jobs, so a later kill may land on a taken-over one); the comments prove it ran once
+            assert jobs[job_id]["attempts"] >= 2 and jobs[job_id]["locked_by"] != victim, jobs[job_id]
         # Other jobs may show attempts 2 too, without having run twice: on a loaded machine a live
         # worker can stall between leasing a job and taking its row for longer than the lease, and
         # then another takes the job over; the stalled one finds it gone and leaves it (the comments

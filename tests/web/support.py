@@ -50,12 +50,6 @@ def chromium_or_skip() -> str:
     return CHROMIUM
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Site:
     """A deployed database with the examples' users and samples, served on 127.0.0.1."""
 
@@ -72,12 +66,16 @@ class Site:
             for process, sample in SAMPLES:
                 result = self.admin.import_file(process, ROOT / "examples" / sample, ImportOptions())
                 assert result.created, result.problems
-        self.port = free_port()
+        # the server is handed a socket already bound to a free port: no other test (or xdist worker)
+        # can take the port between choosing it and listening on it
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(engine=self.admin), host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -90,6 +88,7 @@ class Site:
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.socket.close()
         self.admin.close()
 
 

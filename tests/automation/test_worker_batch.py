@@ -1,0 +1,179 @@
+"""The worker's batches, on SQLite and PostgreSQL: due jobs leased together in one transaction in due
+order, run together in a second one with a savepoint each (a job that fails leaves the others' results
+intact), a batch whose worker was killed (by SIGKILL, a real OS process) taken over after its lease one
+job at a time, and the jobs a batch did not reach in time put back as they were.
+
+Time is the fake clock of tests/automation/support.py; each test deploys a database of its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smartflow.automation import worker
+from smartflow.automation.worker import LEASE, Tally
+from tests.automation.support import ROLES, Auto, Clock, process
+from tests.automation.test_worker import _hold_a_job
+from tests.dbutil import statements
+
+# Each job comments, then moves its item to `gate`, which requires `memo`: an item without a memo makes
+# its job fail, and the job's comment must go with it.
+GATED = process("gated", {"memo": {"type": "text"}}, [
+    {"id": "later", "on": "created", "after": "1m", "do": [{"comment": "job for {{ title }}"}, {"move": "gate"}]},
+], "new", "gate", required={"gate": ["memo"]})
+
+
+@pytest.fixture
+def auto(db_url: str, tmp_path: Path) -> Iterator[Auto]:
+    deployed = Auto(db_url, tmp_path / "defs", ROLES, GATED, clock=Clock())
+    yield deployed
+    deployed.close()
+
+
+def _items(auto: Auto, *memos: str) -> list[int]:
+    """One item per memo ("" for none), a minute apart: their jobs fall due in this order."""
+    made = []
+    for number, memo in enumerate(memos):
+        made.append(auto.admin.create("gated", {"title": f"заявка {number}", **({"memo": memo} if memo else {})}))
+        auto.clock.advance(minutes=1)
+    return made
+
+
+def _job(auto: Auto, item: int) -> dict[str, Any]:
+    [job] = auto.jobs("gated", item)
+    return job
+
+
+def test_due_jobs_are_leased_together_in_due_order_and_finished_in_one_statement(auto: Auto) -> None:
+    items = _items(auto, "a", "b", "c", "d", "e")
+    # created at +0…+4 min, each due a minute later; the clock is at +5 min: back to +4.5, four are due
+    auto.clock.advance(seconds=-30)
+    with statements(lambda sql: "sf_jobs" in sql and sql.lstrip().upper().startswith("UPDATE")) as updates:
+        tally = Tally()
+        leased = worker.lease_jobs(auto.admin, "w1", tally, size=3)
+        assert leased is not None and leased[0] == [_job(auto, i)["id"] for i in items[:3]]
+        assert worker.run_jobs(auto.admin, "w1", leased, tally) is None
+    # one UPDATE leases the three, one (an executemany) writes their outcomes
+    assert len(updates) == 2
+    assert (tally.done, tally.failed, tally.errors) == (3, 0, [])
+    done, rest = [_job(auto, i) for i in items[:3]], [_job(auto, i) for i in items[3:]]
+    assert {(j["status"], j["attempts"], j["locked_by"]) for j in done} == {("done", 1, "w1")}
+    assert len({j["locked_at"] for j in done}) == 1  # one lease
+    assert [j["status"] for j in rest] == ["pending", "pending"]
+    assert [auto.items("gated")[n]["stage"] for n in range(5)] == ["gate", "gate", "gate", "new", "new"]
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=3)
+    assert leased is not None and leased[0] == [_job(auto, items[3])["id"]]  # the fifth is not due yet
+    assert worker.run_jobs(auto.admin, "w1", leased, tally, then=3) is None
+    assert _job(auto, items[4])["status"] == "pending"
+    assert worker.lease_jobs(auto.admin, "w1", tally, size=3) is None
+
+
+def test_the_next_batch_is_leased_in_the_transaction_that_finishes_one(auto: Auto) -> None:
+    items = _items(auto, "a", "b", "c", "d", "e")
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=2)
+    assert leased is not None
+    following = worker.run_jobs(auto.admin, "w1", leased, tally, then=2)
+    # committed with the first two's outcomes, before the next two run: their attempt is counted
+    assert following is not None and following[0] == [_job(auto, i)["id"] for i in items[2:4]]
+    assert [(j["status"], j["attempts"]) for j in (_job(auto, i) for i in items)] == [
+        ("done", 1), ("done", 1), ("running", 1), ("running", 1), ("pending", 0)]
+    last = worker.run_jobs(auto.admin, "w1", following, tally, then=2)
+    assert last is not None and last[0] == [_job(auto, items[4])["id"]]
+    assert worker.run_jobs(auto.admin, "w1", last, tally, then=2) is None
+    assert tally.done == 5 and {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
+
+
+def test_a_job_that_fails_in_a_batch_keeps_the_others_results(auto: Auto) -> None:
+    items = _items(auto, "есть", "", "yes", "", "да")
+    auto.clock.advance(minutes=5)
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=10)
+    assert leased is not None and len(leased[0]) == 5
+    worker.run_jobs(auto.admin, "w1", leased, tally)
+    assert (tally.done, tally.failed) == (3, 2)
+    assert len(tally.errors) == 2 and all("memo" in error for error in tally.errors), tally.errors
+    stages = {row["id"]: row["stage"] for row in auto.items("gated")}
+    for item, ok in zip(items, (True, False, True, False, True), strict=True):
+        job = _job(auto, item)
+        if ok:
+            assert (job["status"], job["last_error"], stages[item]) == ("done", None, "gate")
+            assert auto.comments("gated", item) == [f"job for заявка {items.index(item)}"]
+        else:  # nothing of the failed job is written: neither its comment nor its move
+            assert job["status"] == "failed" and "memo" in job["last_error"]
+            assert (stages[item], auto.comments("gated", item)) == ("new", [])
+    assert auto.drain().total == 0
+
+
+def test_a_batch_leased_by_a_worker_that_died_is_taken_over_after_its_lease_one_job_at_a_time(auto: Auto) -> None:
+    items = _items(auto, "a", "b", "c")
+    auto.clock.advance(minutes=5)
+    # a worker leases the three and dies before running them (its lease committed, nothing else)
+    assert worker.lease_jobs(auto.admin, "dead", Tally(), LEASE, size=10) is not None
+    assert {(j["status"], j["attempts"], j["locked_by"]) for j in auto.jobs("gated")} == {("running", 1, "dead")}
+    assert auto.admin.work("survivor").total == 0  # the lease still holds
+    auto.clock.advance(seconds=LEASE.total_seconds() + 1)
+    for _ in items:  # each orphan alone: one that killed its worker cannot take the others down again
+        tally = Tally()
+        leased = worker.lease_jobs(auto.admin, "survivor", tally, LEASE, size=10, orphans=True)
+        assert leased is not None and len(leased[0]) == 1
+        worker.run_jobs(auto.admin, "survivor", leased, tally)
+        assert tally.done == 1
+    assert {(j["status"], j["attempts"], j["locked_by"]) for j in auto.jobs("gated")} == {("done", 2, "survivor")}
+    assert [auto.comments("gated", i) for i in items] == [[f"job for заявка {n}"] for n in range(3)]
+
+
+def test_a_worker_killed_mid_batch_writes_nothing_and_each_job_runs_once_after_the_lease(db_url: str,
+                                                                                        auto: Auto) -> None:
+    items = _items(auto, "a", "b", "c")
+    now = auto.clock.advance(minutes=5)
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    doomed = context.Process(target=_hold_a_job, args=(db_url, now, ready))  # hangs inside the first job
+    doomed.start()
+    try:
+        assert ready.wait(timeout=60), "the doomed worker never reached the job"
+        assert {(j["status"], j["attempts"], j["locked_by"]) for j in auto.jobs("gated")} == {("running", 1, "doomed")}
+    finally:
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.join(timeout=30)
+    assert doomed.exitcode == -signal.SIGKILL
+    assert [auto.comments("gated", i) for i in items] == [[], [], []]  # the first job's comment was not committed
+    auto.clock.advance(seconds=LEASE.total_seconds() + 1)
+    done, deadline = 0, time.monotonic() + 30
+    while done < len(items) and time.monotonic() < deadline:  # until the server has noticed the dead connection
+        done += auto.admin.work("survivor").done
+        if done < len(items):
+            time.sleep(0.05)
+    assert done == len(items)
+    assert {(j["status"], j["attempts"], j["locked_by"]) for j in auto.jobs("gated")} == {("done", 2, "survivor")}
+    assert [auto.comments("gated", i) for i in items] == [[f"job for заявка {n}"] for n in range(3)]
+
+
+def test_jobs_a_batch_did_not_reach_in_time_go_back_to_the_queue_uncounted(auto: Auto,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    items = _items(auto, "a", "b", "c")
+    auto.clock.advance(minutes=5)
+    monkeypatch.setattr(worker, "BATCH_SECONDS", -1.0)  # out of time after the first job
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=10)
+    assert leased is not None and len(leased[0]) == 3
+    worker.run_jobs(auto.admin, "w1", leased, tally)
+    assert tally.done == 1
+    jobs = [_job(auto, i) for i in items]
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1), ("pending", 0), ("pending", 0)]
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=10)  # due as before: taken at once
+    assert leased is not None and len(leased[0]) == 2
+    worker.run_jobs(auto.admin, "w1", leased, tally)
+    assert [_job(auto, i)["status"] for i in items] == ["done", "done", "pending"]
+    monkeypatch.setattr(worker, "BATCH_SECONDS", 5.0)
+    assert auto.drain().done == 1
+    assert {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
