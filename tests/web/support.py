@@ -44,6 +44,14 @@ SAMPLES = [("patient", "clinic/patients.csv"), ("appointment", "clinic/appointme
            ("procurement", "procurement/procurement.csv")]
 
 
+def free_port() -> int:
+    """A port free now on 127.0.0.1, for a server in another process (one in this process is handed a bound
+    socket instead, as Site does)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def chromium_or_skip() -> str:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package to run the browser tests")
