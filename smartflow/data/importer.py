@@ -247,8 +247,13 @@ def _read(plan: _Plan, row: SheetRow) -> _Row:
     key = None
     formats = row.formats
     for index, found, read, is_key, settable in plan.readers:
+        raw = row.values[index]
+        if type(raw) is str and "\x00" in raw:  # CSV may hold it; no text column can (fields.text_problem)
+            problems.append(CellProblem(found.id, raw.replace("\x00", "\\0"),
+                                        "contains a NUL character, which text cannot hold"))
+            continue
         try:
-            value = read(row.values[index], formats[index] if formats else None)
+            value = read(raw, formats[index] if formats else None)
         except CellProblem as problem:
             problems.append(problem)
             continue

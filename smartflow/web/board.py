@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.services import MAX_ID
 from smartflow.web import session
 from smartflow.web.forms import input_kind, input_value, sent_fields, values_from
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
@@ -83,7 +84,7 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
 
 @router.get("/processes/{process}/kanban/cards")
 def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_length=64)],
-               after: Annotated[int, Query(ge=1, le=2**31 - 1)], pipeline: str | None = None) -> Response:
+               after: Annotated[int, Query(ge=1, le=MAX_ID)], pipeline: str | None = None) -> Response:
     """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
     found = session.visitor(request)
     view = process_view(found, process)
@@ -91,6 +92,15 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
     cards = column_cards(found, view, chosen["id"], stage, after)
     following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
     return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
+
+
+@router.get("/processes/{process}/items/{item_id}/explain")
+def explain(request: Request, process: str, item_id: int,
+            stage: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
+    """Why a card may not be moved to stage (every reason a move there would be refused), as JSON:
+    what the board says while a card is held over a column it may not enter."""
+    found = session.visitor(request)
+    return JSONResponse({"reasons": found.crm.explain(process, item_id, stage)})
 
 
 class Move(BaseModel):
