@@ -29,7 +29,7 @@ def id_form(value: Any) -> int | None:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("#") and text[1:].isdigit():
+        if text.startswith("#") and text[1:].isascii() and text[1:].isdigit():
             return int(text[1:])
     return None
 

@@ -101,6 +101,8 @@ def post_json(api: Api, path: str, value: Any, method: str = "POST", **headers: 
     ({"title": "x", "client": 2**31}, "client", "is not an id"),
     ({"title": "x", "assigned_to": HUGE}, "assigned_to", "there is no user"),
     ({"title": "x", "assigned_to": "a\x00b"}, "assigned_to", "NUL"),
+    ({"title": "x", "assigned_to": "#²"}, "assigned_to", "there is no user"),
+    ({"title": "x", "manager": "#²"}, "manager", "is not an id"),
     ({"title": "a\ud800b"}, "title", "lone surrogate"),
     ({"title": "x", "note": "\udfff"}, "note", "lone surrogate"),
     ({"title": "x", "tags": ["ok", "\ud83d"]}, "tags.1", "lone surrogate"),
@@ -303,6 +305,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
 BODIES = st.dictionaries(st.one_of(st.sampled_from(FIELDS), NASTY_TEXT), VALUES, max_size=4)
 LIMITED = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                    suppress_health_check=list(HealthCheck))
+READS_ONLY = settings(LIMITED, max_examples=3 * EXAMPLES)  # no snapshot per example: more of them
 
 
 def checked(api: Api, before: dict[str, Any], answer: Any, request: str) -> dict[str, Any]:
@@ -336,9 +339,16 @@ def test_hostile_json_bodies_get_no_5xx_and_a_refusal_writes_nothing(api: Api) -
 
 QUERY_KEYS = ["where", "search", "sort", "stage", "pipeline", "after", "limit", "fields", "card", "top", "from", "to",
               "lang", "format", "columns", "unread", "status"]
-WHERES = st.builds(lambda field, op, value: f"{field} {op} {value}", st.sampled_from([*FIELDS, "id", "created_at"]),
-                   st.sampled_from(["=", "!=", "<", ">=", "in", "contains", "is empty"]), NASTY_TEXT)
-QUERIES = st.lists(st.tuples(st.sampled_from(QUERY_KEYS), st.one_of(NASTY_TEXT, WHERES)), max_size=4)
+HOSTILE_WORDS = st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", f"#{HUGE}", str(HUGE), str(2**31), "²",
+                                 "a\x00b", "9999-12-31", "0001-01-01", "9999-12-31T23:59:59-14:00", "-1"])
+WHERES = st.builds(lambda field, op, value: f"{field} {op} {value}",
+                   st.sampled_from(["qty", "weight", "amount", "manager", "client", "id", "title", "due", "meet_at",
+                                    "created_at", "tags", "kind", "urgent", "nope"]),
+                   st.sampled_from(["=", "!=", "<", ">=", "in", "contains", "is empty"]),
+                   st.one_of(HOSTILE_WORDS, NASTY_TEXT))
+QUERIES = st.lists(st.one_of(st.tuples(st.just("where"), WHERES),
+                             st.tuples(st.sampled_from(QUERY_KEYS), st.one_of(HOSTILE_WORDS, NASTY_TEXT))),
+                   min_size=1, max_size=4)
 READS = [ITEMS, f"{ITEMS}/1", f"{ITEMS}/1/history", f"{ITEMS}/1/explain", "/api/v1/processes/purchase/kanban",
          "/api/v1/processes/purchase/report", "/api/v1/processes/purchase/export", "/api/v1/inbox", "/api/v1/jobs",
          "/processes/purchase/items", "/processes/purchase/kanban", "/processes/purchase/kanban/cards",
@@ -350,7 +360,7 @@ def test_hostile_query_strings_get_no_5xx_and_write_nothing(api: Api, browser_cl
     api.create()
     before = snapshot(api.db.url)
 
-    @LIMITED
+    @READS_ONLY
     @given(path=st.sampled_from(READS), query=QUERIES)
     def check(path: str, query: list[tuple[str, str]]) -> None:
         params = [(key, value.replace("\ud800", "?").replace("\udfff", "?")) for key, value in query]
@@ -403,3 +413,33 @@ def test_the_strict_reader_keeps_ordinary_numbers_as_python_reads_them() -> None
 
     assert read(b'{"a": 1, "b": 2.5, "c": -0.0, "d": [1e10]}') == {"a": 1, "b": 2.5, "c": -0.0, "d": [1e10]}
     assert read(b'{"a": Infinity, "b": 1e400}') == {"a": Decimal("Infinity"), "b": Decimal("1e400")}
+
+
+# ---- what no handler expected ----------------------------------------------------------------------
+
+def test_an_unexpected_error_is_a_logged_500_without_internals(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    import sqlalchemy as sa
+
+    from smartflow.http.app import create_app
+
+    app = create_app(engine=api.db.admin)
+
+    def bug() -> None:
+        raise RuntimeError("secret internals: /srv/smartflow/settings.py line 3")
+
+    def lost() -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection to 10.0.0.5 failed: password=hunter2"))
+
+    app.add_api_route("/api/v1/bug", bug)
+    app.add_api_route("/api/v1/lost", lost)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, status, code in (("/api/v1/bug", 500, "internal-error"),
+                                   ("/api/v1/lost", 503, "database-unavailable")):
+            caplog.clear()
+            answer = client.get(path)
+            assert answer.status_code == status
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert answer.json()["code"] == code and "nothing was changed" in answer.json()["detail"]
+            assert "secret" not in answer.text and "hunter2" not in answer.text and "10.0.0.5" not in answer.text
+            logged = [r for r in caplog.records if r.name == "smartflow.http" and r.exc_info]
+            assert logged and f"GET {path} failed" in logged[0].getMessage()
