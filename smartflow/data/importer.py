@@ -105,10 +105,18 @@ def import_file(crm: Sessions, process_id: str, path: Path, options: ImportOptio
             except _Rollback:
                 pass
         else:
-            for batch in batches:
-                with crm.session(True) as write:
-                    plan = _Plan.make(write, process_id, sheet, options, result)
-                    _run(write, plan, batch, result, on_progress)
+            try:
+                for batch in batches:
+                    with crm.session(True) as write:
+                        plan = _Plan.make(write, process_id, sheet, options, result)
+                        _run(write, plan, batch, result, on_progress)
+            except DataFileError as broken:  # part-way through a long file: the batches before it are committed
+                if result.created + result.updated == 0:
+                    raise
+                raise DataFileError(f"{broken}; the {result.created} created and {result.updated} updated item(s) "
+                                    f"of the {result.rows} row(s) before it stay",
+                                    "fix the file and import it again with --key to update those, or import with "
+                                    "--on-error abort, which writes nothing from a broken file") from None
     if result.written and result.created + result.updated >= ANALYZE_FROM:
         with crm.session(True) as write:
             _analyze(write, process_id)

@@ -271,6 +271,23 @@ def test_a_hostile_import_file_is_refused_naming_it_and_writes_nothing(api: Api,
         assert "/tmp" not in problem["detail"] and "smartflow-" not in problem["detail"]
 
 
+def test_a_file_broken_after_its_first_batch_says_what_stays_or_with_abort_writes_nothing(api: Api,
+                                                                                          tmp_path: Any) -> None:
+    from smartflow.services.data import DataFileError, ImportOptions
+
+    path = tmp_path / "long.csv"  # a batch of 20 good rows, then 3 more and a field over csv's limit
+    path.write_text("title\n" + "".join(f"row {n}\n" for n in range(23)) + "a" * (200 * 1024) + "\n")
+    before = snapshot(api.db.url)
+    with pytest.raises(DataFileError) as broken:
+        api.db.admin.import_file("purchase", path, ImportOptions(on_error="abort", batch=20))
+    assert "line 25: a field is longer than 131072 characters" in str(broken.value)
+    assert snapshot(api.db.url) == before
+    with pytest.raises(DataFileError) as broken:
+        api.db.admin.import_file("purchase", path, ImportOptions(batch=20))
+    assert "the 20 created and 0 updated item(s) of the 20 row(s) before it stay" in str(broken.value)
+    assert "--on-error abort" in (broken.value.hint or "")
+
+
 def test_a_nul_in_an_imported_cell_is_that_row_s_problem(api: Api) -> None:
     before = snapshot(api.db.url)
     answer = api.call("POST", "/api/v1/processes/purchase/import",
