@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smartflow import errors
 from smartflow.services import MAX_ID
 from smartflow.web import session
-from smartflow.web.forms import input_kind, input_value, sent_fields, values_from
+from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
@@ -137,7 +137,12 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
 
 def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str]) -> str:
     item = found.crm.get(view.id, item_id)
-    inputs = [{"spec": view.field(f), "kind": input_kind(view.field(f)), "title": view.field_title(f),
-               "value": input_value(view.field(f), item.get(f))} for f in missing]
+    inputs = []
+    for f in missing:  # as the card's inputs (a money field with its currency select)
+        spec = view.field(f)
+        currency = input_currency(spec, item.get(f))
+        inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(f),
+                       "value": input_value(spec, item.get(f)), "currency": currency,
+                       "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
     return TEMPLATES.get_template("required.html").render(
         inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)
