@@ -14,8 +14,16 @@ class SmartflowError(Exception):
     hint: str | None = None
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__(printable(message))
+        self.hint = printable(hint) if hint is not None else None
+
+
+def printable(text: str) -> str:
+    """text with what no output can encode written as escapes: a message may quote hostile input
+    (a lone surrogate from JSON's `\\ud800`), and must still reach the person as UTF-8."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class DefinitionError(SmartflowError):

@@ -48,7 +48,7 @@ def build_report(write: Write, process_id: str, options: ReportOptions) -> dict[
     base = sa.and_(visible(write, process), table.c.pipeline == pipeline.id)
     if options.date_from:
         base = sa.and_(base, table.c.created_at >= datetime.combine(options.date_from, time(), UTC))
-    if options.date_to:
+    if options.date_to and options.date_to < date.max:  # up to 9999-12-31: every item
         base = sa.and_(base, table.c.created_at < datetime.combine(options.date_to + timedelta(days=1), time(), UTC))
     counts = _stage_counts(write, process, base)
     entries = _entries(write, process, base)

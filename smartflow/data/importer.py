@@ -105,10 +105,18 @@ def import_file(crm: Sessions, process_id: str, path: Path, options: ImportOptio
             except _Rollback:
                 pass
         else:
-            for batch in batches:
-                with crm.session(True) as write:
-                    plan = _Plan.make(write, process_id, sheet, options, result)
-                    _run(write, plan, batch, result, on_progress)
+            try:
+                for batch in batches:
+                    with crm.session(True) as write:
+                        plan = _Plan.make(write, process_id, sheet, options, result)
+                        _run(write, plan, batch, result, on_progress)
+            except DataFileError as broken:  # part-way through a long file: the batches before it are committed
+                if result.created + result.updated == 0:
+                    raise
+                raise DataFileError(f"{broken}; the {result.created} created and {result.updated} updated item(s) "
+                                    f"of the {result.rows} row(s) before it stay",
+                                    "fix the file and import it again with --key to update those, or import with "
+                                    "--on-error abort, which writes nothing from a broken file") from None
     if result.written and result.created + result.updated >= ANALYZE_FROM:
         with crm.session(True) as write:
             _analyze(write, process_id)
@@ -247,8 +255,13 @@ def _read(plan: _Plan, row: SheetRow) -> _Row:
     key = None
     formats = row.formats
     for index, found, read, is_key, settable in plan.readers:
+        raw = row.values[index]
+        if type(raw) is str and "\x00" in raw:  # CSV may hold it; no text column can (fields.text_problem)
+            problems.append(CellProblem(found.id, raw.replace("\x00", "\\0"),
+                                        "contains a NUL character, which text cannot hold"))
+            continue
         try:
-            value = read(row.values[index], formats[index] if formats else None)
+            value = read(raw, formats[index] if formats else None)
         except CellProblem as problem:
             problems.append(problem)
             continue

@@ -88,15 +88,21 @@ def _csv(path: Path) -> Iterator[Sheet]:
         delimiter = _delimiter(handle.read(_CHUNK))
         handle.seek(0)
         reader = csv.reader(handle, delimiter=delimiter)
-        headers = [h.strip() for h in next(reader, [])]
+        try:
+            headers = [h.strip() for h in next(reader, [])]
+        except csv.Error as error:
+            raise _csv_error(path, 1, error) from None
         if not any(headers):
             raise DataFileError(f"{path.name} is empty: the first row must name the columns")
 
         def rows() -> Iterator[SheetRow]:
-            for values in reader:
-                if any(v.strip() for v in values):
-                    padded = (values + [""] * len(headers))[:len(headers)]
-                    yield SheetRow(reader.line_num, padded, None)
+            try:
+                for values in reader:
+                    if any(v.strip() for v in values):
+                        padded = (values + [""] * len(headers))[:len(headers)]
+                        yield SheetRow(reader.line_num, padded, None)
+            except csv.Error as error:
+                raise _csv_error(path, reader.line_num, error) from None
 
         yield Sheet("csv", headers, rows(), encoding, delimiter)
 
@@ -144,17 +150,67 @@ def _too_many_cells(path: Path, title: str, number: int) -> DataFileError:
                          "(rows × the header's columns)", "split it into several files")
 
 
+def _csv_error(path: Path, line: int, error: csv.Error) -> DataFileError:
+    """A CSV the reader cannot go on with: a field over csv's limit (128 KiB), or a quote never closed."""
+    if "field limit" in str(error):
+        return DataFileError(f"{path.name}, line {line}: a field is longer than {csv.field_size_limit()} characters",
+                             "a cell holds at most 128 KiB of text: shorten it, or attach the text as a file")
+    return DataFileError(f"{path.name}, line {line}: cannot read the CSV: {error}",
+                         "save it again as CSV (UTF-8) from the spreadsheet")
+
+
+def _xml_errors() -> tuple[type[Exception], ...]:
+    """What openpyxl raises for a sheet whose XML is broken or hostile: malformed XML, and (read
+    through defusedxml, which openpyxl uses when it is installed) entity declarations, which an
+    xlsx never needs and an entity expansion bomb does."""
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+
+    return ParseError, DefusedXmlException
+
+
+def _unreadable(path: Path, error: Exception) -> DataFileError:
+    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+
+    if isinstance(error, (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden)):
+        return DataFileError(f"{path.name} is not a plain xlsx file: its XML declares entities (a DTD), which a "
+                             "spreadsheet never does and an entity expansion attack does",
+                             "save the file again from Excel or LibreOffice")
+    return DataFileError(f"{path.name} is not a readable xlsx file: its XML is broken ({error})",
+                         "save the file again from Excel or LibreOffice")
+
+
 @contextmanager
 def _xlsx(path: Path) -> Iterator[Sheet]:
     from zipfile import BadZipFile
 
+    import openpyxl
     from openpyxl import load_workbook
 
     _check_unpacked(path)
+    broken = _xml_errors()
+    if not openpyxl.DEFUSEDXML:  # e.g. OPENPYXL_DEFUSEDXML=False in the environment
+        raise DataFileError("xlsx files are not read without defusedxml's protection",
+                            "unset OPENPYXL_DEFUSEDXML, or import a CSV file")
+    # the file is ours to close: openpyxl leaves its own open when it fails part-way
+    with path.open("rb") as handle, _workbook(path, handle, load_workbook, broken, BadZipFile) as sheet:
+        yield sheet
+
+
+@contextmanager
+def _workbook(path: Path, handle: Any, load_workbook: Any, broken: tuple[type[Exception], ...],
+              bad_zip: type[Exception]) -> Iterator[Sheet]:
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DataFileError(f"{path.name} is not a readable xlsx file: {exc}") from None
+        book = load_workbook(handle, read_only=True, data_only=True)
+    except broken as exc:
+        raise _unreadable(path, exc) from None
+    except (bad_zip, KeyError, OSError, ValueError) as exc:
+        cause = exc.__cause__ or exc.__context__  # openpyxl wraps what it met in a ValueError of its own
+        if isinstance(cause, broken):
+            raise _unreadable(path, cause) from None
+        detail = str(exc).splitlines()[0].replace(str(path), path.name) if str(exc) else type(exc).__name__
+        raise DataFileError(f"{path.name} is not a readable xlsx file: {detail}") from None
     try:
         sheet = book.worksheets[0]
         stated_rows = sheet.max_row
@@ -162,7 +218,7 @@ def _xlsx(path: Path) -> Iterator[Sheet]:
         # height, which a file may state as A1:XFD1048576 with three rows in it: the header's
         # columns bound the width read, and the rows read are the rows the sheet holds
         sheet.reset_dimensions()
-        heading = sheet.iter_rows(min_row=1, max_row=1, max_col=MAX_COLUMNS)
+        heading = _guarded(path, sheet.iter_rows(min_row=1, max_row=1, max_col=MAX_COLUMNS), broken)
         first = next(heading, ())
         heading.close()
         headers = [str(c.value).strip() if c.value is not None else "" for c in first]
@@ -173,7 +229,7 @@ def _xlsx(path: Path) -> Iterator[Sheet]:
         width = len(headers)
         if stated_rows is not None and stated_rows * width > MAX_CELLS:  # refused before any row is written
             raise _too_many_cells(path, sheet.title, stated_rows)
-        cells = sheet.iter_rows(min_row=2, max_col=width)
+        cells = _guarded(path, sheet.iter_rows(min_row=2, max_col=width), broken)
 
         def rows() -> Iterator[SheetRow]:
             read = width
@@ -194,3 +250,11 @@ def _xlsx(path: Path) -> Iterator[Sheet]:
         yield Sheet("xlsx", headers, rows())
     finally:
         book.close()
+
+
+def _guarded(path: Path, rows: Iterator[Any], broken: tuple[type[Exception], ...]) -> Iterator[Any]:
+    """The sheet's rows, with broken or hostile XML part-way through refused as a DataFileError."""
+    try:
+        yield from rows
+    except broken as exc:
+        raise _unreadable(path, exc) from None

@@ -7,12 +7,14 @@ Stateless by design: every request authenticates against the database and acts t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import bitrix24, errors, web
@@ -21,6 +23,8 @@ from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
 
+LOG = logging.getLogger("smartflow.http")
+UNAVAILABLE = frozenset({"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"})  # sqlalchemy's
 JSON_LIMIT = 1024 * 1024  # bytes of a JSON request body
 UPLOAD_LIMIT = 64 * 1024 * 1024  # bytes of an import upload
 
@@ -100,6 +104,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     openapi.install(app)
     bitrix24.install(app)  # Bitrix24's REST API at /rest/ (the host root, as its clients expect)
@@ -130,10 +135,22 @@ async def _validation_error(_: Request, error: Exception) -> Response:
     return problems.validation(list(error.errors()))
 
 
-async def _unexpected(_: Request, error: Exception) -> Response:
-    if type(error).__module__.startswith("sqlalchemy"):
-        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-        return problems.problem(503, "database-unavailable", f"the database refused the operation: {detail}",
-                                "check that the server is up and that `smartflow apply` has run")
+async def _http_error(_: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method the path does not take, a body it cannot
+    parse) as problem+json too."""
+    assert isinstance(error, StarletteHTTPException)
+    status = error.status_code
+    code = {404: "not-found", 405: "method-not-allowed"}.get(status, "bad-request" if status == 400 else "refused")
+    return problems.problem(status, code, str(error.detail), headers=dict(error.headers or {}) or None)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    """Anything no handler expected: logged with the request, answered without internals (no
+    exception text, no database message). The transaction it happened in was rolled back."""
+    LOG.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    if type(error).__name__ in UNAVAILABLE and type(error).__module__.startswith("sqlalchemy"):
+        return problems.problem(503, "database-unavailable",
+                                "the database cannot be used right now; nothing was changed",
+                                "try again later; if it persists, tell the administrator")
     return problems.problem(500, "internal-error", "an unexpected error; nothing was changed",
                             "report it with the request that caused it")

@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
 from smartflow.http import problems
+from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import engine_for, json_body
-from smartflow.services import Engine
+from smartflow.services import MAX_ID, Engine
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 Crm = Annotated[Engine, Depends(engine_for)]
-ItemId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # an integer column on every database
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]  # an integer column on every database
 PAGE_LIMIT = 500
 
 
@@ -69,7 +70,7 @@ def list_items(process: str, crm: Crm,
                pipeline: str | None = None, stage: str | None = None, search: str | None = None,
                sort: str | None = None, fields: Annotated[str | None, Query(description="ids, comma-separated")] = None,
                limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = 50,
-               after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="`next` of the page before")] = None,
+               after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="`next` of the page before")] = None,
                ) -> Response:
     """A page of items the caller may read; `next` is the cursor of the following page (null at the end)."""
     rows = crm.list(process, pipeline=pipeline, stage=stage, where=tuple(where or ()), search=search, sort=sort,

@@ -14,15 +14,17 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.errors import printable
 from smartflow.http import streams
+from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
 from smartflow.http.routes_items import PAGE_LIMIT
 from smartflow.services import Engine
 from smartflow.services.analytics import ReportOptions
-from smartflow.services.data import ExportOptions, ImportOptions
+from smartflow.services.data import DataFileError, ExportOptions, ImportOptions
 from smartflow.services.engine import SESSION_SECONDS
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 Crm = Annotated[Engine, Depends(engine_for)]
 Where = Annotated[list[str] | None, Query(description="FIELD OP VALUE, as `item list --where`")]
 Limit = Annotated[int, Query(ge=1, le=PAGE_LIMIT)]
@@ -76,6 +78,9 @@ def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(descri
         with upload.open("wb") as target:
             shutil.copyfileobj(file.file, target, 1024 * 1024)
         result = crm.import_file(process, upload, ImportOptions(dry_run=dry_run, on_error=on_error, key=key))
+    except DataFileError as unreadable:  # the file as a whole: named as the caller sent it, not as stored here
+        name = printable(Path(file.filename or "").name) or "the file"
+        raise errors.InvalidValue(str(unreadable).replace(upload.name, name), unreadable.hint, field="file") from None
     finally:
         upload.unlink(missing_ok=True)
     return json_body({"process": result.process, "dry_run": result.dry_run, "written": result.written,

@@ -29,6 +29,7 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _FORMATS = {"email": (_EMAIL, "an email address"), "phone": (_PHONE, "a phone number"),
             "url": (_URL, "an http(s) URL")}
 DEFAULT_CURRENCY = "RUB"
+MAX_ID = 2**31 - 1  # item, user and file ids are 32-bit integer columns on every database
 
 
 class ValueProblem(ValueError):
@@ -41,6 +42,46 @@ class FileRef:
     size: int
     checksum: str
     location: str
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text cannot be stored alike on every database, or None: a NUL character (PostgreSQL's
+    text refuses it) or a lone surrogate (not Unicode: no database can encode it)."""
+    if "\x00" in text:
+        return "contains a NUL character, which text cannot hold"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate, which is not Unicode text"
+    return None
+
+
+def clean_text(text: str) -> str:
+    """text when it can be stored (text_problem); else ValueProblem naming the text and why not."""
+    problem = text_problem(text)
+    if problem is not None:
+        shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}…"
+        raise ValueProblem(f"{shown} {problem}")
+    return text
+
+
+def identifier(value: Any) -> int:
+    """An id (of an item, a user, a linked item or a file) as given: a whole number from 1 to MAX_ID,
+    from an int or its digits; else ValueProblem (a larger number names no row of any table)."""
+    if isinstance(value, bool):
+        raise ValueProblem(f"{value!r} is not an item id")
+    text = str(value).strip() if isinstance(value, (int, str, Decimal)) else ""
+    if not (text.isascii() and text.isdigit()) or int(text[:12]) == 0:
+        raise ValueProblem(f"{_shown(value)} is not an id")
+    if len(text) > 12 or int(text) > MAX_ID:
+        raise ValueProblem(f"{_shown(value)} is not an id (ids go up to {MAX_ID})")
+    return int(text)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def is_empty(value: Any) -> bool:
@@ -87,10 +128,10 @@ def _decimal(field: Field, raw: Any) -> Decimal:
     try:
         value = Decimal(str(raw).strip().replace(" ", "").replace(",", ".")) if isinstance(raw, str) \
             else Decimal(str(raw))
-    except InvalidOperation:
-        raise ValueProblem(f"{raw!r} is not a number") from None
+    except (InvalidOperation, ValueError):  # ValueError: an int of more digits than str() writes
+        raise ValueProblem(f"{_shown(raw)} is not a number") from None
     if not value.is_finite():
-        raise ValueProblem(f"{raw!r} is not a number")
+        raise ValueProblem(f"{_shown(raw)} is not a number")
     places = precision_of(field)
     try:
         rounded = round(value, places)
@@ -114,15 +155,21 @@ def coerce(field: Field, value: Any) -> Any:
     kind = field.type
     if kind in ("string", "text", "email", "phone", "url"):
         if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ValueProblem(f"{value!r} is not text")
-        return str(value)
+            raise ValueProblem(f"{_shown(value)} is not text")
+        return clean_text(str(value))
     if kind == "integer":
         if isinstance(value, bool):
             raise ValueProblem(f"{value!r} is not a whole number")
         try:
             number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueProblem(f"{value!r} is not a whole number") from None
+        except (InvalidOperation, ValueError):  # ValueError: an int of more digits than str() writes
+            raise ValueProblem(f"{_shown(value)} is not a whole number") from None
+        if not number.is_finite():
+            raise ValueProblem(f"{_shown(value)} is not a whole number")
+        if number.adjusted() > 30:  # before int(): 1e999999999 would be an int of a billion digits
+            shown = str(value).strip()
+            raise ValueProblem(f"{shown[:40]}{'…' if len(shown) > 40 else ''} is too large to store "
+                               f"(at most {STORED_LIMIT - 1})")
         if number != number.to_integral_value():
             raise ValueProblem(f"{value!r} is not a whole number")
         return int(number)
@@ -145,11 +192,13 @@ def coerce(field: Field, value: Any) -> Any:
     if kind == "datetime":
         return _datetime(value)
     if kind == "enum":
-        return str(value)
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueProblem(f"{_shown(value)} is not an option id")
+        return clean_text(str(value))
     if kind in ("link", "file"):
         if isinstance(value, FileRef) and kind == "file":
             return value
-        return _identifier(value)
+        return identifier(value)
     if kind == "user":
         return _user(value)
     raise ValueProblem(f"unsupported field type {kind}")
@@ -169,23 +218,11 @@ def _user(value: Any) -> int | str:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("#"):
-            return _identifier(text[1:])
+            return identifier(text[1:])
         if not text:
             raise ValueProblem("an empty text is not a user")
-        return text
-    return _identifier(value)
-
-
-def _identifier(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueProblem(f"{value!r} is not an item id")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueProblem(f"{value!r} is not an id") from None
-    if number <= 0:
-        raise ValueProblem(f"{value!r} is not an id")
-    return number
+        return clean_text(text)
+    return identifier(value)
 
 
 def _date(value: Any) -> date:

@@ -111,7 +111,9 @@ def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "r
           lock: bool = False, deleted: bool = False) -> dict[str, Any]:
     """The item as canonical values; NotFound when it does not exist or the actor may not read it."""
     query = _fetch_statement(write, process, lock and not write.sqlite, deleted)
-    row = write.connection.execute(query, {"_item_id": item_id}).first()
+    # an id no row can hold (past the integer column) is an item that does not exist
+    valid = isinstance(item_id, int) and 0 < item_id <= fields.MAX_ID
+    row = write.connection.execute(query, {"_item_id": item_id}).first() if valid else None
     if row is None:
         state = "in the recycle bin" if deleted else ""
         raise NotFound(f"{process.process.id} {item_id} not found{(' ' + state) if state else ''}",
@@ -292,6 +294,8 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
             title = str(raw).strip() if raw is not None else ""
             if not title:
                 raise InvalidValue("`title` must not be empty", field="title")
+            if (problem := fields.text_problem(title)) is not None:
+                raise InvalidValue(f"`title` {problem}", "send plain text", field="title")
             prepared["title"] = title
             filled.add(key)
             continue
@@ -408,6 +412,9 @@ def _check_link(write: Write, field: Field, target_id: int) -> None:
     known = ("link", field.to, target_id, write.actor)  # readable by this actor
     if known in write.found:
         return
+    if not 0 < target_id <= fields.MAX_ID:
+        raise InvalidValue(f"field `{field.id}`: {target_id} is not an id (a whole number from 1 to {fields.MAX_ID})",
+                           f"give the id of an existing {field.to} you may see", field=field.id)
     target = write.compiled.processes[field.to]
     query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
                                                 access.row_filter(write.actor, target, "read"))

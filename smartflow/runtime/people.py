@@ -12,6 +12,7 @@ from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.runtime import clock
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
 from smartflow.runtime.compiled import CompiledDefinition, built
+from smartflow.runtime.fields import MAX_ID, text_problem
 
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]:
@@ -29,7 +30,7 @@ def id_form(value: Any) -> int | None:
         return value
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("#") and text[1:].isdigit():
+        if text.startswith("#") and text[1:].isascii() and text[1:].isdigit():
             return int(text[1:])
     return None
 
@@ -40,6 +41,8 @@ def user_id(connection: Any, compiled: CompiledDefinition, value: Any) -> int | 
     users, _, _ = _tables(compiled)
     explicit = id_form(value)
     by_id = explicit is not None
+    if not (0 < explicit <= MAX_ID if explicit is not None else text_problem(str(value)) is None):
+        return None  # no row holds it: asking the database would only make it refuse the value
     column = users.c.id if by_id else users.c.login
     query = built((users, "user_id", by_id), lambda: sa.select(users.c.id).where(column == sa.bindparam("_user")))
     found = connection.execute(query, {"_user": explicit if by_id else str(value).strip()}).scalar()

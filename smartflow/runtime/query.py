@@ -83,9 +83,19 @@ def _operand(write: Write, field: Field, raw: str) -> Any:
         found = user_id(write.connection, write.compiled, value)
         return found if found is not None else -1
     stored = fields.stored_scalar(field, value)
-    if isinstance(stored, int) and abs(stored) >= fields.STORED_LIMIT:  # the driver would refuse to bind it
-        raise InvalidValue(f"--where {field.id}: {raw.strip()} is too large to compare", field=field.id)
+    limit = fields.MAX_ID if field.id == "id" else fields.STORED_LIMIT - 1  # the column's range
+    if isinstance(stored, int) and abs(stored) > limit:  # the driver (or PostgreSQL) would refuse to bind it
+        raise InvalidValue(f"--where {field.id}: {raw.strip()} is too large to compare",
+                           f"`{field.id}` holds at most {limit}", field=field.id)
     return stored
+
+
+def _text(what: str, text: str, field: str | None = None) -> str:
+    """Text compared with stored text: refused when no database could hold it (fields.text_problem)."""
+    problem = fields.text_problem(text)
+    if problem is not None:
+        raise InvalidValue(f"{what}: {problem}", "send plain text", field=field)
+    return text
 
 
 def _like(text: str) -> str:
@@ -136,7 +146,7 @@ def parse_filter(write: Write, process: CompiledProcess, text: str) -> Filter:
         if field.type not in TEXT_TYPES:
             raise InvalidValue(f"--where {name}: `contains` works on text fields only",
                                "use = != < <= > >= or in", field=name)
-        return Filter(name, "contains", _like(raw))
+        return Filter(name, "contains", _like(_text(f"--where {name}", raw, name)))
     if op == "in":
         return Filter(name, "in", [_operand(write, field, part) for part in raw.split(",")])
     operand = _operand(write, field, raw)
@@ -314,6 +324,12 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
         access.refuse_hidden(write.actor, process, columns, "see")
     elif hidden:
         columns = tuple(key for key in (*SYSTEM_KEYS, *process.fields) if key not in hidden)
+    for what, given in (("pipeline", pipeline), ("stage", stage), ("search", search)):
+        if given is not None:
+            _text(what, given, what)
+    if after is not None and not (isinstance(after, int) and 0 <= after <= fields.MAX_ID):
+        raise InvalidValue(f"--after {after}: there is no such item",
+                           f"give the id of an item (at most {fields.MAX_ID})", field="after")
     filters = [parse_filter(write, process, text) for text in where]
     column, descending = _sort(write, process, sort)
     params: dict[str, Any] = {f"_w{n}": flt.value for n, flt in enumerate(filters)}

@@ -6,12 +6,14 @@ export, import and report. `services.deploy` validates, plans, applies and rolls
 definitions; `services.analytics` draws graphs and renders reports; `services.data` holds the
 options and results of exports and imports. `plain` turns a stored value into JSON-ready data,
 as every interface shows it; `Text` is a title in several languages; `CURRENCIES` the ISO 4217 codes a money value may
-have, `DEFAULT_CURRENCY` the one of a money field that declares none.
+have, `DEFAULT_CURRENCY` the one of a money field that declares none; `MAX_ID` is the largest id an item,
+a user or a file may have, and `text_problem` says why a text cannot be stored (interfaces refuse such
+input before asking).
 """
 
 from smartflow.definitions.model import Text
 from smartflow.definitions.values import CURRENCIES
-from smartflow.runtime.fields import DEFAULT_CURRENCY, plain
+from smartflow.runtime.fields import DEFAULT_CURRENCY, MAX_ID, plain, text_problem
 from smartflow.services.engine import Engine
 
-__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "Engine", "Text", "plain"]
+__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "plain", "text_problem"]

@@ -37,6 +37,7 @@ from smartflow.runtime import audit, auth, clock, codes, items, people, query
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
+from smartflow.runtime.fields import text_problem
 from smartflow.services import admin, board, catalog, live, rights
 
 if TYPE_CHECKING:
@@ -223,7 +224,8 @@ class Engine:
                                        "run `smartflow apply` once to create smartflow's new system tables")
         self._cache["credentials"] = True
         caller = auth.caller_of(connection, compiled, secret, kind)
-        if kind == "session" and csrf is not None and not hmac.compare_digest(csrf, caller.csrf or ""):
+        if kind == "session" and csrf is not None and not hmac.compare_digest(
+                csrf.encode("utf-8", "surrogatepass"), (caller.csrf or "").encode("ascii")):
             raise PermissionDenied("the CSRF token is missing or wrong",
                                    "send the `smartflow_csrf` cookie's value in the X-CSRF-Token header")
         return caller
@@ -590,6 +592,8 @@ class Engine:
         """A new browser session for a right password: (its secret, the caller with its CSRF token).
         Every attempt is counted before its password is checked (a right one clears the count): past
         auth.MAX_FAILURES within auth.FAILURE_WINDOW, TooManyAttempts without a check."""
+        if text_problem(login) or text_problem(password):  # no user has it: refused before the database sees it
+            raise AuthenticationFailed("wrong login or password", "check both and try again")
         login = login[:128]
         with self._credentials(True) as write:  # the attempt is counted (and committed) first
             stored = auth.count_attempt(write.connection, write.compiled, login)

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.services import MAX_ID
 from smartflow.web import session
-from smartflow.web.forms import input_kind, input_value, sent_fields, values_from
+from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
@@ -83,7 +84,7 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
 
 @router.get("/processes/{process}/kanban/cards")
 def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_length=64)],
-               after: Annotated[int, Query(ge=1, le=2**31 - 1)], pipeline: str | None = None) -> Response:
+               after: Annotated[int, Query(ge=1, le=MAX_ID)], pipeline: str | None = None) -> Response:
     """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
     found = session.visitor(request)
     view = process_view(found, process)
@@ -91,6 +92,15 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
     cards = column_cards(found, view, chosen["id"], stage, after)
     following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
     return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
+
+
+@router.get("/processes/{process}/items/{item_id}/explain")
+def explain(request: Request, process: str, item_id: int,
+            stage: Annotated[str, Query(min_length=1, max_length=64)]) -> Response:
+    """Why a card may not be moved to stage (every reason a move there would be refused), as JSON:
+    what the board says while a card is held over a column it may not enter."""
+    found = session.visitor(request)
+    return JSONResponse({"reasons": found.crm.explain(process, item_id, stage)})
 
 
 class Move(BaseModel):
@@ -127,7 +137,12 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
 
 def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str]) -> str:
     item = found.crm.get(view.id, item_id)
-    inputs = [{"spec": view.field(f), "kind": input_kind(view.field(f)), "title": view.field_title(f),
-               "value": input_value(view.field(f), item.get(f))} for f in missing]
+    inputs = []
+    for f in missing:  # as the card's inputs (a money field with its currency select)
+        spec = view.field(f)
+        currency = input_currency(spec, item.get(f))
+        inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(f),
+                       "value": input_value(spec, item.get(f)), "currency": currency,
+                       "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
     return TEMPLATES.get_template("required.html").render(
         inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)

@@ -124,4 +124,4 @@ def _money(part: str) -> dict[str, str]:
 def _user(option: str) -> int | str:
     """A user picker's option is the user's id: the services read a number as an id, while text,
     digits included, is a login."""
-    return int(option) if option.isdigit() else option
+    return int(option) if option.isascii() and option.isdigit() and len(option) <= 12 else option

@@ -29,6 +29,18 @@ async def form_of(request: Request) -> dict[str, list[str]]:
     return found
 
 
+def number(form: dict[str, list[str]], name: str) -> int:
+    """A counter the card form carries (`version`, `seen`): a whole number, 0 when absent; a form
+    that was not the card's (`version=abc`) is refused naming it."""
+    text = (form.get(name) or [""])[-1].strip()
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise errors.InvalidValue(f"the form's `{name}` {text[:20]!r} is not a whole number",
+                                  "reload the card and save again", field=name)
+    return int(text)
+
+
 def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
                sent: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """One input per field: its spec, kind, title and value (what the user sent, when a save failed)."""
@@ -155,8 +167,8 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
     form = await form_of(request)
     session.check_csrf(found, (form.get("csrf") or [""])[-1])
     view = process_view(found, process)
-    version = int((form.get("version") or ["0"])[-1] or 0)
-    seen = int((form.get("seen") or ["0"])[-1] or 0)
+    version = number(form, "version")
+    seen = number(form, "seen")
     stored = found.crm.get(process, item_id)  # what the form showed, if still current (else the save is stale)
     values = values_from(view, form, list(view.fields()), stored if stored["version"] == version else None)
     if "title" in form:

@@ -73,9 +73,10 @@ def item_list(request: Request, process: str) -> Response:
     search, sort, stage = _one(query, "search"), _one(query, "sort"), _one(query, "stage")
     pipeline = _one(query, "pipeline") or None
     after = _one(query, "after")
+    cursor = int(after) if after.isascii() and after.isdigit() and len(after) <= 12 else None
     columns = view.list_columns()
     rows = found.crm.list(process, where=tuple(where), search=search or None, sort=sort or None, stage=stage or None,
-                          pipeline=pipeline, limit=PAGE, after=int(after) if after.isdigit() else None,
+                          pipeline=pipeline, limit=PAGE, after=cursor,
                           columns=tuple(dict.fromkeys(("title", *columns))))
     kept = [(k, v) for k, vs in query.items() if k != "after" for v in vs]
     following = rows[-1]["id"] if len(rows) == PAGE else None

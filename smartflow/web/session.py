@@ -89,7 +89,8 @@ def visitor(request: Request) -> Visitor:
 
 
 def check_csrf(found: Visitor, sent: str | None) -> None:
-    if not found.csrf or not hmac.compare_digest(sent or "", found.csrf):
+    given = (sent or "").encode("utf-8", "surrogatepass")  # bytes: compare_digest refuses non-ASCII text
+    if not found.csrf or not hmac.compare_digest(given, found.csrf.encode("ascii")):
         raise errors.PermissionDenied("the form is out of date or came from another site (its CSRF token is wrong)",
                                       "reload the page and try again")
 

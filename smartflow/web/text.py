@@ -25,6 +25,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "new_item": ("Новый элемент", "New item"),
     "required_for": ("Для этапа нужно заполнить", "The stage needs"),
     "move_refused": ("Перемещение отклонено", "The move was refused"),
+    "cannot_enter": ("Сюда карточку переместить нельзя", "The card cannot be moved here"),
     "loading": ("Загрузка…", "Loading…"),
     "more": ("Ещё", "More"),
     "search": ("Поиск по названию", "Search the title"),

@@ -182,3 +182,105 @@ def test_a_column_loads_more_cards_only_when_scrolled(site: Site, page: Any) -> 
                    " || !document.querySelector('.column[data-stage=cancelled] .more')")
     ids = [c.get_attribute("data-item-id") for c in cards.all()]
     assert len(ids) == len(set(ids)) == total
+
+
+def _drag_across(page: Any, item_id: int, over: str, onto: str) -> None:
+    """Hold the card, pass over the column `over` (pausing there), and stop over `onto`, still held."""
+    card = page.locator(f'.card[data-item-id="{item_id}"]')
+    card.scroll_into_view_if_needed()
+    start = card.bounding_box()
+    assert start
+    page.mouse.move(start["x"] + 20, start["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 30, start["y"] + 20, steps=5)
+    for stage in (over, onto):
+        target = page.locator(f'.column[data-stage="{stage}"] .cards').bounding_box()
+        assert target
+        page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 30, steps=15)
+        page.mouse.move(target["x"] + target["width"] / 2, target["y"] + 40, steps=5)
+
+
+def test_a_drag_across_an_allowed_column_to_a_forbidden_one_moves_nothing_and_says_why(
+        site: Site, page: Any, shots: Path) -> None:
+    item_id = purchase(site, estimate="400000", materials=["concrete"])  # may go to prices, not to contract
+    sign_in(page, site, "ivanova", BOARD)
+    before = counts(page)
+    history = len(site.admin.history("procurement", item_id))
+    moves: list[str] = []
+    page.on("request", lambda request: moves.append(request.url) if request.url.endswith("/move") else None)
+    _drag_across(page, item_id, "prices", "contract")
+    alert = page.locator('#board-alert[role="alert"]')
+    reasons = site.admin.as_user("ivanova").explain("procurement", item_id, "contract")
+    assert reasons and "no transition" in reasons[0]
+    page.wait_for_function("r => document.querySelector('#board-alert').innerText.includes(r)", arg=reasons[0])
+    assert "The card cannot be moved here: " in alert.inner_text()
+    assert page.locator('.column[data-stage="contract"]').get_attribute("class").split().count("forbidden") == 1
+    page.screenshot(path=str(shots / "procurement-forbidden-held.png"))
+    page.mouse.up()
+    assert page.locator(f'.column[data-stage="estimate"] .card[data-item-id="{item_id}"]').count() == 1
+    assert page.locator(f'.column[data-stage="prices"] .card[data-item-id="{item_id}"]').count() == 0
+    assert all(reason in alert.inner_text() for reason in reasons)
+    assert "forbidden" not in (page.locator('.column[data-stage="contract"]').get_attribute("class") or "")
+    page.screenshot(path=str(shots / "procurement-forbidden-dropped.png"))
+    assert moves == []  # the drop sent no move
+    assert counts(page) == before
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+    assert len(site.admin.history("procurement", item_id)) == history
+    page.reload()  # the server's board agrees
+    assert counts(page) == before
+
+
+def test_a_drop_outside_every_column_puts_the_card_back_without_a_request(site: Site, page: Any) -> None:
+    item_id = purchase(site, estimate="400000", materials=["concrete"])
+    sign_in(page, site, "ivanova", BOARD)
+    before = counts(page)
+    moves: list[str] = []
+    page.on("request", lambda request: moves.append(request.url) if request.url.endswith("/move") else None)
+    card = page.locator(f'.card[data-item-id="{item_id}"]')
+    card.scroll_into_view_if_needed()
+    start = card.bounding_box()
+    prices = page.locator('.column[data-stage="prices"] .cards').bounding_box()
+    assert start and prices
+    page.mouse.move(start["x"] + 20, start["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 30, start["y"] + 20, steps=5)
+    page.mouse.move(prices["x"] + prices["width"] / 2, prices["y"] + 40, steps=15)  # into an allowed column
+    page.mouse.move(5, 5, steps=15)  # then out of every column: the page's top corner
+    page.mouse.up()
+    assert page.locator(f'.column[data-stage="estimate"] .card[data-item-id="{item_id}"]').count() == 1
+    assert moves == []
+    assert counts(page) == before
+    assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+
+
+def test_the_forbidden_column_says_why_in_russian_on_a_phone(site: Site, browser: Any, shots: Path) -> None:
+    item_id = purchase(site, estimate="400000", materials=["concrete"])
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
+    page = context.new_page()
+    try:
+        sign_in(page, site, "ivanova", BOARD)
+        assert page.locator("html").get_attribute("lang") == "ru"
+        card = page.locator(f'.card[data-item-id="{item_id}"]')
+        card.scroll_into_view_if_needed()
+        start = card.bounding_box()
+        assert start
+        page.mouse.move(start["x"] + 20, start["y"] + 12)
+        page.mouse.down()
+        page.mouse.move(start["x"] + 30, start["y"] + 20, steps=5)
+        prices = page.locator('.column[data-stage="prices"] header').bounding_box()
+        assert prices
+        page.mouse.move(prices["x"] + 40, prices["y"] + 10, steps=10)  # the columns are stacked: down the page
+        contract = page.locator('.column[data-stage="contract"] header')
+        while (box := contract.bounding_box()) and box["y"] > 600:
+            page.mouse.wheel(0, 300)
+        box = contract.bounding_box()
+        assert box
+        page.mouse.move(box["x"] + 40, box["y"] + 10, steps=20)
+        page.wait_for_function("document.querySelector('#board-alert').innerText.includes('no transition')")
+        assert "Сюда карточку переместить нельзя" in page.locator("#board-alert").inner_text()
+        page.screenshot(path=str(shots / "procurement-forbidden-phone.png"))
+        page.mouse.up()
+        assert page.locator(f'.column[data-stage="estimate"] .card[data-item-id="{item_id}"]').count() == 1
+        assert site.admin.get("procurement", item_id)["stage"] == "estimate"
+    finally:
+        context.close()

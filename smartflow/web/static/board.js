@@ -11,10 +11,10 @@
   const alertBox = document.getElementById("board-alert");
   const dialog = document.getElementById("required-dialog");
 
-  function showReasons(reasons) {
+  function showReasons(reasons, title) {
     alertBox.replaceChildren();
     const heading = document.createElement("strong");
-    heading.textContent = board.dataset.wordRefused;
+    heading.textContent = title || board.dataset.wordRefused;
     const list = document.createElement("ul");
     for (const reason of reasons) {
       const li = document.createElement("li");
@@ -134,15 +134,84 @@
     updateColumns(answer.columns || {});
   }
 
-  // Drag and drop: only into the stages the card offers (its data-targets).
+  // Drag and drop: only into the stages the card offers (its data-targets). Where a card lands is
+  // the column under the pointer when it is let go, not where SortableJS last put it: dragged across
+  // an allowed column to one it may not enter, SortableJS leaves it in the allowed one, and a drop
+  // there must not move it. A drop outside a column the card may enter puts it back, no request sent;
+  // a column it may not enter is marked while the card is held over it, and says why (`explain`).
   let origin = null;  // where the dragged card was: it goes back there when the move is refused
+  let pointer = null;  // the pointer's last position during a drag
+  let hovered = null;  // the column under the pointer
+  const explained = new Map();  // "item stage" → the reasons a move there is refused (a promise)
+
+  function stageOf(element) {
+    const column = element && element.closest("[data-stage]");
+    return column ? column.dataset.stage : null;
+  }
+
+  function allowed(card, stage) {
+    return (card.dataset.targets || "").split(" ").includes(stage);
+  }
+
+  function track(event) {
+    const point = event.touches ? event.touches[0] : event;
+    if (point && typeof point.clientX === "number") pointer = { x: point.clientX, y: point.clientY };
+  }
+
+  function columnAt(point) {
+    if (!point) return null;
+    for (const column of board.querySelectorAll(".column[data-stage]")) {
+      const box = column.getBoundingClientRect();
+      if (point.x >= box.left && point.x <= box.right && point.y >= box.top && point.y <= box.bottom) return column;
+    }
+    return null;
+  }
+
+  function reasonsFor(card, stage) {
+    const key = card.dataset.itemId + " " + stage;
+    if (!explained.has(key)) {
+      const url = "/processes/" + encodeURIComponent(process) + "/items/" + card.dataset.itemId + "/explain?stage="
+        + encodeURIComponent(stage);
+      explained.set(key, fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then((response) => response.json()).then((answer) => answer.reasons || [])
+        .catch(() => []));
+    }
+    return explained.get(key);
+  }
+
+  async function sayWhyNot(card, column) {
+    const stage = column.dataset.stage;
+    const title = board.dataset.wordCannotEnter + ": " + column.querySelector("h2").textContent;
+    showReasons([], title);
+    const reasons = await reasonsFor(card, stage);
+    if (hovered === column || !card.classList.contains("dragging")) showReasons(reasons, title);
+  }
+
+  function hover(card, column) {
+    if (column === hovered) return;
+    if (hovered) hovered.classList.remove("forbidden");
+    hovered = column;
+    const stage = column ? column.dataset.stage : null;
+    if (!column || stage === stageOf(origin.list) || allowed(card, stage)) {
+      clearAlert();
+      return;
+    }
+    column.classList.add("forbidden");
+    sayWhyNot(card, column);
+  }
+
+  function onPointerMove(event) {
+    track(event);
+    const card = board.querySelector(".card.dragging");
+    if (card) hover(card, columnAt(pointer));
+  }
+
   for (const list of board.querySelectorAll(".cards")) {
     Sortable.create(list, {
       group: {
         name: "board",
         pull: true,
-        put: (to, _from, dragged) => (dragged.dataset.targets || "").split(" ")
-          .includes(to.el.closest("[data-stage]").dataset.stage),
+        put: (to, _from, dragged) => allowed(dragged, stageOf(to.el)),
       },
       sort: false,
       draggable: ".card.movable",
@@ -153,10 +222,34 @@
       animation: 150,
       onStart: (event) => {
         origin = { list: event.from, next: event.item.nextElementSibling };
+        pointer = null;
+        hovered = null;
+        event.item.classList.add("dragging");
+        document.addEventListener("pointermove", onPointerMove, true);
+        document.addEventListener("touchmove", onPointerMove, { capture: true, passive: true });
       },
       onEnd: (event) => {
-        if (event.from === event.to) return;
-        move(event.item, event.to.closest("[data-stage]").dataset.stage, origin);
+        document.removeEventListener("pointermove", onPointerMove, true);
+        document.removeEventListener("touchmove", onPointerMove, { capture: true });
+        const card = event.item;
+        const dropped = event.originalEvent;
+        track(dropped && dropped.changedTouches ? dropped.changedTouches[0] : dropped || {});
+        const column = columnAt(pointer);
+        if (hovered) hovered.classList.remove("forbidden");
+        hovered = column;
+        card.classList.remove("dragging");
+        const stage = column ? column.dataset.stage : null;
+        if (!stage || stage === stageOf(origin.list) || !allowed(card, stage)) {
+          putBack(card, origin);  // no request: the card may not go there
+          if (stage && stage !== stageOf(origin.list)) sayWhyNot(card, column);
+          else clearAlert();
+          hovered = null;
+          return;
+        }
+        hovered = null;
+        const list = column.querySelector(".cards");
+        if (card.parentNode !== list) list.prepend(card);
+        move(card, stage, origin);
       },
     });
   }
