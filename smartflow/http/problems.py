@@ -3,6 +3,7 @@ hint, the field, the reasons of a refused move, and a stable `code` for programs
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from smartflow import errors
 
 PROBLEM_TYPE = "application/problem+json"
+LOG = logging.getLogger("smartflow.http")
 
 # (error class, status, code): the first that matches wins, so subclasses come first
 STATUSES: list[tuple[type[errors.SmartflowError], int, str]] = [
@@ -45,7 +47,11 @@ def from_error(error: errors.SmartflowError, stale_version: bool = False) -> JSO
     if isinstance(error, errors.ConflictError) and stale_version:
         status, code = 412, "stale-version"
     headers = {"WWW-Authenticate": 'Bearer realm="smartflow"'} if status == 401 else None
-    return problem(status, code, str(error), error.hint, getattr(error, "field", None), headers=headers,
+    message = str(error)
+    if isinstance(error, errors.DatabaseUnavailable):  # the driver's words stay in the server's log
+        LOG.warning("%s", message)
+        message = "the database cannot be used now; nothing was changed"
+    return problem(status, code, message, error.hint, getattr(error, "field", None), headers=headers,
                    reasons=getattr(error, "reasons", None))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,8 @@ from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
 from smartflow.runtime.fields import text_problem
 from smartflow.services import admin, board, catalog, live, rights
+
+LOG = logging.getLogger("smartflow")
 
 if TYPE_CHECKING:
     from smartflow.analytics import report as reports
@@ -194,8 +197,10 @@ class Engine:
                     yield items.Write(connection, compiled, self._actor, self.via, now=self.clock())
         except sa.exc.IntegrityError as exc:
             # a unique value or a reference taken by a concurrent change between our check and our write
-            raise ConflictError(f"someone else changed the same data at the same moment: {exc.orig}",
-                                "reload and try again") from None
+            # the database's own words (a constraint's name, a value) are for the log, not for the caller
+            LOG.info("a write met a concurrent change: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            raise ConflictError("someone else changed the same data at the same moment", "reload and try again"
+                                ) from None
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
             if self._older_tables():
                 raise NotDeployed("this database's smartflow tables are older than this smartflow",

@@ -460,3 +460,21 @@ def test_an_unexpected_error_is_a_logged_500_without_internals(api: Api, caplog:
             assert "secret" not in answer.text and "hunter2" not in answer.text and "10.0.0.5" not in answer.text
             logged = [r for r in caplog.records if r.name == "smartflow.http" and r.exc_info]
             assert logged and f"GET {path} failed" in logged[0].getMessage()
+
+
+def test_the_database_s_own_words_never_reach_a_caller(api: Api) -> None:
+    """A constraint met by a concurrent change, or a database that cannot be reached: the caller hears what
+    happened and what to do, never the driver's text (constraint names, hosts, values)."""
+    import sqlalchemy as sa
+
+    from smartflow import errors
+    from smartflow.http import problems
+
+    driver = Exception('duplicate key value violates unique constraint "ix_p_secret_code" DETAIL: Key=(SEC-1)')
+    with pytest.raises(errors.ConflictError) as caught, api.db.admin.session(True):
+        raise sa.exc.IntegrityError("INSERT INTO p_secret", {}, driver)
+    assert "ix_p_secret" not in str(caught.value) and "SEC-1" not in str(caught.value)
+    answer = problems.from_error(errors.DatabaseUnavailable("cannot use the database: connection to 10.0.0.5 "
+                                                            "failed: password=hunter2", "check the server"))
+    assert answer.status_code == 503
+    assert b"10.0.0.5" not in answer.body and b"hunter2" not in answer.body and b"nothing was changed" in answer.body
