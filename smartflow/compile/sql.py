@@ -43,6 +43,21 @@ def item_table_name(process_id: str) -> str:
     return f"p_{process_id}"
 
 
+def trigger_drops(process_id: str, triggers: list[str], function: str | None, dialect: str) -> list[str]:
+    """The DDL that removes triggers of process's item table (the table must exist; SQLite has no TRUNCATE
+    trigger) and, when given, their PostgreSQL function."""
+    table = item_table_name(process_id)
+    statements = []
+    for name in triggers:
+        if dialect == "postgresql":
+            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        elif not name.endswith("_truncate"):
+            statements.append(f"DROP TRIGGER IF EXISTS {name}")
+    if dialect == "postgresql" and function:
+        statements.append(f"DROP FUNCTION IF EXISTS {function}()")
+    return statements
+
+
 def values_table_name(process_id: str, field_id: str) -> str:
     return f"p_{process_id}__{field_id}"
 

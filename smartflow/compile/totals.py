@@ -27,7 +27,7 @@ rows of a process are kept, so a table filled any other way is never read as tot
 
 from __future__ import annotations
 
-from smartflow.compile.sql import currency_column, item_table_name
+from smartflow.compile.sql import currency_column, item_table_name, trigger_drops
 from smartflow.definitions.model import Process
 
 TABLE = "sf_board_totals"
@@ -60,16 +60,8 @@ def create_statements(process: Process, dialect: str) -> list[str]:
 
 def drop_statements(process_id: str, dialect: str, *, function: bool = False) -> list[str]:
     """The DDL that removes process's triggers (the item table must exist) and, with function, its function."""
-    table = item_table_name(process_id)
-    statements = []
-    for name in trigger_names(process_id):
-        if dialect == "postgresql":
-            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        elif not name.endswith("_truncate"):
-            statements.append(f"DROP TRIGGER IF EXISTS {name}")
-    if dialect == "postgresql" and function:
-        statements.append(f"DROP FUNCTION IF EXISTS {function_name(process_id)}()")
-    return statements
+    return trigger_drops(process_id, trigger_names(process_id), function_name(process_id) if function else None,
+                         dialect)
 
 
 def _sides(process: Process, row: str, sign: int) -> list[tuple[str, str, str, str, str]]:
