@@ -38,6 +38,8 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_document(api: Api) 
     for operation in operations:
         if operation.path == "/api/v1/session" and operation.method.upper() == "DELETE":
             continue  # logs the fuzzer's own session out: nothing to learn
+        if operation.path.endswith("/events"):
+            continue  # an endless event stream (the client would wait forever): tests/web/test_live.py reads it
         check = _checker(operation, headers, failures)
         check()
     assert not failures, "\n".join(failures[:10])
