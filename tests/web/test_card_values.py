@@ -38,7 +38,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     extra = tmp_path_factory.mktemp("wallet")
     (extra / "wallet.yaml").write_text(to_yaml(WALLET), encoding="utf-8")
     for url in database_url(request.param, folder):
-        yield from serve(url, samples=False, extra=(extra,))
+        for found in serve(url, samples=False, extra=(extra,)):
+            found.admin.grant_role("ivanova", "buyer", ["wallet"])  # roles hold per process: the buyer works here too
+            yield found
 
 
 def save(page: Any, item_id: int) -> None:
