@@ -45,7 +45,7 @@ def field_from_data(field_id: str, raw: dict[str, Any]) -> Field:
     kwargs = {key: raw[key] for key in _FIELD_SCALARS if key in raw}
     return Field(
         id=field_id, type=raw["type"], title=Text.of(raw.get("title")), description=Text.of(raw.get("description")),
-        options=options, extensions=tuple(raw.get("extensions", ())), **kwargs,
+        options=options, extensions=tuple(raw.get("extensions", ())), roles=tuple(raw.get("roles", ())), **kwargs,
     )
 
 
@@ -168,6 +168,8 @@ def field_to_data(field: Field) -> dict[str, Any]:
         out["options"] = options
     if field.extensions:
         out["extensions"] = list(field.extensions)
+    if field.roles:
+        out["roles"] = list(field.roles)
     return out
 
 

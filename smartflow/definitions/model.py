@@ -90,6 +90,7 @@ class Field:
     to: str | None = None
     extensions: tuple[str, ...] = ()
     max_size: int | None = None
+    roles: tuple[str, ...] = ()  # a user field: only users holding one of these roles in the process
     renamed_from: str | None = None
     backfill: Any = None
     # conditions over the item, in the language of transition conditions

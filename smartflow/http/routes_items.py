@@ -100,7 +100,7 @@ def get_item(process: str, item_id: ItemId, crm: Crm,
              card: Annotated[bool, Query(description="with links both ways and recent history")] = False) -> Response:
     """One item (ETag: its version); with card=true, its card: sections, links both ways, recent history."""
     if not card:
-        return _item_response(crm.get(process, item_id))
+        return _item_response(crm.get_with_titles(process, item_id))  # `_titles`: linked items' titles
     found = crm.card(process, item_id)
     item = found["item"]
     sections = [{"id": s.id, "title": s.title, "fields": [f for f in s.fields if f in item]}

@@ -1,7 +1,7 @@
 """Who is acting, and what their roles let them reach.
 
-Levels (as in Bitrix24): `own` — items assigned to or created by the user; `department` —
-items of anyone in the user's department and its sub-departments; `all`; `none`. With
+Levels (as in Bitrix24): `own` — items assigned to or created by the user (and, to read, those
+they observe); `department` — items of anyone in the user's department and its sub-departments; `all`; `none`. With
 several roles the highest level wins. A user who may not read an item gets the same answer
 as for an item that does not exist. Fields a role lists in `hidden_fields` are hidden from a
 user when every role of theirs that may read the process hides them: the services leave them
@@ -119,11 +119,22 @@ def row_filter(actor: Actor, process: CompiledProcess, action: str, table: Any =
     if reach == "all":
         return sa.true()
     if reach == "own":
-        return sa.or_(table.c.assigned_to == actor.id, table.c.created_by == actor.id)
+        return sa.or_(table.c.assigned_to == actor.id, table.c.created_by == actor.id,
+                      *_observing(actor, process, action, table))
     if reach == "department":
         people = list(actor.colleagues) or [actor.id]
-        return sa.or_(table.c.assigned_to.in_(people), table.c.created_by.in_(people))
+        return sa.or_(table.c.assigned_to.in_(people), table.c.created_by.in_(people),
+                      *_observing(actor, process, action, table))
     return sa.false()
+
+
+def _observing(actor: Actor, process: CompiledProcess, action: str, table: Any) -> list[Any]:
+    """An observer of an item may read it (`features: observers`), whatever their read level short of
+    `none` says: the condition that the actor observes the item, for a read, when the process has observers."""
+    observers = process.observers
+    if action != "read" or observers is None or actor.id is None:
+        return []
+    return [sa.exists().where(observers.c.item_id == table.c.id, observers.c.user_id == actor.id)]
 
 
 def reaches(actor: Actor, process: CompiledProcess, action: str, item: dict[str, Any]) -> bool:

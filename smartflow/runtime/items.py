@@ -27,7 +27,7 @@ from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
-from smartflow.runtime.people import user_id
+from smartflow.runtime.people import roles_in_process, user_id
 from smartflow.runtime.rules import entry_problems, named_fields, right_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
@@ -389,6 +389,22 @@ def _user_id(write: Write, value: Any, field_id: str) -> int:
     return found
 
 
+def check_field_roles(write: Write, process_id: str, field: Field, user: int) -> None:
+    """A user field limited to roles (`roles: [doctor]`) takes only a user holding one of them in the process."""
+    known = ("field_roles", process_id, field.id, user)
+    if known in write.found:
+        return
+    held = roles_in_process(write.connection, write.compiled, process_id, [user]).get(user, frozenset())
+    if not held & set(field.roles):
+        login = write.connection.execute(sa.select(write.compiled.metadata.tables["sf_users"].c.login).where(
+            write.compiled.metadata.tables["sf_users"].c.id == user)).scalar()
+        raise InvalidValue(f"field `{field.id}`: user `{login}` does not hold the role "
+                           f"{' or '.join(f'`{r}`' for r in field.roles)} in {process_id}",
+                           f"choose a user with the role (`smartflow user list`), or grant it: "
+                           f"smartflow user role add {login} {field.roles[0]} --process {process_id}", field=field.id)
+    write.found[known] = user
+
+
 def _resolve_references(write: Write, process: CompiledProcess, field: Field, value: Any,
                         current: dict[str, Any] | None = None) -> Any:
     if fields.is_empty(value):
@@ -398,6 +414,8 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
     for item in values:
         if field.type == "user":
             item = _user_id(write, item, field.id)
+            if field.roles:
+                check_field_roles(write, process.process.id, field, item)
         elif field.type == "link":
             _check_link(write, field, item)
         elif field.type == "file":

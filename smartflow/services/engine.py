@@ -40,6 +40,7 @@ from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
 from smartflow.runtime.fields import text_problem
 from smartflow.services import admin, board, catalog, live, rights
+from smartflow.services.linking import Linking, observers_given, set_observers
 
 LOG = logging.getLogger("smartflow")
 
@@ -103,7 +104,7 @@ class _Automation:
         return getattr(self.built(), name)
 
 
-class Engine:
+class Engine(Linking):
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
     def __init__(self, url: str | None = None, *, as_user: str | None = None, via: str = "api",
@@ -245,14 +246,20 @@ class Engine:
     def create(self, process: str, values: dict[str, Any], *, pipeline: str | None = None,
                stage: str | None = None, typed_text: bool = False) -> int:
         """Create an item; values are field id → value (text as typed on a command line when typed_text)."""
+        watching, values = observers_given(values)  # `observers`: who observes the new item
         with self.session(True) as write:
-            return items.create(write, process, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
+            new_id = items.create(write, process, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
+            set_observers(write, process, new_id, watching)
+            return new_id
 
     def update(self, process: str, item_id: int, values: dict[str, Any], *, expected_version: int | None = None,
                typed_text: bool = False) -> dict[str, Any]:
+        watching, values = observers_given(values)  # `observers`: who observes the item
         with self.session(True) as write:
-            return items.update(write, process, item_id, values, expected_version=expected_version,
-                                typed_text=typed_text)
+            changes = items.update(write, process, item_id, values, expected_version=expected_version,
+                                   typed_text=typed_text)
+            set_observers(write, process, item_id, watching, changes)
+            return changes
 
     def move(self, process: str, item_id: int, stage: str, *, pipeline: str | None = None,
              expected_version: int | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:

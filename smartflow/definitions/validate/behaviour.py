@@ -26,6 +26,9 @@ def _role_refs(process: ProcessDoc) -> Iterator[tuple[str, JsonPath, bool]]:
     """Every role a process names: (role, path, is_key)."""
     for role_id in process.data.get("permissions") or {}:
         yield role_id, ("permissions", role_id), True
+    for field_id, field in (process.data.get("fields") or {}).items():
+        for r_index, role_id in enumerate((field.get("roles") or []) if isinstance(field, dict) else []):
+            yield role_id, ("fields", field_id, "roles", r_index), False
     for pid, pipeline in process.pipelines.items():
         for t_index, transition in enumerate(pipeline.get("transitions") or []):
             for r_index, role_id in enumerate(transition.get("roles") or []):

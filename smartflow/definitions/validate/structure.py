@@ -50,6 +50,7 @@ _APPLIES: dict[str, set[str]] = {
     "pattern": {"string", "text", "email", "phone", "url"},
     "extensions": {"file"},
     "max_size": {"file"},
+    "roles": {"user"},
 }
 _NOT_UNIQUE = {"boolean", "text", "file"}
 

@@ -1,0 +1,120 @@
+"""Links and people as a user finds them: the titles of linked items (one query per linked process for
+a whole page), a link picker's search of a process's titles, a user picker's search of people (a field's
+`roles` kept), and the recycle bin's items — each within the actor's read rights (`access.row_filter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartflow.errors import InvalidValue
+from smartflow.runtime import access, fields, people
+from smartflow.runtime.items import Write, process_of
+from smartflow.runtime.query import casefold, visible
+
+PICK_LIMIT = 20  # the options a picker offers at most
+
+
+def _ids(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool) and 0 < v <= fields.MAX_ID]
+
+
+def titles(write: Write, process_id: str, items: Iterable[dict[str, Any]],
+           extra: Iterable[tuple[str, Any]] = ()) -> dict[str, dict[int, str]]:
+    """The titles of the items the link fields of items point to, by linked process and id: one query per
+    linked process, however many items and fields. Fields hidden from the actor are left out; a linked item
+    the actor may not read (or deleted) is not in the answer — it shows as its id. extra: more
+    (field id, value) pairs to resolve (history rows)."""
+    process = process_of(write, process_id)
+    hidden = access.hidden_fields(write.actor, process)
+    links = {f.id: f.to for f in process.process.fields if f.type == "link" and f.to and f.id not in hidden}
+    wanted: dict[str, set[int]] = {}
+    if links:
+        for item in items:
+            for field_id, target in links.items():
+                wanted.setdefault(target, set()).update(_ids(item.get(field_id)))
+        for field_id, value in extra:
+            if field_id in links:
+                wanted.setdefault(links[field_id], set()).update(_ids(value))
+    found: dict[str, dict[int, str]] = {}
+    for target_id, ids in wanted.items():
+        target = write.compiled.processes.get(target_id)
+        if not ids or target is None or not access.visible(write.actor, target):
+            continue
+        table = target.table
+        rows = write.connection.execute(sa.select(table.c.id, table.c.title)
+                                        .where(table.c.id.in_(sorted(ids)), visible(write, target)))
+        found[target_id] = {row.id: row.title for row in rows}
+    return found
+
+
+def _pattern(text: str) -> str:
+    escaped = text.casefold().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+def lookup(write: Write, process_id: str, text: str = "", limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+    """Items of a process whose title contains text (any case), or whose id it is (`31`, `#31`), that the
+    actor may read: what a link picker offers, by title."""
+    process = process_of(write, process_id)
+    text = (text or "").strip()
+    if len(text) > 200:
+        raise InvalidValue("a search is at most 200 characters", field="search")
+    table = process.table
+    query = sa.select(table.c.id, table.c.title).where(visible(write, process))
+    if text:
+        found = [casefold(write.connection, table.c.title).like(_pattern(text), escape="/")]
+        number = text.removeprefix("#")
+        if number.isascii() and number.isdigit() and 0 < int(number) <= fields.MAX_ID:
+            found.append(table.c.id == int(number))
+        query = query.where(sa.or_(*found))
+    rows = write.connection.execute(query.order_by(table.c.title, table.c.id).limit(max(1, min(limit, 100))))
+    return [{"id": row.id, "title": row.title} for row in rows]
+
+
+def pickable_people(write: Write, process_id: str, field_id: str | None = None, text: str = "",
+                    limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+    """The active users a user field (or the responsible person, without field_id) of a process may hold,
+    whose login or name contains text: the members of the process, and of a field with `roles` only
+    those holding one of them there."""
+    process = process_of(write, process_id)
+    roles: tuple[str, ...] = ()
+    if field_id and field_id not in ("assigned_to", "observers"):
+        field = process.fields.get(field_id)
+        if field is None or field.type != "user" or field_id in access.hidden_fields(write.actor, process):
+            raise InvalidValue(f"{process_id} has no user field `{field_id}`", field="field")
+        roles = field.roles
+    held = people.roles_in_process(write.connection, write.compiled, process_id)
+    members = [user for user, mine in held.items()
+               if any(reach != "none" for reach in process.grants(mine)[0].values())
+               and (not roles or mine & set(roles))]
+    if not members:
+        return []
+    users = write.compiled.metadata.tables["sf_users"]
+    rows = write.connection.execute(sa.select(users.c.id, users.c.login, users.c.name)
+                                    .where(users.c.id.in_(members)).order_by(users.c.name, users.c.login))
+    wanted = (text or "").strip().casefold()
+    found = [{"id": r.id, "login": r.login, "name": r.name or r.login} for r in rows
+             if not wanted or wanted in r.login.casefold() or wanted in (r.name or "").casefold()]
+    return found[:max(1, min(limit, 100))]
+
+
+def recycle_bin(write: Write, process_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The deleted items of a process the actor may restore (read them, and their `delete` level reaches
+    them), most recently deleted first."""
+    process = process_of(write, process_id)
+    if not process.process.features.recycle_bin:
+        raise InvalidValue(f"{process_id} has no recycle bin: deleted items are gone",
+                           "turn on `features: {recycle_bin: true}` to keep deleted items")
+    table = process.table
+    rows = write.connection.execute(
+        sa.select(table.c.id, table.c.title, table.c.stage, table.c.pipeline, table.c.deleted_at,
+                  table.c.assigned_to)
+        .where(table.c.deleted_at.is_not(None), access.row_filter(write.actor, process, "read"),
+               access.row_filter(write.actor, process, "delete"))
+        .order_by(table.c.deleted_at.desc(), table.c.id.desc()).limit(max(1, min(limit, 1000))))
+    return [dict(row._mapping) for row in rows]
