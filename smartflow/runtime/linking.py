@@ -118,3 +118,21 @@ def recycle_bin(write: Write, process_id: str, limit: int = 200) -> list[dict[st
                access.row_filter(write.actor, process, "delete"))
         .order_by(table.c.deleted_at.desc(), table.c.id.desc()).limit(max(1, min(limit, 1000))))
     return [dict(row._mapping) for row in rows]
+
+
+def linked_from(write: Write, process_id: str) -> list[dict[str, Any]]:
+    """The (process, single link field) pairs pointing to process whose items the actor may create with that
+    field set: what a card offers as "create a linked item"."""
+    process_of(write, process_id)
+    found: list[dict[str, Any]] = []
+    for definition in write.compiled.definition.processes:
+        pointing = [f for f in definition.fields if f.type == "link" and f.to == process_id and not f.multiple]
+        if not pointing:
+            continue  # (its tables are built only when a process is used)
+        other = write.compiled.processes[definition.id]
+        if not access.visible(write.actor, other) or access.level(write.actor, other, "create") == "none":
+            continue
+        hidden = access.hidden_fields(write.actor, other) | access.read_only_fields(write.actor, other)
+        found += [{"process": definition.id, "field": f.id, "process_title": dict(definition.title.values),
+                   "field_title": dict(f.title.values) if f.title else None} for f in pointing if f.id not in hidden]
+    return found

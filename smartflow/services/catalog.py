@@ -33,6 +33,8 @@ def field_data(field: Field) -> dict[str, Any]:
         value = getattr(field, key)
         if value not in (None, False):
             data[key] = value if isinstance(value, (int, str, bool, float)) else str(value)
+    if field.roles:
+        data["roles"] = list(field.roles)  # a user field: only users holding one of these roles
     if field.options:
         data["options"] = [{"id": o.id, "title": titles(o.title), **({"color": o.color} if o.color else {})}
                            for o in field.options]

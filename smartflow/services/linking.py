@@ -94,6 +94,12 @@ class Linking:
             observers.change(write, process, item_id, add=add, remove=remove, replace=replace)
             return observers.of_item(write, process, item_id)
 
+    def linked_from(self, process: str) -> list[dict[str, Any]]:
+        """The processes (and their link field) pointing to process whose items this user may create: a card's
+        "create a linked item" offers."""
+        with self.session(False) as write:
+            return linking.linked_from(write, process)
+
     def recycle_bin(self, process: str, limit: int = 200) -> list[dict[str, Any]]:
         """The deleted items of a process this user may restore, most recently deleted first."""
         with self.session(False) as write:

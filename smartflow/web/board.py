@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smartflow import errors
 from smartflow.services import MAX_ID
 from smartflow.web import session
+from smartflow.web.cardparts import remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
 from smartflow.web.present import ProcessView, amount
@@ -61,6 +62,7 @@ def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> l
 
 def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]]) -> str:
     targets = found.crm.move_targets(view.id, cards) if cards else {}
+    remember_titles(found, view, cards)  # linked items' titles: one query per linked process for the page
     return TEMPLATES.get_template("cards.html").render(cards=cards, targets=targets, view=view, lang=found.lang)
 
 

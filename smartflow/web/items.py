@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from smartflow import errors
 from smartflow.web import session
+from smartflow.web.cardparts import card_extras, remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, values_from
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
@@ -103,11 +104,12 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
     targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
     links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
              "in": card["links"]["in"]}
+    extras = card_extras(found, view, item, history, rights)  # people, observers, linked items' titles, delete
     return render("card.html", status, **frame(
         found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
         history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
         alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
-        else item["title"], live_after=live_after))
+        else item["title"], live_after=live_after, **extras))
 
 
 def section_title(view: ProcessView, section: dict[str, Any]) -> str:
@@ -116,10 +118,17 @@ def section_title(view: ProcessView, section: dict[str, Any]) -> str:
 
 @router.get("/processes/{process}/items/new")
 def new_item(request: Request, process: str, pipeline: str | None = None) -> Response:
-    """The create form: the title and the fields the first stage needs."""
+    """The create form: the title and the fields the first stage needs (and link fields given in the
+    query, `?patient=31`: "create a linked item" from the linked item's card)."""
     found = session.visitor(request)
     view = process_view(found, process)
-    return create_page(found, view, view.pipeline(pipeline)["id"])
+    given = {key: [value] for key, value in request.query_params.items() if key in linked_fields(view)}
+    return create_page(found, view, view.pipeline(pipeline)["id"], sent=given or None)
+
+
+def linked_fields(view: ProcessView) -> list[str]:
+    """The single link fields of a process: a create form takes them from the query and keeps them."""
+    return [f for f, spec in view.fields().items() if spec.get("type") == "link" and not spec.get("multiple")]
 
 
 def create_fields(view: ProcessView, pipeline_id: str) -> list[str]:
@@ -132,7 +141,11 @@ def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int
                 alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
     if view.may["create"] == "none":
         raise errors.PermissionDenied(f"your roles do not allow creating items of {view.id}")
-    inputs = inputs_for(view, {}, create_fields(view, pipeline_id), sent)
+    shown = create_fields(view, pipeline_id)
+    shown += [f for f in linked_fields(view) if f in (sent or {}) and f not in shown]
+    remember_titles(found, view, [{f: int(v[-1]) for f, v in (sent or {}).items()
+                                   if f in linked_fields(view) and v and v[-1].isascii() and v[-1].isdigit()}])
+    inputs = inputs_for(view, {}, shown, sent)
     return render("create.html", status, **frame(found, view=view, page="create", inputs=inputs, pipeline=pipeline_id,
                                                   alert=alert or [], title_input=(sent or {}).get("title", [""])[-1]))
 
@@ -144,7 +157,8 @@ async def create_item(request: Request, process: str) -> Response:
     session.check_csrf(found, (form.get("csrf") or [""])[-1])
     view = process_view(found, process)
     pipeline_id = view.pipeline((form.get("pipeline") or [None])[-1])["id"]
-    values = values_from(view, form, create_fields(view, pipeline_id))
+    values = values_from(view, form, create_fields(view, pipeline_id)
+                         + [f for f in linked_fields(view) if f in form and f not in create_fields(view, pipeline_id)])
     values["title"] = (form.get("title") or [""])[-1]
     try:
         new_id = found.crm.create(process, values, pipeline=pipeline_id)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 
 from smartflow.web import session
+from smartflow.web.cardparts import remember_titles
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 
@@ -78,6 +79,7 @@ def item_list(request: Request, process: str) -> Response:
     rows = found.crm.list(process, where=tuple(where), search=search or None, sort=sort or None, stage=stage or None,
                           pipeline=pipeline, limit=PAGE, after=cursor,
                           columns=tuple(dict.fromkeys(("title", *columns))))
+    remember_titles(found, view, rows)  # linked items' titles: one query per linked process for the page
     kept = [(k, v) for k, vs in query.items() if k != "after" for v in vs]
     following = rows[-1]["id"] if len(rows) == PAGE else None
     export = [("where", w) for w in where] + [(k, v) for k, v in (("search", search), ("sort", sort),

@@ -27,6 +27,7 @@ class ProcessView:
     users: dict[int, str] = field(default_factory=dict)  # id → name
     logins: dict[int, str] = field(default_factory=dict)  # id → login (what filters name a user by)
     pickable: list[int] = field(default_factory=list)  # whom a user picker offers: the active users with a right here
+    links: dict[str, dict[int, str]] = field(default_factory=dict)  # linked process → id → title (readable ones)
 
     def choices(self, value: Any) -> dict[int, str]:
         """A user picker's options: the pickable users, and whoever the field holds now (kept, even if
@@ -65,6 +66,8 @@ class ProcessView:
         found = self.fields().get(field_id)
         if found is not None:
             return found
+        if field_id == "observers":  # history rows of observers added and removed: users
+            return {"id": field_id, "type": "user", "title": None, "multiple": True}
         return {"id": field_id, "type": SYSTEM_TYPES.get(field_id, "string"), "title": None, "multiple": False}
 
     def field_title(self, field_id: str) -> str:
@@ -72,7 +75,7 @@ class ProcessView:
         if found is not None:
             return title(found["title"], self.lang, field_id)
         return word(field_id, self.lang) if field_id in ("title", "stage", "assigned_to", "created_at", "updated_at",
-                                                          "id") else field_id
+                                                          "id", "observers") else field_id
 
     def pipelines(self) -> list[dict[str, Any]]:
         return list(self.data["pipelines"])
@@ -130,6 +133,8 @@ def show(spec: dict[str, Any], value: Any, lang: str, view: ProcessView | None =
     if spec.get("multiple") and isinstance(value, list):
         return ", ".join(show({**spec, "multiple": False}, v, lang, view) for v in value)
     kind = spec.get("type")
+    if kind in ("user", "link") and isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)  # an id as a form sent it back
     if kind == "money":
         return money(plain(value), lang)
     if kind == "boolean":
@@ -144,7 +149,8 @@ def show(spec: dict[str, Any], value: Any, lang: str, view: ProcessView | None =
     if kind == "stage" and view is not None:
         return view.stage_title(value)
     if kind == "link":
-        return f"#{value}"
+        found = view.links.get(str(spec.get("to") or ""), {}).get(value) if view is not None else None
+        return f"{found} (#{value})" if found else f"#{value}"  # an item the user may not read: its id alone
     if isinstance(value, datetime):
         return value.strftime("%d.%m.%Y %H:%M" if lang == "ru" else "%Y-%m-%d %H:%M")
     if isinstance(value, date):
