@@ -118,14 +118,20 @@ def test_screenshots_of_each_example(site: Site, page: Any, shots: Path, browser
 
 
 def test_the_card_sets_a_user_a_date_and_time_and_a_number(site: Site, page: Any) -> None:
-    """Inputs by type on the candidate card: the user picker, a datetime-local, a whole number."""
+    """Inputs by type on the candidate card: the user picker (a combobox), a datetime-local, a whole number."""
     item_id = site.as_user("volkova").create("candidate", {"title": "Typed inputs", "position": "foreman"})
     sign_in(page, site, "volkova", f"/processes/candidate/items/{item_id}")
     # the picker offers the people with a right in candidates (the HR team and the administrator), not everyone
-    offered = page.locator("select[name=interviewer] option").all_inner_texts()
-    assert sorted(offered[1:]) == sorted(u["name"] for u in site.admin.users("candidate"))
-    assert "Пётр Петров" not in offered and "Мария Смирнова" in offered
-    page.select_option("select[name=interviewer]", label="Мария Смирнова")
+    picker = page.locator("[role=combobox][data-field=interviewer]")
+    picker.fill("")
+    picker.press("ArrowDown")
+    page.locator("#interviewer-options [role=option]").first.wait_for()
+    offered = page.locator("#interviewer-options [role=option]").all_inner_texts()
+    assert sorted(o.split(" (")[0] for o in offered) == sorted(u["name"] for u in site.admin.users("candidate"))
+    assert not any("Пётр Петров" in o for o in offered)
+    picker.fill("Смирн")
+    page.locator("#interviewer-options [role=option]", has_text="Мария Смирнова").wait_for()
+    picker.press("Enter")
     page.fill("input[type=datetime-local][name=interview_date]", "2026-12-10T10:30")
     page.fill("input[name=experience_years]", "7")
     page.click(".item-form button[type=submit]")
@@ -134,5 +140,6 @@ def test_the_card_sets_a_user_a_date_and_time_and_a_number(site: Site, page: Any
     smirnova = next(u["id"] for u in site.admin.users() if u["login"] == "smirnova")
     assert item["interviewer"] == smirnova and item["experience_years"] == 7
     assert item["interview_date"].strftime("%Y-%m-%d %H:%M") == "2026-12-10 10:30"
-    assert page.locator("select[name=interviewer]").input_value() == str(smirnova)
+    assert page.locator("input[type=hidden][name=interviewer]").input_value() == str(smirnova)
+    assert picker.input_value() == "Мария Смирнова"
     assert "Мария Смирнова" in page.locator(".timeline").inner_text()
