@@ -131,6 +131,7 @@ def test_the_card_sets_a_user_a_date_and_time_and_a_number(site: Site, page: Any
     assert not any("Пётр Петров" in o for o in offered)
     picker.fill("Смирн")
     page.locator("#interviewer-options [role=option]", has_text="Мария Смирнова").wait_for()
+    assert page.locator("#interviewer-options [role=option]").all_inner_texts() == ["Мария Смирнова (smirnova)"]
     picker.press("Enter")
     page.fill("input[type=datetime-local][name=interview_date]", "2026-12-10T10:30")
     page.fill("input[name=experience_years]", "7")

@@ -97,6 +97,9 @@
     }
 
     input.addEventListener("input", () => {
+      close(); // the options shown were for other text: none may be chosen until the new ones come
+      options = [];
+      asked++; // and an answer still on its way is for other text too
       if (input.value.trim() === "") {
         hidden.value = "";
         chosenLabel = "";
