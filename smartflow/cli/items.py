@@ -404,3 +404,9 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
 
 item.add_command(item_show)
 item.add_command(item_list)
+
+
+from smartflow.cli.linking import item_bin, item_observers  # noqa: E402  (commands of this group kept apart)
+
+item.add_command(item_observers)
+item.add_command(item_bin)

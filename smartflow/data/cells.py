@@ -192,7 +192,7 @@ class Renderer:
         if kind == "link":
             def linked(values: Sequence[Any]) -> list[Any]:
                 titles = lookups.links.get(key, {})
-                return [None if v is None else titles.get(v, f"#{v}") for v in values]
+                return [None if v is None else f"{titles[v]} (#{v})" if v in titles else f"#{v}" for v in values]
 
             return linked
         if kind == "file":

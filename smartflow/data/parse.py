@@ -28,6 +28,7 @@ from smartflow.runtime.items import Write
 
 _RUSSIAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _ID = re.compile(r"^#?(\d+)$")
+_TITLED = re.compile(r"^(.*?\S)\s*\(#(\d+)\)$", re.DOTALL)  # a linked item as an export shows it: "Title (#31)"
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")  # what int() and Decimal() read alike
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _USER_ID = re.compile(r"^#(\d+)$")
@@ -78,7 +79,7 @@ class Resolver:
         for index, column in enumerate(columns):
             if column is None or column.field.type != "link":
                 continue
-            titles = {part for row in rows for part in self._parts(column, row[index])
+            titles = {_title_of(part.strip()) for row in rows for part in self._parts(column, row[index])
                       if isinstance(part, str) and not _ID.match(part.strip())}
             found: dict[str, list[int]] = {}
             if titles:
@@ -251,8 +252,13 @@ class Resolver:
             if int(found.group(1)) <= 0:
                 raise ValueProblem(f"{raw!r} is not an id")
             return int(found.group(1))
-        ids = self.links.get(column.id, {}).get(text, [])
+        titled = _TITLED.match(text)
+        ids = self.links.get(column.id, {}).get(titled.group(1) if titled else text, [])
         target = column.field.to
+        if titled:  # "Title (#31)": the item of that title — the one with that id when several have it
+            if int(titled.group(2)) in ids:
+                return int(titled.group(2))
+            text = titled.group(1)
         if not ids:
             raise ValueProblem(f"there is no {target} titled {raw!r}")
         if len(ids) > 1:
@@ -309,3 +315,9 @@ def _day(found: re.Match[str], text: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValueProblem(f"{text!r} is not a date") from None
+
+
+def _title_of(text: str) -> str:
+    """The title a link cell names: "Title (#31)" (as an export writes it) names "Title"."""
+    titled = _TITLED.match(text)
+    return titled.group(1) if titled else text

@@ -67,7 +67,7 @@ def test_csv_holds_what_a_person_reads_in_their_language(db: Db, tmp_path: Path)
     assert {k: row[k] for k in RU_HEADERS[2:19]} == {
         "Воронка": "Продажи", "Стадия": "В работе", "Ответственный": "Анна Иванова", "Сумма": "1480000.50 RUB",
         "Количество": "12", "Вес": "1.250", "Срок": "2026-12-15", "Встреча": "2026-12-01 09:30:00", "Срочно": "да",
-        "Вид": "Опт", "Каналы": "Сайт, Телефон", "Менеджер": "Анна Иванова", "Клиент": "ООО «Ромашка»",
+        "Вид": "Опт", "Каналы": "Сайт, Телефон", "Менеджер": "Анна Иванова", "Клиент": "ООО «Ромашка» (#1)",
         "Заметка": "строка 1\nстрока 2", "Код": "A-1", "Почта": "a@b.ru", "Скан": ""}
     assert row["Создал"] == "Анна Иванова"
     assert row["Создано"][:4] == str(datetime.now().year) or row["Создано"][:2] == "20"
@@ -104,7 +104,7 @@ def test_xlsx_cells_are_dates_numbers_and_money_with_its_currency(db: Db, tmp_pa
     assert full["Срок"].value == datetime(2026, 12, 15) and full["Срок"].is_date
     assert full["Встреча"].value == datetime(2026, 12, 1, 9, 30)
     assert full["Срочно"].value is True
-    assert (full["Вид"].value, full["Каналы"].value, full["Клиент"].value) == ("Опт", "Сайт, Телефон", "ООО «Ромашка»")
+    assert (full["Вид"].value, full["Каналы"].value, full["Клиент"].value) == ("Опт", "Сайт, Телефон", "ООО «Ромашка» (#1)")
     assert cells["Кирпич"]["Сумма"].number_format == '#,##0.00 "RUB"'
     dangerous = next(row for title, row in cells.items() if "HYPERLINK" in title)
     assert dangerous["Сумма"].number_format == '#,##0.00 "USD"'

@@ -90,9 +90,9 @@ def test_every_cell_of_an_export_with_hostile_values_is_neutralised(db: Db, tmp_
     legacy = next(r for r in rows if r[1] == "Legacy")
     assert f"'-5.00 {legacy_code(db.url)}" in legacy  # a negative amount with the payload as its currency
     assert "-1.250" in legacy  # a plain negative number stays a number
-    for shown in ("'=HYPERLINK(\"http://evil.example\")", "'@SUM(1+1)*cmd|' /C calc'!A0", "'=1+1.pdf",
-                  "'\tTAB", "'\rCR"):
+    for shown in ("'=HYPERLINK(\"http://evil.example\")", "'=1+1.pdf", "'\tTAB", "'\rCR"):
         assert shown in legacy, shown
+    assert any(cell.startswith("'@SUM(1+1)*cmd|' /C calc'!A0 (#") for cell in legacy)  # a linked item's title
     target = tmp_path / "deals.xlsx"
     db.admin.export("deal", target, ExportOptions(format="xlsx", columns="all"))
     check_xlsx(target)
