@@ -11,7 +11,7 @@ from jinja2.sandbox import SecurityError
 from smartflow.automation.compiled import CompiledTrigger, plain_json
 from smartflow.definitions.model import Action
 from smartflow.errors import AutomationFailed, InvalidValue
-from smartflow.runtime import items, people
+from smartflow.runtime import items, linking, people
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.people import user_id
 
@@ -213,12 +213,17 @@ def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     carries a value hidden from the user who reads it."""
     recipients = _recipients(write, trigger, params, item)
     used = trigger.names_used(index, "subject", "message")
-    groups: dict[frozenset[str], list[int]] = {}
+    # a linked item reads as its title (with its id) to whoever may read it, as its id to anyone else
+    linked = linking.titles_for_readers(write, trigger.process.id, item, used, recipients)
+    groups: dict[tuple[frozenset[str], tuple[tuple[str, str], ...]], list[int]] = {}
     for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
-        groups.setdefault(hidden & used, []).append(user)  # one message for all who see what it uses
-    for hidden, readers in (groups or {frozenset(): []}).items():
-        message = _masked_text(trigger, index, "message", values, hidden)
-        subject = _masked_text(trigger, index, "subject", values, hidden) if "subject" in params else None
+        shown = tuple(sorted((k, str(v)) for k, v in linked.get(user, {}).items() if k not in hidden))
+        groups.setdefault((hidden & used, shown), []).append(user)  # one message for all who see what it uses
+    for (hidden, _), readers in (groups or {(frozenset(), ()): []}).items():
+        titled = {**values, **{k: v for k, v in linked.get(readers[0], {}).items() if k not in hidden}} \
+            if readers else values
+        message = _masked_text(trigger, index, "message", titled, hidden)
+        subject = _masked_text(trigger, index, "subject", titled, hidden) if "subject" in params else None
         _outbox(write, "notify", {"recipients": readers, "subject": subject, "message": message,
                                   "process": trigger.process.id, "item_id": item["id"], "trigger": trigger.name})
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.errors import InvalidValue
+from smartflow.errors import InvalidValue, NotFound
 from smartflow.runtime import access, fields, people
 from smartflow.runtime.items import Write, process_of
 from smartflow.runtime.query import casefold, visible
@@ -135,4 +135,59 @@ def linked_from(write: Write, process_id: str) -> list[dict[str, Any]]:
         hidden = access.hidden_fields(write.actor, other) | access.read_only_fields(write.actor, other)
         found += [{"process": definition.id, "field": f.id, "process_title": dict(definition.title.values),
                    "field_title": dict(f.title.values) if f.title else None} for f in pointing if f.id not in hidden]
+    return found
+
+
+class Linked(int):
+    """A link field's value in a notification's text: the id (it compares and computes as the id) that prints
+    as the linked item's title with its id, "Иванов Пётр (#31)" — for a reader who may read that item."""
+
+    title: str = ""
+
+    def __new__(cls, value: int, title: str) -> Linked:
+        made = super().__new__(cls, value)
+        made.title = title
+        return made
+
+    def __str__(self) -> str:
+        return f"{self.title} (#{int(self)})"
+
+    __repr__ = __str__
+
+
+def titles_for_readers(write: Write, process_id: str, item: dict[str, Any], field_ids: Iterable[str],
+                       user_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per reader, the item's single link fields among field_ids as `Linked` values where the reader may read
+    the linked item (the others stay ids): one query per linked process and reader, for the few people a
+    notification goes to."""
+    process = write.compiled.processes[process_id]
+    wanted = {f.id: (f.to, item.get(f.id)) for f in process.process.fields
+              if f.id in set(field_ids) and f.type == "link" and not f.multiple and f.to and _ids(item.get(f.id))}
+    if not wanted or not user_ids:
+        return {user: {} for user in user_ids}
+    users = write.compiled.metadata.tables["sf_users"]
+    logins = dict(write.connection.execute(sa.select(users.c.id, users.c.login).where(users.c.id.in_(user_ids))).all())
+    found: dict[int, dict[str, Any]] = {}
+    for user in user_ids:
+        login = logins.get(user)
+        try:
+            reader = people.resolve_actor(write.connection, write.compiled, login) if login else None
+        except NotFound:  # deactivated: reads no title
+            reader = None
+        if reader is None:
+            found[user] = {}
+            continue
+        shown: dict[str, Any] = {}
+        for target_id in {target for target, _ in wanted.values()}:
+            target = write.compiled.processes.get(target_id or "")
+            if target is None or not access.visible(reader, target):
+                continue
+            ids = [value for to, value in wanted.values() if to == target_id]
+            table = target.table
+            titles = dict(write.connection.execute(sa.select(table.c.id, table.c.title).where(
+                table.c.id.in_(ids), table.c.deleted_at.is_(None),
+                access.row_filter(reader, target, "read"))).all())
+            shown.update({field_id: Linked(value, titles[value]) for field_id, (to, value) in wanted.items()
+                          if to == target_id and value in titles})
+        found[user] = shown
     return found
