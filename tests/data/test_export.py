@@ -104,7 +104,8 @@ def test_xlsx_cells_are_dates_numbers_and_money_with_its_currency(db: Db, tmp_pa
     assert full["Срок"].value == datetime(2026, 12, 15) and full["Срок"].is_date
     assert full["Встреча"].value == datetime(2026, 12, 1, 9, 30)
     assert full["Срочно"].value is True
-    assert (full["Вид"].value, full["Каналы"].value, full["Клиент"].value) == ("Опт", "Сайт, Телефон", "ООО «Ромашка» (#1)")
+    assert (full["Вид"].value, full["Каналы"].value, full["Клиент"].value) == ("Опт", "Сайт, Телефон",
+                                                                           "ООО «Ромашка» (#1)")
     assert cells["Кирпич"]["Сумма"].number_format == '#,##0.00 "RUB"'
     dangerous = next(row for title, row in cells.items() if "HYPERLINK" in title)
     assert dangerous["Сумма"].number_format == '#,##0.00 "USD"'

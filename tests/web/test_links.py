@@ -63,7 +63,8 @@ def test_pick_a_patient_by_typing_part_of_their_name(site: Site, page: Any, shot
     item = site.admin.get("appointment", item_id)
     assert item["patient"] == patient and item["doctor"] == _user_id(site, "lebedev")
     # the card shows the linked patient by title, with the id
-    assert page.locator("[role=combobox][data-field=patient]").input_value() == f"Смирнов Алексей Николаевич (#{patient})"
+    shown = page.locator("[role=combobox][data-field=patient]").input_value()
+    assert shown == f"Смирнов Алексей Николаевич (#{patient})"
 
 
 def test_create_a_linked_appointment_from_a_patients_card(site: Site, page: Any, shots: Path) -> None:
