@@ -38,7 +38,7 @@ def set_observers(write: items.Write, process: str, item_id: int, wanted: list[A
 def with_titles(item: dict[str, Any], link_fields: dict[str, str], titles: dict[str, dict[int, str]]
                 ) -> dict[str, Any]:
     """The item with `_titles`: per link field, the linked item's title (a list for a multiple one; None
-    for an item the user may not read) — beside the ids, which stay as they are."""
+    for an item the user may not read) — beside the ids, which stay as they are; none without linked values."""
     shown: dict[str, Any] = {}
     for field_id, target in link_fields.items():
         value = item.get(field_id)
@@ -46,7 +46,7 @@ def with_titles(item: dict[str, Any], link_fields: dict[str, str], titles: dict[
             continue
         found = titles.get(target, {})
         shown[field_id] = [found.get(v) for v in value] if isinstance(value, list) else found.get(value)
-    return {**item, "_titles": shown}
+    return {**item, "_titles": shown} if shown else item
 
 
 class Linking:
