@@ -174,3 +174,24 @@ def test_the_card_in_russian_on_a_phone(site: Site, browser: Any, shots: Path) -
     assert small.evaluate("document.documentElement.scrollWidth") <= 390
     small.screenshot(path=str(shots / "appointment-list-phone-ru.png"), full_page=True)
     phone.close()
+
+
+def test_a_move_that_needs_a_person_asks_for_them_with_a_picker(site: Site, page: Any, shots: Path) -> None:
+    """Examination needs the attending doctor: the kanban's dialog offers a combobox of doctors."""
+    from tests.web.test_kanban import drag, settled
+
+    patient = site.as_user("sokolova").create("patient", {
+        "title": "Пациент для осмотра", "birth_date": "1990-01-01", "phone": "+7 900 111-22-33",
+        "consent_signed": True})
+    sign_in(page, site, "sokolova", "/processes/patient/kanban")
+    page.goto(site.base + "/lang/ru?next=/processes/patient/kanban")
+    page.wait_for_url("**/processes/patient/kanban")
+    drag(page, patient, "examination")
+    dialog = page.locator("#required-dialog")
+    dialog.wait_for(state="visible")
+    _pick(page, "attending_doctor", "лебед", "Михаил Лебедев")
+    page.screenshot(path=str(shots / "patient-required-doctor-ru.png"))
+    dialog.locator("button[type=submit]").click()
+    settled(page)
+    moved = site.admin.get("patient", patient)
+    assert moved["stage"] == "examination" and moved["attending_doctor"] == _user_id(site, "lebedev")

@@ -66,6 +66,7 @@
   function askForFields(html) {
     return new Promise((resolve) => {
       dialog.innerHTML = html;
+      if (window.smartflowPickers) window.smartflowPickers.setup(dialog); // link and user fields' comboboxes
       const form = dialog.querySelector("form");
       const done = (values) => { dialog.close(); resolve(values); };
       form.addEventListener("submit", (event) => { event.preventDefault(); done(formValues(form)); });

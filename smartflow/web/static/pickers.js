@@ -145,7 +145,16 @@
     });
   }
 
-  for (const box of document.querySelectorAll("[data-picker]")) setup(box);
+  // the pickers of a part of the page (the kanban's required-fields dialog is inserted later)
+  function setupAll(root) {
+    for (const box of root.querySelectorAll("[data-picker]")) {
+      if (box.dataset.ready) continue;
+      box.dataset.ready = "1";
+      setup(box);
+    }
+  }
+  window.smartflowPickers = { setup: setupAll };
+  setupAll(document);
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
