@@ -17,7 +17,7 @@ from smartflow.errors import InvalidValue
 from smartflow.runtime import fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write, _history, _record, fetch, process_of
-from smartflow.runtime.people import user_id
+from smartflow.runtime.people import members, user_id
 
 FIELD = "observers"  # the name observers go by in history rows and in the values of a create or update
 
@@ -65,11 +65,20 @@ def _user(write: Write, value: Any) -> int:
         named = f"#{value}" if isinstance(value, int) else repr(value)
         raise InvalidValue(f"field `{FIELD}`: there is no user {named}", "run `smartflow user list`; "
                            "a user is given by login, or by id as `#12`", field=FIELD)
+    return found
+
+
+def _check_new(write: Write, process: CompiledProcess, found: int, value: Any) -> None:
+    """A new observer is an active user with some right in the process (one who could not see it would
+    observe nothing)."""
     users = write.compiled.metadata.tables["sf_users"]
     active = write.connection.execute(sa.select(users.c.active).where(users.c.id == found)).scalar()
     if not active:
         raise InvalidValue(f"field `{FIELD}`: user {value!r} is deactivated", "choose an active user", field=FIELD)
-    return found
+    if found not in members(write.connection, write.compiled, process.process.id):
+        raise InvalidValue(f"field `{FIELD}`: user {value!r} has no role in {process.process.id}, so could not see it",
+                           f"give them a role first: smartflow user role add LOGIN ROLE --process {process.process.id}",
+                           field=FIELD)
 
 
 def change(write: Write, process_id: str, item_id: int, *, add: Iterable[Any] = (), remove: Iterable[Any] = (),
@@ -80,14 +89,16 @@ def change(write: Write, process_id: str, item_id: int, *, add: Iterable[Any] = 
     table = _table(process)
     item = fetch(write, process, item_id, "update", lock=True)
     before = held(write, process, item_id)
+    given = {_user(write, u): u for u in (replace if replace is not None else add)}
     if replace is not None:
-        wanted = list(dict.fromkeys(_user(write, u) for u in replace))
+        wanted = list(given)
     else:
         dropped = {_user(write, u) for u in remove}
-        wanted = [u for u in before if u not in dropped]
-        wanted += [u for u in dict.fromkeys(_user(write, u) for u in add) if u not in wanted]
+        wanted = [u for u in before if u not in dropped] + [u for u in given if u not in before]
     gone = [u for u in before if u not in wanted]
     new = [u for u in wanted if u not in before]
+    for user in new:
+        _check_new(write, process, user, given[user])
     if not gone and not new:
         return before
     if gone:

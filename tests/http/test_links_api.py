@@ -201,13 +201,13 @@ def test_observers_of_an_item_the_caller_may_not_read_answer_like_a_missing_one(
 
 def test_observers_through_the_cli_and_set(clinic: Clinic) -> None:
     item_id = clinic.appointment()
-    result = invoke(clinic.url, "item", "update", "appointment", str(item_id), "--set", "observers=lebedev,gp",
+    result = invoke(clinic.url, "item", "update", "appointment", str(item_id), "--set", "observers=lebedev,boss",
                     as_user="sokolova")
     assert result.exit_code == 0, result.output
-    assert [o["login"] for o in clinic.admin.observers("appointment", item_id)] == ["gp", "lebedev"]
-    shown = invoke(clinic.url, "item", "observers", "appointment", str(item_id), "--remove", "gp", "--format", "json",
-                   as_user="sokolova")
-    assert shown.exit_code == 0 and '"lebedev"' in shown.output and '"gp"' not in shown.output
+    assert [o["login"] for o in clinic.admin.observers("appointment", item_id)] == ["boss", "lebedev"]
+    shown = invoke(clinic.url, "item", "observers", "appointment", str(item_id), "--remove", "boss", "--format",
+                   "json", as_user="sokolova")
+    assert shown.exit_code == 0 and '"lebedev"' in shown.output and '"boss"' not in shown.output
     unknown = invoke(clinic.url, "item", "observers", "appointment", str(item_id), "--add", "nobody",
                      as_user="sokolova")
     assert unknown.exit_code != 0 and "there is no user 'nobody'" in unknown.output
@@ -278,3 +278,17 @@ def test_the_recycle_bin_lists_what_the_caller_may_restore(clinic: Clinic) -> No
     assert clinic.call("POST", f"/processes/appointment/items/{mine}/restore", "sokolova").status_code == 200
     assert mine not in [r["id"] for r in clinic.call("GET", "/processes/appointment/recycle-bin",
                                                      "sokolova").json()["items"]]
+
+
+def test_an_observer_must_be_able_to_see_the_process(clinic: Clinic) -> None:
+    item_id = clinic.appointment()
+    refused = clinic.call("POST", f"/processes/appointment/items/{item_id}/observers", "sokolova",
+                          json={"add": ["gp"]})  # a doctor of patients, with no role in appointments
+    assert refused.status_code == 422 and "has no role in appointment" in refused.json()["message"]
+    # one already observing who loses the right can still be removed
+    clinic.admin.change_observers("appointment", item_id, add=["morozova"])
+    clinic.admin.set_active("morozova", False)
+    try:
+        assert clinic.admin.change_observers("appointment", item_id, remove=["morozova"]) == []
+    finally:
+        clinic.admin.set_active("morozova", True)
