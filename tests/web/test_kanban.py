@@ -165,7 +165,7 @@ def test_the_board_in_russian(site: Site, page: Any, shots: Path) -> None:
     page.wait_for_selector(".stagebar")
     assert page.locator(".item-form h2").all_inner_texts()[:3] == ["Запрос", "Поставщик", "Поставка"]
     assert page.locator(".stagebar li").first.inner_text() == "Получена смета"
-    assert page.locator("aside h2").all_inner_texts() == ["Связи", "История"]
+    assert page.locator("aside h2").all_inner_texts() == ["Ответственный", "Наблюдатели", "Связи", "История"]
 
 
 def test_a_column_loads_more_cards_only_when_scrolled(site: Site, page: Any) -> None:
