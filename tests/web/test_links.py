@@ -118,7 +118,7 @@ def test_change_the_responsible_person_and_add_an_observer(site: Site, page: Any
     assert site.admin.observers("appointment", item_id) == []
 
 
-def test_delete_to_the_recycle_bin_and_restore_from_the_card(site: Site, page: Any) -> None:
+def test_delete_to_the_recycle_bin_and_restore_from_the_card(site: Site, page: Any, shots: Path) -> None:
     patient = _patient(site, "John Miller")
     item_id = site.admin.create("appointment", {"title": "To the bin and back", "patient": patient,
                                                 "doctor": "lebedev", "scheduled_at": "2026-12-25T09:00"})
@@ -129,6 +129,8 @@ def test_delete_to_the_recycle_bin_and_restore_from_the_card(site: Site, page: A
     assert site.admin.recycle_bin("appointment")[0]["id"] == item_id
     row = page.locator(f".recycle-bin tr[data-item-id='{item_id}']")
     assert "To the bin and back" in row.inner_text()
+    assert page.locator("[role=status]").inner_text() == f"Moved to the recycle bin: #{item_id}"
+    page.screenshot(path=str(shots / "appointment-recycle-bin.png"))
     row.locator("button[type=submit]").click()
     page.wait_for_url(f"**/processes/appointment/items/{item_id}?saved=1")
     assert site.admin.get("appointment", item_id)["title"] == "To the bin and back"
