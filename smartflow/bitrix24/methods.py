@@ -8,7 +8,9 @@ which the envelope lifts to the top level as Bitrix24 does.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ class Call:
     crm: Engine
     portal: Portal
     params: dict[str, Any]
+    site: str = ""  # the facade's own address as the caller reached it (http://host:port), for event messages
 
     def get(self, name: str, default: Any = None) -> Any:
         """A parameter by any spelling of its name (`entityTypeId`, `ENTITY_TYPE_ID`)."""
@@ -458,6 +461,60 @@ def user_get(call: Call) -> Result:
     return paged(rows, call.start())
 
 
+# ---- outbound events --------------------------------------------------------------------------
+
+# the events of smart-process items a handler may be bound to, and what each hears (runtime.subscriptions)
+EVENTS = {"ONCRMDYNAMICITEMADD": "created", "ONCRMDYNAMICITEMUPDATE": "updated",
+          "ONCRMDYNAMICITEMDELETE": "deleted"}
+
+
+def _event_name(call: Call) -> str:
+    name = str(call.required("event")).strip().upper()
+    if name not in EVENTS:
+        raise BitrixError("ERROR_EVENT_NOT_FOUND", f"Event not found: {name} (smartflow sends "
+                          f"{', '.join(EVENTS)})")
+    return name
+
+
+def event_bind(call: Call) -> Result:
+    """Bind a handler URL to an item event, as the caller (an administrator): it hears the items the
+    caller may read, delivered by the worker with a webhook's guarantees, posted as Bitrix24 posts them."""
+    name = _event_name(call)
+    handler = str(call.required("handler")).strip()
+    if str(call.get("event_type", "online")).strip().lower() == "offline":
+        raise BitrixError("ERROR_METHOD_NOT_SUPPORTED", "offline events are not kept: bind a handler URL")
+    site = call.site.rstrip("/")
+    details = {"domain": site.split("://", 1)[-1], "client_endpoint": f"{site}/rest/", "member_id": "smartflow",
+               "application_token": secrets.token_hex(16)}
+    try:
+        call.crm.subscribe(EVENTS[name], name, handler, "bitrix24", details, webhook_hosts())
+    except errors.InvalidValue as error:
+        if "bound to" in str(error):
+            raise BitrixError("ERROR_CORE", "Handler already binded") from None
+        raise BitrixError("WRONG_HANDLER_URL", str(error)) from None
+    return True, {}
+
+
+def event_unbind(call: Call) -> Result:
+    name = _event_name(call)
+    handler = str(call.get("handler") or "").strip() or None
+    return {"count": call.crm.unsubscribe(name, handler)}, {}
+
+
+def event_get(call: Call) -> Result:
+    """The caller's bound handlers (with each one's application_token, which its messages carry)."""
+    rows = [{"event": row["name"], "handler": row["handler"], "auth_type": str(row["user_id"] or 0), "offline": 0,
+             "application_token": row["details"].get("application_token", "")}
+            for row in call.crm.subscriptions()]
+    return rows, {}
+
+
+def webhook_hosts() -> set[str] | None:
+    """The hosts whose private addresses a handler may have: the worker's allow-list, from its environment."""
+    hosts = os.environ.get("SMARTFLOW_WEBHOOK_HOSTS", "").split()
+    return set(hosts) if hosts else None
+
+
 # ---- batch ----------------------------------------------------------------------------------
 
 REFERENCE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\]]+\])+)", re.IGNORECASE)
@@ -511,7 +568,7 @@ def batch(call: Call) -> Result:
             if method.strip().lower() == "batch":
                 raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405)
             params = _substitute(php_parse(query), done)
-            result, nav = dispatch(call.crm, call.portal, method, params)
+            result, nav = dispatch(call.crm, call.portal, method, params, call.site)
             done["result"][key], done["time"][key] = result, timing(started)
             for name in ("next", "total"):
                 if name in nav:
@@ -545,13 +602,16 @@ METHODS: dict[str, Callable[[Call], Result]] = {
     "crm.timeline.comment.list": comment_list,
     "crm.timeline.comment.add": comment_add,
     "user.get": user_get,
+    "event.bind": event_bind,
+    "event.unbind": event_unbind,
+    "event.get": event_get,
     "batch": batch,
 }
 
 
-def dispatch(crm: Engine, portal: Portal, method: str, params: dict[str, Any]) -> Result:
+def dispatch(crm: Engine, portal: Portal, method: str, params: dict[str, Any], site: str = "") -> Result:
     """Run one method (its name in any case) as the engine's user."""
     handler = METHODS.get(method.strip().lower())
     if handler is None:
         raise method_not_found()
-    return handler(Call(crm, portal, params))
+    return handler(Call(crm, portal, params, site))

@@ -375,8 +375,21 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("details", JSON, nullable=True),
         Index("ix_sf_audit_at", "at"),
     )
+    bindings = Table(  # outbound event subscriptions (runtime/subscriptions.py): who hears which changes, where
+        "sf_event_bindings", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(16), nullable=False),  # created, updated, deleted
+        Column("name", String(64), nullable=False),  # the event's name as bound (ONCRMDYNAMICITEMADD)
+        Column("handler", String(2048), nullable=False),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=True),
+        Column("format", String(16), nullable=False),  # what a message looks like: bitrix24
+        Column("details", JSON, nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Index("ix_sf_event_bindings_kind", "kind"),
+    )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
-            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers]
+            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers,
+            bindings]
 
 
 def _board_totals_table(metadata: MetaData) -> Table:
@@ -450,7 +463,8 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_grants", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_audit", "sf_passwords",
-                      "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers")
+                      "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers",
+                      "sf_event_bindings")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -46,6 +46,7 @@ class Write:
     now: datetime | None = None
     chain: Any = None  # the automation causation chain this write belongs to (None: a person's change)
     triggers: bool = True  # whether changes fire triggers (an import may switch them off)
+    subscribed: bool = False  # whether an outbound event subscription exists: every change is then published
     # users and readable linked items found in this transaction: an import names the same ones on
     # many rows, and none is deleted by a change to an item (nor stops being readable)
     found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
@@ -150,9 +151,10 @@ def publish(write: Write, process_id: str, item_id: int, events: list[Event],
 
 
 def watched(write: Write, process_id: str) -> bool:
-    """Whether a change to an item of the process is heard by anyone (a trigger listens to it)."""
+    """Whether a change to an item of the process is heard by anyone (a trigger listens to it, or an
+    outbound event subscription exists)."""
     listener = write.compiled.listener
-    return write.triggers and listener is not None and listener.watches(process_id)
+    return write.triggers and listener is not None and (write.subscribed or listener.watches(process_id))
 
 
 _TIMESTAMPS = frozenset(("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"))
@@ -909,6 +911,7 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
     """To the recycle bin when the process has one, else for good; returns which."""
     process = process_of(write, process_id)
     item = fetch(write, process, item_id, "delete", lock=True)
+    publish(write, process_id, item_id, [Event("deleted")], item)  # heard while the item is still there
     table = process.table
     if process.process.features.recycle_bin:
         _guarded_update(write, process, item, {"deleted_at": write.now}, None)

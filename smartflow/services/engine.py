@@ -57,20 +57,28 @@ def _lease(seconds: float | None) -> timedelta:
     return jobs_worker.LEASE if seconds is None else timedelta(seconds=seconds)
 
 
-def _latest_version(connection: Any) -> int | None:
-    """The id of the deployed version, asked on the driver's own cursor, inside the operation's
+def _latest_version(connection: Any, subscriptions: bool = False) -> tuple[int | None, bool]:
+    """The id of the deployed version, and (with subscriptions: once sf_event_bindings exists) whether any
+    outbound event subscription does, in one query on the driver's own cursor, inside the operation's
     transaction: every operation asks, and SQLAlchemy's execution and result machinery cost ten
     times the query itself on SQLite (about 17 µs against 2)."""
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.execute("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1")
+        cursor.execute(_VERSION_AND_SUBSCRIPTIONS if subscriptions else _VERSION)
         row = cursor.fetchone()
     except connection.dialect.loaded_dbapi.Error as exc:  # the driver's own error: not wrapped by SQLAlchemy
         raise DatabaseUnavailable(f"cannot use the database: {exc}",
                                   "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
     finally:
         cursor.close()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None, False
+    return int(row[0]), bool(row[1]) if subscriptions else False
+
+
+_VERSION = "SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1"
+_VERSION_AND_SUBSCRIPTIONS = ("SELECT id, EXISTS (SELECT 1 FROM sf_event_bindings) FROM sf_versions "
+                              "ORDER BY id DESC LIMIT 1")
 
 
 class _Automation:
@@ -94,7 +102,12 @@ class _Automation:
 
     def changed(self, write: Any, process_id: str, item_id: int, events: list[Any],
                 item: dict[str, Any] | None = None) -> None:
-        self.built().changed(write, process_id, item_id, events, item)
+        if write.subscribed:  # an outbound event subscription exists (read with the version)
+            from smartflow.runtime import subscriptions
+
+            subscriptions.heard(write, process_id, item_id, events, item)
+        if process_id in self._watched and any(e.kind != "deleted" for e in events):
+            self.built().changed(write, process_id, item_id, events, item)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         self.built().removed(write, process_id, item_id, reason)
@@ -155,10 +168,11 @@ class Engine:
 
     # ---- plumbing --------------------------------------------------------------
 
-    def _compiled(self, connection: Any) -> CompiledDefinition:
+    def _compiled(self, connection: Any) -> tuple[CompiledDefinition, bool]:
         """The live definition, compiled once per deployed version.
 
-        Per operation this costs one small query, the latest version's id (`_latest_version`): the
+        Per operation this costs one small query, the latest version's id (`_latest_version`, which also says
+        whether any outbound event subscription exists, returned beside the definition): the
         documents are read only when that changed, and the table's existence is checked only until a definition is
         cached (smartflow never drops sf_versions). Both used to run on every operation: about
         0.1 ms on SQLite and 1 ms on PostgreSQL, as much as the item's own write.
@@ -166,7 +180,7 @@ class Engine:
         cached: CompiledDefinition | None = self._cache["compiled"]
         if cached is None and not sa.inspect(connection).has_table("sf_versions"):
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
-        latest = _latest_version(connection)
+        latest, subscribed = _latest_version(connection, self._cache.get("subscriptions", False))
         if latest is None:
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
         if cached is None or cached.version != latest:
@@ -177,7 +191,11 @@ class Engine:
             # composition: automation hears the runtime's events (the runtime does not know it)
             cached.listener = _Automation(list(cached.definition.processes))
             self._cache["compiled"] = cached
-        return cached
+            # the table of subscriptions comes with an apply: looked for when the version changes
+            self._cache["subscriptions"] = sa.inspect(connection).has_table("sf_event_bindings")
+            if self._cache["subscriptions"]:
+                subscribed = _latest_version(connection, True)[1]
+        return cached, subscribed
 
     @contextmanager
     def session(self, write: bool) -> Iterator[items.Write]:
@@ -188,13 +206,14 @@ class Engine:
             with self._db.connect() as connection:
                 connection = connection.execution_options(**connection_options)
                 with connection.begin(), clock.using(self.clock()):
-                    compiled = self._compiled(connection)
+                    compiled, subscribed = self._compiled(connection)
                     if self._actor is None or self._actor_version != compiled.version:
                         if self._credential is not None:
                             self.login = self._caller(connection, compiled).login
                         self._actor = people.resolve_actor(connection, compiled, self.login)
                         self._actor_version = compiled.version
-                    yield items.Write(connection, compiled, self._actor, self.via, now=self.clock())
+                    yield items.Write(connection, compiled, self._actor, self.via, now=self.clock(),
+                                      subscribed=subscribed)
         except sa.exc.IntegrityError as exc:
             # a unique value or a reference taken by a concurrent change between our check and our write
             # the database's own words (a constraint's name, a value) are for the log, not for the caller
@@ -666,6 +685,46 @@ class Engine:
         from smartflow.automation import worker as jobs_worker
 
         jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop, _lease(lease))
+
+    # ---- outbound event subscriptions (runtime.subscriptions) -------------------------------------------
+
+    def subscribe(self, kind: str, name: str, handler: str, format_: str = "bitrix24",
+                  details: dict[str, Any] | None = None, allow_hosts: set[str] | None = None) -> dict[str, Any]:
+        """Have handler hear the items created, updated or deleted (kind) that this user may read: an
+        administrator's, as Bitrix24 asks an administrator's scope to bind events. The URL must pass the
+        outbound policy now (http(s); a non-public address only when its host is in allow_hosts, the
+        worker's --allow-host / SMARTFLOW_WEBHOOK_HOSTS), and is checked again on every delivery."""
+        from smartflow.automation import outbound
+        from smartflow.runtime import subscriptions
+
+        refused = outbound.refusal(handler, allow_hosts)
+        if refused is not None:
+            raise InvalidValue(f"the handler {handler} is refused: {refused}",
+                               "give a public http(s) URL, or allow-list its host (SMARTFLOW_WEBHOOK_HOSTS)")
+        with self.session(True) as write:
+            people.require_admin(write.actor, "bind events")
+            bound = subscriptions.bind(write, kind, name, handler, format_, details or {})
+            self._audit(write, "event.bind", name, {"handler": handler, "kind": kind})
+            return bound
+
+    def unsubscribe(self, name: str, handler: str | None = None) -> int:
+        """Remove this user's subscriptions of name (to handler, or all of them); how many went."""
+        from smartflow.runtime import subscriptions
+
+        with self.session(True) as write:
+            people.require_admin(write.actor, "bind events")
+            gone = subscriptions.unbind(write, name, handler)
+            if gone:
+                self._audit(write, "event.unbind", name, {"handler": handler, "removed": gone})
+            return gone
+
+    def subscriptions(self, everyone: bool = False) -> list[dict[str, Any]]:
+        """This user's outbound event subscriptions (everyone's with everyone), oldest first."""
+        from smartflow.runtime import subscriptions
+
+        with self.session(False) as write:
+            people.require_admin(write.actor, "bind events")
+            return subscriptions.listed(write, everyone)
 
     def jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         from smartflow.automation import worker as jobs_worker
