@@ -778,6 +778,14 @@ class Engine:
 
         return importer.import_file(self.as_via("import"), process, path, options, on_progress)
 
+    def import_preview(self, process: str, path: Path, mapping: dict[str, str | None] | None = None,
+                       rows: int = 10) -> importer.Preview:
+        """The first rows of a file and the field each column would fill (mapping first), before an
+        import: what the board's import shows for a person to correct. Needs the import right."""
+        from smartflow.data import importer
+
+        return importer.preview(self, process, path, mapping, rows)
+
     def report(self, process: str, options: reports.ReportOptions) -> dict[str, Any]:
         """The funnel of a process over the items this user may read, as plain data."""
         from smartflow.analytics import report as reports
