@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
+from smartflow.cli.files import item_file
 from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
@@ -403,4 +404,5 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
 
 
 item.add_command(item_show)
+item.add_command(item_file)
 item.add_command(item_list)
