@@ -29,7 +29,7 @@ UNAVAILABLE = frozenset({"OperationalError", "InterfaceError", "TimeoutError", "
 JSON_LIMIT = 1024 * 1024  # bytes of a JSON request body
 UPLOAD_LIMIT = 64 * 1024 * 1024  # bytes of an import upload
 # the paths that take files (the API's upload, the card's save): bodies up to UPLOAD_LIMIT
-FILE_PATHS = re.compile(r"^(?:/api/v1/processes/[^/]+/items/\d+/files/[^/]+|/processes/[^/]+/items/\d+)/?$")
+FILE_PATHS = re.compile(r"^(?:/api/v1/processes/[^/]+/items/\d+/files/[^/]+|/processes/[^/]+/items/(?:\d+|new))/?$")
 
 
 class BodyLimit:

@@ -1,0 +1,61 @@
+"""The card's files: each file field lists its files (a download link, a thumbnail for an image, a
+remove button) above `<input type="file" name="<field id>">`; the card's save uploads what was
+chosen. Downloads and thumbnails are the API's route (the session cookie works there); every rule
+is the services' (Engine.attach_files, remove_file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from smartflow.web.present import ProcessView
+from smartflow.web.session import Visitor
+
+THUMBNAILS = ("image/png", "image/jpeg", "image/gif", "image/webp")  # never SVG: a document that can carry script
+
+
+def href(process: str, item_id: int, file_id: int) -> str:
+    return f"/api/v1/processes/{process}/items/{item_id}/files/{file_id}"
+
+
+def with_files(found: Visitor, view: ProcessView, item_id: int, sections: list[dict[str, Any]]) -> None:
+    """Give each file input of the card's sections its files (name, size, link, thumbnail)."""
+    inputs = [i for s in sections for i in s["inputs"] if i["kind"] == "file"]
+    if not inputs:
+        return
+    listed = found.crm.files(view.id, item_id)
+    for entry in inputs:
+        entry["files"] = [{**f, "href": href(view.id, item_id, f["id"]),
+                           "thumbnail": href(view.id, item_id, f["id"]) + "?inline=true"
+                           if f.get("content_type") in THUMBNAILS else None, "size_shown": size(f["size"])}
+                          for f in listed.get(entry["spec"]["id"], [])]
+        entry["item_id"] = item_id
+
+
+def size(count: int) -> str:
+    for unit, step in (("MB", 1_000_000), ("KB", 1_000)):
+        if count >= step:
+            return f"{count / step:.1f} {unit}"
+    return f"{count} B"
+
+
+async def uploads_of(request: Request, view: ProcessView) -> dict[str, list[tuple[str, bytes]]]:
+    """The files a form carries, by file field (inputs left empty send a part without a name); every
+    part is closed (a part over a megabyte waits in a temporary file)."""
+    form = await request.form()
+    found: dict[str, list[tuple[str, bytes]]] = {}
+    fields = {f for f in view.fields() if view.field(f).get("type") == "file"}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key in fields and value.filename:
+                found.setdefault(key, []).append((value.filename, await value.read()))
+            await value.close()
+    return found
+
+
+def attach(found: Visitor, process: str, item_id: int, uploads: dict[str, list[tuple[str, bytes]]]) -> None:
+    """Upload each field's files (a multiple field appends them; a single one's file is replaced)."""
+    for field_id, files in uploads.items():
+        found.crm.attach_files(process, item_id, field_id, files)
