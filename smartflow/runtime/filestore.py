@@ -252,7 +252,8 @@ def discard(connection: Any, tables: Any, file_ids: list[int], store: FileStore 
     for checksum, location in {(row.checksum, row.location) for row in found.values()}:
         if location not in STORED:
             continue
-        shared = connection.execute(sa.select(files.c.id).where(files.c.checksum == checksum).limit(1)).first()
+        shared = connection.execute(sa.select(files.c.id).where(files.c.checksum == checksum,
+                                                                files.c.location == location).limit(1)).first()
         holder = _holder(location, store or configured())
         if shared is None and holder is not None:
             holder.delete(connection, checksum)

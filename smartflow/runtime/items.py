@@ -930,6 +930,8 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
         outcome = "recycle_bin"
     else:
         write.connection.execute(sa.delete(table).where(table.c.id == item_id))
+        if process.file_fields:  # gone for good: its files too (a recycle bin keeps them with the item)
+            filestore.discard(write.connection, write.compiled.metadata.tables, _file_ids(process, item))
         if write.compiled.listener is not None:  # SQLite may give its id to a new item: its jobs must go
             write.compiled.listener.removed(write, process_id, item_id, "the item was deleted")
         outcome = "deleted"

@@ -26,6 +26,7 @@ def with_files(found: Visitor, view: ProcessView, item_id: int, sections: list[d
     if not inputs:
         return
     listed = found.crm.files(view.id, item_id)
+    view.files.update((f["id"], f["name"]) for field_files in listed.values() for f in field_files)  # the timeline's
     for entry in inputs:
         entry["files"] = [{**f, "href": href(view.id, item_id, f["id"]),
                            "thumbnail": href(view.id, item_id, f["id"]) + "?inline=true"

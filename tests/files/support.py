@@ -37,7 +37,14 @@ DOSSIER: dict[str, Any] = {
         "peeker": {"read": "all", "update": "all", "hidden_fields": ["secret"]},
     },
 }
-DOCUMENTS = (ROLES, DOSSIER)
+MEMO: dict[str, Any] = {  # no recycle bin: a deleted memo is gone, its files with it
+    "kind": "Process", "id": "memo", "title": "Memo",
+    "fields": {"paper": {"type": "file"}},
+    "pipelines": {"main": {"title": "Main", "default": True, "stages": {
+        "new": {"title": "New"}, "done": {"title": "Done", "semantic": "success"}}}},
+    "permissions": {"worker": "all"},
+}
+DOCUMENTS = (ROLES, DOSSIER, MEMO)
 USERS = {"ivanova": ["worker"], "petrov": ["clerk"], "peek": ["peeker"], "stranger": ["outsider"]}
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")

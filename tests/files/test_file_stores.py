@@ -114,3 +114,22 @@ def test_a_download_adopts_a_legacy_file_on_first_use(files: Files, tmp_path: Pa
     with files.db.raw.connect() as connection:
         assert connection.execute(sa.text("SELECT location FROM sf_files WHERE id = :i"),
                                   {"i": file_id}).scalar_one() == "database"
+
+
+def test_an_item_deleted_for_good_takes_its_files_and_shared_bytes_stay(files: Files) -> None:
+    engine = files.db.as_user("ivanova")
+    first = engine.create("memo", {"title": "first"})
+    second = engine.create("memo", {"title": "second"})
+    one = engine.attach_files("memo", first, "paper", [("same.png", PNG)])[0]
+    two = engine.attach_files("memo", second, "paper", [("same-again.png", PNG)])[0]
+    checksum = hashlib.sha256(PNG).hexdigest()
+
+    def chunks() -> int:
+        return files.db.count("sf_file_chunks", "checksum = :c", c=checksum)
+
+    assert chunks() == 1  # the same bytes kept once
+    assert engine.delete("memo", first) == "deleted"
+    assert files.db.count("sf_files", "id = :i", i=one["id"]) == 0
+    assert chunks() == 1 and engine.file("memo", second, two["id"])[1] == PNG  # still the other item's
+    engine.delete("memo", second)
+    assert files.db.count("sf_files", "id = :i", i=two["id"]) == 0 and chunks() == 0
