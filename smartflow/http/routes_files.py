@@ -51,7 +51,10 @@ def list_files(process: str, item_id: ItemId, crm: Crm) -> Response:
     return json_body(crm.files(process, item_id))
 
 
-@router.get("/processes/{process}/items/{item_id}/files/{file_id}", tags=["files"])
+@router.get("/processes/{process}/items/{item_id}/files/{file_id}", tags=["files"], response_class=Response,
+            responses={200: {"description": "the file's bytes, as the media type read from them when it was "
+                             "uploaded", "content": {"*/*": {"schema": {
+                                 "type": "string", "format": "binary"}}}}})
 def download_file(process: str, item_id: ItemId, file_id: FileId, crm: Crm, inline: bool = False) -> Response:
     """A file's bytes, with its original name and the media type sniffed when it was uploaded
     (`inline=true`: shown in the page, as the card's thumbnails are)."""
