@@ -30,11 +30,11 @@ DOSSIER: dict[str, Any] = {
     "pipelines": {"main": {"title": "Main", "default": True, "stages": {
         "new": {"title": {"ru": "Новое", "en": "New"}},
         "signed": {"title": {"ru": "Подписано", "en": "Signed"}, "required": ["contract"]},
-        "closed": {"title": {"ru": "Закрыто", "en": "Closed"}, "semantic": "success"}}}},
+        "closed": {"title": {"ru": "Закрыто", "en": "Closed"}, "semantic": "success", "read_only": ["scans"]}}}},
     "permissions": {
         "worker": "all",
         "clerk": {"read": "own", "create": "all", "update": "own", "move": "own", "delete": "own"},
-        "peeker": {"read": "all", "update": "all", "hidden_fields": ["secret"]},
+        "peeker": {"read": "all", "update": "all", "hidden_fields": ["secret"], "read_only_fields": ["contract"]},
     },
 }
 MEMO: dict[str, Any] = {  # no recycle bin: a deleted memo is gone, its files with it

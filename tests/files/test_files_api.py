@@ -146,3 +146,19 @@ def test_the_list_of_an_items_files(files: Files) -> None:
     assert {k: [f["name"] for f in v] for k, v in files.call("GET", f"{ITEMS}/{item_id}/files").json().items()} \
         == {"scans": ["a.png"], "contract": [], "secret": ["s.txt"]}
     assert set(files.call("GET", f"{ITEMS}/{item_id}/files", "peek").json()) == {"scans", "contract"}
+
+
+def test_a_read_only_field_takes_no_upload_and_loses_no_file(files: Files) -> None:
+    item_id = files.item()
+    contract = files.upload(item_id, "contract", ("c.pdf", PDF)).json()[0]
+    scan = files.upload(item_id, "scans", ("s.png", PNG)).json()[0]
+    refused = files.upload(item_id, "contract", ("d.pdf", PDF), login="peek")  # read-only for their role
+    assert refused.status_code == 403 and "read-only" in refused.json()["message"]
+    assert files.call("DELETE", f"{ITEMS}/{item_id}/files/{contract['id']}", "peek").status_code == 403
+    assert files.upload(item_id, "scans", ("t.png", PNG), login="peek").status_code == 200  # not read-only
+    assert files.call("POST", f"{ITEMS}/{item_id}/move", json={"stage": "closed"}).status_code == 200
+    closed = files.upload(item_id, "scans", ("late.png", PNG))  # read-only in this stage
+    assert closed.status_code in (403, 422) and "scans" in closed.json()["message"]
+    assert files.call("DELETE", f"{ITEMS}/{item_id}/files/{scan['id']}").status_code in (403, 422)
+    assert [f["name"] for f in files.call("GET", f"{ITEMS}/{item_id}/files").json()["scans"]] == ["s.png", "t.png"]
+    assert files.call("GET", f"{ITEMS}/{item_id}/files/{contract['id']}").content == PDF
