@@ -11,6 +11,21 @@ import click
 from smartflow.cli.common import common, emit, engine
 
 
+def with_uploads(crm: Any, process: str, values: dict[str, Any]) -> dict[str, Any]:
+    """values with each `@PATH` of a file field read here and sent as an upload (`--set scans=@a.jpg
+    --set scans=@b.jpg`: both); anything else as given, for the services to check."""
+    fields = {f.id: f for f in crm.process(process).fields if f.type == "file"}
+    out = dict(values)
+    for key, raw in values.items():
+        field = fields.get(key)
+        parts = raw if isinstance(raw, list) else [raw]
+        if field is None or not parts or not all(isinstance(p, str) and p.strip().startswith("@") for p in parts):
+            continue
+        uploads = [crm.read_upload(Path(p.strip()[1:]).expanduser(), key) for p in parts]
+        out[key] = uploads if field.multiple else uploads[-1]
+    return out
+
+
 @click.group("file")
 def item_file() -> None:
     """An item's files: list them, save one (upload with `item update --set FIELD=@PATH`)."""

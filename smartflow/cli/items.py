@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
-from smartflow.cli.files import item_file
+from smartflow.cli.files import item_file, with_uploads
 from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
@@ -307,6 +307,7 @@ def item_create(process: str, pipeline: str | None, stage: str | None, sets: tup
     """Create an item and print its id."""
     values = parse_sets(sets, json_text)
     with engine(db_url, as_user) as crm:
+        values = with_uploads(crm, process, values) if "@" in repr(values) else values
         click.echo(crm.create(process, values, pipeline=pipeline, stage=stage, typed_text=True))
 
 
@@ -322,6 +323,7 @@ def item_update(process: str, item_id: int, sets: tuple[str, ...], json_text: st
     """Change an item's fields."""
     values = parse_sets(sets, json_text)
     with engine(db_url, as_user) as crm:
+        values = with_uploads(crm, process, values) if "@" in repr(values) else values
         changes = crm.update(process, item_id, values, expected_version=if_version, typed_text=True)
     if not changes:
         click.echo("no changes")

@@ -139,8 +139,9 @@ def parse_text(field: Field, raw: str) -> Any:
         return [] if not text else [parse_text(_single(field), part) for part in _split(text)]
     if text == "":
         return None
-    if field.type == "file" and text.startswith("@"):
-        return file_reference(Path(text[1:]).expanduser())
+    if field.type == "file" and text.startswith("@"):  # never a path read here: the server's files are not uploads
+        raise ValueProblem(f"{_shown(text)}: a file is uploaded (the command line's --set {field.id}=@PATH reads "
+                           "it where the command runs), never named by a path")
     if field.type == "money":
         parts = text.split()
         if len(parts) == 2 and re.fullmatch(r"[^\W\d_]+", parts[1]):  # `1500 USD`: an amount and a code

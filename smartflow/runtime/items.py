@@ -319,9 +319,6 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
                 value = raw
             elif typed_text and isinstance(raw, str):
                 value = fields.parse_text(field, raw)
-            elif typed_text and isinstance(raw, list) and field.multiple and field.type == "file" \
-                    and all(isinstance(r, str) for r in raw):
-                value = [v for part in raw for v in fields.parse_text(field, part)]  # --set f=@a --set f=@b
             else:
                 value = fields.coerce(field, raw)
             if not fields.is_empty(value):

@@ -39,7 +39,7 @@ from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.runtime.fields import text_problem, upload_limit
+from smartflow.runtime.fields import ValueProblem, file_reference, text_problem, upload_limit
 from smartflow.services import admin, board, catalog, live, rights
 
 LOG = logging.getLogger("smartflow")
@@ -305,6 +305,16 @@ class Engine:
         """Take a file off its item: {"field": id, "files": the field's files now}."""
         with self.session(True) as write:
             return item_files.remove(write, process, item_id, file_id)
+
+    @staticmethod
+    def read_upload(path: Path, field: str) -> Any:
+        """A file on this machine read for upload into field (what `--set FIELD=@PATH` sends): its
+        content, name and sniffed type; the path is kept nowhere. InvalidValue when it cannot be read."""
+        try:
+            return file_reference(path)
+        except ValueProblem as problem:
+            raise InvalidValue(f"field `{field}`: {problem}", "give a readable file: --set FIELD=@PATH",
+                               field=field) from None
 
     @staticmethod
     def upload_limit() -> int:

@@ -4,10 +4,12 @@ as a missing one); the field's rules as 422 with one clear line; the recycle bin
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from smartflow.errors import InvalidValue
 from tests.files.support import PDF, PNG, Files, files
 from tests.runtime.support import module_url
 
@@ -162,3 +164,17 @@ def test_a_read_only_field_takes_no_upload_and_loses_no_file(files: Files) -> No
     assert files.call("DELETE", f"{ITEMS}/{item_id}/files/{scan['id']}").status_code in (403, 422)
     assert [f["name"] for f in files.call("GET", f"{ITEMS}/{item_id}/files").json()["scans"]] == ["s.png", "t.png"]
     assert files.call("GET", f"{ITEMS}/{item_id}/files/{contract['id']}").content == PDF
+
+
+def test_a_path_on_the_server_is_never_read_as_an_upload(files: Files, tmp_path: Path) -> None:
+    """Only the command line reads `@PATH` (where it runs); text that reaches the services — typed
+    values of automation or scenarios, a filter of the API — never names a file of the server."""
+    server_file = tmp_path / "server-secret.pdf"
+    server_file.write_bytes(PDF)
+    item_id = files.item()
+    before = files.db.count("sf_files")
+    with pytest.raises(InvalidValue, match="a file is uploaded"):
+        files.db.as_user("ivanova").update("dossier", item_id, {"contract": f"@{server_file}"}, typed_text=True)
+    listed = files.call("GET", ITEMS, params={"where": f"contract = @{server_file}"})
+    assert listed.status_code == 422, listed.text
+    assert files.db.count("sf_files") == before
