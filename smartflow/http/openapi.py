@@ -72,8 +72,8 @@ def _single_out(field: dict[str, Any]) -> dict[str, Any]:
                 field.get("to")}
     if kind == "user":
         return {"type": "integer", "description": "a user's id"}
-    if kind == "file":  # an item lists its files; a page of items, their ids
-        return {"oneOf": [FILE, {"type": "integer", "description": "a file's id (in a page of items)"}]}
+    if kind == "file":
+        return FILE
     text: dict[str, Any] = {"type": "string"}
     if kind == "email":
         text["format"] = "email"

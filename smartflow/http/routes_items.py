@@ -74,7 +74,7 @@ def list_items(process: str, crm: Crm,
                ) -> Response:
     """A page of items the caller may read; `next` is the cursor of the following page (null at the end)."""
     rows = crm.list(process, pipeline=pipeline, stage=stage, where=tuple(where or ()), search=search, sort=sort,
-                    limit=limit, after=after, columns=_columns(fields))
+                    limit=limit, after=after, columns=_columns(fields), files=True)
     following = rows[-1]["id"] if len(rows) == limit else None
     return json_body({"items": [item_json(r) for r in rows], "next": following})
 
@@ -101,7 +101,7 @@ def get_item(process: str, item_id: ItemId, crm: Crm,
     """One item (ETag: its version); with card=true, its card: sections, links both ways, recent history."""
     if not card:
         return _item_response(crm.get(process, item_id, files=True))
-    found = crm.card(process, item_id)
+    found = crm.card(process, item_id, files=True)
     item = found["item"]
     sections = [{"id": s.id, "title": s.title, "fields": [f for f in s.fields if f in item]}
                 for s in found["process"].card]

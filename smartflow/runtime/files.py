@@ -43,15 +43,24 @@ def _readable_fields(write: Write, process: CompiledProcess, item: dict[str, Any
 def described(write: Write, process: CompiledProcess, item: dict[str, Any]) -> dict[str, Any]:
     """item with each file field it carries as its files: a list of {id, name, size, content_type} for
     a multiple field, one such object (or None) for a single one."""
-    present = [f for f in process.file_fields if f in item]
+    return described_all(write, process, [item])[0]
+
+
+def described_all(write: Write, process: CompiledProcess, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items as `described` gives each, their files read in one query."""
+    present = [f for f in process.file_fields if any(f in item for item in found)]
     if not present:
-        return item
-    found = filestore.rows(write.connection, write.compiled.metadata.tables,
-                           [i for f in present for i in _ids(item[f])])
-    out = dict(item)
-    for field_id in present:
-        listed = [info(found[i]) for i in _ids(item[field_id]) if i in found]
-        out[field_id] = listed if process.fields[field_id].multiple else (listed[0] if listed else None)
+        return found
+    rows = filestore.rows(write.connection, write.compiled.metadata.tables,
+                          sorted({i for item in found for f in present for i in _ids(item.get(f))}))
+    out = []
+    for item in found:
+        changed = dict(item)
+        for field_id in present:
+            if field_id in item:
+                listed = [info(rows[i]) for i in _ids(item[field_id]) if i in rows]
+                changed[field_id] = listed if process.fields[field_id].multiple else (listed[0] if listed else None)
+        out.append(changed)
     return out
 
 

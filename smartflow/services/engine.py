@@ -321,21 +321,23 @@ class Engine:
         """The largest file one upload may carry, in bytes (SMARTFLOW_UPLOAD_LIMIT)."""
         return upload_limit()
 
-    def card(self, process: str, item_id: int, history_limit: int = 10) -> dict[str, Any]:
-        """The item card: values, sections, links both ways and recent history."""
+    def card(self, process: str, item_id: int, history_limit: int = 10, *, files: bool = False) -> dict[str, Any]:
+        """The item card: values, sections, links both ways and recent history (files: as `get` gives them)."""
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
             absent = not_visible(compiled, item, write.actor)  # `visible_when` is false: not on this card
-            return {"item": {k: v for k, v in item.items() if k not in absent}, "process": compiled.process,
-                    "links": query.links(write, process, item),
+            shown = {k: v for k, v in item.items() if k not in absent}
+            return {"item": item_files.described(write, compiled, shown) if files else shown,
+                    "process": compiled.process, "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
-    def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, process: str, *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
-        columns (a tuple of field ids: only those and the id), offset (items to skip first)."""
+        columns (a tuple of field ids: only those and the id), offset (items to skip first); files: as `get`."""
         with self.session(False) as write:
-            return query.list_items(write, process, **filters)
+            found = query.list_items(write, process, **filters)
+            return item_files.described_all(write, items.process_of(write, process), found) if files else found
 
     def count(self, process: str, where: list[str] | tuple[str, ...] = ()) -> int:
         with self.session(False) as write:

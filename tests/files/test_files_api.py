@@ -28,6 +28,9 @@ def test_upload_two_into_a_multiple_field_appends_and_the_item_lists_them(files:
         ("скан.png", len(PNG), "image/png"), ("notes.txt", len("заметки\n".encode()), "text/plain; charset=utf-8")]
     more = files.upload(item_id, "scans", ("b.pdf", PDF)).json()
     assert [f["name"] for f in more] == ["скан.png", "notes.txt", "b.pdf"]
+    assert files.call("GET", f"{ITEMS}/{item_id}", params={"card": "true"}).json()["item"]["scans"] == more
+    page = files.call("GET", ITEMS, params={"where": f"id = {item_id}", "fields": "scans,contract"}).json()
+    assert page["items"] == [{"id": item_id, "scans": more, "contract": None}]
     item = files.call("GET", f"{ITEMS}/{item_id}").json()
     assert [{k: f[k] for k in ("id", "name")} for f in item["scans"]] == [{"id": f["id"], "name": f["name"]}
                                                                          for f in more]
