@@ -30,16 +30,19 @@ def with_files(found: Visitor, view: ProcessView, item_id: int, sections: list[d
     for entry in inputs:
         entry["files"] = [{**f, "href": href(view.id, item_id, f["id"]),
                            "thumbnail": href(view.id, item_id, f["id"]) + "?inline=true"
-                           if f.get("content_type") in THUMBNAILS else None, "size_shown": size(f["size"])}
+                           if f.get("content_type") in THUMBNAILS else None, "size_shown": size(f["size"], view.lang)}
                           for f in listed.get(entry["spec"]["id"], [])]
         entry["item_id"] = item_id
 
 
-def size(count: int) -> str:
-    for unit, step in (("MB", 1_000_000), ("KB", 1_000)):
+def size(count: int, lang: str) -> str:
+    """A file's size as people read it: 48 B, 1.2 MB (in Russian 48 Б, 1,2 МБ)."""
+    units = ("Б", "КБ", "МБ") if lang == "ru" else ("B", "KB", "MB")
+    for unit, step in ((units[2], 1_000_000), (units[1], 1_000)):
         if count >= step:
-            return f"{count / step:.1f} {unit}"
-    return f"{count} B"
+            shown = f"{count / step:.1f}"
+            return f"{shown.replace('.', ',') if lang == 'ru' else shown} {unit}"
+    return f"{count} {units[0]}"
 
 
 async def uploads_of(request: Request, view: ProcessView) -> dict[str, list[tuple[str, bytes]]]:

@@ -76,6 +76,17 @@ def test_upload_from_the_card_reload_and_download(site: Site, page: Any, tmp_pat
     page.wait_for_url(card(site, item_id) + "?saved=1")
     assert [n.inner_text() for n in scans.locator(".file-name").all()] == ["Акт сверки.pdf", "contract.pdf"]
     assert [f["name"] for f in site.admin.files("dossier", item_id)["scans"]] == ["Акт сверки.pdf", "contract.pdf"]
+    assert "contract.pdf" in page.locator("ol.timeline").inner_text()  # the timeline names files
+
+
+def test_a_file_a_stage_requires_cannot_be_removed_from_the_card(site: Site, page: Any) -> None:
+    item_id = site.admin.create("dossier", {"title": "Подписанное досье"})
+    site.admin.attach_files("dossier", item_id, "contract", [("signed.pdf", PDF)])
+    site.admin.move("dossier", item_id, "signed")
+    sign_in(page, site, "boss", f"/processes/dossier/items/{item_id}")
+    page.locator('fieldset[data-field="contract"] button.file-remove').click()
+    assert "requires" in page.locator('[role="alert"]').inner_text()
+    assert [f["name"] for f in site.admin.files("dossier", item_id)["contract"]] == ["signed.pdf"]
 
 
 def test_a_refused_upload_says_why_in_one_line(site: Site, page: Any, tmp_path: Path) -> None:
