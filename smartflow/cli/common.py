@@ -134,7 +134,14 @@ def parse_sets(pairs: tuple[str, ...], json_text: str | None) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise click.UsageError(f"--set {pair!r}: write FIELD=VALUE")
-        values[key.strip()] = raw
+        key = key.strip()
+        held = values.get(key)
+        uploads = held if isinstance(held, list) else [held] if isinstance(held, str) else []
+        if key in values and uploads and all(u.strip().startswith("@") for u in uploads) \
+                and raw.strip().startswith("@"):
+            values[key] = [*uploads, raw]  # `--set scans=@a.jpg --set scans=@b.jpg`: both files
+        else:
+            values[key] = raw
     return values
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -326,6 +327,17 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("location", String, nullable=False),
         Column("content_type", String(128), nullable=True),
         Column("created_at", _timestamp(), nullable=False),
+        # added with content storage (runtime/filestore.py): whose upload, for which item and field
+        Column("process", String(28), nullable=True),
+        Column("item_id", Integer, nullable=True),
+        Column("field", String(64), nullable=True),
+        Column("uploaded_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+    )
+    file_chunks = Table(  # the database file store: a file's bytes by SHA-256, in chunks of at most 1 MiB
+        "sf_file_chunks", metadata,
+        Column("checksum", String(64), primary_key=True),
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("data", LargeBinary, nullable=False),
     )
     archive = Table(
         "sf_archive", metadata,
@@ -389,7 +401,7 @@ def system_tables(metadata: MetaData) -> list[Table]:
     )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
             *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers,
-            bindings]
+            bindings, file_chunks]
 
 
 def _board_totals_table(metadata: MetaData) -> Table:
@@ -464,7 +476,7 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_grants", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_audit", "sf_passwords",
                       "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers",
-                      "sf_event_bindings")
+                      "sf_event_bindings", "sf_file_chunks")
 
 
 def build_metadata(definition: Definition) -> MetaData:

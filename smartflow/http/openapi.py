@@ -73,8 +73,7 @@ def _single_out(field: dict[str, Any]) -> dict[str, Any]:
     if kind == "user":
         return {"type": "integer", "description": "a user's id"}
     if kind == "file":
-        return {"type": "object", "properties": {"name": {"type": "string"}, "size": {"type": "integer"},
-                                                 "checksum": {"type": "string"}, "location": {"type": "string"}}}
+        return FILE
     text: dict[str, Any] = {"type": "string"}
     if kind == "email":
         text["format"] = "email"
@@ -95,8 +94,15 @@ def _single_in(field: dict[str, Any]) -> dict[str, Any]:
     if kind == "user":
         return {"oneOf": [{"type": "integer"}, {"type": "string", "description": "a login"}]}
     if kind == "file":
-        return {"type": "integer", "description": "the id of a stored file"}
+        return {"oneOf": [{"type": "integer"}, {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "integer"}}}], "description": "a file this field holds already, by id (or as read); "
+                "upload new ones: POST …/items/{id}/files/{field}"}
     return _single_out(field)
+
+
+FILE = {"type": "object", "required": ["id", "name"], "description": "a file: download it from …/files/{id}",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "size": {"type": "integer"},
+                       "content_type": {"type": ["string", "null"]}}}
 
 
 def _value(field: dict[str, Any], single: Any) -> dict[str, Any]:

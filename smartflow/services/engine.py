@@ -35,10 +35,11 @@ from smartflow.errors import (
     PermissionDenied,
 )
 from smartflow.runtime import audit, auth, clock, codes, items, people, query
+from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.runtime.fields import text_problem
+from smartflow.runtime.fields import ValueProblem, file_reference, text_problem, upload_limit
 from smartflow.services import admin, board, catalog, live, rights
 
 LOG = logging.getLogger("smartflow")
@@ -236,7 +237,8 @@ class Engine:
         try:
             with self._db.connect() as connection:
                 inspector = sa.inspect(connection)
-                return inspector.has_table("sf_versions") and not inspector.has_table("sf_role_grants")
+                return inspector.has_table("sf_versions") and not (inspector.has_table("sf_role_grants")
+                                                                   and inspector.has_table("sf_file_chunks"))
         except sa.exc.SQLAlchemyError:
             return False
 
@@ -291,26 +293,70 @@ class Engine:
         with self.session(True) as write:
             items.restore(write, process, item_id)
 
-    def get(self, process: str, item_id: int) -> dict[str, Any]:
-        """The item's values (canonical Python values)."""
+    def get(self, process: str, item_id: int, *, files: bool = False) -> dict[str, Any]:
+        """The item's values (canonical Python values); with files, a file field's value is its files
+        ({id, name, size, content_type}: a list for a multiple field) instead of their ids."""
         with self.session(False) as write:
-            return query.item(write, process, item_id)
+            found = query.item(write, process, item_id)
+            return item_files.described(write, items.process_of(write, process), found) if files else found
 
-    def card(self, process: str, item_id: int, history_limit: int = 10) -> dict[str, Any]:
-        """The item card: values, sections, links both ways and recent history."""
+    # ---- files (runtime/files.py: the item's rights and the field's hold) ---------------------
+
+    def files(self, process: str, item_id: int) -> dict[str, list[dict[str, Any]]]:
+        """The files of each file field of an item the user may see, by field id."""
+        with self.session(False) as write:
+            return item_files.listing(write, process, item_id)
+
+    def attach_files(self, process: str, item_id: int, field: str,
+                     uploads: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+        """Upload files (name, content) into a file field: appended to a multiple field, replacing a
+        single field's file. Returns the field's files."""
+        with self.session(True) as write:
+            return item_files.upload(write, process, item_id, field, uploads)
+
+    def file(self, process: str, item_id: int, file_id: int) -> tuple[dict[str, Any], bytes]:
+        """A file of an item: ({id, name, size, content_type}, its bytes); NotFound alike when it does
+        not exist or the user may not read the item or the field."""
+        with self.session(False) as write:  # a legacy file (a server path) is moved into the store on first use
+            return item_files.download(write, process, item_id, file_id)
+
+    def remove_file(self, process: str, item_id: int, file_id: int) -> dict[str, Any]:
+        """Take a file off its item: {"field": id, "files": the field's files now}."""
+        with self.session(True) as write:
+            return item_files.remove(write, process, item_id, file_id)
+
+    @staticmethod
+    def read_upload(path: Path, field: str) -> Any:
+        """A file on this machine read for upload into field (what `--set FIELD=@PATH` sends): its
+        content, name and sniffed type; the path is kept nowhere. InvalidValue when it cannot be read."""
+        try:
+            return file_reference(path)
+        except ValueProblem as problem:
+            raise InvalidValue(f"field `{field}`: {problem}", "give a readable file: --set FIELD=@PATH",
+                               field=field) from None
+
+    @staticmethod
+    def upload_limit() -> int:
+        """The largest file one upload may carry, in bytes (SMARTFLOW_UPLOAD_LIMIT)."""
+        return upload_limit()
+
+    def card(self, process: str, item_id: int, history_limit: int = 10, *, files: bool = False) -> dict[str, Any]:
+        """The item card: values, sections, links both ways and recent history (files: as `get` gives them)."""
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
             absent = not_visible(compiled, item, write.actor)  # `visible_when` is false: not on this card
-            return {"item": {k: v for k, v in item.items() if k not in absent}, "process": compiled.process,
-                    "links": query.links(write, process, item),
+            shown = {k: v for k, v in item.items() if k not in absent}
+            return {"item": item_files.described(write, compiled, shown) if files else shown,
+                    "process": compiled.process, "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
-    def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, process: str, *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
-        columns (a tuple of field ids: only those and the id), offset (items to skip first)."""
+        columns (a tuple of field ids: only those and the id), offset (items to skip first); files: as `get`."""
         with self.session(False) as write:
-            return query.list_items(write, process, **filters)
+            found = query.list_items(write, process, **filters)
+            return item_files.described_all(write, items.process_of(write, process), found) if files else found
 
     def count(self, process: str, where: list[str] | tuple[str, ...] = ()) -> int:
         with self.session(False) as write:

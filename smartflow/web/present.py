@@ -27,6 +27,7 @@ class ProcessView:
     users: dict[int, str] = field(default_factory=dict)  # id → name
     logins: dict[int, str] = field(default_factory=dict)  # id → login (what filters name a user by)
     pickable: list[int] = field(default_factory=list)  # whom a user picker offers: the active users with a right here
+    files: dict[int, str] = field(default_factory=dict)  # file id → name (of the card's item: web/files.py)
 
     def choices(self, value: Any) -> dict[int, str]:
         """A user picker's options: the pickable users, and whoever the field holds now (kept, even if
@@ -145,6 +146,8 @@ def show(spec: dict[str, Any], value: Any, lang: str, view: ProcessView | None =
         return view.stage_title(value)
     if kind == "link":
         return f"#{value}"
+    if kind == "file" and isinstance(value, int):
+        return view.files.get(value, f"#{value}") if view is not None else f"#{value}"
     if isinstance(value, datetime):
         return value.strftime("%d.%m.%Y %H:%M" if lang == "ru" else "%Y-%m-%d %H:%M")
     if isinstance(value, date):
