@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
+from smartflow.cli.timeline import COMMANDS as timeline_commands
 from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
@@ -404,3 +405,5 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
 
 item.add_command(item_show)
 item.add_command(item_list)
+for _command in timeline_commands:  # comments and to-dos
+    item.add_command(_command)
