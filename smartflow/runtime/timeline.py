@@ -46,15 +46,19 @@ def _tables(write: Write) -> tuple[sa.Table, sa.Table, sa.Table]:
     return tables["sf_comments"], tables["sf_comment_mentions"], tables["sf_todos"]
 
 
+def has_tables(write: Write, cache: dict[str, Any]) -> bool:
+    """Whether the database has the tables of comments and to-dos (one deployed before them has not)."""
+    if not cache.get("timeline"):
+        inspector = sa.inspect(write.connection)
+        cache["timeline"] = all(inspector.has_table(name) for name in TABLES) or None
+    return bool(cache["timeline"])
+
+
 def require_tables(write: Write, cache: dict[str, Any]) -> None:
     """NotDeployed when the database was deployed before comments and to-dos (apply adds their tables)."""
-    if cache.get("timeline"):
-        return
-    inspector = sa.inspect(write.connection)
-    if not all(inspector.has_table(name) for name in TABLES):
+    if not has_tables(write, cache):
         raise NotDeployed("this database has no tables for comments and to-dos yet",
                           "run `smartflow apply` once to create smartflow's new system tables")
-    cache["timeline"] = True
 
 
 def _text(text: Any, what: str, limit: int, field: str) -> str:
@@ -568,13 +572,13 @@ def timeline(write: Write, process_id: str, item_id: int, history: list[dict[str
     an automated entry's `trigger` is its trigger's title."""
     entries: list[dict[str, Any]] = []
     for comment in comments(write, process_id, item_id):
-        entries.append({"kind": "comment", "at": comment["created_at"], "entry": comment, "order": 2})
+        entries.append({"kind": "comment", "at": comment["created_at"], "entry": comment, "order": (2, comment["id"])})
     for todo in todos(write, process_id, item_id):
-        entries.append({"kind": "todo", "at": todo["created_at"], "entry": todo, "order": 1})
-    for row in history:
+        entries.append({"kind": "todo", "at": todo["created_at"], "entry": todo, "order": (1, todo["id"])})
+    for position, row in enumerate(history):  # oldest first: at one moment, the later row is the newer
         if row["kind"] in ("comment.edit",):
             continue  # the comment shows it was edited; its earlier text is in the history
-        entries.append({"kind": "history", "at": _aware(row["at"]), "entry": row, "order": 0,
+        entries.append({"kind": "history", "at": _aware(row["at"]), "entry": row, "order": (0, position),
                         "trigger": trigger_title(write, row.get("via"))})
     entries.sort(key=lambda e: (e["at"], e["order"]), reverse=True)
     for entry in entries:

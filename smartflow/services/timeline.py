@@ -93,9 +93,12 @@ class TimelineMethods:
             return runtime_timeline.counters(write)
 
     def overdue_items(self, process: str, item_ids: list[int]) -> set[int]:
-        """Which of the items (shown to this user) have an overdue open to-do."""
-        with self._timeline(False) as write:
+        """Which of the items (shown to this user) have an overdue open to-do (none on a database deployed
+        before to-dos)."""
+        with self.session(False) as write:
             items.process_of(write, process)
+            if not runtime_timeline.has_tables(write, self._cache):
+                return set()
             return runtime_timeline.overdue_items(write, process, item_ids)
 
     def timeline(self, process: str, item_id: int) -> list[dict[str, Any]]:
