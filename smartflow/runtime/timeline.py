@@ -264,7 +264,7 @@ class Due:
     moment: datetime | None = None
 
 
-OFFSET = re.compile(r"^\s*(?:([a-z][a-z0-9_]*)|now|today)?\s*([-+])\s*(\d+(?:m|h|d|w|wd|wh))\s*$")
+OFFSET = re.compile(r"^\s*(?:now|today|([a-z][a-z0-9_]*))?\s*([-+])\s*(\d+(?:m|h|d|w|wd|wh))\s*$")
 DAY_UNITS = ("d", "w", "wd")
 
 
@@ -283,27 +283,30 @@ def parse_due(raw: Any, now: datetime, calendar: Calendar | None = None, item: d
                            field="due")
     text = raw.strip()
     match = OFFSET.match(text)
-    if match or (item is not None and text in item):
-        base: Any = now
-        if match and match.group(1):
-            base = (item or {}).get(match.group(1))
-        elif not match:
-            base = item.get(text) if item is not None else None
-        if base is None:
-            return Due()
-        if not match:
-            return parse_due(base, now, calendar, item)
-        amount, unit = int(DURATION.match(match.group(3)).group(1)), DURATION.match(match.group(3)).group(2)  # type: ignore[union-attr]
-        amount = -amount if match.group(2) == "-" else amount
-        cal = calendar or Calendar.of(None)
-        if isinstance(base, date) and not isinstance(base, datetime):
-            if unit in DAY_UNITS:
-                return Due(day=shift(cal.morning(base), amount, unit, cal).astimezone(cal.zone).date())
-            base = cal.morning(base)
-        moment = shift(_utc(base), amount, unit, cal)
-        if unit in DAY_UNITS:
-            return Due(day=moment.astimezone(cal.zone).date())
-        return Due(moment=_utc(moment))
+    if match is None and (item is None or text not in item):
+        return _literal_due(text)
+    name = match.group(1) if match else text
+    if name and item is None:  # a field's name, where there is no item to read it from (a person's form)
+        return _literal_due(text)
+    base: Any = (item or {}).get(name) if name else now
+    if base is None:
+        return Due()
+    if match is None:
+        return parse_due(base, now, calendar, item)
+    duration = DURATION.match(match.group(3))
+    assert duration is not None  # OFFSET only matches durations
+    amount = int(duration.group(1)) * (-1 if match.group(2) == "-" else 1)
+    unit = duration.group(2)
+    cal = calendar or Calendar.of(None)
+    if isinstance(base, date) and not isinstance(base, datetime):
+        base = cal.morning(base)  # a day's working morning, as delayed triggers count from it
+    moment = shift(_utc(base), amount, unit, cal)
+    if unit in DAY_UNITS:
+        return Due(day=moment.astimezone(cal.zone).date())
+    return Due(moment=_utc(moment))
+
+
+def _literal_due(text: str) -> Due:
     try:
         if len(text) == 10:
             return Due(day=date.fromisoformat(text))
@@ -363,6 +366,11 @@ def add_todo(write: Write, process_id: str, item_id: int, title: Any, due: Any =
     process = write.compiled.processes[process_id]
     deadline = parse_due(due, write.now or datetime.now(UTC), Calendar.of(process.process.working_hours))
     who = _responsible(write, responsible, None) if responsible not in (None, "") else write.actor.id
+    if who is not None and who != write.actor.id:
+        login = _users(write, {who}).get(who, ("", ""))[0]
+        if not _may_read(write, process_id, item_id, who, login):
+            raise InvalidValue(f"{login} may not read {process_id} {item_id}, so cannot be responsible for its to-do",
+                               "give it to someone with a right to read the item", field="responsible")
     todo_id = create_todo(write, process_id, item, name, deadline, who)
     return _one_todo(write, process_id, item_id, todo_id)
 

@@ -66,6 +66,11 @@ def test_an_empty_or_unknown_body_is_refused(api: Api, item: int) -> None:
     assert api.call("POST", f"{ITEMS}/{item}/todos", "ivanova", json={"title": "x", "due": "soon"}).status_code == 422
     assert api.call("POST", f"{ITEMS}/{item}/todos", "ivanova",
                     json={"title": "x", "responsible": "nobody"}).status_code == 422
+    assert api.call("POST", f"{ITEMS}/{item}/todos", "ivanova",
+                    json={"title": "x", "due": "qty + 1d"}).status_code == 422
+    # a to-do cannot be given to someone who may not read the item (they would never see it)
+    refused = api.call("POST", f"{ITEMS}/{item}/todos", "ivanova", json={"title": "x", "responsible": "petrov"})
+    assert refused.status_code == 422 and "may not read" in refused.text
 
 
 @pytest.mark.db
