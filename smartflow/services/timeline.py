@@ -11,6 +11,8 @@ from typing import Any
 from smartflow.runtime import items, query
 from smartflow.runtime import timeline as runtime_timeline
 
+MENTION = runtime_timeline.MENTION  # what a comment's `@login` looks like (the board marks them when shown)
+
 
 class TimelineMethods:
     """Comments, to-dos, a user's inbox of them and counters, and the card's timeline."""

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup, escape
 
+from smartflow.services.timeline import MENTION
 from smartflow.web import session
 from smartflow.web.pages import TEMPLATES, PageRoute
 from smartflow.web.present import ProcessView
@@ -27,20 +28,33 @@ OFFSET = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 
 
 def linkify(text: str) -> Markup:
-    """Plain text as HTML: everything escaped, http(s) links made clickable (line breaks stay in the text;
-    the timeline's CSS keeps them)."""
+    """Plain text as HTML: everything escaped, http(s) links made clickable and `@login` mentions marked
+    (line breaks stay in the text; the timeline's CSS keeps them)."""
     out: list[str] = []
     position = 0
     for match in LINK.finditer(text):
         url = match.group(0)
         trimmed = url.rstrip(TRAILING)
         end = match.start() + len(trimmed)
-        out.append(str(escape(text[position:match.start()])))
+        out.append(_mentions(text[position:match.start()]))
         out.append(f'<a href="{escape(trimmed)}" rel="noopener noreferrer nofollow ugc" target="_blank">'
                    f"{escape(trimmed)}</a>")
         position = end
-    out.append(str(escape(text[position:])))
+    out.append(_mentions(text[position:]))
     return Markup("".join(out))
+
+
+def _mentions(text: str) -> str:
+    """Escaped text with each `@login` in a `<span class="mention">`."""
+    out: list[str] = []
+    position = 0
+    for match in MENTION.finditer(text):
+        login = match.group(1).rstrip(".")
+        out.append(str(escape(text[position:match.start()])))
+        out.append(f'<span class="mention">@{escape(login)}</span>')
+        position = match.start() + 1 + len(login)
+    out.append(str(escape(text[position:])))
+    return "".join(out)
 
 
 TEMPLATES.filters["linkify"] = linkify

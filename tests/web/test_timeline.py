@@ -127,6 +127,7 @@ def test_a_todo_for_another_user_counts_in_their_header_and_turns_overdue(site: 
     assert _counters(second) == (before[0] + 1, before[1])
     second.goto(site.base + "/inbox")
     assert "Повторный приём" in second.locator("#my-todos li.todo-overdue").first.inner_text()
+    second.screenshot(path=str(shots / "timeline-inbox-390.png"), full_page=True)
     second.goto(site.base + "/processes/patient/kanban")
     overdue_card = second.locator(f".card[data-item-id='{item_id}']")
     overdue_card.wait_for()
@@ -141,6 +142,9 @@ def test_a_todo_for_another_user_counts_in_their_header_and_turns_overdue(site: 
     second.locator(f"#todo-{site.admin.todos('patient', item_id)[0]['id']} .todo-done button").click()
     second.wait_for_url(f"**{card}#todo-*")
     assert _counters(second) == before
+    second.locator(".todo-new summary").click()
+    second.locator("input[name=todo_title]").scroll_into_view_if_needed()
+    second.screenshot(path=str(shots / "timeline-todo-form-390.png"))
     CLOCK.now = START
 
 
@@ -177,3 +181,18 @@ def test_a_save_that_changes_nothing_writes_no_history_and_an_emptied_value_says
         site.as_user("sokolova").update("patient", item_id, {"allergies": None})
         page = client.get(card + "?lang=ru").text
         assert "cleared" in page or "очищено" in page
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("<b>x</b> & 'q'", "&lt;b&gt;x&lt;/b&gt; &amp; &#39;q&#39;"),
+    ("см. https://e.ru/a?b=1&c=2.", 'см. <a href="https://e.ru/a?b=1&amp;c=2" rel="noopener noreferrer nofollow ugc"'
+     ' target="_blank">https://e.ru/a?b=1&amp;c=2</a>.'),
+    ("javascript:alert(1) ftp://x.ru data:text/html,<i>", "javascript:alert(1) ftp://x.ru data:text/html,&lt;i&gt;"),
+    ('http://"><script>', 'http://&#34;&gt;&lt;script&gt;'),
+    ("@lebedev, a@b.ru (@sokolova).", '<span class="mention">@lebedev</span>, a@b.ru '
+     '(<span class="mention">@sokolova</span>).'),
+])
+def test_a_comment_is_escaped_with_only_http_links_made_clickable(text: str, html: str) -> None:
+    from smartflow.web.timeline import linkify
+
+    assert str(linkify(text)) == html
