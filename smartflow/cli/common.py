@@ -157,6 +157,8 @@ def history_line(entry: dict[str, Any]) -> str:
         return f"create in stage {entry['new'].get('stage')} ({len(given)} fields set)"
     if entry["kind"] == "comment":
         return f"comment: {entry['new']}"
+    if entry["kind"] in ("comment.edit", "comment.delete") and isinstance(entry["old"], dict):
+        return f"{entry['kind']} {entry['old'].get('id')}: {entry['old'].get('text')}"
     if entry["kind"] == "automation" and isinstance(entry["new"], dict):
         return f"automation stopped: {entry['new'].get('error')}"
     if entry["field"]:

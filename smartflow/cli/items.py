@@ -13,6 +13,7 @@ import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
 from smartflow.cli.files import item_file, with_uploads
+from smartflow.cli.timeline import COMMANDS as timeline_commands
 from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
@@ -408,3 +409,5 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
 item.add_command(item_show)
 item.add_command(item_file)
 item.add_command(item_list)
+for _command in timeline_commands:  # comments and to-dos
+    item.add_command(_command)

@@ -19,7 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import bitrix24, errors, web
-from smartflow.http import live, openapi, problems, routes_admin, routes_files, routes_items, routes_more
+from smartflow.http import (
+    live,
+    openapi,
+    problems,
+    routes_admin,
+    routes_files,
+    routes_items,
+    routes_more,
+    routes_timeline,
+)
 from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
@@ -105,6 +114,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.include_router(routes_more.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")
     app.include_router(routes_files.router, prefix="/api/v1")
+    app.include_router(routes_timeline.router, prefix="/api/v1")
     live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -191,6 +191,9 @@ def _problems(operation: dict[str, Any]) -> None:
                             "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
 
 
+GENERIC = "x-smartflow-generic"  # openapi_extra of a route documented once, not once per process
+
+
 def build(generic: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
     """The document for one caller: the generic routes, each `{process}` path spelled out per process."""
     document = copy.deepcopy(generic)
@@ -201,7 +204,8 @@ def build(generic: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM
     paths: dict[str, Any] = {}
     for path, operations in generic["paths"].items():
-        if not path.startswith(PREFIX):
+        # a route marked GENERIC (the same shape in every process) stays one operation with `{process}`
+        if not path.startswith(PREFIX) or all(op.get(GENERIC) for op in operations.values()):
             for operation in operations.values():
                 _problems(operation)
             paths[path] = operations

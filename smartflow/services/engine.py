@@ -41,6 +41,7 @@ from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
 from smartflow.runtime.fields import ValueProblem, file_reference, text_problem, upload_limit
 from smartflow.services import admin, board, catalog, live, rights
+from smartflow.services.timeline import TimelineMethods
 
 LOG = logging.getLogger("smartflow")
 
@@ -117,7 +118,7 @@ class _Automation:
         return getattr(self.built(), name)
 
 
-class Engine:
+class Engine(TimelineMethods):
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
     def __init__(self, url: str | None = None, *, as_user: str | None = None, via: str = "api",

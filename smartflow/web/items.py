@@ -15,6 +15,7 @@ from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
 from smartflow.web.text import title
+from smartflow.web.timeline import card_timeline, responsible_choices
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 HISTORY_SHOWN = 200  # the newest history rows the timeline shows
@@ -108,7 +109,8 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
         found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
         history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
         alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
-        else item["title"], live_after=live_after))
+        else item["title"], live_after=live_after, timeline=card_timeline(found, view, item_id, timeline),
+        people=responsible_choices(view)))
 
 
 def section_title(view: ProcessView, section: dict[str, Any]) -> str:

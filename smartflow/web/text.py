@@ -199,3 +199,44 @@ def title(titles: Any, lang: str, default: str = "") -> str:
         if values.get(key):
             return str(values[key])
     return next((str(v) for v in values.values() if v), default)
+
+
+# the card's timeline, comments and to-dos (web/timeline.py)
+WORDS.update({
+    "timeline": ("Лента", "Timeline"),
+    "comment": ("Комментарий", "Comment"),
+    "comment_placeholder": ("Напишите комментарий; @логин — упомянуть коллегу",
+                            "Write a comment; @login mentions a colleague"),
+    "send": ("Отправить", "Send"),
+    "commented": ("прокомментировал(а)", "commented"),
+    "edited": ("изменено", "edited"),
+    "edit": ("Изменить", "Edit"),
+    "delete": ("Удалить", "Delete"),
+    "comment_deleted": ("удалил(а) комментарий", "deleted a comment"),
+    "cleared": ("очищено", "cleared"),
+    "todo": ("Дело", "To-do"),
+    "todos": ("Дела", "To-dos"),
+    "my_todos": ("Мои дела", "My to-dos"),
+    "new_todo": ("Новое дело", "New to-do"),
+    "todo_title": ("Что сделать", "What to do"),
+    "due": ("Срок", "Due"),
+    "due_time": ("Время", "Time"),
+    "responsible": ("Ответственный", "Responsible"),
+    "add_todo": ("Добавить дело", "Add the to-do"),
+    "scheduled": ("запланировал(а) дело", "scheduled a to-do"),
+    "mark_done": ("Выполнено", "Done"),
+    "reopen": ("Вернуть в работу", "Open again"),
+    "state_done": ("выполнено", "done"),
+    "state_overdue": ("просрочено", "overdue"),
+    "state_today": ("сегодня", "today"),
+    "state_open": ("в работе", "open"),
+    "overdue": ("Просрочено", "Overdue"),
+    "today": ("Сегодня", "Today"),
+    "overdue_todo": ("Есть просроченное дело", "A to-do is overdue"),
+    "mentions": ("Упоминания", "Mentions"),
+    "no_todos": ("Дел нет.", "No to-dos."),
+    "no_mentions": ("Упоминаний нет.", "No mentions."),
+    "by_automation": ("Автоматизация", "Automation"),
+    "file_added": ("добавил(а) файл", "added a file"),
+    "no_deadline": ("без срока", "no deadline"),
+})
