@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from smartflow import errors
@@ -375,6 +375,13 @@ def _at(moment: Any) -> str:
     return str(moment)
 
 
+def _utc(moment: Any) -> datetime:
+    """A stored moment as an aware UTC datetime (naive ones are UTC), for ordering."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromisoformat(str(moment))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def stagehistory_list(call: Call) -> Result:
     t = call.the_type()
     flt = call.mapping("filter")
@@ -418,28 +425,48 @@ def _commented_type(call: Call, flt: dict[str, Any]) -> Type:
 
 
 def comment_list(call: Call) -> Result:
-    """Comments on an item: in smartflow today those a trigger's `comment` action wrote into its history."""
+    """Comments on an item, oldest first: what people wrote (smartflow's comments, with their ids and
+    authors) and what automation wrote (a trigger's `comment` action, kept in the item's history: ids of
+    the history's own numbering, author 0)."""
     flt = call.mapping("filter")
     t = _commented_type(call, flt)
     if _field(flt, "ENTITY_ID") in (None, ""):
         raise BitrixError("INVALID_ARG_VALUE", "filter[ENTITY_ID] is required")
+    users = {u["login"]: str(u["id"]) for u in call.crm.users()}
     rows: list[dict[str, Any]] = []
     for owner in _owner_ids(call, t, {"ENTITY_ID": _field(flt, "ENTITY_ID")}):
         try:
+            written = call.crm.comments(t.process, owner)
             history = call.crm.history(t.process, owner, ids=True)
         except errors.NotFound:
             raise BitrixError("NOT_FOUND", "Element not found") from None
-        rows += [{"ID": str(row["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": f"dynamic_{t.entity_type_id}",
-                  "CREATED": _at(row["at"]), "COMMENT": row["new"], "AUTHOR_ID": "0", "FILES": []}
-                 for row in history if row["kind"] == "comment"]
+        entity = f"dynamic_{t.entity_type_id}"
+        found = [(c["created_at"], {"ID": str(c["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": entity,
+                                    "CREATED": _at(c["created_at"]), "COMMENT": c["text"],
+                                    "AUTHOR_ID": users.get(c["author"], "0"), "FILES": []}) for c in written]
+        found += [(row["at"], {"ID": str(row["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": entity,
+                               "CREATED": _at(row["at"]), "COMMENT": row["new"], "AUTHOR_ID": "0", "FILES": []})
+                  for row in history if row["kind"] == "comment"]
+        rows += [row for _, row in sorted(found, key=lambda pair: _utc(pair[0]))]
     return paged(rows, call.start())
 
 
 def comment_add(call: Call) -> Result:
-    raise BitrixError("ERROR_METHOD_NOT_SUPPORTED",
-                      "crm.timeline.comment.add: smartflow keeps no comments written by people yet; items carry only "
-                      "the comments their automation writes (a trigger's `comment` action), which "
-                      "crm.timeline.comment.list returns")
+    """A comment on an item, written as the caller (the same rules as the card's comment box: whoever may
+    read the item may comment; `@login` mentions notify). Answers the new comment's id."""
+    fields = call.mapping("fields")
+    if not fields:
+        raise BitrixError("INVALID_ARG_VALUE", "Required parameter \"fields\" is missing")
+    t = _commented_type(call, fields)
+    owner = _id(_field(fields, "ENTITY_ID"), "fields[ENTITY_ID]")
+    text = _field(fields, "COMMENT")
+    if not isinstance(text, str) or not text.strip():
+        raise BitrixError("INVALID_ARG_VALUE", "fields[COMMENT] is required")
+    try:
+        made = call.crm.comment(t.process, owner, text)
+    except errors.NotFound:
+        raise BitrixError("NOT_FOUND", "Element not found") from None
+    return int(made["id"]), {}
 
 
 # ---- users ----------------------------------------------------------------------------------
