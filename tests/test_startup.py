@@ -71,9 +71,12 @@ def test_help_imports_no_command_module(tmp_path: Path) -> None:
 
 
 def test_a_command_imports_only_its_own_module(tmp_path: Path) -> None:
-    # the item group's commands live in items.py, views.py (show, list) and linking.py (observers, bin)
+    # the item group's commands live in items.py, views.py (show, list), files.py (file), timeline.py
+    # (comments, to-dos) and linking.py (observers, bin)
     assert modules_after(["item", "--help"], tmp_path) & COMMAND_MODULES == {"smartflow.cli.items",
                                                                              "smartflow.cli.views",
+                                                                             "smartflow.cli.files",
+                                                                             "smartflow.cli.timeline",
                                                                              "smartflow.cli.linking"}
     assert modules_after(["schema", "--help"], tmp_path) & COMMAND_MODULES == {"smartflow.cli.deploy"}
 

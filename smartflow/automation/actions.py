@@ -11,7 +11,7 @@ from jinja2.sandbox import SecurityError
 from smartflow.automation.compiled import CompiledTrigger, plain_json
 from smartflow.definitions.model import Action
 from smartflow.errors import AutomationFailed, InvalidValue
-from smartflow.runtime import items, linking, people
+from smartflow.runtime import items, linking, people, timeline
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.people import user_id
 
@@ -257,5 +257,26 @@ def _comment(write: Any, trigger: CompiledTrigger, index: int, params: str, item
                            "definition_version": write.compiled.version}])
 
 
+def _todo(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, Any], item: dict[str, Any],
+          values: dict[str, Any]) -> None:
+    """A to-do on the item: its title rendered (read by every role that may read the item, like a comment),
+    due after a duration by the process's calendar or at a date field, for one of the item's people."""
+    hidden = hidden_by_any_role(write.compiled.processes[trigger.process.id])
+    title = " ".join(_masked_text(trigger, index, "title", values, hidden).split())[:timeline.MAX_TITLE]
+    if not title:
+        raise InvalidValue("the to-do's title is empty")
+    due = timeline.parse_due(params.get("due"), write.now, trigger.calendar, item)
+    responsible = params.get("responsible", "assigned_to")
+    if responsible.startswith("@"):
+        who = user_id(write.connection, write.compiled, responsible[1:])
+        if who is None:
+            raise AutomationFailed(f"there is no user `{responsible[1:]}` to be responsible for the to-do")
+    else:
+        value = item.get(responsible)
+        who = int(value) if isinstance(value, int) else None
+    timeline.create_todo(write, trigger.process.id, item, title, due, who)
+
+
 _HANDLERS = {"set": _set, "move": _move, "create_item": _create_item, "assign": _assign, "notify": _notify,
-             "webhook": _webhook, "comment": _comment}
+             "webhook": _webhook, "comment": _comment,
+             "todo": _todo}

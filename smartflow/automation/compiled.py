@@ -144,6 +144,8 @@ def _same(expected: Any, actual: Any) -> bool:
 def _template_sources(kind: str, params: Any) -> list[tuple[str, str]]:
     if kind == "comment":
         return [("comment", params)]
+    if kind == "todo":
+        return [("title", params["title"])]
     if kind == "notify":
         return [(key, params[key]) for key in ("subject", "message") if key in params]
     if kind == "webhook":

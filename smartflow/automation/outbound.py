@@ -49,16 +49,41 @@ def check_url(url: str, allow_hosts: set[str] | None) -> str:
     return parts.hostname
 
 
+def _only_public(host: str, found: list[Any]) -> None:
+    for *_, sockaddr in found:
+        if not public(str(sockaddr[0])):
+            raise OutboundRefused(f"{host} resolves to {sockaddr[0]}, which is not a public address "
+                                  f"(allow-list the host to call it: --allow-host {host}, "
+                                  f"or SMARTFLOW_WEBHOOK_HOSTS)")
+
+
+def refusal(url: str, allow_hosts: set[str] | None) -> str | None:
+    """Why the policy would not call url now (None: it would), resolving its host as a request would:
+    for a URL kept to call later (an event subscription), so that its owner hears of it at once. The
+    request itself is checked again where it connects."""
+    try:
+        host = check_url(url, allow_hosts)
+        if not allowed(host, allow_hosts):
+            port = urlsplit(url).port or (443 if url.lower().startswith("https") else 80)
+            try:
+                found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror:
+                return f"the host {host} cannot be resolved"
+            _only_public(host, found)
+    except OutboundRefused as refused:
+        return str(refused)
+    except ValueError as exc:  # a port that is not a number
+        return f"{url} is not a valid URL: {exc}"
+    return None
+
+
 def _connect(address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
              source_address: Any = None) -> socket.socket:
     """socket.create_connection, refusing a non-public address unless the host is allow-listed."""
     host, port = address
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not _PRIVATE_ALLOWED.get():
-        for *_, sockaddr in found:
-            if not public(str(sockaddr[0])):
-                raise OutboundRefused(f"{host} resolves to {sockaddr[0]}, which is not a public address "
-                                      f"(allow-list the host to call it: --allow-host {host})")
+        _only_public(host, found)
     error: OSError | None = None
     for family, kind, proto, _, sockaddr in found:
         sock = socket.socket(family, kind, proto)

@@ -24,6 +24,7 @@ import http.client
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -340,6 +341,24 @@ def _deliver_notify(write: Any, outbox_id: int, payload: dict[str, Any]) -> None
              "created_at": write.now} for user in active])
 
 
+def form_body(data: dict[str, Any]) -> bytes:
+    """Nested data as PHP reads a form (`data[FIELDS][ID]=5`), UTF-8, as Bitrix24 posts its events."""
+    pairs: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}[{key}]" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(f"{prefix}[{index}]", inner)
+        else:
+            pairs.append((prefix, "" if value is None else str(value)))
+
+    walk("", data)
+    return urllib.parse.urlencode(pairs).encode("ascii")
+
+
 def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[str] | None, send: Sender,
                      timeout: float) -> str | None:
     url = payload["url"]
@@ -347,9 +366,12 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
         host = outbound.check_url(url, allow_hosts)
     except outbound.OutboundRefused as refused:
         return f"refused: {refused}"
-    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": f"smartflow-outbox-{outbox_id}",
+    if "form" in payload:  # an outbound event subscription's message, in the shape its format gives
+        kind, body = "application/x-www-form-urlencoded", form_body(payload["form"])
+    else:
+        kind, body = "application/json; charset=utf-8", json.dumps(payload.get("body"), ensure_ascii=False).encode()
+    headers = {"Content-Type": kind, "Idempotency-Key": f"smartflow-outbox-{outbox_id}",
                "User-Agent": "smartflow-worker", **payload.get("headers", {})}
-    body = json.dumps(payload.get("body"), ensure_ascii=False).encode("utf-8")
     token = outbound.permitting_private(host, allow_hosts)
     try:
         status = send(url, payload.get("method", "POST"), headers, body, timeout)

@@ -8,11 +8,13 @@ which the envelope lifts to the top level as Bitrix24 does.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from smartflow import errors
@@ -41,6 +43,7 @@ class Call:
     crm: Engine
     portal: Portal
     params: dict[str, Any]
+    site: str = ""  # the facade's own address as the caller reached it (http://host:port), for event messages
 
     def get(self, name: str, default: Any = None) -> Any:
         """A parameter by any spelling of its name (`entityTypeId`, `ENTITY_TYPE_ID`)."""
@@ -372,6 +375,13 @@ def _at(moment: Any) -> str:
     return str(moment)
 
 
+def _utc(moment: Any) -> datetime:
+    """A stored moment as an aware UTC datetime (naive ones are UTC), for ordering."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromisoformat(str(moment))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def stagehistory_list(call: Call) -> Result:
     t = call.the_type()
     flt = call.mapping("filter")
@@ -415,28 +425,48 @@ def _commented_type(call: Call, flt: dict[str, Any]) -> Type:
 
 
 def comment_list(call: Call) -> Result:
-    """Comments on an item: in smartflow today those a trigger's `comment` action wrote into its history."""
+    """Comments on an item, oldest first: what people wrote (smartflow's comments, with their ids and
+    authors) and what automation wrote (a trigger's `comment` action, kept in the item's history: ids of
+    the history's own numbering, author 0)."""
     flt = call.mapping("filter")
     t = _commented_type(call, flt)
     if _field(flt, "ENTITY_ID") in (None, ""):
         raise BitrixError("INVALID_ARG_VALUE", "filter[ENTITY_ID] is required")
+    users = {u["login"]: str(u["id"]) for u in call.crm.users()}
     rows: list[dict[str, Any]] = []
     for owner in _owner_ids(call, t, {"ENTITY_ID": _field(flt, "ENTITY_ID")}):
         try:
+            written = call.crm.comments(t.process, owner)
             history = call.crm.history(t.process, owner, ids=True)
         except errors.NotFound:
             raise BitrixError("NOT_FOUND", "Element not found") from None
-        rows += [{"ID": str(row["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": f"dynamic_{t.entity_type_id}",
-                  "CREATED": _at(row["at"]), "COMMENT": row["new"], "AUTHOR_ID": "0", "FILES": []}
-                 for row in history if row["kind"] == "comment"]
+        entity = f"dynamic_{t.entity_type_id}"
+        found = [(c["created_at"], {"ID": str(c["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": entity,
+                                    "CREATED": _at(c["created_at"]), "COMMENT": c["text"],
+                                    "AUTHOR_ID": users.get(c["author"], "0"), "FILES": []}) for c in written]
+        found += [(row["at"], {"ID": str(row["id"]), "ENTITY_ID": owner, "ENTITY_TYPE": entity,
+                               "CREATED": _at(row["at"]), "COMMENT": row["new"], "AUTHOR_ID": "0", "FILES": []})
+                  for row in history if row["kind"] == "comment"]
+        rows += [row for _, row in sorted(found, key=lambda pair: _utc(pair[0]))]
     return paged(rows, call.start())
 
 
 def comment_add(call: Call) -> Result:
-    raise BitrixError("ERROR_METHOD_NOT_SUPPORTED",
-                      "crm.timeline.comment.add: smartflow keeps no comments written by people yet; items carry only "
-                      "the comments their automation writes (a trigger's `comment` action), which "
-                      "crm.timeline.comment.list returns")
+    """A comment on an item, written as the caller (the same rules as the card's comment box: whoever may
+    read the item may comment; `@login` mentions notify). Answers the new comment's id."""
+    fields = call.mapping("fields")
+    if not fields:
+        raise BitrixError("INVALID_ARG_VALUE", "Required parameter \"fields\" is missing")
+    t = _commented_type(call, fields)
+    owner = _id(_field(fields, "ENTITY_ID"), "fields[ENTITY_ID]")
+    text = _field(fields, "COMMENT")
+    if not isinstance(text, str) or not text.strip():
+        raise BitrixError("INVALID_ARG_VALUE", "fields[COMMENT] is required")
+    try:
+        made = call.crm.comment(t.process, owner, text)
+    except errors.NotFound:
+        raise BitrixError("NOT_FOUND", "Element not found") from None
+    return int(made["id"]), {}
 
 
 # ---- users ----------------------------------------------------------------------------------
@@ -456,6 +486,60 @@ def user_get(call: Call) -> Result:
     rows = _simple_filter(rows, flt)
     rows.sort(key=lambda r: int(r["ID"]), reverse=str(call.get("order", "ASC")).upper() == "DESC")
     return paged(rows, call.start())
+
+
+# ---- outbound events --------------------------------------------------------------------------
+
+# the events of smart-process items a handler may be bound to, and what each hears (runtime.subscriptions)
+EVENTS = {"ONCRMDYNAMICITEMADD": "created", "ONCRMDYNAMICITEMUPDATE": "updated",
+          "ONCRMDYNAMICITEMDELETE": "deleted"}
+
+
+def _event_name(call: Call) -> str:
+    name = str(call.required("event")).strip().upper()
+    if name not in EVENTS:
+        raise BitrixError("ERROR_EVENT_NOT_FOUND", f"Event not found: {name} (smartflow sends "
+                          f"{', '.join(EVENTS)})")
+    return name
+
+
+def event_bind(call: Call) -> Result:
+    """Bind a handler URL to an item event, as the caller (an administrator): it hears the items the
+    caller may read, delivered by the worker with a webhook's guarantees, posted as Bitrix24 posts them."""
+    name = _event_name(call)
+    handler = str(call.required("handler")).strip()
+    if str(call.get("event_type", "online")).strip().lower() == "offline":
+        raise BitrixError("ERROR_METHOD_NOT_SUPPORTED", "offline events are not kept: bind a handler URL")
+    site = call.site.rstrip("/")
+    details = {"domain": site.split("://", 1)[-1], "client_endpoint": f"{site}/rest/", "member_id": "smartflow",
+               "application_token": secrets.token_hex(16)}
+    try:
+        call.crm.subscribe(EVENTS[name], name, handler, "bitrix24", details, webhook_hosts())
+    except errors.InvalidValue as error:
+        if "bound to" in str(error):
+            raise BitrixError("ERROR_CORE", "Handler already binded") from None
+        raise BitrixError("WRONG_HANDLER_URL", str(error)) from None
+    return True, {}
+
+
+def event_unbind(call: Call) -> Result:
+    name = _event_name(call)
+    handler = str(call.get("handler") or "").strip() or None
+    return {"count": call.crm.unsubscribe(name, handler)}, {}
+
+
+def event_get(call: Call) -> Result:
+    """The caller's bound handlers (with each one's application_token, which its messages carry)."""
+    rows = [{"event": row["name"], "handler": row["handler"], "auth_type": str(row["user_id"] or 0), "offline": 0,
+             "application_token": row["details"].get("application_token", "")}
+            for row in call.crm.subscriptions()]
+    return rows, {}
+
+
+def webhook_hosts() -> set[str] | None:
+    """The hosts whose private addresses a handler may have: the worker's allow-list, from its environment."""
+    hosts = os.environ.get("SMARTFLOW_WEBHOOK_HOSTS", "").split()
+    return set(hosts) if hosts else None
 
 
 # ---- batch ----------------------------------------------------------------------------------
@@ -511,7 +595,7 @@ def batch(call: Call) -> Result:
             if method.strip().lower() == "batch":
                 raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405)
             params = _substitute(php_parse(query), done)
-            result, nav = dispatch(call.crm, call.portal, method, params)
+            result, nav = dispatch(call.crm, call.portal, method, params, call.site)
             done["result"][key], done["time"][key] = result, timing(started)
             for name in ("next", "total"):
                 if name in nav:
@@ -545,13 +629,16 @@ METHODS: dict[str, Callable[[Call], Result]] = {
     "crm.timeline.comment.list": comment_list,
     "crm.timeline.comment.add": comment_add,
     "user.get": user_get,
+    "event.bind": event_bind,
+    "event.unbind": event_unbind,
+    "event.get": event_get,
     "batch": batch,
 }
 
 
-def dispatch(crm: Engine, portal: Portal, method: str, params: dict[str, Any]) -> Result:
+def dispatch(crm: Engine, portal: Portal, method: str, params: dict[str, Any], site: str = "") -> Result:
     """Run one method (its name in any case) as the engine's user."""
     handler = METHODS.get(method.strip().lower())
     if handler is None:
         raise method_not_found()
-    return handler(Call(crm, portal, params))
+    return handler(Call(crm, portal, params, site))

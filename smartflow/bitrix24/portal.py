@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from smartflow.bitrix24.protocol import BitrixError, camel, squash
-from smartflow.services import Engine
+from smartflow.services import Engine, entity_type_id
 
 # smartflow's field types as Bitrix24 names user-field types
 TYPES = {"string": "string", "text": "string", "email": "string", "phone": "string", "url": "url",
@@ -41,11 +41,6 @@ SYSTEM = (
     ("movedTime", "MOVED_TIME", "moved_at", "datetime", True),
 )
 SEMANTICS = {"process": None, "success": "S", "failure": "F"}
-
-
-def entity_type_id(number: int) -> int:
-    """A type's entityTypeId: 128–192 as Bitrix gives the first smart processes, then even ids from 1030."""
-    return 127 + number if number <= 65 else 1030 + 2 * (number - 66)
 
 
 def title(titles: dict[str, str] | None, fallback: str) -> str:

@@ -79,7 +79,8 @@ def parameters(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
-def call(base: Engine, bucket: Bucket, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def call(base: Engine, bucket: Bucket, path: str, params: dict[str, Any], site: str = ""
+         ) -> tuple[int, dict[str, Any]]:
     """One HTTP request to the facade: (status, JSON body)."""
     started = time.time()
     try:
@@ -98,7 +99,7 @@ def call(base: Engine, bucket: Bucket, path: str, params: dict[str, Any]) -> tup
             login = crm.whoami()
             if not any(u["login"] == login and u["id"] == int(user_id) for u in crm.users()):
                 raise BitrixError("NO_AUTH_FOUND", "Wrong authorization data", 401)
-        result, nav = dispatch(crm, Portal(crm), method, params)
+        result, nav = dispatch(crm, Portal(crm), method, params, site)
         return 200, {"result": php_json(result), **nav, "time": timing(started)}
     except BitrixError as error:
         return error.status, error.body()
@@ -128,8 +129,9 @@ def install(app: Any) -> None:
             params = parameters(request.url.query, await request.body(), request.headers.get("content-type", ""))
         except BitrixError as error:
             return JSONResponse(error.body(), status_code=error.status)
+        site = f"{request.url.scheme}://{request.url.netloc}"
         status, body = await run_in_threadpool(call, request.app.state.engine, bucket,
-                                               request.path_params["path"], params)
+                                               request.path_params["path"], params, site)
         return JSONResponse(body, status_code=status)
 
     app.add_route("/rest/{path:path}", rest, methods=["GET", "POST"], include_in_schema=False)

@@ -134,7 +134,14 @@ def parse_sets(pairs: tuple[str, ...], json_text: str | None) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise click.UsageError(f"--set {pair!r}: write FIELD=VALUE")
-        values[key.strip()] = raw
+        key = key.strip()
+        held = values.get(key)
+        uploads = held if isinstance(held, list) else [held] if isinstance(held, str) else []
+        if key in values and uploads and all(u.strip().startswith("@") for u in uploads) \
+                and raw.strip().startswith("@"):
+            values[key] = [*uploads, raw]  # `--set scans=@a.jpg --set scans=@b.jpg`: both files
+        else:
+            values[key] = raw
     return values
 
 
@@ -150,6 +157,8 @@ def history_line(entry: dict[str, Any]) -> str:
         return f"create in stage {entry['new'].get('stage')} ({len(given)} fields set)"
     if entry["kind"] == "comment":
         return f"comment: {entry['new']}"
+    if entry["kind"] in ("comment.edit", "comment.delete") and isinstance(entry["old"], dict):
+        return f"{entry['kind']} {entry['old'].get('id')}: {entry['old'].get('text')}"
     if entry["kind"] == "automation" and isinstance(entry["new"], dict):
         return f"automation stopped: {entry['new'].get('error')}"
     if entry["field"]:

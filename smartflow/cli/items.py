@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from smartflow.cli.common import changed, common, emit, engine, history_line, parse_sets
+from smartflow.cli.files import item_file, with_uploads
+from smartflow.cli.timeline import COMMANDS as timeline_commands
 from smartflow.cli.views import item_list, item_show
 
 # ---- users and departments ------------------------------------------------------
@@ -306,6 +308,7 @@ def item_create(process: str, pipeline: str | None, stage: str | None, sets: tup
     """Create an item and print its id."""
     values = parse_sets(sets, json_text)
     with engine(db_url, as_user) as crm:
+        values = with_uploads(crm, process, values) if "@" in repr(values) else values
         click.echo(crm.create(process, values, pipeline=pipeline, stage=stage, typed_text=True))
 
 
@@ -321,6 +324,7 @@ def item_update(process: str, item_id: int, sets: tuple[str, ...], json_text: st
     """Change an item's fields."""
     values = parse_sets(sets, json_text)
     with engine(db_url, as_user) as crm:
+        values = with_uploads(crm, process, values) if "@" in repr(values) else values
         changes = crm.update(process, item_id, values, expected_version=if_version, typed_text=True)
     if not changes:
         click.echo("no changes")
@@ -403,7 +407,10 @@ def item_explain(process: str, item_id: int, stage: str, pipeline: str | None, d
 
 
 item.add_command(item_show)
+item.add_command(item_file)
 item.add_command(item_list)
+for _command in timeline_commands:  # comments and to-dos
+    item.add_command(_command)
 
 
 from smartflow.cli.linking import item_bin, item_observers  # noqa: E402  (commands of this group kept apart)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -326,6 +327,17 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("location", String, nullable=False),
         Column("content_type", String(128), nullable=True),
         Column("created_at", _timestamp(), nullable=False),
+        # added with content storage (runtime/filestore.py): whose upload, for which item and field
+        Column("process", String(28), nullable=True),
+        Column("item_id", Integer, nullable=True),
+        Column("field", String(64), nullable=True),
+        Column("uploaded_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+    )
+    file_chunks = Table(  # the database file store: a file's bytes by SHA-256, in chunks of at most 1 MiB
+        "sf_file_chunks", metadata,
+        Column("checksum", String(64), primary_key=True),
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("data", LargeBinary, nullable=False),
     )
     archive = Table(
         "sf_archive", metadata,
@@ -375,8 +387,63 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("details", JSON, nullable=True),
         Index("ix_sf_audit_at", "at"),
     )
+    bindings = Table(  # outbound event subscriptions (runtime/subscriptions.py): who hears which changes, where
+        "sf_event_bindings", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(16), nullable=False),  # created, updated, deleted
+        Column("name", String(64), nullable=False),  # the event's name as bound (ONCRMDYNAMICITEMADD)
+        Column("handler", String(2048), nullable=False),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=True),
+        Column("format", String(16), nullable=False),  # what a message looks like: bitrix24
+        Column("details", JSON, nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Index("ix_sf_event_bindings_kind", "kind"),
+    )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
-            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers]
+            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers,
+            bindings, file_chunks, *_timeline_tables(metadata)]
+
+
+def _timeline_tables(metadata: MetaData) -> list[Table]:
+    """People's comments on items (with the users they mention) and to-dos (runtime/timeline.py): each
+    names its item by process and id, as sf_history does, so they follow an item into the recycle bin."""
+    comments = Table(
+        "sf_comments", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", Integer, nullable=False),
+        Column("author_id", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("text", Text, nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("edited_at", _timestamp(), nullable=True),
+        Column("deleted_at", _timestamp(), nullable=True),
+        Column("via", String(128), nullable=True),
+        Index("ix_sf_comments_item", "process", "item_id", "id"),
+    )
+    mentions = Table(
+        "sf_comment_mentions", metadata,
+        Column("comment_id", Integer, ForeignKey("sf_comments.id", ondelete="CASCADE"), primary_key=True),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
+        Index("ix_sf_comment_mentions_user", "user_id", "comment_id"),
+    )
+    todos = Table(
+        "sf_todos", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("process", String(28), nullable=False),
+        Column("item_id", Integer, nullable=False),
+        Column("title", String, nullable=False),
+        Column("due_date", Date, nullable=True),  # a deadline that is a day…
+        Column("due_at", _timestamp(), nullable=True),  # …or a moment (at most one of the two)
+        Column("responsible_id", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("created_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("created_at", _timestamp(), nullable=False),
+        Column("done_at", _timestamp(), nullable=True),
+        Column("done_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
+        Column("via", String(128), nullable=True),
+        Index("ix_sf_todos_item", "process", "item_id", "id"),
+        Index("ix_sf_todos_responsible", "responsible_id", "done_at"),
+    )
+    return [comments, mentions, todos]
 
 
 def _board_totals_table(metadata: MetaData) -> Table:
@@ -450,7 +517,9 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_grants", "sf_history", "sf_jobs",
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_audit", "sf_passwords",
-                      "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers")
+                      "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers",
+                      "sf_event_bindings", "sf_file_chunks",
+                      "sf_comments", "sf_comment_mentions", "sf_todos")
 
 
 def build_metadata(definition: Definition) -> MetaData:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from smartflow.data import DataFileError, bulk
 from smartflow.data.cells import neutralise
-from smartflow.data.columns import Column, HeaderMatch, column, match_headers
+from smartflow.data.columns import Column, HeaderMatch, all_column_ids, column, match_headers
 from smartflow.data.parse import CellProblem, Resolver
 from smartflow.data.sheets import Sheet, SheetRow, open_sheet
 from smartflow.definitions.model import Pipeline
@@ -144,6 +144,49 @@ def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
             sent, batch = True, []
     if batch or not sent:
         yield batch
+
+
+@dataclass
+class Preview:
+    """The first rows of a file and what each of its columns would mean, before anything is imported."""
+
+    process: str
+    kind: str  # csv | xlsx
+    headers: list[str]
+    rows: list[list[str]]  # the first rows' cells as text, in the headers' order
+    mapping: dict[str, str | None]  # header → the column id it would fill (None: not imported)
+    ignored: dict[str, str]  # header → why it is not imported
+    choices: list[tuple[str, Column]]  # (column id, column) a header may be mapped to: writable, visible
+    encoding: str | None = None
+
+
+def preview(crm: Sessions, process_id: str, path: Path, mapping: dict[str, str | None] | None = None,
+            rows: int = 10) -> Preview:
+    """What an import of path would do with its columns (as `import_file` matches them, with mapping
+    first), and its first rows: for a person to check and correct the mapping before a dry run."""
+    with open_sheet(path) as sheet, crm.session(False) as write:
+        process = items.process_of(write, process_id)
+        if access.level(write.actor, process, "import") == "none":
+            raise PermissionDenied(f"you may not import {process_id} items", "ask for the `import` right")
+        hidden = access.hidden_fields(write.actor, process)
+        match = match_headers(process.process, sheet.headers, mapping)
+        first: list[list[str]] = []
+        for row in sheet.rows:
+            first.append(["" if v is None else str(v) for v in (row.values + [None] * len(sheet.headers))
+                          [:len(sheet.headers)]])
+            if len(first) >= rows:
+                break
+        ignored = dict(match.ignored)
+        chosen: dict[str, str | None] = {}
+        for header, found in zip(sheet.headers, match.columns, strict=True):
+            if found is not None and (found.id in hidden or found.field.type == "file"):
+                ignored[header] = "hidden from you" if found.id in hidden else "files are not imported"
+                found = None
+            chosen[header] = found.id if found is not None else None
+        choices = [(c, column(process.process, c)) for c in all_column_ids(process.process)]
+        choices = [(c, found) for c, found in choices
+                   if not found.read_only and c not in hidden and found.field.type != "file"]
+        return Preview(process_id, sheet.kind, list(sheet.headers), first, chosen, ignored, choices, sheet.encoding)
 
 
 @dataclass

@@ -60,6 +60,13 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
             yield sheet
 
 
+def count_rows(path: Path) -> int:
+    """How many non-empty rows below the header the file has (read once through, as an import reads it):
+    the whole that an import's progress is shown against."""
+    with open_sheet(path) as sheet:
+        return sum(1 for _ in sheet.rows)
+
+
 def _encoding(path: Path) -> str:
     """utf-8-sig when the file is valid UTF-8 (a BOM or not), else Windows-1251; read in chunks, never whole."""
     decoder = codecs.getincrementaldecoder("utf-8")()

@@ -19,7 +19,7 @@ SEMANTICS = ("process", "success", "failure")
 EVENTS = ("created", "updated", "field_changed", "stage_entered", "stage_left", "scheduled")
 # The system fields holding a user, which `forbid_self` may name beside user fields.
 SELF_FIELDS = ("created_by", "updated_by", "assigned_to", "moved_by")
-ACTION_KINDS = ("set", "move", "create_item", "assign", "notify", "webhook", "comment")
+ACTION_KINDS = ("set", "move", "create_item", "assign", "notify", "webhook", "comment", "todo")
 
 # Columns every item has; a declared field may not take these names.
 SYSTEM_FIELDS = (

@@ -8,6 +8,7 @@ Stateless by design: every request authenticates against the database and acts t
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smartflow import bitrix24, errors, web
-from smartflow.http import live, openapi, problems, routes_admin, routes_items, routes_links, routes_more
+from smartflow.http import (
+    live,
+    openapi,
+    problems,
+    routes_admin,
+    routes_files,
+    routes_items,
+    routes_links,
+    routes_more,
+    routes_timeline,
+)
 from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
 from smartflow.web.session import SAFE_METHODS
@@ -27,6 +38,8 @@ LOG = logging.getLogger("smartflow.http")
 UNAVAILABLE = frozenset({"OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError"})  # sqlalchemy's
 JSON_LIMIT = 1024 * 1024  # bytes of a JSON request body
 UPLOAD_LIMIT = 64 * 1024 * 1024  # bytes of an import upload
+# the paths that take files (the API's upload, the card's save): bodies up to UPLOAD_LIMIT
+FILE_PATHS = re.compile(r"^(?:/api/v1/processes/[^/]+/items/\d+/files/[^/]+|/processes/[^/]+/items/(?:\d+|new))/?$")
 
 
 class BodyLimit:
@@ -40,7 +53,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = UPLOAD_LIMIT if scope["path"].endswith("/import") else JSON_LIMIT
+        limit = UPLOAD_LIMIT if scope["path"].endswith("/import") or FILE_PATHS.match(scope["path"]) else JSON_LIMIT
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None:
@@ -102,6 +115,8 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.include_router(routes_more.router, prefix="/api/v1")
     app.include_router(routes_links.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")
+    app.include_router(routes_files.router, prefix="/api/v1")
+    app.include_router(routes_timeline.router, prefix="/api/v1")
     live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

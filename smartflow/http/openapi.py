@@ -73,8 +73,7 @@ def _single_out(field: dict[str, Any]) -> dict[str, Any]:
     if kind == "user":
         return {"type": "integer", "description": "a user's id"}
     if kind == "file":
-        return {"type": "object", "properties": {"name": {"type": "string"}, "size": {"type": "integer"},
-                                                 "checksum": {"type": "string"}, "location": {"type": "string"}}}
+        return FILE
     text: dict[str, Any] = {"type": "string"}
     if kind == "email":
         text["format"] = "email"
@@ -95,8 +94,15 @@ def _single_in(field: dict[str, Any]) -> dict[str, Any]:
     if kind == "user":
         return {"oneOf": [{"type": "integer"}, {"type": "string", "description": "a login"}]}
     if kind == "file":
-        return {"type": "integer", "description": "the id of a stored file"}
+        return {"oneOf": [{"type": "integer"}, {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "integer"}}}], "description": "a file this field holds already, by id (or as read); "
+                "upload new ones: POST …/items/{id}/files/{field}"}
     return _single_out(field)
+
+
+FILE = {"type": "object", "required": ["id", "name"], "description": "a file: download it from …/files/{id}",
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "size": {"type": "integer"},
+                       "content_type": {"type": ["string", "null"]}}}
 
 
 def _value(field: dict[str, Any], single: Any) -> dict[str, Any]:
@@ -185,6 +191,9 @@ def _problems(operation: dict[str, Any]) -> None:
                             "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
 
 
+GENERIC = "x-smartflow-generic"  # openapi_extra of a route documented once, not once per process
+
+
 def build(generic: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
     """The document for one caller: the generic routes, each `{process}` path spelled out per process."""
     document = copy.deepcopy(generic)
@@ -195,7 +204,8 @@ def build(generic: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM
     paths: dict[str, Any] = {}
     for path, operations in generic["paths"].items():
-        if not path.startswith(PREFIX):
+        # a route marked GENERIC (the same shape in every process) stays one operation with `{process}`
+        if not path.startswith(PREFIX) or all(op.get(GENERIC) for op in operations.values()):
             for operation in operations.values():
                 _problems(operation)
             paths[path] = operations

@@ -74,7 +74,7 @@ def list_items(process: str, crm: Crm,
                ) -> Response:
     """A page of items the caller may read; `next` is the cursor of the following page (null at the end)."""
     rows = crm.list(process, pipeline=pipeline, stage=stage, where=tuple(where or ()), search=search, sort=sort,
-                    limit=limit, after=after, columns=_columns(fields))
+                    limit=limit, after=after, columns=_columns(fields), files=True)
     following = rows[-1]["id"] if len(rows) == limit else None
     return json_body({"items": [item_json(r) for r in rows], "next": following})
 
@@ -90,7 +90,7 @@ def create_item(process: str, crm: Crm, values: Annotated[dict[str, Any], Body()
     new_id = crm.create(process, values, pipeline=pipeline, stage=stage)
     location = {"Location": f"/api/v1/processes/{process}/items/{new_id}"}
     try:
-        return _item_response(crm.get(process, new_id), 201, location)
+        return _item_response(crm.get(process, new_id, files=True), 201, location)
     except errors.NotFound:  # created by someone who may create but not read: the id alone
         return json_body({"id": new_id}, 201, location)
 
@@ -100,8 +100,8 @@ def get_item(process: str, item_id: ItemId, crm: Crm,
              card: Annotated[bool, Query(description="with links both ways and recent history")] = False) -> Response:
     """One item (ETag: its version); with card=true, its card: sections, links both ways, recent history."""
     if not card:
-        return _item_response(crm.get_with_titles(process, item_id))  # `_titles`: linked items' titles
-    found = crm.card(process, item_id)
+        return _item_response(crm.get_with_titles(process, item_id, files=True))  # `_titles`: linked items' titles
+    found = crm.card(process, item_id, files=True)
     item = found["item"]
     sections = [{"id": s.id, "title": s.title, "fields": [f for f in s.fields if f in item]}
                 for s in found["process"].card]
@@ -120,7 +120,7 @@ def update_item(process: str, item_id: ItemId, crm: Crm, values: Annotated[dict[
         if expected is None:
             raise
         return problems.from_error(error, stale_version=True)
-    return _item_response(crm.get(process, item_id))
+    return _item_response(crm.get(process, item_id, files=True))
 
 
 @router.delete("/processes/{process}/items/{item_id}", tags=["items"])
@@ -133,7 +133,7 @@ def delete_item(process: str, item_id: ItemId, crm: Crm) -> Response:
 def restore_item(process: str, item_id: ItemId, crm: Crm) -> Response:
     """Bring an item back from the recycle bin."""
     crm.restore(process, item_id)
-    return _item_response(crm.get(process, item_id))
+    return _item_response(crm.get(process, item_id, files=True))
 
 
 @router.post("/processes/{process}/items/{item_id}/move", tags=["items"])
@@ -148,7 +148,7 @@ def move_item(process: str, item_id: ItemId, crm: Crm, move: Move,
         if expected is None:
             raise
         return problems.from_error(error, stale_version=True)
-    return _item_response(crm.get(process, item_id))
+    return _item_response(crm.get(process, item_id, files=True))
 
 
 @router.get("/processes/{process}/items/{item_id}/history", tags=["items"])

@@ -93,8 +93,10 @@ def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(descri
 
 @router.get("/inbox", tags=["people"])
 def inbox(crm: Crm, unread: bool = False, limit: Limit = 50) -> Response:
-    """The caller's notifications, newest first."""
-    return json_body({"messages": crm.inbox(unread_only=unread, limit=limit)})
+    """The caller's notifications, newest first; the comments that mention them and their open to-dos (most
+    urgent first), with counts of those overdue and due today."""
+    return json_body({"messages": crm.inbox(unread_only=unread, limit=limit), "mentions": crm.mentions(limit),
+                      "todos": crm.my_todos(limit=limit), "counts": crm.todo_counters()})
 
 
 @router.get("/jobs", tags=["administration"])

@@ -109,6 +109,11 @@ class CompiledProcess:
         return tuple(f.id for f in self.process.fields if f.type == "money" and not f.multiple)
 
     @cached_property
+    def file_fields(self) -> tuple[str, ...]:
+        """The ids of the file fields."""
+        return tuple(f.id for f in self.process.fields if f.type == "file")
+
+    @cached_property
     def money_field(self) -> Field | None:
         return next((f for f in self.process.fields if f.type == "money" and not f.multiple), None)
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 class Event:
     """One thing that happened to an item in a change."""
 
-    kind: str  # created, updated, field_changed, stage_entered, stage_left
+    kind: str  # created, updated, field_changed, stage_entered, stage_left, deleted (heard by subscriptions)
     field: str | None = None
     stage: str | None = None
     value: Any = None

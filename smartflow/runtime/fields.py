@@ -10,9 +10,11 @@ no value (never `''`, which a unique index would count), whichever way it came.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.model import Field
 from smartflow.definitions.values import boolean, currency, to_date, to_datetime
-from smartflow.runtime import clock
+from smartflow.runtime import clock, media
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")
@@ -38,10 +40,45 @@ class ValueProblem(ValueError):
 
 @dataclass(frozen=True)
 class FileRef:
+    """A file to attach: its content, held until the write stores it (runtime/filestore.py); the
+    media type is sniffed from the bytes (runtime/media.py), never taken from the client."""
+
     name: str
     size: int
     checksum: str
-    location: str
+    content: bytes = dataclass_field(default=b"", repr=False, compare=False)
+    content_type: str | None = None
+
+
+UPLOAD_LIMIT_ENV = "SMARTFLOW_UPLOAD_LIMIT"  # the largest upload, in bytes, whatever a field's max_size
+DEFAULT_UPLOAD_LIMIT = 50_000_000
+
+
+def upload_limit() -> int:
+    """The largest file one upload may carry (SMARTFLOW_UPLOAD_LIMIT, bytes; default 50 MB)."""
+    raw = os.environ.get(UPLOAD_LIMIT_ENV, "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else DEFAULT_UPLOAD_LIMIT
+
+
+def file_name(name: str) -> str:
+    """A file's name as kept: its last path part (a browser or a client may send a path), without
+    control characters, at most 255 characters; `file` when nothing is left."""
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(c for c in last if c.isprintable()).strip()
+    if len(kept) > 255:
+        stem, dot, suffix = kept.rpartition(".")
+        kept = (stem[:254 - len(suffix)] + dot + suffix) if dot and len(suffix) < 16 else kept[:255]
+    return kept if kept not in ("", ".", "..") else "file"
+
+
+def file_upload(name: str, content: bytes) -> FileRef:
+    """An uploaded file: its kept name, size, SHA-256 and sniffed media type. ValueProblem when it
+    is over the upload limit."""
+    limit = upload_limit()
+    kept = file_name(name)
+    if len(content) > limit:
+        raise ValueProblem(f"{kept} is {len(content):,} bytes, over the upload limit of {limit:,}")
+    return FileRef(kept, len(content), hashlib.sha256(content).hexdigest(), content, media.sniff(content))
 
 
 def text_problem(text: str) -> str | None:
@@ -102,8 +139,9 @@ def parse_text(field: Field, raw: str) -> Any:
         return [] if not text else [parse_text(_single(field), part) for part in _split(text)]
     if text == "":
         return None
-    if field.type == "file" and text.startswith("@"):
-        return file_reference(Path(text[1:]).expanduser())
+    if field.type == "file" and text.startswith("@"):  # never a path read here: the server's files are not uploads
+        raise ValueProblem(f"{_shown(text)}: a file is uploaded (the command line's --set {field.id}=@PATH reads "
+                           "it where the command runs), never named by a path")
     if field.type == "money":
         parts = text.split()
         if len(parts) == 2 and re.fullmatch(r"[^\W\d_]+", parts[1]):  # `1500 USD`: an amount and a code
@@ -198,6 +236,8 @@ def coerce(field: Field, value: Any) -> Any:
     if kind in ("link", "file"):
         if isinstance(value, FileRef) and kind == "file":
             return value
+        if isinstance(value, dict) and kind == "file" and "id" in value:  # a file as an item's JSON lists it
+            return identifier(value["id"])
         return identifier(value)
     if kind == "user":
         return _user(value)
@@ -415,17 +455,16 @@ def scalar_from_stored(field: Field, raw: Any, currency: str | None = None) -> A
 
 
 def file_reference(path: Path) -> FileRef:
-    """A reference to a file on disk: its name, size, SHA-256 and absolute location."""
+    """A file on the caller's disk read for upload (`--set field=@path`): its content, name, size,
+    SHA-256 and sniffed media type; the path itself is not kept anywhere."""
     try:
-        digest = hashlib.sha256()
-        size = 0
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 16), b""):
-                digest.update(chunk)
-                size += len(chunk)
+        if path.stat().st_size > upload_limit():
+            raise ValueProblem(f"{path.name} is {path.stat().st_size:,} bytes, over the upload limit of "
+                               f"{upload_limit():,}")
+        content = path.read_bytes()
     except OSError as exc:
         raise ValueProblem(f"cannot read {path}: {exc.strerror}") from None
-    return FileRef(path.name, size, digest.hexdigest(), str(path.resolve()))
+    return file_upload(path.name, content)
 
 
 _PLAIN = frozenset({str, int, bool, float})  # JSON-friendly as they are
@@ -444,5 +483,5 @@ def plain(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, FileRef):
-        return {"name": value.name, "size": value.size, "checksum": value.checksum, "location": value.location}
+        return {"name": value.name, "size": value.size, "checksum": value.checksum, "content_type": value.content_type}
     return value

@@ -21,7 +21,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import access, clock, fieldrules, fields
+from smartflow.runtime import access, clock, fieldrules, fields, filestore
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
@@ -46,6 +46,7 @@ class Write:
     now: datetime | None = None
     chain: Any = None  # the automation causation chain this write belongs to (None: a person's change)
     triggers: bool = True  # whether changes fire triggers (an import may switch them off)
+    subscribed: bool = False  # whether an outbound event subscription exists: every change is then published
     # users and readable linked items found in this transaction: an import names the same ones on
     # many rows, and none is deleted by a change to an item (nor stops being readable)
     found: dict[tuple[Any, ...], int] = dataclass_field(default_factory=dict)
@@ -150,9 +151,10 @@ def publish(write: Write, process_id: str, item_id: int, events: list[Event],
 
 
 def watched(write: Write, process_id: str) -> bool:
-    """Whether a change to an item of the process is heard by anyone (a trigger listens to it)."""
+    """Whether a change to an item of the process is heard by anyone (a trigger listens to it, or an
+    outbound event subscription exists)."""
     listener = write.compiled.listener
-    return write.triggers and listener is not None and listener.watches(process_id)
+    return write.triggers and listener is not None and (write.subscribed or listener.watches(process_id))
 
 
 _TIMESTAMPS = frozenset(("created_at", "updated_at", "moved_at", "closed_at", "deleted_at"))
@@ -419,7 +421,7 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
         elif field.type == "link":
             _check_link(write, field, item)
         elif field.type == "file":
-            item = _store_file(write, item) if isinstance(item, fields.FileRef) else \
+            item = _store_file(write, process, field, item, current) if isinstance(item, fields.FileRef) else \
                 _held_file(write, field, item, current)
         resolved.append(item)
     return resolved if field.multiple else resolved[0]
@@ -452,23 +454,33 @@ def _held_file(write: Write, field: Field, file_id: int, current: dict[str, Any]
                            "a file is given by id only to keep the one the field holds",
                            f"attach a file by uploading it: --set {field.id}=@path", field=field.id)
     files = write.compiled.metadata.tables["sf_files"]
-    row = write.connection.execute(sa.select(files.c.name, files.c.size, files.c.checksum, files.c.location)
+    row = write.connection.execute(sa.select(files.c.name, files.c.size, files.c.checksum)
                                    .where(files.c.id == file_id)).first()
     if row is not None:
         try:
-            fields.check(replace(field, multiple=False), fields.FileRef(row.name, row.size, row.checksum,
-                                                                        row.location))
+            fields.check(replace(field, multiple=False), fields.FileRef(row.name, row.size, row.checksum))
         except fields.ValueProblem as problem:
             raise InvalidValue(f"field `{field.id}`: {problem}", f"attach another file: --set {field.id}=@path",
                                field=field.id) from None
     return file_id
 
 
-def _store_file(write: Write, ref: fields.FileRef) -> int:
-    files = write.compiled.metadata.tables["sf_files"]
-    result = write.connection.execute(files.insert().values(
-        name=ref.name, size=ref.size, checksum=ref.checksum, location=ref.location, created_at=write.now))
-    return int(result.inserted_primary_key[0])
+def _store_file(write: Write, process: CompiledProcess, field: Field, ref: fields.FileRef,
+                current: dict[str, Any] | None) -> int:
+    """An upload (checked by the field's rules already): its bytes into the file store, its row into
+    sf_files, for this process, field and item (a create's item is named once it has an id)."""
+    return filestore.keep(write.connection, write.compiled.metadata.tables, ref.name, ref.size, ref.checksum,
+                          ref.content, ref.content_type, now=write.now, process=process.process.id, field=field.id,
+                          item_id=current.get("id") if current is not None else None, uploaded_by=write.actor.id)
+
+
+def _file_ids(process: CompiledProcess, item: dict[str, Any]) -> list[int]:
+    """The ids of the files item holds in its file fields."""
+    found: list[int] = []
+    for field_id in process.file_fields:
+        value = item.get(field_id)
+        found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int)]
+    return found
 
 
 def _defaults(process: CompiledProcess, given: dict[str, Any], shape: _Shape | None = None) -> dict[str, Any]:
@@ -642,6 +654,8 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     result = write.connection.execute(built((table, "insert"), table.insert), new.row)
     item_id = int(result.inserted_primary_key[0])
     _write_multiple(write, new.process, item_id, new.item)
+    if new.process.file_fields:  # the files uploaded with the item: theirs from now on
+        filestore.claim(write.connection, write.compiled.metadata.tables, _file_ids(new.process, new.item), item_id)
     _record_then_publish(write, process_id, item_id, [_created_history(write, new, item_id)],
                          [Event("created"), Event("stage_entered", stage=new.stage)])
     return item_id
@@ -927,12 +941,15 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
     """To the recycle bin when the process has one, else for good; returns which."""
     process = process_of(write, process_id)
     item = fetch(write, process, item_id, "delete", lock=True)
+    publish(write, process_id, item_id, [Event("deleted")], item)  # heard while the item is still there
     table = process.table
     if process.process.features.recycle_bin:
         _guarded_update(write, process, item, {"deleted_at": write.now}, None)
         outcome = "recycle_bin"
     else:
         write.connection.execute(sa.delete(table).where(table.c.id == item_id))
+        if process.file_fields:  # gone for good: its files too (a recycle bin keeps them with the item)
+            filestore.discard(write.connection, write.compiled.metadata.tables, _file_ids(process, item))
         if write.compiled.listener is not None:  # SQLite may give its id to a new item: its jobs must go
             write.compiled.listener.removed(write, process_id, item_id, "the item was deleted")
         outcome = "deleted"

@@ -128,9 +128,9 @@ def is_admin(actor: Actor) -> bool:
     return actor.is_local_admin or "administrator" in actor.roles
 
 
-def require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor, what: str = "manage users and departments") -> None:
     if not is_admin(actor):
-        raise PermissionDenied("only administrators manage users and departments")
+        raise PermissionDenied(f"only administrators {what}")
 
 
 def _check_login(login: str) -> None:

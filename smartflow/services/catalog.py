@@ -29,10 +29,13 @@ def field_data(field: Field) -> dict[str, Any]:
     for key in ("description",):
         if getattr(field, key) is not None:
             data[key] = titles(getattr(field, key))
-    for key in ("unique", "min", "max", "min_length", "max_length", "pattern", "precision", "currency", "to"):
+    for key in ("unique", "min", "max", "min_length", "max_length", "pattern", "precision", "currency", "to",
+                "max_size"):
         value = getattr(field, key)
         if value not in (None, False):
             data[key] = value if isinstance(value, (int, str, bool, float)) else str(value)
+    if field.extensions:
+        data["extensions"] = list(field.extensions)
     if field.roles:
         data["roles"] = list(field.roles)  # a user field: only users holding one of these roles
     if field.options:

@@ -51,9 +51,32 @@ def plan(paths: list[Path], db_url: str | None, against: int | None = None) -> P
 
 def apply(paths: list[Path], db_url: str | None, *, allow_data_loss: bool = False, dry_run: bool = False,
           actor: str | None = None, lock_timeout: float = 60.0, timeouts: Timeouts | None = None) -> Plan:
-    """Deploy the files: every step and the version record in one transaction, or nothing."""
-    return deploying.apply(deploying.load_desired(paths), db_url, allow_data_loss=allow_data_loss,
-                           dry_run=dry_run, actor=actor, lock_timeout=lock_timeout, timeouts=timeouts)
+    """Deploy the files: every step and the version record in one transaction, or nothing. Then the
+    files older versions kept as paths on the server are read into the file store (adopt_files)."""
+    result = deploying.apply(deploying.load_desired(paths), db_url, allow_data_loss=allow_data_loss,
+                             dry_run=dry_run, actor=actor, lock_timeout=lock_timeout, timeouts=timeouts)
+    if not dry_run:
+        adopt_files(db_url)
+    return result
+
+
+def adopt_files(db_url: str | None) -> tuple[int, int]:
+    """Read the files that databases of earlier versions name by a path on the server into the file
+    store (runtime/filestore.adopt_legacy): (read, missing). A path that is gone leaves its row
+    readable, its download saying the content is missing."""
+    from smartflow.compile.sql import system_tables
+    from smartflow.runtime import filestore
+
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table("sf_files"):
+                return 0, 0
+            metadata = sa.MetaData()
+            system_tables(metadata)
+            return filestore.adopt_legacy(connection, metadata.tables)
+    finally:
+        engine.dispose()
 
 
 def rollback(version: int, db_url: str | None, *, allow_data_loss: bool = False, dry_run: bool = False,

@@ -35,12 +35,14 @@ from smartflow.errors import (
     PermissionDenied,
 )
 from smartflow.runtime import audit, auth, clock, codes, items, people, query
+from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
 from smartflow.runtime.fieldrules import move_problems, not_visible
-from smartflow.runtime.fields import text_problem
+from smartflow.runtime.fields import ValueProblem, file_reference, text_problem, upload_limit
 from smartflow.services import admin, board, catalog, live, rights
 from smartflow.services.linking import Linking, observers_given, set_observers
+from smartflow.services.timeline import TimelineMethods
 
 LOG = logging.getLogger("smartflow")
 
@@ -58,20 +60,28 @@ def _lease(seconds: float | None) -> timedelta:
     return jobs_worker.LEASE if seconds is None else timedelta(seconds=seconds)
 
 
-def _latest_version(connection: Any) -> int | None:
-    """The id of the deployed version, asked on the driver's own cursor, inside the operation's
+def _latest_version(connection: Any, subscriptions: bool = False) -> tuple[int | None, bool]:
+    """The id of the deployed version, and (with subscriptions: once sf_event_bindings exists) whether any
+    outbound event subscription does, in one query on the driver's own cursor, inside the operation's
     transaction: every operation asks, and SQLAlchemy's execution and result machinery cost ten
     times the query itself on SQLite (about 17 µs against 2)."""
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.execute("SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1")
+        cursor.execute(_VERSION_AND_SUBSCRIPTIONS if subscriptions else _VERSION)
         row = cursor.fetchone()
     except connection.dialect.loaded_dbapi.Error as exc:  # the driver's own error: not wrapped by SQLAlchemy
         raise DatabaseUnavailable(f"cannot use the database: {exc}",
                                   "check --db / SMARTFLOW_DATABASE_URL and that the server is up") from None
     finally:
         cursor.close()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None, False
+    return int(row[0]), bool(row[1]) if subscriptions else False
+
+
+_VERSION = "SELECT id FROM sf_versions ORDER BY id DESC LIMIT 1"
+_VERSION_AND_SUBSCRIPTIONS = ("SELECT id, EXISTS (SELECT 1 FROM sf_event_bindings) FROM sf_versions "
+                              "ORDER BY id DESC LIMIT 1")
 
 
 class _Automation:
@@ -95,7 +105,12 @@ class _Automation:
 
     def changed(self, write: Any, process_id: str, item_id: int, events: list[Any],
                 item: dict[str, Any] | None = None) -> None:
-        self.built().changed(write, process_id, item_id, events, item)
+        if write.subscribed:  # an outbound event subscription exists (read with the version)
+            from smartflow.runtime import subscriptions
+
+            subscriptions.heard(write, process_id, item_id, events, item)
+        if process_id in self._watched and any(e.kind != "deleted" for e in events):
+            self.built().changed(write, process_id, item_id, events, item)
 
     def removed(self, write: Any, process_id: str, item_id: int, reason: str) -> None:
         self.built().removed(write, process_id, item_id, reason)
@@ -104,7 +119,7 @@ class _Automation:
         return getattr(self.built(), name)
 
 
-class Engine(Linking):
+class Engine(TimelineMethods, Linking):
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
     def __init__(self, url: str | None = None, *, as_user: str | None = None, via: str = "api",
@@ -156,10 +171,11 @@ class Engine(Linking):
 
     # ---- plumbing --------------------------------------------------------------
 
-    def _compiled(self, connection: Any) -> CompiledDefinition:
+    def _compiled(self, connection: Any) -> tuple[CompiledDefinition, bool]:
         """The live definition, compiled once per deployed version.
 
-        Per operation this costs one small query, the latest version's id (`_latest_version`): the
+        Per operation this costs one small query, the latest version's id (`_latest_version`, which also says
+        whether any outbound event subscription exists, returned beside the definition): the
         documents are read only when that changed, and the table's existence is checked only until a definition is
         cached (smartflow never drops sf_versions). Both used to run on every operation: about
         0.1 ms on SQLite and 1 ms on PostgreSQL, as much as the item's own write.
@@ -167,7 +183,7 @@ class Engine(Linking):
         cached: CompiledDefinition | None = self._cache["compiled"]
         if cached is None and not sa.inspect(connection).has_table("sf_versions"):
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
-        latest = _latest_version(connection)
+        latest, subscribed = _latest_version(connection, self._cache.get("subscriptions", False))
         if latest is None:
             raise NotDeployed("nothing is deployed in this database", "run `smartflow apply` first")
         if cached is None or cached.version != latest:
@@ -178,7 +194,11 @@ class Engine(Linking):
             # composition: automation hears the runtime's events (the runtime does not know it)
             cached.listener = _Automation(list(cached.definition.processes))
             self._cache["compiled"] = cached
-        return cached
+            # the table of subscriptions comes with an apply: looked for when the version changes
+            self._cache["subscriptions"] = sa.inspect(connection).has_table("sf_event_bindings")
+            if self._cache["subscriptions"]:
+                subscribed = _latest_version(connection, True)[1]
+        return cached, subscribed
 
     @contextmanager
     def session(self, write: bool) -> Iterator[items.Write]:
@@ -189,13 +209,14 @@ class Engine(Linking):
             with self._db.connect() as connection:
                 connection = connection.execution_options(**connection_options)
                 with connection.begin(), clock.using(self.clock()):
-                    compiled = self._compiled(connection)
+                    compiled, subscribed = self._compiled(connection)
                     if self._actor is None or self._actor_version != compiled.version:
                         if self._credential is not None:
                             self.login = self._caller(connection, compiled).login
                         self._actor = people.resolve_actor(connection, compiled, self.login)
                         self._actor_version = compiled.version
-                    yield items.Write(connection, compiled, self._actor, self.via, now=self.clock())
+                    yield items.Write(connection, compiled, self._actor, self.via, now=self.clock(),
+                                      subscribed=subscribed)
         except sa.exc.IntegrityError as exc:
             # a unique value or a reference taken by a concurrent change between our check and our write
             # the database's own words (a constraint's name, a value) are for the log, not for the caller
@@ -218,7 +239,8 @@ class Engine(Linking):
         try:
             with self._db.connect() as connection:
                 inspector = sa.inspect(connection)
-                return inspector.has_table("sf_versions") and not inspector.has_table("sf_role_grants")
+                return inspector.has_table("sf_versions") and not (inspector.has_table("sf_role_grants")
+                                                                   and inspector.has_table("sf_file_chunks"))
         except sa.exc.SQLAlchemyError:
             return False
 
@@ -279,26 +301,70 @@ class Engine(Linking):
         with self.session(True) as write:
             items.restore(write, process, item_id)
 
-    def get(self, process: str, item_id: int) -> dict[str, Any]:
-        """The item's values (canonical Python values)."""
+    def get(self, process: str, item_id: int, *, files: bool = False) -> dict[str, Any]:
+        """The item's values (canonical Python values); with files, a file field's value is its files
+        ({id, name, size, content_type}: a list for a multiple field) instead of their ids."""
         with self.session(False) as write:
-            return query.item(write, process, item_id)
+            found = query.item(write, process, item_id)
+            return item_files.described(write, items.process_of(write, process), found) if files else found
 
-    def card(self, process: str, item_id: int, history_limit: int = 10) -> dict[str, Any]:
-        """The item card: values, sections, links both ways and recent history."""
+    # ---- files (runtime/files.py: the item's rights and the field's hold) ---------------------
+
+    def files(self, process: str, item_id: int) -> dict[str, list[dict[str, Any]]]:
+        """The files of each file field of an item the user may see, by field id."""
+        with self.session(False) as write:
+            return item_files.listing(write, process, item_id)
+
+    def attach_files(self, process: str, item_id: int, field: str,
+                     uploads: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+        """Upload files (name, content) into a file field: appended to a multiple field, replacing a
+        single field's file. Returns the field's files."""
+        with self.session(True) as write:
+            return item_files.upload(write, process, item_id, field, uploads)
+
+    def file(self, process: str, item_id: int, file_id: int) -> tuple[dict[str, Any], bytes]:
+        """A file of an item: ({id, name, size, content_type}, its bytes); NotFound alike when it does
+        not exist or the user may not read the item or the field."""
+        with self.session(False) as write:  # a legacy file (a server path) is moved into the store on first use
+            return item_files.download(write, process, item_id, file_id)
+
+    def remove_file(self, process: str, item_id: int, file_id: int) -> dict[str, Any]:
+        """Take a file off its item: {"field": id, "files": the field's files now}."""
+        with self.session(True) as write:
+            return item_files.remove(write, process, item_id, file_id)
+
+    @staticmethod
+    def read_upload(path: Path, field: str) -> Any:
+        """A file on this machine read for upload into field (what `--set FIELD=@PATH` sends): its
+        content, name and sniffed type; the path is kept nowhere. InvalidValue when it cannot be read."""
+        try:
+            return file_reference(path)
+        except ValueProblem as problem:
+            raise InvalidValue(f"field `{field}`: {problem}", "give a readable file: --set FIELD=@PATH",
+                               field=field) from None
+
+    @staticmethod
+    def upload_limit() -> int:
+        """The largest file one upload may carry, in bytes (SMARTFLOW_UPLOAD_LIMIT)."""
+        return upload_limit()
+
+    def card(self, process: str, item_id: int, history_limit: int = 10, *, files: bool = False) -> dict[str, Any]:
+        """The item card: values, sections, links both ways and recent history (files: as `get` gives them)."""
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             item = query.item(write, process, item_id)
             absent = not_visible(compiled, item, write.actor)  # `visible_when` is false: not on this card
-            return {"item": {k: v for k, v in item.items() if k not in absent}, "process": compiled.process,
-                    "links": query.links(write, process, item),
+            shown = {k: v for k, v in item.items() if k not in absent}
+            return {"item": item_files.described(write, compiled, shown) if files else shown,
+                    "process": compiled.process, "links": query.links(write, process, item),
                     "history": query.history(write, process, item_id, limit=history_limit)}
 
-    def list(self, process: str, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, process: str, *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,
-        columns (a tuple of field ids: only those and the id), offset (items to skip first)."""
+        columns (a tuple of field ids: only those and the id), offset (items to skip first); files: as `get`."""
         with self.session(False) as write:
-            return query.list_items(write, process, **filters)
+            found = query.list_items(write, process, **filters)
+            return item_files.described_all(write, items.process_of(write, process), found) if files else found
 
     def count(self, process: str, where: list[str] | tuple[str, ...] = ()) -> int:
         with self.session(False) as write:
@@ -674,6 +740,46 @@ class Engine(Linking):
 
         jobs_worker.work_forever(self, worker, interval, batch, allow_hosts, report, should_stop, _lease(lease))
 
+    # ---- outbound event subscriptions (runtime.subscriptions) -------------------------------------------
+
+    def subscribe(self, kind: str, name: str, handler: str, format_: str = "bitrix24",
+                  details: dict[str, Any] | None = None, allow_hosts: set[str] | None = None) -> dict[str, Any]:
+        """Have handler hear the items created, updated or deleted (kind) that this user may read: an
+        administrator's, as Bitrix24 asks an administrator's scope to bind events. The URL must pass the
+        outbound policy now (http(s); a non-public address only when its host is in allow_hosts, the
+        worker's --allow-host / SMARTFLOW_WEBHOOK_HOSTS), and is checked again on every delivery."""
+        from smartflow.automation import outbound
+        from smartflow.runtime import subscriptions
+
+        refused = outbound.refusal(handler, allow_hosts)
+        if refused is not None:
+            raise InvalidValue(f"the handler {handler} is refused: {refused}",
+                               "give a public http(s) URL, or allow-list its host (SMARTFLOW_WEBHOOK_HOSTS)")
+        with self.session(True) as write:
+            people.require_admin(write.actor, "bind events")
+            bound = subscriptions.bind(write, kind, name, handler, format_, details or {})
+            self._audit(write, "event.bind", name, {"handler": handler, "kind": kind})
+            return bound
+
+    def unsubscribe(self, name: str, handler: str | None = None) -> int:
+        """Remove this user's subscriptions of name (to handler, or all of them); how many went."""
+        from smartflow.runtime import subscriptions
+
+        with self.session(True) as write:
+            people.require_admin(write.actor, "bind events")
+            gone = subscriptions.unbind(write, name, handler)
+            if gone:
+                self._audit(write, "event.unbind", name, {"handler": handler, "removed": gone})
+            return gone
+
+    def subscriptions(self, everyone: bool = False) -> list[dict[str, Any]]:
+        """This user's outbound event subscriptions (everyone's with everyone), oldest first."""
+        from smartflow.runtime import subscriptions
+
+        with self.session(False) as write:
+            people.require_admin(write.actor, "bind events")
+            return subscriptions.listed(write, everyone)
+
     def jobs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         from smartflow.automation import worker as jobs_worker
 
@@ -725,6 +831,14 @@ class Engine(Linking):
         from smartflow.data import importer
 
         return importer.import_file(self.as_via("import"), process, path, options, on_progress)
+
+    def import_preview(self, process: str, path: Path, mapping: dict[str, str | None] | None = None,
+                       rows: int = 10) -> importer.Preview:
+        """The first rows of a file and the field each column would fill (mapping first), before an
+        import: what the board's import shows for a person to correct. Needs the import right."""
+        from smartflow.data import importer
+
+        return importer.preview(self, process, path, mapping, rows)
 
     def report(self, process: str, options: reports.ReportOptions) -> dict[str, Any]:
         """The funnel of a process over the items this user may read, as plain data."""

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from smartflow.runtime import files as item_files
 from smartflow.runtime import items, linking, observers, query
 from smartflow.runtime.linking import PICK_LIMIT
 
@@ -62,12 +63,13 @@ class Linking:
         with self.session(False) as write:
             return linking.titles(write, process, rows, extra)
 
-    def get_with_titles(self, process: str, item_id: int) -> dict[str, Any]:
-        """The item's values with `_titles` (see `with_titles`)."""
+    def get_with_titles(self, process: str, item_id: int, *, files: bool = False) -> dict[str, Any]:
+        """The item's values with `_titles` (see `with_titles`); with files, as `Engine.get(files=True)`."""
         with self.session(False) as write:
             item = query.item(write, process, item_id)
             found = items.process_of(write, process)
-            return with_titles(item, _link_fields(found), linking.titles(write, process, [item]))
+            titled = with_titles(item, _link_fields(found), linking.titles(write, process, [item]))
+            return item_files.described(write, found, titled) if files else titled
 
     def lookup(self, process: str, text: str = "", limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
         """Items whose title contains text (or whose id it is) that the user may read: a link picker's options."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from smartflow.web import admin, board, items, linking, listing, pages
+from smartflow.web import admin, board, importing, items, linking, listing, pages, timeline
 
 __all__ = ["install"]
 
@@ -17,7 +17,9 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(board.router)
     app.include_router(items.router)
+    app.include_router(timeline.router)
     app.include_router(linking.router)
     app.include_router(listing.router)
     app.include_router(admin.router)
+    app.include_router(importing.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")

@@ -94,12 +94,12 @@ def user_page(request: Request, login: str) -> Response:
 
 
 def _user_page(found: Visitor, request: Request, login: str, status: int = 200, error: Exception | None = None,
-               code: str | None = None) -> Response:
+               code: str | None = None, token: str | None = None) -> Response:
     user = found.crm.user(login)
     context = frame(found, section="users", done=request.query_params.get("done"), user=user,
                     departments=found.crm.directory()["departments"], roles=_roles(found),
                     processes=_processes(found), access=found.crm.user_access(login), error=error, code=code,
-                    audit=found.crm.audit_log(20, login))
+                    audit=found.crm.audit_log(20, login), tokens=found.crm.tokens(login), token=token)
     return render("admin_user.html", status, **context)
 
 
@@ -153,6 +153,25 @@ def reset(request: Request, login: str, csrf: Csrf) -> Response:
     found = changed(request, csrf)
     code = found.crm.reset_code(login)
     return _user_page(found, request, login, code=code)
+
+
+@router.post("/admin/users/{login}/tokens")
+def create_token(request: Request, login: str, csrf: Csrf,
+                 expires: Annotated[str, Form(max_length=16)] = "") -> Response:
+    """A new API token for the user, shown on this answer only (it is stored as a digest)."""
+    found = changed(request, csrf)
+    try:
+        secret = found.crm.create_token(login, expires or None)
+    except errors.InvalidValue as refused:
+        return _user_page(found, request, login, 422, refused)
+    return _user_page(found, request, login, token=secret)
+
+
+@router.post("/admin/users/{login}/tokens/{token_id}/revoke")
+def revoke_token(request: Request, login: str, token_id: int, csrf: Csrf) -> Response:
+    found = changed(request, csrf)
+    found.crm.revoke_token(token_id)
+    return back(f"/admin/users/{quote(login)}", "token_revoked")
 
 
 # ---- processes, read-only ------------------------------------------------------------------

@@ -63,7 +63,9 @@ def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> l
 def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]]) -> str:
     targets = found.crm.move_targets(view.id, cards) if cards else {}
     remember_titles(found, view, cards)  # linked items' titles: one query per linked process for the page
-    return TEMPLATES.get_template("cards.html").render(cards=cards, targets=targets, view=view, lang=found.lang)
+    overdue = found.crm.overdue_items(view.id, [card["id"] for card in cards]) if cards else set()
+    return TEMPLATES.get_template("cards.html").render(cards=cards, targets=targets, view=view, lang=found.lang,
+                                                       overdue=overdue)
 
 
 @router.get("/processes/{process}/kanban")

@@ -20,6 +20,8 @@ EDITABLE = ("string", "text", "email", "phone", "url", "integer", "number", "mon
 def input_kind(spec: dict[str, Any]) -> str:
     """Which input a field gets: a type the templates know, `readonly` for what a form cannot set."""
     kind = str(spec.get("type"))
+    if kind == "file":  # an upload input (web/files.py); its files are not form values
+        return "file"
     return kind if kind in EDITABLE else "readonly"
 
 
@@ -74,7 +76,7 @@ def values_from(view: ProcessView, form: dict[str, list[str]], field_ids: list[s
     for field_id in field_ids:
         spec = view.field(field_id)
         kind = input_kind(spec)
-        if kind == "readonly" or (field_id not in form and f"{field_id}__present" not in form):
+        if kind in ("readonly", "file") or (field_id not in form and f"{field_id}__present" not in form):
             continue
         sent = [v.replace("\r\n", "\n") for v in form.get(field_id, []) if v is not None]  # a textarea's CRLF
         if item is not None and _untouched(spec, kind, sent, form, item.get(field_id)):

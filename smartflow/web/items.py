@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from smartflow import errors
-from smartflow.web import session
+from smartflow.web import files, session
 from smartflow.web.cardparts import card_extras, remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, values_from
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
 from smartflow.web.text import title
+from smartflow.web.timeline import card_timeline, responsible_choices
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 HISTORY_SHOWN = 200  # the newest history rows the timeline shows
@@ -101,6 +102,7 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
     rest = [f for f in view.fields() if f not in placed]
     if rest:
         sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent)})
+    files.with_files(found, view, item_id, sections)
     targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
     links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
              "in": card["links"]["in"]}
@@ -109,7 +111,8 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
         found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
         history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
         alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
-        else item["title"], live_after=live_after, **extras))
+        else item["title"], live_after=live_after, timeline=card_timeline(found, view, item_id, timeline),
+        people=responsible_choices(view), **extras))
 
 
 def section_title(view: ProcessView, section: dict[str, Any]) -> str:
@@ -160,10 +163,15 @@ async def create_item(request: Request, process: str) -> Response:
     values = values_from(view, form, create_fields(view, pipeline_id)
                          + [f for f in linked_fields(view) if f in form and f not in create_fields(view, pipeline_id)])
     values["title"] = (form.get("title") or [""])[-1]
+    uploads = await files.uploads_of(request, view)
     try:
         new_id = found.crm.create(process, values, pipeline=pipeline_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
         return create_page(found, view, pipeline_id, 422, [str(refused)], form)
+    try:
+        files.attach(found, process, new_id, uploads)
+    except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError, errors.NotFound) as refused:
+        return card_page(found, view, new_id, status=422, alert=[str(refused)])
     return RedirectResponse(f"/processes/{process}/items/{new_id}", status_code=303)
 
 
@@ -187,8 +195,10 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
     values = values_from(view, form, list(view.fields()), stored if stored["version"] == version else None)
     if "title" in form:
         values["title"] = form["title"][-1]
+    uploads = await files.uploads_of(request, view)
     try:
         found.crm.update(process, item_id, values, expected_version=version)
+        files.attach(found, process, item_id, uploads)
     except errors.ConflictError:
         changes = found.crm.history(process, item_id)[seen:]
         return card_page(found, view, item_id, status=409, stale=timeline(view, changes), sent=form)
@@ -210,3 +220,18 @@ async def move_from_card(request: Request, process: str, item_id: int) -> Respon
     except (errors.TransitionNotAllowed, errors.PermissionDenied, errors.InvalidValue, errors.ConflictError) as no:
         return card_page(found, view, item_id, status=409, alert=list(getattr(no, "reasons", None) or [str(no)]))
     return RedirectResponse(f"/processes/{process}/items/{item_id}", status_code=303)
+
+
+@router.post("/processes/{process}/items/{item_id}/files/{file_id}/remove")
+async def remove_file(request: Request, process: str, item_id: int, file_id: int) -> Response:
+    """A file's remove button on the card (a form button: no script)."""
+    found = session.visitor(request)
+    form = await form_of(request)
+    session.check_csrf(found, (form.get("csrf") or [""])[-1])
+    view = process_view(found, process)
+    await files.uploads_of(request, view)  # the card's form came along: files chosen meanwhile are not saved
+    try:
+        found.crm.remove_file(process, item_id, file_id)
+    except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
+        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+    return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)

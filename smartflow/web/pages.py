@@ -32,7 +32,7 @@ STATUS = {errors.AuthenticationFailed: 401, errors.NotFound: 404, errors.NotDepl
 
 FRAME_DEFAULTS: dict[str, Any] = {"view": None, "page": None, "login": None, "csrf": "", "unread": 0,
                                   "request_path": "/", "live_after": "", "is_admin": False, "section": None,
-                                  "done": None, "error": None}
+                                  "done": None, "error": None, "todo_counts": None}
 
 
 def render(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
@@ -51,7 +51,15 @@ def frame(found: Visitor, **context: Any) -> dict[str, Any]:
     """What every signed-in page shows around its content: the user, the unread count, the CSRF token."""
     unread = len(found.crm.inbox(unread_only=True, limit=100))
     return {"lang": found.lang, "login": found.login, "csrf": found.csrf, "unread": unread,
-            "request_path": found.path, "is_admin": found.crm.is_admin(), **context}
+            "request_path": found.path, "is_admin": found.crm.is_admin(), "todo_counts": todo_counts(found), **context}
+
+
+def todo_counts(found: Visitor) -> dict[str, int] | None:
+    """The visitor's overdue and today's to-dos, for the header (None on a database without to-dos yet)."""
+    try:
+        return found.crm.todo_counters()
+    except errors.NotDeployed:
+        return None
 
 
 class PageRoute(APIRoute):
@@ -194,7 +202,8 @@ def inbox(request: Request) -> Response:
     """The user's notifications, newest first; shown ones are marked read."""
     found = session.visitor(request)
     messages = found.crm.inbox(limit=100, mark_read=True)
-    return render("inbox.html", **frame(found, view=None, messages=messages))
+    todos, mentions = (found.crm.my_todos(), found.crm.mentions()) if todo_counts(found) is not None else ([], [])
+    return render("inbox.html", **frame(found, view=None, messages=messages, todos=todos, mentions=mentions))
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:

@@ -27,6 +27,7 @@ class ProcessView:
     users: dict[int, str] = field(default_factory=dict)  # id → name
     logins: dict[int, str] = field(default_factory=dict)  # id → login (what filters name a user by)
     pickable: list[int] = field(default_factory=list)  # whom a user picker offers: the active users with a right here
+    files: dict[int, str] = field(default_factory=dict)  # file id → name (of the card's item: web/files.py)
     links: dict[str, dict[int, str]] = field(default_factory=dict)  # linked process → id → title (readable ones)
 
     def choices(self, value: Any) -> dict[int, str]:
@@ -151,6 +152,8 @@ def show(spec: dict[str, Any], value: Any, lang: str, view: ProcessView | None =
     if kind == "link":
         found = view.links.get(str(spec.get("to") or ""), {}).get(value) if view is not None else None
         return f"{found} (#{value})" if found else f"#{value}"  # an item the user may not read: its id alone
+    if kind == "file" and isinstance(value, int):
+        return view.files.get(value, f"#{value}") if view is not None else f"#{value}"
     if isinstance(value, datetime):
         return value.strftime("%d.%m.%Y %H:%M" if lang == "ru" else "%Y-%m-%d %H:%M")
     if isinstance(value, date):

@@ -210,9 +210,20 @@ def test_rules_hold_through_the_facade(portal: Portal) -> None:
     comments = portal.result("anna", "crm.timeline.comment.list",
                              {"filter": {"ENTITY_ID": item["id"], "ENTITY_TYPE": f"dynamic_{ETID}"}})
     assert [c["COMMENT"] for c in comments] == ["Срочно! Urgent: fresh"]
-    refused = portal.call("anna", "crm.timeline.comment.add", {"fields": {
-        "ENTITY_ID": item["id"], "ENTITY_TYPE": f"dynamic_{ETID}", "COMMENT": "hello"}})
-    assert "no comments written by people" in _error(refused, 400, "ERROR_METHOD_NOT_SUPPORTED")
+    added = portal.result("anna", "crm.timeline.comment.add", {"fields": {
+        "ENTITY_ID": item["id"], "ENTITY_TYPE": f"dynamic_{ETID}", "COMMENT": "Привет, @boss: hello"}})
+    assert isinstance(added, int)
+    assert [c["text"] for c in portal.db.admin.comments("deal", item["id"])] == ["Привет, @boss: hello"]
+    comments = portal.result("vera", "crm.timeline.comment.list",
+                             {"filter": {"ENTITY_ID": item["id"], "ENTITY_TYPE": f"dynamic_{ETID}"}})
+    assert [(c["COMMENT"], c["AUTHOR_ID"]) for c in comments] == [("Срочно! Urgent: fresh", "0"),
+                                                                  ("Привет, @boss: hello", str(portal.ids["anna"]))]
+    assert comments[1]["ID"] == str(added)
+    assert [m["item_id"] for m in portal.db.admin.as_user("boss").mentions()] == [item["id"]]
+    _error(portal.call("anna", "crm.timeline.comment.add", {"fields": {
+        "ENTITY_ID": 999999, "ENTITY_TYPE": f"dynamic_{ETID}", "COMMENT": "nobody"}}), 400, "NOT_FOUND")
+    _error(portal.call("anna", "crm.timeline.comment.add", {"fields": {
+        "ENTITY_ID": item["id"], "ENTITY_TYPE": f"dynamic_{ETID}", "COMMENT": " "}}), 400, "INVALID_ARG_VALUE")
 
     portal.result("anna", "crm.item.delete", {"entityTypeId": ETID, "id": item["id"]})
     _error(portal.call("anna", "crm.item.get", {"entityTypeId": ETID, "id": item["id"]}), 400, "NOT_FOUND")

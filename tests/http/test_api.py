@@ -213,7 +213,8 @@ def test_import_multipart_dry_run_and_per_row_errors(api: Api) -> None:
 
 @pytest.mark.db
 def test_inbox_jobs_outbox_users_departments(api: Api) -> None:
-    assert api.call("GET", "/api/v1/inbox").json() == {"messages": []}
+    assert api.call("GET", "/api/v1/inbox").json() == {"messages": [], "mentions": [], "todos": [],
+                                                      "counts": {"overdue": 0, "today": 0}}
     for path in ("/api/v1/jobs", "/api/v1/outbox", "/api/v1/users", "/api/v1/departments"):
         problem(api.call("GET", path, "ivanova"), 403, "permission-denied")
         assert api.call("GET", path, "boss").status_code == 200

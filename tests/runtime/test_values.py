@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from smartflow.errors import InvalidValue
-from smartflow.runtime.fields import FileRef, file_reference
+from smartflow.runtime.fields import file_reference, file_upload
 from tests.dbutil import snapshot
 from tests.runtime.support import Db, invoke, module_url
 
@@ -219,7 +219,7 @@ def test_an_upload_is_checked_and_kept(db: Db, tmp_path: Path) -> None:
     item_id = worker.create("deal", {"title": "Upload"})
     path = tmp_path / "notes.txt"
     path.write_text("заметки", encoding="utf-8")
-    ref = FileRef(path.name, path.stat().st_size, "0" * 64, str(path))
+    ref = file_upload(path.name, path.read_bytes())
     with pytest.raises(InvalidValue, match=r"notes\.txt is not one of the allowed kinds \(pdf\)"):
         worker.update("deal", item_id, {"scan": ref})
     worker.update("deal", item_id, {"photo": ref})

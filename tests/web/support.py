@@ -10,7 +10,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,11 @@ def chromium_or_skip() -> str:
 class Site:
     """A deployed database with the examples' users and samples, served on 127.0.0.1."""
 
-    def __init__(self, url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> None:
+    def __init__(self, url: str, samples: bool = True, extra: tuple[Path, ...] = (),
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.url = url
         deploying.apply([ROOT / "processes", *extra], url)  # extra: folders of a test's own processes
-        self.admin = Engine(url)
+        self.admin = Engine(url, clock=clock)  # clock: a fake "now" for the served app too (tests move it)
         for department, title in DEPARTMENTS.items():
             self.admin.add_department(department, title)
         for login, name, roles, department, processes in USERS:
@@ -100,8 +102,9 @@ class Site:
         self.admin.close()
 
 
-def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = ()) -> Iterator[Site]:
-    site = Site(url, samples, extra)
+def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = (),
+          clock: Callable[[], datetime] | None = None) -> Iterator[Site]:
+    site = Site(url, samples, extra, clock)
     try:
         yield site
     finally:

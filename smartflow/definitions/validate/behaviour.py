@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,6 +188,8 @@ def _templates(action: dict[str, Any], base: JsonPath) -> Iterator[tuple[str, Js
                 yield params[key], (*base, "notify", key)
     elif kind == "webhook" and "body" in params:
         yield params["body"], (*base, "webhook", "body")
+    elif kind == "todo":
+        yield params["title"], (*base, "todo", "title")
     elif kind == "set":
         for field_id, value in params.items():
             if isinstance(value, str):
@@ -222,7 +225,7 @@ def check_templates_reveal_hidden(folder: Folder) -> Iterator[Diagnostic]:
             continue
         for t_index, trigger in enumerate(process.data.get("triggers") or []):
             for a_index, action in enumerate(trigger["do"]):
-                if not isinstance(action, dict) or next(iter(action), None) not in ("comment", "notify"):
+                if not isinstance(action, dict) or next(iter(action), None) not in ("comment", "notify", "todo"):
                     continue
                 for source, path in _templates(action, ("triggers", t_index, "do", a_index)):
                     node, problem = parse_template(source)
@@ -343,6 +346,8 @@ def _check_action(folder: Folder, process: ProcessDoc, action: dict[str, Any], b
             yield unknown("stage", stage_id, stages, process.at(path), path, "in `move`")
     elif kind == "create_item":
         yield from _check_create_item(folder, process, params, (*base, "create_item"))
+    elif kind == "todo":
+        yield from _check_todo(process, params, (*base, "todo"))
 
 
 def _check_create_item(folder: Folder, process: ProcessDoc, params: dict[str, Any],
@@ -389,6 +394,31 @@ def _check_create_item(folder: Folder, process: ProcessDoc, params: dict[str, An
         yield error("missing-required", f"`create_item` leaves required field(s) of `{target.id}` empty: "
                     + ", ".join(f"`{f}`" for f in missing), process.at(path, key=bool(given)),
                     "set them under `fields:`", path)
+
+
+def _check_todo(process: ProcessDoc, params: dict[str, Any], base: JsonPath) -> Iterator[Diagnostic]:
+    """A `todo` action's responsible is one of the item's people or `@login`; its deadline an offset
+    (`+2wd`), a date field, or a date field with an offset (`deadline - 1wd`)."""
+    people = ["assigned_to", "created_by",
+              *(f for f, spec in process.fields.items() if spec["type"] == "user" and not spec.get("multiple"))]
+    responsible = params.get("responsible")
+    if responsible is not None and not responsible.startswith("@") and responsible not in people:
+        path = (*base, "responsible")
+        yield error("unknown-field", f"`todo` names `{responsible}` responsible, which is not a user field of "
+                    f"`{process.id}`", process.at(path), did_you_mean(responsible, people)
+                    or f"use {known_list(people)}, or `@login` for one particular user", path)
+    due = params.get("due")
+    if due is not None:
+        path = (*base, "due")
+        shape = re.match(r"^\s*([a-z][a-z0-9_]*)?\s*(?:([-+])\s*(\d+(?:m|h|d|w|wd|wh)))?\s*$", due)
+        dates = [f for f, spec in process.fields.items() if spec["type"] in _DATE_TYPES]
+        if shape is None or not (shape.group(1) or shape.group(2)) or (shape.group(1) is None and
+                                                                         not due.strip().startswith("+")):
+            yield error("invalid-value", f"`todo` has the deadline {due!r}, which is not a duration nor a date "
+                        "field", process.at(path), "write `+2wd`, `+3d`, `+4h`, a date field, or `deadline - 1wd`",
+                        path)
+        elif shape.group(1) and shape.group(1) not in (*dates, "now", "today"):
+            yield unknown("field", shape.group(1), dates, process.at(path), path, "(`due` needs a date field)")
 
 
 def _default_pipeline(process: ProcessDoc) -> str:

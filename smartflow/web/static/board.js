@@ -58,18 +58,24 @@
   function formValues(form) {
     const values = {};
     for (const [name, value] of new FormData(form).entries()) {
+      if (value instanceof File) continue;  // uploaded first (files.js)
       (values[name] = values[name] || []).push(String(value));
     }
     return values;
   }
 
-  function askForFields(html) {
+  function askForFields(html, itemId) {
     return new Promise((resolve) => {
       dialog.innerHTML = html;
       if (window.smartflowPickers) window.smartflowPickers.setup(dialog); // link and user fields' comboboxes
       const form = dialog.querySelector("form");
       const done = (values) => { dialog.close(); resolve(values); };
-      form.addEventListener("submit", (event) => { event.preventDefault(); done(formValues(form)); });
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const refused = window.smartflowFiles ? await window.smartflowFiles.upload(form, process, itemId, csrf) : [];
+        if (refused.length) { done(null); showReasons(refused); return; }
+        done(formValues(form));
+      });
       form.querySelector("[data-cancel]").addEventListener("click", () => done(null));
       dialog.addEventListener("cancel", () => resolve(null), { once: true });
       dialog.showModal();
@@ -104,8 +110,9 @@
         }
         if (answer.form) {
           if (values) showReasons(answer.reasons || []);
-          values = await askForFields(answer.form);
+          values = await askForFields(answer.form, card.dataset.itemId);
           if (values) continue;
+          if (!alertBox.hidden) { putBack(card, origin); return false; }  // an upload was refused: its reasons show
         }
         putBack(card, origin);
         showReasons(answer.reasons || []);
