@@ -1,6 +1,7 @@
 """Links, people, observers and the recycle bin: what a link or user picker offers (within the caller's
 read rights, a user field's `roles` kept), an item's observers, and a process's deleted items. Each route
-is parse → one service call → JSON; the board's pickers call the first two with its session."""
+is parse → one service call → JSON; the board's pickers call the first two with its session. (An item's
+observers are in its JSON, `GET …/items/{id}`.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import engine_for, json_body
+from smartflow.http.openapi import GENERIC
 from smartflow.services import MAX_ID, Engine
 
 router = APIRouter(route_class=StrictRoute)
@@ -19,27 +21,23 @@ Search = Annotated[str, Query(max_length=200, description="part of a title (or a
 Limit = Annotated[int, Query(ge=1, le=100)]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 User = str | int  # a login, `#id`, or an id
+# the same shape in every process: documented once, with `{process}`
+DOCUMENTED: dict[str, Any] = {"tags": ["links, people and observers"], "openapi_extra": {GENERIC: True}}
 
 
-@router.get("/processes/{process}/lookup", tags=["items"])
+@router.get("/processes/{process}/lookup", **DOCUMENTED)
 def lookup(process: str, crm: Crm, search: Search = "", limit: Limit = 20) -> Response:
     """Items whose title contains `search` (or whose id it is) that the caller may read, by title: what a
     link field's picker offers."""
     return json_body({"items": crm.lookup(process, search, limit)})
 
 
-@router.get("/processes/{process}/people", tags=["items"])
+@router.get("/processes/{process}/people", **DOCUMENTED)
 def people(process: str, crm: Crm, field: Annotated[str | None, Query(max_length=64)] = None, search: Search = "",
            limit: Limit = 20) -> Response:
     """The active users a user field (`field`; without it, the responsible person) may hold whose login or
     name contains `search`; a field limited to `roles` offers only users holding one of them."""
     return json_body({"users": crm.pickable_people(process, field, search, limit)})
-
-
-@router.get("/processes/{process}/items/{item_id}/observers", tags=["items"])
-def observers(process: str, item_id: ItemId, crm: Crm) -> Response:
-    """The item's observers (who read it and are notified as the process says)."""
-    return json_body({"observers": crm.observers(process, item_id)})
 
 
 class ObserverChange(BaseModel):
@@ -51,14 +49,14 @@ class ObserverChange(BaseModel):
     observers: list[User] | None = Field(default=None, max_length=200)
 
 
-@router.post("/processes/{process}/items/{item_id}/observers", tags=["items"])
+@router.post("/processes/{process}/items/{item_id}/observers", **DOCUMENTED)
 def change_observers(process: str, item_id: ItemId, crm: Crm, change: ObserverChange) -> Response:
     """Add and remove observers (needs the `update` right over the item); the item's observers after."""
     found = crm.change_observers(process, item_id, add=change.add, remove=change.remove, replace=change.observers)
     return json_body({"observers": found})
 
 
-@router.get("/processes/{process}/recycle-bin", tags=["items"])
+@router.get("/processes/{process}/recycle-bin", **DOCUMENTED)
 def recycle_bin(process: str, crm: Crm, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Response:
     """The process's deleted items the caller may restore (`POST …/items/{id}/restore`), newest first."""
     rows: list[dict[str, Any]] = crm.recycle_bin(process, limit)

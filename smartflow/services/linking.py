@@ -64,11 +64,14 @@ class Linking:
             return linking.titles(write, process, rows, extra)
 
     def get_with_titles(self, process: str, item_id: int, *, files: bool = False) -> dict[str, Any]:
-        """The item's values with `_titles` (see `with_titles`); with files, as `Engine.get(files=True)`."""
+        """The item's values with `_titles` (see `with_titles`) and, in a process with observers, `observers`;
+        with files, as `Engine.get(files=True)`."""
         with self.session(False) as write:
             item = query.item(write, process, item_id)
             found = items.process_of(write, process)
             titled = with_titles(item, _link_fields(found), linking.titles(write, process, [item]))
+            if found.observers is not None:  # who observes it: id, login, name
+                titled = {**titled, "observers": observers.of_item(write, process, item_id)}
             return item_files.described(write, found, titled) if files else titled
 
     def lookup(self, process: str, text: str = "", limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
