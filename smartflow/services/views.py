@@ -131,12 +131,16 @@ def _range(field_id: str, kind: str, low: date | None, high: date | None, zone: 
     return where
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def local_day(value: Any, zone: tzinfo) -> date | None:
     """The day a date or date-time value falls on in zone."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone).date()
+        return _aware(value).astimezone(zone).date()
     return value if isinstance(value, date) else None
 
 
@@ -235,10 +239,14 @@ def calendar(crm: Engine, process: str, *, month: str | None = None, field: str 
     found = crm.list(process, where=tuple(where), sort=f"{chosen['id']}:asc", limit=limit,
                      columns=tuple(dict.fromkeys((*columns, chosen["id"]))))
     by_day: dict[date, list[dict[str, Any]]] = {}
+    times: dict[int, str] = {}  # a date-time's local time of day, by item id
     for item in found:
-        day = local_day(item.get(chosen["id"]), zone)
+        value = item.get(chosen["id"])
+        day = local_day(value, zone)
         if day is not None:
             by_day.setdefault(day, []).append(item)
+        if isinstance(value, datetime):
+            times[item["id"]] = _aware(value).astimezone(zone).strftime("%H:%M")
     weeks = []
     day = start
     while day <= end:
@@ -250,5 +258,5 @@ def calendar(crm: Engine, process: str, *, month: str | None = None, field: str 
     previous = (first - timedelta(days=1)).replace(day=1)
     return {"process": process, "field": chosen["id"], "type": chosen["type"], "pipeline": pipeline,
             "month": first.strftime("%Y-%m"), "previous": previous.strftime("%Y-%m"),
-            "next": following.strftime("%Y-%m"), "today": today, "timezone": str(zone), "weeks": weeks,
+            "next": following.strftime("%Y-%m"), "today": today, "timezone": str(zone), "weeks": weeks, "times": times,
             "complete": len(found) < limit}

@@ -25,6 +25,37 @@ WEDNESDAY = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)  # the fake clock: a Wednes
 MARK = "Views test"
 
 
+def walk_a_purchase(site: Site) -> None:
+    """A purchase that spent 36 hours in its first stage and 5 in the next, then was cancelled."""
+    moment = [datetime.now(UTC) - timedelta(days=3)]
+    engine = Engine(site.url, clock=lambda: moment[0])
+    item_id = engine.as_user("ivanova").create("procurement", {"title": "Гвозди 4×100, 50 кг", "materials": ["timber"],
+                                                               "estimate": {"amount": "18500", "currency": "RUB"}})
+    moment[0] += timedelta(hours=36)
+    engine.as_user("ivanova").move("procurement", item_id, "prices")
+    moment[0] += timedelta(hours=5)
+    engine.as_user("petrov").move("procurement", item_id, "cancelled")  # a manager's move
+    engine.close()
+
+
+def test_screenshots_in_russian_for_the_documentation(site: Site, browser: Any, shots: Path) -> None:
+    """Taken first, before the other tests add their items (docs/board/ holds a run's copies)."""
+    walk_a_purchase(site)
+    wide = browser.new_context(viewport={"width": 1440, "height": 900}, locale="ru-RU")
+    page = wide.new_page()
+    try:
+        sign_in(page, site, "petrov", "/processes/procurement/deadlines")
+        assert page.locator(".deadlines .card").count() > 5
+        page.screenshot(path=str(shots / "procurement-deadlines-ru.png"))
+        page.goto(site.base + "/processes/procurement/analytics")
+        assert page.locator(".chart svg").count() == 4
+        page.screenshot(path=str(shots / "procurement-analytics-ru.png"), full_page=True)
+        page.goto(site.base + "/processes/procurement/calendar")
+        page.screenshot(path=str(shots / "procurement-calendar-ru.png"))
+    finally:
+        wide.close()
+
+
 # ---- the rules, without a database ----------------------------------------------------------------
 
 
@@ -122,6 +153,22 @@ def test_the_calendar_puts_each_item_on_its_day(clocked: dict[str, Any]) -> None
     assert all(clocked["ids"]["later"] not in ids for ids in on.values())  # in January, past the grid
     assert month["previous"] == "2026-11" and month["next"] == "2027-01"
     assert [c["today"] for c in cells].count(True) == 1
+
+
+def test_a_date_time_is_placed_and_set_by_the_process_s_time_zone(clocked: dict[str, Any]) -> None:
+    """complaints work in Europe/Moscow (UTC+3): 22:30 UTC on the 14th is 01:30 on the 15th there."""
+    engine = clocked["engine"]
+    item_id = engine.create("complaint", {"title": f"{MARK} late complaint", "customer_name": "Клиент",
+                                          "channel": "phone", "severity": "low", "description": "—",
+                                          "received_at": "2026-12-14T22:30:00+00:00"})
+    month = dated.calendar(engine, "complaint", month="2026-12", field="received_at")
+    on = {day["date"]: [item["id"] for item in day["items"]] for week in month["weeks"] for day in week}
+    assert item_id in on[date(2026, 12, 15)] and item_id not in on[date(2026, 12, 14)]
+    assert month["times"][item_id] == "01:30" and month["timezone"] == "Europe/Moscow"
+    view = dated.deadlines(engine, "complaint", field="received_at", limit=500)
+    assert item_id in [i["id"] for g in view["groups"] if g["id"] == "next_week" for i in g["items"]]
+    after = dated.set_deadline(engine, "complaint", item_id, "this_week", field="received_at")
+    assert after["received_at"] == datetime(2026, 12, 12, 22, 30, tzinfo=UTC)  # Sunday 01:30 in Moscow
 
 
 # ---- the pages -------------------------------------------------------------------------------------
@@ -261,16 +308,7 @@ def page_numbers(page: Any) -> dict[str, Any]:
 def test_the_analytics_page_shows_the_reports_numbers(site: Site, page: Any, shots: Path) -> None:
     from tests.runtime.support import invoke
 
-    moment = [datetime.now(UTC) - timedelta(days=3)]  # a purchase that spent a day and a half in its first stage
-    clocked_engine = Engine(site.url, clock=lambda: moment[0])
-    walked = clocked_engine.as_user("ivanova")
-    item_id = walked.create("procurement", {"title": f"{MARK} walked", "materials": ["timber"],
-                                            "estimate": {"amount": "1000", "currency": "RUB"}})
-    moment[0] += timedelta(hours=36)
-    walked.move("procurement", item_id, "prices")
-    moment[0] += timedelta(hours=5)
-    clocked_engine.as_user("petrov").move("procurement", item_id, "cancelled")  # a manager's move
-    clocked_engine.close()
+    walk_a_purchase(site)
     sign_in(page, site, "petrov", "/processes/procurement/analytics")
     shown = page_numbers(page)
     cli_report = json.loads(invoke(site.url, "report", "procurement", "--format", "json",
