@@ -49,6 +49,8 @@ VIEW_WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
                     "Reached: items that ever entered the stage; conversion: of those, the share now in a success "
                     "stage; time in stage: completed stays, from history."),
     "no_stays": ("Ни одно пребывание на этапе ещё не завершено.", "No stay in a stage has ended yet."),
+    "deadline_menu": ("Срок…", "Deadline…"),
+    "first_shown": ("Показаны первые {shown}, по дате.", "The first {shown} by date are shown."),
     "minutes": ("мин", "min"),
     "hours": ("ч", "h"),
     "days": ("дн", "d"),

@@ -238,6 +238,35 @@ def test_a_refused_date_change_puts_the_card_back_and_says_why(site: Site, page:
     assert site.admin.get("procurement", theirs)["due_date"] is None
 
 
+def test_the_deadline_menu_sets_a_group_without_dragging(site: Site, page: Any) -> None:
+    ivanova = site.as_user("ivanova")
+    item_id = ivanova.create("procurement", {"title": f"{MARK} menu", "due_date": None})
+    sign_in(page, site, "ivanova", "/processes/procurement/deadlines")
+    card = page.locator(f'.card[data-item-id="{item_id}"]')
+    card.locator(".date-menu summary").click()
+    card.locator('[data-set-group="later"]').click()
+    wait_until(page, f"!!document.querySelector('[data-group=\"later\"] .card[data-item-id=\"{item_id}\"]')")
+    wait_until(page, "!document.querySelector('.card.pending')")
+    later = dated.Week(datetime.now(UTC).date()).end_of_week_after_next
+    assert ivanova.get("procurement", item_id)["due_date"] == later
+
+
+def test_the_drop_route_wants_the_csrf_token_and_a_known_group(site: Site, page: Any) -> None:
+    item_id = site.as_user("ivanova").create("procurement", {"title": f"{MARK} route"})
+    sign_in(page, site, "ivanova", "/processes/procurement/deadlines")
+    csrf = page.locator(".deadlines").get_attribute("data-csrf")
+    url = f"{site.base}/processes/procurement/deadlines/{item_id}"
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    without = page.request.post(url, data=json.dumps({"group": "today"}), headers=headers)
+    assert without.status == 403
+    wrong = page.request.post(url, data=json.dumps({"group": "someday"}), headers={**headers, "X-CSRF-Token": csrf})
+    assert wrong.status == 422 and "someday" in wrong.json()["reasons"][0]
+    hidden = page.request.post(f"{site.base}/processes/procurement/deadlines/999999", data=json.dumps(
+        {"group": "today"}), headers={**headers, "X-CSRF-Token": csrf})
+    assert hidden.status == 404
+    assert site.admin.get("procurement", item_id)["due_date"] is None
+
+
 def test_the_deadlines_view_in_russian_on_a_phone(site: Site, browser: Any, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")
     page = context.new_page()

@@ -62,16 +62,54 @@
       const holder = document.createElement("ol");
       holder.innerHTML = answer.card;
       const fresh = holder.querySelector(".card");
-      if (fresh) { fresh.classList.add("movable"); card.replaceWith(fresh); }
+      if (fresh) { fresh.classList.add("movable"); addMenu(fresh); card.replaceWith(fresh); }
     }
   }
 
+  // "Deadline…": the same moves from a menu on each card (keyboard, screen readers, a phone's long lists)
+  const groups = [...board.querySelectorAll("[data-group]")].map((section) => ({
+    id: section.dataset.group, title: section.querySelector("h2").textContent }));
+
+  function addMenu(card) {
+    if (card.querySelector(".date-menu")) return;
+    const menu = document.createElement("details");
+    menu.className = "move-menu date-menu";
+    const summary = document.createElement("summary");
+    summary.textContent = board.dataset.wordMenu;
+    const list = document.createElement("ul");
+    for (const group of groups) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.setGroup = group.id;
+      button.textContent = group.title;
+      item.appendChild(button);
+      list.appendChild(item);
+    }
+    menu.append(summary, list);
+    card.appendChild(menu);
+  }
+
+  board.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-set-group]");
+    if (!button) return;
+    const card = button.closest(".card");
+    button.closest("details").open = false;
+    const origin = { list: card.parentNode, next: card.nextElementSibling };
+    const group = button.dataset.setGroup;
+    if (group === origin.list.dataset.groupList) return;
+    board.querySelector('[data-group-list="' + CSS.escape(group) + '"]').prepend(card);
+    setGroup(card, group, origin);
+  });
+
   for (const list of board.querySelectorAll(".cards")) {
-    for (const card of list.querySelectorAll(".card")) card.classList.add("movable");
+    for (const card of list.querySelectorAll(".card")) { card.classList.add("movable"); addMenu(card); }
     Sortable.create(list, {
       group: "deadlines",
       sort: false,
       draggable: ".card",
+      filter: ".date-menu",
+      preventOnFilter: false,
       forceFallback: true,  // mouse and touch events, the same on every browser
       fallbackOnBody: true,
       animation: 150,
