@@ -121,6 +121,10 @@ def test_deadlines_group_the_open_items_by_their_day(clocked: dict[str, Any]) ->
         assert group["count"] == len(group["items"])
         week = dated.Week(view["today"])
         assert all(week.group_of(item["due_date"]) == group["id"] for item in group["items"])
+    # a page of one per group: each full group is counted whole, as the larger pages counted it
+    small = dated.deadlines(clocked["engine"].as_user("ivanova"), "procurement", pipeline="main", limit=1)
+    assert [g["count"] for g in small["groups"]] == [g["count"] for g in view["groups"]]
+    assert all(len(g["items"]) <= 1 for g in small["groups"])
 
 
 def test_dropping_into_a_group_sets_its_day_through_the_update(clocked: dict[str, Any]) -> None:
