@@ -46,7 +46,7 @@ def _svg(title: str, height: int, body: list[str], legend: list[tuple[str, str]]
     if not body:  # nothing to draw (no completed stay, no assigned item): say so rather than show a blank
         return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
                       f'<p class="muted">{escape(empty)}</p></figure>')
-    keys = "".join(f'<li><span class="swatch {css}"></span>{escape(text)}</li>' for css, text in legend)
+    keys = "".join(f'<li><span class="swatch bar-{css}"></span>{escape(text)}</li>' for css, text in legend)
     return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
                   + (f'<ul class="legend">{keys}</ul>' if len(legend) > 1 else "")
                   + f'<svg width="100%" height="{height}" role="img" aria-label="{escape(title)}">'
@@ -64,12 +64,12 @@ def bars(title: str, rows: list[tuple[str, list[tuple[float, str, str]]]],
     body: list[str] = []
     y = 0
     for label, series in rows:
-        body.append(f'<text class="label" x="0" y="{y + 13}">{escape(label)}</text>')
+        body.append(f'<text class="chart-label" x="0" y="{y + 13}">{escape(label)}</text>')
         y += ROW
         for value, css, text in series:
             width = _width(value, top)
-            body.append(f'<rect class="{css}" x="0" y="{y + 2}" width="{width}%" height="{BAR}" rx="2"></rect>')
-            body.append(f'<text class="value" x="{width + 1}%" y="{y + 12}">{escape(text)}</text>')
+            body.append(f'<rect class="bar-{css}" x="0" y="{y + 2}" width="{width}%" height="{BAR}" rx="2"></rect>')
+            body.append(f'<text class="chart-value" x="{width + 1}%" y="{y + 12}">{escape(text)}</text>')
             y += ROW
         y += 6
     return _svg(title, max(y, ROW), body, legend, empty)
@@ -82,16 +82,16 @@ def stacked(title: str, rows: list[tuple[str, list[tuple[float, str, str]]]],
     body: list[str] = []
     y = 0
     for label, series in rows:
-        body.append(f'<text class="label" x="0" y="{y + 13}">{escape(label)}</text>')
+        body.append(f'<text class="chart-label" x="0" y="{y + 13}">{escape(label)}</text>')
         y += ROW
         x = 0.0
         for value, css, _ in series:
             width = _width(value, top)
             if width:
-                body.append(f'<rect class="{css}" x="{x}%" y="{y + 2}" width="{width}%" height="{BAR}"></rect>')
+                body.append(f'<rect class="bar-{css}" x="{x}%" y="{y + 2}" width="{width}%" height="{BAR}"></rect>')
             x = round(x + width, 2)
         text = " / ".join(shown for _, _, shown in series)
-        body.append(f'<text class="value" x="{x + 1}%" y="{y + 12}">{escape(text)}</text>')
+        body.append(f'<text class="chart-value" x="{x + 1}%" y="{y + 12}">{escape(text)}</text>')
         y += ROW + 6
     return _svg(title, max(y, ROW), body, legend, empty)
 

@@ -17,8 +17,8 @@ from smartflow import errors
 from smartflow.services import views as dated
 from smartflow.services.analytics import ReportOptions
 from smartflow.web import charts, session
-from smartflow.web.board import card_columns
-from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
+from smartflow.web.board import card_columns, render_cards
+from smartflow.web.pages import PageRoute, frame, process_view, render, status_of
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
 from smartflow.web.text import word
@@ -40,7 +40,7 @@ def _pipeline(view: ProcessView, pipeline: str | None) -> str | None:
 
 def _cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]]) -> str:
     """Cards as the kanban draws them, without its stage menu (here a card is moved in time, not in stages)."""
-    return TEMPLATES.get_template("cards.html").render(cards=cards, targets={}, view=view, lang=found.lang)
+    return render_cards(found, view, cards, stage_moves=False)
 
 
 def _field_choices(view: ProcessView) -> list[dict[str, Any]]:
