@@ -29,6 +29,7 @@ from smartflow.http import (
     routes_links,
     routes_more,
     routes_timeline,
+    routes_views,
 )
 from smartflow.http.headers import SecurityHeaders
 from smartflow.services import Engine
@@ -117,6 +118,7 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.include_router(routes_admin.router, prefix="/api/v1")
     app.include_router(routes_files.router, prefix="/api/v1")
     app.include_router(routes_timeline.router, prefix="/api/v1")
+    app.include_router(routes_views.router, prefix="/api/v1")
     live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -60,8 +60,9 @@ def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> l
             for stage in pipeline["stages"]]
 
 
-def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]]) -> str:
-    targets = found.crm.move_targets(view.id, cards) if cards else {}
+def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]], stage_moves: bool = True) -> str:
+    """Cards as the kanban draws them; without stage_moves, without their "Move to…" menu (the deadlines view)."""
+    targets = found.crm.move_targets(view.id, cards) if cards and stage_moves else {}
     remember_titles(found, view, cards)  # linked items' titles: one query per linked process for the page
     overdue = found.crm.overdue_items(view.id, [card["id"] for card in cards]) if cards else set()
     return TEMPLATES.get_template("cards.html").render(cards=cards, targets=targets, view=view, lang=found.lang,

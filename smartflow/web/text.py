@@ -257,3 +257,8 @@ WORDS.update({
     "file_added": ("добавил(а) файл", "added a file"),
     "no_deadline": ("без срока", "no deadline"),
 })
+
+
+from smartflow.web.text_views import VIEW_WORDS  # noqa: E402  (the views' words, kept in their own module)
+
+WORDS.update(VIEW_WORDS)

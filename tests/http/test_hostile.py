@@ -355,7 +355,7 @@ def test_hostile_json_bodies_get_no_5xx_and_a_refusal_writes_nothing(api: Api) -
 
 
 QUERY_KEYS = ["where", "search", "sort", "stage", "pipeline", "after", "limit", "fields", "card", "top", "from", "to",
-              "lang", "format", "columns", "unread", "status"]
+              "lang", "format", "columns", "unread", "status", "month", "field", "group"]
 HOSTILE_WORDS = st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", f"#{HUGE}", str(HUGE), str(2**31), "²",
                                  "a\x00b", "9999-12-31", "0001-01-01", "9999-12-31T23:59:59-14:00", "-1"])
 WHERES = st.builds(lambda field, op, value: f"{field} {op} {value}",
@@ -369,7 +369,8 @@ QUERIES = st.lists(st.one_of(st.tuples(st.just("where"), WHERES),
 READS = [ITEMS, f"{ITEMS}/1", f"{ITEMS}/1/history", f"{ITEMS}/1/explain", "/api/v1/processes/purchase/kanban",
          "/api/v1/processes/purchase/report", "/api/v1/processes/purchase/export", "/api/v1/inbox", "/api/v1/jobs",
          "/processes/purchase/items", "/processes/purchase/kanban", "/processes/purchase/kanban/cards",
-         "/processes/purchase/items/1"]
+         "/processes/purchase/items/1", "/api/v1/processes/purchase/deadlines", "/api/v1/processes/purchase/calendar",
+         "/processes/purchase/deadlines", "/processes/purchase/calendar", "/processes/purchase/analytics"]
 
 
 def test_hostile_query_strings_get_no_5xx_and_write_nothing(api: Api, browser_client: tuple[TestClient, str]) -> None:

@@ -76,7 +76,8 @@ def test_a_visible_item_with_a_forbidden_action_answers_403_and_writes_nothing(a
 def test_a_role_without_rights_reads_no_item_in_any_view(api: Api, others_item: int) -> None:
     del others_item
     for path in (ITEMS, "/api/v1/processes/purchase/kanban", "/api/v1/processes/purchase/export",
-                 "/api/v1/processes/purchase/report"):
+                 "/api/v1/processes/purchase/report", "/api/v1/processes/purchase/deadlines",
+                 "/api/v1/processes/purchase/calendar"):
         response = api.call("GET", path, "stranger")
         missing = api.call("GET", path.replace("/purchase/", "/nowhere/"), "stranger")
         # a process the caller has no right in answers as one that does not exist: 404 alike
@@ -95,7 +96,8 @@ def _bodies(api: Api, item_id: int) -> Iterator[tuple[str, str]]:
             f"{ITEMS}/{item_id}?card=true", f"{ITEMS}/{item_id}/history", f"{ITEMS}/{item_id}/explain?stage=prices",
             f"{base}/kanban", f"{base}/report", f"{base}/export", f"{base}/export?columns=all",
             f"{base}/items?search=CANARY", f"{base}/items?fields=supplier", f"{base}/items?sort=supplier",
-            f"{base}/items?where=supplier%20contains%20C", "/api/v1/inbox", "/api/v1/session", "/api/openapi.json"]
+            f"{base}/items?where=supplier%20contains%20C", "/api/v1/inbox", "/api/v1/session", "/api/openapi.json",
+            f"{base}/deadlines", f"{base}/calendar"]
     for path in gets:
         response = api.call("GET", path, "peek")
         yield path, response.text

@@ -44,7 +44,9 @@ def test_the_main_pages_run_without_a_csp_violation(site: Site, page: Any) -> No
     for path in ("/", "/inbox", "/processes/procurement/kanban", "/processes/candidate/kanban",
                  "/processes/procurement/items", f"/processes/procurement/items/{item_id}",
                  "/processes/procurement/items/new", "/admin", "/admin/users", "/admin/users/ivanova",
-                 "/admin/processes", "/admin/processes/procurement", "/admin/automation", "/admin/audit"):
+                 "/admin/processes", "/admin/processes/procurement", "/admin/automation", "/admin/audit",
+                 "/processes/procurement/deadlines", "/processes/procurement/calendar",
+                 "/processes/procurement/analytics", "/processes/appointment/calendar"):
         page.goto(site.base + path)  # waits for "load": the page's deferred scripts have run
         # (never "networkidle": the board and the list keep their live event stream open)
         assert page.locator("main").count() == 1, path
