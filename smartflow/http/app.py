@@ -114,11 +114,11 @@ def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastA
     app.state.engine = base
     app.include_router(routes_items.router, prefix="/api/v1")
     app.include_router(routes_more.router, prefix="/api/v1")
-    app.include_router(routes_links.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")
     app.include_router(routes_files.router, prefix="/api/v1")
     app.include_router(routes_timeline.router, prefix="/api/v1")
     app.include_router(routes_views.router, prefix="/api/v1")
+    app.include_router(routes_links.router, prefix="/api/v1")
     live.install(app)
     app.add_exception_handler(errors.SmartflowError, _smartflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
