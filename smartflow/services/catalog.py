@@ -34,6 +34,9 @@ def field_data(field: Field) -> dict[str, Any]:
         value = getattr(field, key)
         if value not in (None, False):
             data[key] = value if isinstance(value, (int, str, bool, float)) else str(value)
+    if field.default is not None:  # as the definition writes it: a create that gives no value gets it
+        data["default"] = field.default if isinstance(field.default, (int, str, bool, float, list)) \
+            else str(field.default)
     if field.extensions:
         data["extensions"] = list(field.extensions)
     if field.roles:

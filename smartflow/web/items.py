@@ -104,8 +104,11 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
         sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent)})
     files.with_files(found, view, item_id, sections)
     targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
+    named = {p["id"]: title(p["title"], found.lang, p["id"]) for p in found.crm.processes()} \
+        if card["links"]["in"] else {}
     links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
-             "in": card["links"]["in"]}
+             "in": [{**link, "process_title": named.get(link["process"], link["process"])}
+                    for link in card["links"]["in"]]}
     extras = card_extras(found, view, item, history, rights)  # people, observers, linked items' titles, delete
     return render("card.html", status, **frame(
         found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
@@ -140,6 +143,17 @@ def create_fields(view: ProcessView, pipeline_id: str) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+def create_defaults(view: ProcessView, field_ids: list[str]) -> dict[str, Any]:
+    """The definition's defaults a new item's form starts with (an enum's option preselected, a number
+    filled in); dates given as `today`/`now` are left to the services, which know the clock."""
+    found: dict[str, Any] = {}
+    for field_id in field_ids:
+        spec = view.field(field_id)
+        if "default" in spec and spec.get("type") not in ("date", "datetime", "money", "file", "user", "link"):
+            found[field_id] = spec["default"]
+    return found
+
+
 def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int = 200,
                 alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
     if view.may["create"] == "none":
@@ -148,7 +162,7 @@ def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int
     shown += [f for f in linked_fields(view) if f in (sent or {}) and f not in shown]
     remember_titles(found, view, [{f: int(v[-1]) for f, v in (sent or {}).items()
                                    if f in linked_fields(view) and v and v[-1].isascii() and v[-1].isdigit()}])
-    inputs = inputs_for(view, {}, shown, sent)
+    inputs = inputs_for(view, create_defaults(view, shown), shown, sent)
     return render("create.html", status, **frame(found, view=view, page="create", inputs=inputs, pipeline=pipeline_id,
                                                   alert=alert or [], title_input=(sent or {}).get("title", [""])[-1]))
 
