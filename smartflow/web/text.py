@@ -78,6 +78,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "saved": ("Сохранено", "Saved"),
     "unread": ("непрочитанных", "unread"),
     "no_messages": ("Уведомлений нет.", "No notifications."),
+    "messages": ("Сообщения", "Messages"),
     "moved": ("перемещён", "moved"),
     "changed": ("изменил(а)", "changed"),
     "created": ("создал(а)", "created"),
