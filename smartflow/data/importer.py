@@ -236,9 +236,9 @@ class _Plan:
         for index, found in enumerate(match.columns):
             if found is not None and found.field.type == "file" and options.files is None:
                 match.columns[index] = None
-                match.ignored.append((headers[index], "files are imported with --files DIR (the folder its cells "
-                                      f"name files in), or attached by `smartflow item update {process_id} ID "
-                                      f"--set {found.id}=@path`"))
+                match.ignored.append((headers[index], "files are not imported without --files DIR (the folder its "
+                                      f"cells name files in); or attach them with `smartflow item update "
+                                      f"{process_id} ID --set {found.id}=@path`"))
         hidden = access.hidden_fields(actor, process)
         if key is not None and key.id in hidden:
             access.refuse_hidden(actor, process, (key.id,), "match items by")
