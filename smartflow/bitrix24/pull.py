@@ -456,6 +456,14 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "they are kept as data, for a process of their own or a report; nothing imports them by itself.",
               "- Users as `users.csv` (create them with `smartflow user add` before importing, so that "
               "responsibles, user fields and comments' authors resolve)."]
+    lines += ["", "## Names your scripts use", "",
+              "`smartflow serve` answers Bitrix24's REST API with numbers of its own: after `smartflow apply`, "
+              "`crm.type.list` gives each process's `entityTypeId`, and `crm.item.fields` its fields' names "
+              "(`ufCrm{type}{Field}`). Items keep their ids with `--keep-ids`. Change these in scripts:", ""]
+    for found in pulled:
+        renamed = ", ".join(f"`{name}` → `{field_id}`" for name, (field_id, _) in found.fields.items())
+        lines.append(f"- `{found.process_id}` (entityTypeId {found.entity_type_id} in the portal): "
+                     f"{renamed or 'no fields of its own'}")
     notes = [f"- `{found.process_id}`: {note}" for found in pulled for note in found.notes]
     if notes:
         lines += ["", "## Carried differently", "", *notes,

@@ -261,6 +261,7 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     assert "data/<id>.products.csv" in report and "| `supplies` | 1046 | 2 |" in report and "| 2 |" in report
     assert re.search(r"`links` \(ufCrm7Links, a crm link to several kinds of records\)", report)
     assert "an address" in report
+    assert "- `supplies` (entityTypeId 1046 in the portal): `ufCrm7_1700000001` → `uf_1700000001`, " in report
 
     # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
     url = f"sqlite:///{tmp_path / 'target.db'}"
