@@ -336,14 +336,31 @@ def pull(webhook: str, out: Path, types: list[str] | None = None, rate: float = 
     work = Work(out, webhook, types)
     if work.resumed:
         say(f"resuming the pull interrupted in {work.folder}")
-    reader = Reader(client, work)
+    try:
+        pulled, people, users = _read_portal(Reader(client, work), types, language, say, show)
+    except PullError as error:
+        if not work.steps.is_dir() or not any(work.steps.iterdir()):  # nothing read: nothing to resume from
+            shutil.rmtree(work.folder, ignore_errors=True)
+            raise
+        raise PullError(str(error), f"{error.hint + '; ' if error.hint else ''}what was read is kept in "
+                        f"{work.folder}: run the same command again to continue from there") from None
+    _write_folder(webhook, out, work, pulled, people, users)
+    shutil.rmtree(work.folder, ignore_errors=True)
+    say(f"{client.requests} REST requests" + (f" ({work.read} steps read from the interrupted pull)"
+                                              if work.read else ""))
+    return {found.process_id: len(found.items) for found in pulled}
+
+
+def _read_portal(reader: Reader, types: list[str] | None, language: str, say: Callable[[str], None],
+                 show: Callable[[str], None]) -> tuple[list[Pulled], list[dict[str, Any]], dict[str, str]]:
+    """Every wanted smart process as read (or from the work folder), the users, and their logins by id."""
     kinds = reader.pages("types", "crm.type.list", {}, "types")
     wanted = {t.lower() for t in types or []}
     if wanted:
         kinds = [k for k in kinds if {str(k.get("code") or "").lower(), str(k["entityTypeId"]),
                                       str(k.get("title") or "").lower()} & wanted]
         if not kinds:
-            shutil.rmtree(work.folder, ignore_errors=True)
+            shutil.rmtree(reader.work.folder, ignore_errors=True)
             raise PullError(f"no smart process matches --types {','.join(types or [])}",
                             "give codes, titles or entityTypeIds of crm.type.list")
     taken: set[str] = set()
@@ -360,11 +377,7 @@ def pull(webhook: str, out: Path, types: list[str] | None = None, rate: float = 
         say(f"  {len(found.items)} items, {len(found.history)} stage moves, "
             f"{sum(map(len, found.comments.values()))} comments, {sum(map(len, found.files.values()))} files")
         pulled.append(found)
-    _write_folder(webhook, out, work, pulled, people, users)
-    shutil.rmtree(work.folder, ignore_errors=True)
-    say(f"{client.requests} REST requests" + (f" ({work.read} steps read from the interrupted pull)"
-                                              if work.read else ""))
-    return {found.process_id: len(found.items) for found in pulled}
+    return pulled, people, users
 
 
 def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], people: list[dict[str, Any]],

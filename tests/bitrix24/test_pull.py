@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -222,9 +223,10 @@ def test_an_interrupted_pull_resumes_and_ends_as_an_uninterrupted_one(tmp_path: 
     try:
         _prepare(site)
         first_hook = _webhook(site)
-        with monkeypatch.context() as patch, pytest.raises(PullError, match="QUERY_LIMIT_EXCEEDED"):
+        with monkeypatch.context() as patch, pytest.raises(PullError, match="QUERY_LIMIT_EXCEEDED") as failed:
             patch.setattr(reading.Client, "_get", failing)
             pull(first_hook, tmp_path / "pulled", ["procurement", "complaint"], rate=50, retries=1)
+        assert "run the same command again to continue" in str(failed.value.hint)
         assert sorted(p.name for p in tmp_path.iterdir()) == [".pulled.pull", "source"]  # no YAML, no staging
         work = tmp_path / ".pulled.pull"
         assert not list(work.rglob("*.yaml")) and not list(work.rglob("*.csv"))
@@ -237,6 +239,17 @@ def test_an_interrupted_pull_resumes_and_ends_as_an_uninterrupted_one(tmp_path: 
                       report=said.append)
         assert any(f"({steps} steps read from the interrupted pull)" in line for line in said), said
         assert not work.exists()
+        # the files' URLs answer with the caller's rights: a buyer may not read complaints
+        scan = next((tmp_path / "pulled" / "files" / "complaint").rglob("*.pdf"))
+        item, file_id = int(scan.parent.parent.name), int(scan.parent.name)
+        ivanova = next(u["id"] for u in site.admin.users() if u["login"] == "ivanova")
+        path = (f"/rest/{{}}/{{}}/crm.controller.item.getFile?entityTypeId={_etid(site, 'complaint')}&id={item}"
+                f"&fieldName=x&fileId={file_id}")
+        boss = httpx.get(site.base + path.format(*_hook_parts(_webhook(site))))
+        assert boss.status_code == 200 and boss.content == SCAN
+        assert "filename*=UTF-8''" in boss.headers["content-disposition"]
+        denied = httpx.get(site.base + path.format(ivanova, site.admin.create_token("ivanova")))
+        assert denied.status_code == 400 and denied.json()["error"] == "NOT_FOUND"
         whole = pull(_webhook(site), tmp_path / "whole", ["procurement", "complaint"], rate=50, retries=1)
     finally:
         site.close()
@@ -244,6 +257,16 @@ def test_an_interrupted_pull_resumes_and_ends_as_an_uninterrupted_one(tmp_path: 
     compared = filecmp.dircmp(tmp_path / "pulled", tmp_path / "whole")
     assert _same_tree(compared), (compared.diff_files, compared.left_only, compared.right_only)
     assert (tmp_path / "pulled" / "files" / "complaint").is_dir()
+
+
+def _hook_parts(webhook: str) -> tuple[str, str]:
+    user_id, token = webhook.rstrip("/").split("/")[-2:]
+    return user_id, token
+
+
+def _etid(site: Site, process: str) -> int:
+    answer = httpx.post(_webhook(site) + "crm.type.list").json()["result"]["types"]
+    return int(next(t["entityTypeId"] for t in answer if t["code"] == process))
 
 
 def _same_tree(compared: filecmp.dircmp[str]) -> bool:

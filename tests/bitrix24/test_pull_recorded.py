@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from smartflow.bitrix24.protocol import php_parse
-from smartflow.bitrix24.pull import pull
+from smartflow.bitrix24.pull import PullError, pull
 from smartflow.services import Engine
 from tests.runtime.support import invoke
 
@@ -285,6 +285,16 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
         assert moves == [("create", "2024-05-01T07:00:00", "new"), ("move", "2024-05-03T09:15:00", "work")]
         (comment,) = crm.comments("supplies", 1)
         assert comment["author"] == "petrov" and comment["text"] == "Договор подписан, скан во вложении"
+
+
+def test_a_portal_that_cannot_be_reached_leaves_nothing_behind(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    port = server.server_address[1]
+    server.server_close()  # a port nobody listens on
+    with pytest.raises(PullError, match=r"cannot reach 127\.0\.0\.1") as failed:
+        pull(f"http://127.0.0.1:{port}{HOOK}", tmp_path / "moved", rate=100)
+    assert "run the same command again" not in str(failed.value.hint)
+    assert list(tmp_path.iterdir()) == []
 
 
 def pipeline_id(document: dict[str, Any]) -> str:
