@@ -158,7 +158,7 @@ class Work:
         self.steps = self.folder / "steps"
         self.files = self.folder / "files"
         portal = urllib.parse.urlsplit(webhook)
-        state = {"portal": f"{portal.scheme}://{portal.netloc}", "types": types or []}
+        state = {"portal": f"{portal.scheme}://{portal.netloc}", "types": sorted(t.lower() for t in types or [])}
         state_file = self.folder / "state.json"
         self.resumed = state_file.exists()
         if self.resumed:

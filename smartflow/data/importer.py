@@ -220,7 +220,7 @@ class _Plan:
         if key is not None and key.field.multiple:
             raise InvalidValue(f"--key {key.id}: a field that holds several values cannot name an item")
         if options.keep_ids is not None:
-            if not (actor.is_local_admin or "administrator" in actor.roles or reach == "all"):
+            if not (people.is_admin(actor) or reach == "all"):
                 raise PermissionDenied("--keep-ids needs the administrator role or `import: all`",
                                        "leave --keep-ids out: the items then take new ids")
             if key is not None:

@@ -59,7 +59,7 @@ def import_past(crm: Sessions, process_id: str, path: Path, kind: str, key: str 
                             f"its columns: {', '.join(headers)}")
     with crm.session(True) as write:
         actor = write.actor
-        if not (actor.is_local_admin or "administrator" in actor.roles):
+        if not people.is_admin(actor):
             raise PermissionDenied(f"importing {kind} is for administrators: it writes the past as it was",
                                    "ask an administrator to run it")
         process = items.process_of(write, process_id)
