@@ -26,7 +26,9 @@ from smartflow import errors
 
 PAGE = 50
 RETRIED = {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT", "INTERNAL_SERVER_ERROR"}
-MISSING = {"ERROR_METHOD_NOT_FOUND", "METHOD_NOT_FOUND", "insufficient_scope", "INSUFFICIENT_SCOPE"}
+# what a portal answers for a method it has not, or that the webhook's scopes or user may not call: the parts
+# a pull may go without (fields' other languages, history, comments, product rows) are then noted as missing
+MISSING = {"ERROR_METHOD_NOT_FOUND", "METHOD_NOT_FOUND", "insufficient_scope", "INSUFFICIENT_SCOPE", "ACCESS_DENIED"}
 
 
 class PullError(errors.SmartflowError):
