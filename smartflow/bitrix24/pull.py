@@ -153,9 +153,9 @@ def _process(reader: Reader, kind: dict[str, Any], process_id: str, language: st
             if target is not None:
                 spec.update(type="link", to=target)
             else:
-                pulled.notes.append(f"`{field_id}` ({name}, a crm link to several kinds of records): the linked "
-                                    "records as Bitrix24 codes (`T80_6` a smart process's item, `C_2` a contact, "
-                                    "`CO_3` a company, `D_1` a deal), as text")
+                pulled.notes.append(f"`{field_id}` ({name}, a crm link to several kinds of records, or to a "
+                                    "smart process not pulled): the linked records as Bitrix24 codes (`T80_6` a "
+                                    "smart process's item, `C_2` a contact, `CO_3` a company, `D_1` a deal), as text")
         elif bitrix_type == "address":
             pulled.addresses.add(name)
             pulled.notes.append(f"`{field_id}` ({name}, an address): its text; the map point and location id of "
@@ -244,27 +244,21 @@ def _file_name(given: str | None, fallback: str) -> str:
 def _files(reader: Reader, pulled: Pulled, progress: Callable[[str], None]) -> None:
     """Download every file of the items' file fields into the work folder."""
     file_fields = [(name, field_id) for name, (field_id, spec) in pulled.fields.items() if spec["type"] == "file"]
-    if not file_fields:
-        return
-    done = 0
+    wanted: list[tuple[int, str, Any, str]] = []  # (item, field id, file id, URL)
     for item in pulled.items:
         for name, field_id in file_fields:
             value = item.get(name)
             for n, found in enumerate(value if isinstance(value, list) else [value] if value else []):
-                if not isinstance(found, dict):
-                    continue
-                url = found.get("urlMachine") or found.get("url")
-                if not url:
-                    continue
-                parsed = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(str(url)).query))
-                file_id = found.get("id") or parsed.get("fileId") or n
-                folder = f"{pulled.process_id}/{item['id']}/{file_id}"
-                named = found.get("name")
-                path = reader.work.file(folder, str(url), reader.client,
-                                        lambda given, f=file_id, n=named: _file_name(given or n, f"file-{f}"))
-                pulled.files.setdefault((int(item["id"]), field_id), []).append(f"files/{folder}/{path.name}")
-                done += 1
-        progress(f"{pulled.process_id}: files {done}")
+                url = (found.get("urlMachine") or found.get("url")) if isinstance(found, dict) else None
+                if url:
+                    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(str(url)).query))
+                    wanted.append((int(item["id"]), field_id, found.get("id") or query.get("fileId") or n, str(url)))
+    for done, (item_id, field_id, file_id, url) in enumerate(wanted, start=1):
+        folder = f"{pulled.process_id}/{item_id}/{file_id}"
+        path = reader.work.file(folder, url, reader.client, lambda given, f=file_id: _file_name(given, f"file-{f}"))
+        pulled.files.setdefault((item_id, field_id), []).append(f"files/{folder}/{path.name}")
+        if done % 20 == 0 or done == len(wanted):
+            progress(f"{pulled.process_id}: files {done} of {len(wanted)}")
 
 
 def _rows(pulled: Pulled, users: dict[str, str]) -> tuple[list[str], list[list[str]]]:

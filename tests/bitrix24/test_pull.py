@@ -153,6 +153,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
         "# yaml-language-server: $schema=./smartflow.schema.json\n")
     report = (out / "PULL.md").read_text("utf-8")
     assert "Rights" in report and "--keep-ids bitrix_id" in report
+    assert "- userfieldconfig.list (fields' titles in other languages" in report  # a method smartflow has not
     assert report.index("smartflow import patient data/patient.csv") < report.index(
         "smartflow import appointment data/appointment.csv")  # what is linked to first
     assert "type: link" in (out / "appointment.yaml").read_text("utf-8")

@@ -259,7 +259,8 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
          "text": "Договор подписан, скан во вложении"}]
     report = (out / "PULL.md").read_text("utf-8")
     assert "data/<id>.products.csv" in report and "| `supplies` | 1046 | 2 |" in report and "| 2 |" in report
-    assert re.search(r"`links` \(ufCrm7Links, a crm link to several kinds of records\)", report)
+    assert re.search(r"`links` \(ufCrm7Links, a crm link to several kinds of records, or to a smart process "
+                     r"not pulled\)", report)
     assert "an address" in report
     assert "- `supplies` (entityTypeId 1046 in the portal): `ufCrm7_1700000001` → `uf_1700000001`, " in report
 
