@@ -148,6 +148,10 @@ def import_items(process: str, file: Path, dry_run: bool, mapping: Path | None, 
     from smartflow.services.data import ImportOptions, load_mapping, write_report
 
     if past is not None:
+        given = [name for name, value in (("--dry-run", dry_run), ("--mapping", mapping), ("--keep-ids", keep_ids),
+                                          ("--files", files), ("--no-triggers", no_triggers)) if value]
+        if given:
+            raise click.UsageError(f"--{past} imports the file as it is: {', '.join(given)} does not apply to it")
         _import_past(process, file, past, key, db_url, as_user)
         return
     options = ImportOptions(dry_run, on_error, key, load_mapping(mapping) if mapping else None, not no_triggers,

@@ -82,6 +82,8 @@ def test_the_past_goes_in_with_its_own_times_by_administrators_only(db: Db, tmp_
         ["77", "2024-05-02T11:05:00+03:00", "clerk", "Взял в работу"],
         ["77", "2024-05-02T11:06:00+03:00", "", "Автоматическое напоминание"],
         ["77", "2024-05-02T11:07:00+03:00", "nobody", "?"]])
+    mixed = invoke(db.url, "import", "orders", str(history), "--history", "--keep-ids", "old_id")
+    assert mixed.exit_code == 2 and "--keep-ids does not apply to it" in mixed.output
     denied = invoke(db.url, "import", "orders", str(history), "--history", "--key", "old_id", as_user="clerk")
     assert denied.exit_code == EXIT_DENIED and "for administrators" in denied.output
     done = invoke(db.url, "import", "orders", str(history), "--history", "--key", "old_id", as_user="boss")
