@@ -209,8 +209,9 @@ def item_fields(call: Call) -> Result:
                                 "title": spec.label, "upperName": spec.upper}
         if spec.options:
             data["items"] = [{"ID": str(number), "VALUE": label} for number, _, label in spec.options]
-        if spec.kind == "link":
-            data["settings"] = {"parentEntityTypeId": None}
+        if spec.kind == "link":  # Bitrix24's crm field settings: the types it may link, each "Y"
+            target = next((o for o in call.portal.types if o.process == spec.to), None)
+            data["settings"] = {f"DYNAMIC_{target.entity_type_id}": "Y"} if target is not None else {}
         out[t.name_of(spec, original)] = data
     return {"fields": out}, {}
 
@@ -469,6 +470,28 @@ def comment_add(call: Call) -> Result:
     return int(made["id"]), {}
 
 
+@dataclass
+class Download:
+    """A method's answer that is a file's content, not JSON (crm.controller.item.getFile)."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
+def item_file(call: Call) -> Result:
+    """A file of an item's file field, as the URLs in items' file values download it: the caller's rights
+    on the item and the field hold (services: Engine.file)."""
+    t = call.the_type()
+    item_id = _id(call.required("id"))
+    file_id = _id(call.required("fileId"), "fileId")
+    try:
+        info, content = call.crm.file(t.process, item_id, file_id)
+    except errors.NotFound:
+        raise BitrixError("NOT_FOUND", "File not found") from None
+    return Download(info["name"], info.get("content_type") or "application/octet-stream", content), {}
+
+
 # ---- users ----------------------------------------------------------------------------------
 
 def user_get(call: Call) -> Result:
@@ -595,6 +618,8 @@ def batch(call: Call) -> Result:
             if method.strip().lower() == "batch":
                 raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405)
             params = _substitute(php_parse(query), done)
+            if method.strip().lower() == "crm.controller.item.getfile":
+                raise BitrixError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405)
             result, nav = dispatch(call.crm, call.portal, method, params, call.site)
             done["result"][key], done["time"][key] = result, timing(started)
             for name in ("next", "total"):
@@ -628,6 +653,7 @@ METHODS: dict[str, Callable[[Call], Result]] = {
     "crm.stagehistory.list": stagehistory_list,
     "crm.timeline.comment.list": comment_list,
     "crm.timeline.comment.add": comment_add,
+    "crm.controller.item.getfile": item_file,
     "user.get": user_get,
     "event.bind": event_bind,
     "event.unbind": event_unbind,

@@ -10,6 +10,7 @@ Everything comes from `Engine.describe`, so fields hidden from the user are simp
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -63,12 +64,14 @@ class Spec:
     system: bool = False
     label: str = ""
     options: list[tuple[int, str, str]] = field(default_factory=list)  # (number, option id, title)
+    to: str | None = None  # a link's process
 
 
 class Type:
     """One process as a smart process, for the user the portal was read for."""
 
-    def __init__(self, described: dict[str, Any], numbers: dict[str, dict[str, int]]) -> None:
+    def __init__(self, described: dict[str, Any], numbers: dict[str, dict[str, int]], site: str = "") -> None:
+        self.site = site  # the facade's address as the caller reached it, for files' download URLs
         self.process = described["id"]
         self.described = described
         self.number = numbers["type"].get(self.process)
@@ -93,7 +96,7 @@ class Type:
                         title(o["title"], o["id"])) for o in found.get("options", [])]
             self.specs.append(Spec(camel(upper), upper, found["id"], found["type"], TYPES[found["type"]],
                                    required=bool(found["required"]), multiple=bool(found["multiple"]),
-                                   label=title(found["title"], found["id"]), options=options))
+                                   label=title(found["title"], found["id"]), options=options, to=found.get("to")))
         self.by_name: dict[str, Spec] = {}
         for spec in self.specs:
             for spelling in (spec.key, spec.upper, spec.name):
@@ -173,9 +176,22 @@ class Type:
             return self.categories.get(value, 0)
         if spec.key == "stage":
             return self.status_id(item.get("pipeline") or self.default_pipeline, value)
+        if spec.kind == "file":
+            files = value if isinstance(value, list) else [] if value is None else [value]
+            out = [self.file_out(spec, f, item) for f in files]
+            return out if spec.multiple else (out[0] if out else None)
         if spec.multiple:
             return [self._scalar_out(spec, v) for v in value or []]
         return self._scalar_out(spec, value)
+
+    def file_out(self, spec: Spec, value: Any, item: dict[str, Any]) -> dict[str, Any]:
+        """A file as Bitrix24 shows one: its id and the URL that downloads it (crm.controller.item.getFile;
+        a webhook's client calls it through its webhook, an OAuth client adds `auth`)."""
+        file_id = value.get("id") if isinstance(value, dict) else value
+        query = urllib.parse.urlencode({"entityTypeId": self.entity_type_id, "id": item.get("id"),
+                                        "fieldName": spec.name, "fileId": file_id})
+        url = f"{self.site}/rest/crm.controller.item.getFile.json?{query}"
+        return {"id": file_id, "url": url, "urlMachine": url}
 
     def _scalar_out(self, spec: Spec, value: Any) -> Any:
         if value is None:
@@ -286,13 +302,14 @@ class Type:
 class Portal:
     """The processes of one user's engine, read once per request (a batch shares it)."""
 
-    def __init__(self, crm: Engine) -> None:
+    def __init__(self, crm: Engine, site: str = "") -> None:
         self.crm = crm
+        self.site = site
 
     @cached_property
     def types(self) -> list[Type]:
         numbers = self.crm.numbers()
-        return [Type(described, numbers) for described in self.crm.describe()["processes"]]
+        return [Type(described, numbers, self.site) for described in self.crm.describe()["processes"]]
 
     def by_entity(self, value: Any) -> Type:
         try:

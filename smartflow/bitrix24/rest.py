@@ -15,10 +15,11 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 from smartflow import errors
-from smartflow.bitrix24.methods import dispatch
+from smartflow.bitrix24.methods import Download, dispatch
 from smartflow.bitrix24.portal import Portal
 from smartflow.bitrix24.protocol import BitrixError, from_error, method_not_found, php_json, php_parse, timing
 from smartflow.services import Engine
@@ -80,8 +81,8 @@ def parameters(query: str, body: bytes, content_type: str) -> dict[str, Any]:
 
 
 def call(base: Engine, bucket: Bucket, path: str, params: dict[str, Any], site: str = ""
-         ) -> tuple[int, dict[str, Any]]:
-    """One HTTP request to the facade: (status, JSON body)."""
+         ) -> tuple[int, dict[str, Any] | Download]:
+    """One HTTP request to the facade: (status, JSON body, or a file's content)."""
     started = time.time()
     try:
         found = PATH.match(path)
@@ -99,7 +100,9 @@ def call(base: Engine, bucket: Bucket, path: str, params: dict[str, Any], site: 
             login = crm.whoami()
             if not any(u["login"] == login and u["id"] == int(user_id) for u in crm.users()):
                 raise BitrixError("NO_AUTH_FOUND", "Wrong authorization data", 401)
-        result, nav = dispatch(crm, Portal(crm), method, params, site)
+        result, nav = dispatch(crm, Portal(crm, site), method, params, site)
+        if isinstance(result, Download):
+            return 200, result
         return 200, {"result": php_json(result), **nav, "time": timing(started)}
     except BitrixError as error:
         return error.status, error.body()
@@ -120,11 +123,11 @@ def install(app: Any) -> None:
     """Answer `/rest/…` on app (a FastAPI application whose state holds the base engine)."""
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
 
     bucket = Bucket(*limits())
 
-    async def rest(request: Request) -> JSONResponse:
+    async def rest(request: Request) -> Response:
         try:
             params = parameters(request.url.query, await request.body(), request.headers.get("content-type", ""))
         except BitrixError as error:
@@ -132,6 +135,10 @@ def install(app: Any) -> None:
         site = f"{request.url.scheme}://{request.url.netloc}"
         status, body = await run_in_threadpool(call, request.app.state.engine, bucket,
                                                request.path_params["path"], params, site)
+        if isinstance(body, Download):
+            quoted = urllib.parse.quote(body.name)
+            return Response(body.content, media_type=body.content_type,
+                            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"})
         return JSONResponse(body, status_code=status)
 
     app.add_route("/rest/{path:path}", rest, methods=["GET", "POST"], include_in_schema=False)

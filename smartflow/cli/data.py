@@ -123,9 +123,22 @@ def _total(crm: Any, process: str, options: Any) -> int | None:
 @click.option("--no-triggers", is_flag=True, help="Do not run triggers (administrators or `import: all` only).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the problems, one per row and column (default: FILE.errors.csv).")
+@click.option("--keep-ids", "keep_ids", default=None, metavar="FIELD",
+              help="New items take the id the row's FIELD holds (the original id, such as bitrix_id), so links "
+                   "and integrations keep naming them; refused when an id is taken (administrators or `import: "
+                   "all` only).")
+@click.option("--files", "files", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Import file columns: their cells name files inside DIR (`@files/12/scan.pdf`).")
+@click.option("--history", "past", flag_value="history", default=None,
+              help="FILE holds items' stage history (item, at, kind, pipeline, stage, by): written with its "
+                   "original times (administrators only); items named by --key (default id).")
+@click.option("--comments", "past", flag_value="comments",
+              help="FILE holds items' comments (item, at, author, text), written with their original times and "
+                   "authors (administrators only); items named by --key (default id).")
 @common(data=False)
 def import_items(process: str, file: Path, dry_run: bool, mapping: Path | None, on_error: str, key: str | None,
-                 no_triggers: bool, report_path: Path | None, db_url: str | None, as_user: str | None) -> None:
+                 no_triggers: bool, report_path: Path | None, keep_ids: str | None, files: Path | None,
+                 past: str | None, db_url: str | None, as_user: str | None) -> None:
     """Import items from CSV or xlsx through the same checks as `item create`.
 
     Columns match fields by id or title (any language), or by --mapping. Every row is validated,
@@ -134,7 +147,15 @@ def import_items(process: str, file: Path, dry_run: bool, mapping: Path | None, 
     """
     from smartflow.services.data import ImportOptions, load_mapping, write_report
 
-    options = ImportOptions(dry_run, on_error, key, load_mapping(mapping) if mapping else None, not no_triggers)
+    if past is not None:
+        given = [name for name, value in (("--dry-run", dry_run), ("--mapping", mapping), ("--keep-ids", keep_ids),
+                                          ("--files", files), ("--no-triggers", no_triggers)) if value]
+        if given:
+            raise click.UsageError(f"--{past} imports the file as it is: {', '.join(given)} does not apply to it")
+        _import_past(process, file, past, key, db_url, as_user)
+        return
+    options = ImportOptions(dry_run, on_error, key, load_mapping(mapping) if mapping else None, not no_triggers,
+                            keep_ids=keep_ids, files=files)
     with engine(db_url, as_user) as crm, progress("importing", None) as step:
         result = crm.import_file(process, file, options, step)
     if result.problems:
@@ -142,6 +163,18 @@ def import_items(process: str, file: Path, dry_run: bool, mapping: Path | None, 
         write_report(result, report_path)
     _summary(result, report_path)
     if result.failed_rows:
+        raise SystemExit(EXIT_ROWS_FAILED)
+
+
+def _import_past(process: str, file: Path, kind: str, key: str | None, db_url: str | None,
+                 as_user: str | None) -> None:
+    with engine(db_url, as_user) as crm:
+        result = crm.import_past(process, file, kind, key or "id")
+    click.echo(f"{result.rows} rows of {kind}: {result.written} written, {result.skipped} imported before, "
+               f"{len(result.problems)} failed")
+    for problem in result.problems[:SHOWN_PROBLEMS]:
+        click.echo(f"  {problem}")
+    if result.problems:
         raise SystemExit(EXIT_ROWS_FAILED)
 
 

@@ -47,6 +47,8 @@ class ImportOptions:
     mapping: dict[str, str | None] | None = None
     triggers: bool = True
     batch: int = BATCH
+    keep_ids: str | None = None  # a field holding each row's id in the system it came from: the item takes it
+    files: Path | None = None  # the folder whose files a file column's cells name (`@files/12/scan.pdf`)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class _Plan:
     match: HeaderMatch
     resolver: Resolver
     key: Column | None
+    keep_ids: str | None = None
 
     @classmethod
     def make(cls, write: Write, process_id: str, sheet: Sheet, options: ImportOptions,
@@ -216,12 +219,26 @@ class _Plan:
         key = column(process.process, options.key) if options.key else None
         if key is not None and key.field.multiple:
             raise InvalidValue(f"--key {key.id}: a field that holds several values cannot name an item")
+        if options.keep_ids is not None:
+            if not (people.is_admin(actor) or reach == "all"):
+                raise PermissionDenied("--keep-ids needs the administrator role or `import: all`",
+                                       "leave --keep-ids out: the items then take new ids")
+            if key is not None:
+                raise InvalidValue("--keep-ids creates items: it cannot be given with --key",
+                                   "import with --keep-ids once, then update with --key id")
+            kept = column(process.process, options.keep_ids)
+            if kept.field.type != "integer" or kept.field.multiple:
+                raise InvalidValue(f"--keep-ids {kept.id}: the field must be a single integer (the original id)")
         match = match_headers(process.process, headers, options.mapping, keep=(key.id,) if key else ())
+        if options.keep_ids is not None and match.position(options.keep_ids) is None:
+            raise DataFileError(f"--keep-ids {options.keep_ids}: the file has no column for it",
+                                f"its columns: {', '.join(headers)}")
         for index, found in enumerate(match.columns):
-            if found is not None and found.field.type == "file":
+            if found is not None and found.field.type == "file" and options.files is None:
                 match.columns[index] = None
-                match.ignored.append((headers[index], "files are not imported; attach them with "
-                                      f"`smartflow item update {process_id} ID --set {found.id}=@path`"))
+                match.ignored.append((headers[index], "files are not imported without --files DIR (the folder its "
+                                      f"cells name files in); or attach them with `smartflow item update "
+                                      f"{process_id} ID --set {found.id}=@path`"))
         hidden = access.hidden_fields(actor, process)
         if key is not None and key.id in hidden:
             access.refuse_hidden(actor, process, (key.id,), "match items by")
@@ -240,7 +257,8 @@ class _Plan:
                                    "add a column `title` (or Title / Название), or map one with --mapping")
         result.ignored = match.ignored
         users = people.list_users(write.connection, write.compiled)
-        return cls(write, process, headers, match, Resolver(process.process, users, sheet.kind == "csv"), key)
+        return cls(write, process, headers, match, Resolver(process.process, users, sheet.kind == "csv", options.files),
+                   key, options.keep_ids)
 
     @cached_property
     def readers(self) -> list[tuple[int, Column, Callable[[Any, str | None], Any], bool, bool]]:
@@ -320,9 +338,16 @@ def _run(write: Write, plan: _Plan, batch: list[SheetRow], result: ImportResult,
     plan.resolver.load_links(write, plan.match.columns, [row.values for row in batch])
     read = [_read(plan, row) for row in batch]
     existing = _existing(plan, [r.key for r in read if r.key is not None])
-    pending = _pending(plan, result, existing) if bulk.usable(write, plan.process) else None
+    # files are stored as each row's item is created (items.create claims them); the bulk path does not
+    files = plan.resolver.files is not None and bool(plan.process.file_fields)
+    pending = _pending(plan, result, existing) if bulk.usable(write, plan.process) and not files else None
+    taken = _taken(plan, read)
     for row, values in zip(batch, read, strict=True):
         result.rows += 1
+        if plan.keep_ids is not None and not values.problems:
+            problem = _kept_id(plan, values, taken)
+            if problem is not None:
+                values.problems.append(problem)
         if values.problems:
             _failed(plan, result, row, values.problems)
             continue
@@ -348,6 +373,8 @@ def _run(write: Write, plan: _Plan, batch: list[SheetRow], result: ImportResult,
     if pending is not None:
         pending.flush()
         result.problems.sort(key=lambda problem: problem.row)  # a unique value is refused when its chunk is written
+    if plan.keep_ids is not None:
+        items.follow_ids(write, plan.process.process.id)
     if on_progress is not None:
         on_progress(len(batch))
 
@@ -380,8 +407,34 @@ def _pending(plan: _Plan, result: ImportResult, existing: dict[Any, list[dict[st
 def _new(plan: _Plan, row: SheetRow, read: _Row) -> items.NewItem:
     """The row's new item, checked by every rule of a create but its unique values (checked per chunk)."""
     pipeline, stage = plan.place(row)
-    return items.new_item(plan.write, plan.process.process.id, read.values, pipeline=pipeline.id, stage=stage,
-                          unique=False, canonical=True)
+    new = items.new_item(plan.write, plan.process.process.id, read.values, pipeline=pipeline.id, stage=stage,
+                         unique=False, canonical=True)
+    if plan.keep_ids is not None:
+        new.row["id"] = read.values[plan.keep_ids]
+    return new
+
+
+def _taken(plan: _Plan, read: list[_Row]) -> set[int]:
+    """The ids a batch keeping ids asks for that items hold already: one query for the batch."""
+    if plan.keep_ids is None:
+        return set()
+    wanted = [r.values.get(plan.keep_ids) for r in read]
+    return items.taken_ids(plan.write, plan.process.process.id, [w for w in wanted if isinstance(w, int)])
+
+
+def _kept_id(plan: _Plan, read: _Row, taken: set[int]) -> CellProblem | None:
+    """Why a row cannot keep its id (none given, not a positive id, or an item's already); None if it can.
+    The id is taken for the rows after it."""
+    assert plan.keep_ids is not None
+    wanted = read.values.get(plan.keep_ids)
+    if not isinstance(wanted, int) or not 0 < wanted < 2**31:
+        return CellProblem(plan.keep_ids, wanted, "--keep-ids: every row needs its original id, a positive number")
+    if wanted in taken:
+        return CellProblem(plan.keep_ids, wanted, f"--keep-ids: id {wanted} is taken by an item of "
+                           f"{plan.process.process.id} already (in the list or the recycle bin); import into an "
+                           "empty process, or without --keep-ids")
+    taken.add(wanted)
+    return None
 
 
 def _existing(plan: _Plan, keys: list[Any]) -> dict[Any, list[dict[str, Any]]]:
@@ -419,7 +472,8 @@ def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict
         return "updated" if changes or moved else "unchanged"
     pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline
     stage = plan.resolver.stage(pipeline, plan.cell(row, "stage"))
-    item_id = items.create(write, process_id, read.values, pipeline=pipeline.id, stage=stage)
+    item_id = items.create(write, process_id, read.values, pipeline=pipeline.id, stage=stage,
+                           item_id=read.values[plan.keep_ids] if plan.keep_ids is not None else None)
     if read.key is not None:  # a later row with the same key updates this item
         existing[read.key] = [{"id": item_id, "pipeline": pipeline.id, "stage": stage or pipeline.stages[0].id,
                                "created_by": write.actor.id, "assigned_to": read.values.get("assigned_to")}]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,8 +57,10 @@ def quoted(message: str, raw: Any) -> str:
 class Resolver:
     """Turns one import's cells into canonical values; users and options once, link titles per batch."""
 
-    def __init__(self, process: Process, users: list[dict[str, Any]], neutralised: bool = True) -> None:
+    def __init__(self, process: Process, users: list[dict[str, Any]], neutralised: bool = True,
+                 files: Path | None = None) -> None:
         self.process = process
+        self.files = files.resolve() if files is not None else None  # the folder file cells name files in
         self.neutralised = neutralised  # CSV text: a leading apostrophe before a formula is ours, not the value's
         self.users: dict[str, int] = {}
         for user in users:
@@ -196,6 +199,8 @@ class Resolver:
             convert = partial(self._option, field)
         elif kind == "link":
             convert = partial(self._link, column)
+        elif kind == "file":
+            convert = self._file
         elif kind == "integer":
             def convert(raw: Any) -> Any:
                 text = raw.strip()
@@ -223,6 +228,17 @@ class Resolver:
                 return parse_text(single, raw.strip())
         self.converters[column.id] = convert
         return convert
+
+    def _file(self, raw: Any) -> fields.FileRef:
+        """`@files/12/scan.pdf` (or without the `@`): a file inside the import's files folder, read for
+        upload as `--set FIELD=@PATH` reads one. Nothing outside that folder is read."""
+        if self.files is None:
+            raise ValueProblem("files are imported only with a folder to read them from (--files DIR)")
+        text = str(raw).strip().removeprefix("@")
+        path = (self.files / text).resolve()
+        if not path.is_relative_to(self.files) or not path.is_file():
+            raise ValueProblem(f"{text!r} is not a file inside {self.files}")
+        return fields.file_reference(path)
 
     def _user(self, raw: Any) -> int:
         text = str(raw).strip()

@@ -647,9 +647,12 @@ class NewItem:
 
 
 def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
-           stage: str | None = None, typed_text: bool = False) -> int:
-    """A new item; returns its id."""
+           stage: str | None = None, typed_text: bool = False, item_id: int | None = None) -> int:
+    """A new item; returns its id. item_id: the id it must have (an import keeping another system's
+    ids, `data/importer.py`, which checks it is free and advances the ids after: `follow_ids`)."""
     new = new_item(write, process_id, values, pipeline=pipeline, stage=stage, typed_text=typed_text)
+    if item_id is not None:
+        new.row["id"] = item_id
     table = new.process.table
     result = write.connection.execute(built((table, "insert"), table.insert), new.row)
     item_id = int(result.inserted_primary_key[0])
@@ -749,7 +752,8 @@ def insert_new(write: Write, news: list[NewItem]) -> list[int]:
     process = news[0].process
     table = process.table
     columns = [c.name for c in table.columns if c.name != "id"]
-    ids = _new_ids(write, table, len(news))
+    given = [new.row.get("id") for new in news]
+    ids = [int(i) for i in given] if all(i is not None for i in given) else _new_ids(write, table, len(news))
     if ids is None:  # a database we cannot take ids from first: RETURNING, in the order given
         statement = built((table, "insert_many"), lambda: table.insert().returning(
             table.c.id, sort_by_parameter_order=True))
@@ -796,6 +800,32 @@ def _new_ids(write: Write, table: sa.Table, count: int) -> list[int] | None:
             f'coalesce((SELECT max(id) FROM "{table.name}"), 0))'), {"table": table.name}).scalar_one()
         return list(range(int(last) + 1, int(last) + 1 + count))
     return None
+
+
+def follow_ids(write: Write, process_id: str) -> None:
+    """After items were written with ids of their own (an import keeping another system's): the next id
+    a create takes is above them. PostgreSQL's sequence does not see ids given explicitly, so it is
+    set to the largest; SQLite's AUTOINCREMENT counter follows by itself (sqlite_sequence)."""
+    table = process_of(write, process_id).table
+    if write.connection.dialect.name != "postgresql":
+        return
+    sequence = write.connection.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'id')"),
+                                        {"table": table.name}).scalar_one()
+    if sequence is None:
+        return
+    largest = write.connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
+    last, called = write.connection.execute(sa.text(f"SELECT last_value, is_called FROM {sequence}")).one()
+    if largest is not None and (int(largest) > int(last) or (int(largest) == int(last) and not called)):
+        write.connection.execute(sa.text("SELECT setval(:sequence, :value, true)"),
+                                 {"sequence": sequence, "value": int(largest)})
+
+
+def taken_ids(write: Write, process_id: str, wanted: list[int]) -> set[int]:
+    """Which of wanted are ids of items of the process already (the recycle bin's too)."""
+    if not wanted:
+        return set()
+    table = process_of(write, process_id).table
+    return set(write.connection.execute(sa.select(table.c.id).where(table.c.id.in_(set(wanted)))).scalars())
 
 
 # what every guarded update sets besides the change's own columns

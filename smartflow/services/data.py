@@ -9,7 +9,9 @@ from smartflow.data import DataFileError
 from smartflow.data.columns import load_mapping
 from smartflow.data.export import ExportOptions, ExportResult, format_of
 from smartflow.data.importer import ImportOptions, ImportResult, write_report
+from smartflow.data.past import KINDS as PAST_KINDS
+from smartflow.data.past import PastResult
 from smartflow.data.sheets import count_rows
 
-__all__ = ["DataFileError", "ExportOptions", "ExportResult", "ImportOptions", "ImportResult", "count_rows",
-           "format_of", "load_mapping", "write_report"]
+__all__ = ["PAST_KINDS", "DataFileError", "ExportOptions", "ExportResult", "ImportOptions", "ImportResult",
+           "PastResult", "count_rows", "format_of", "load_mapping", "write_report"]

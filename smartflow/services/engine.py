@@ -832,6 +832,13 @@ class Engine(TimelineMethods, Linking):
 
         return importer.import_file(self.as_via("import"), process, path, options, on_progress)
 
+    def import_past(self, process: str, path: Path, kind: str, key: str = "id") -> Any:
+        """Import items' stage history or comments from another system (kind `history` or `comments`),
+        with their original times and authors: an administrator's action (data/past.py)."""
+        from smartflow.data import past
+
+        return past.import_past(self.as_via("import"), process, path, kind, key)
+
     def import_preview(self, process: str, path: Path, mapping: dict[str, str | None] | None = None,
                        rows: int = 10) -> importer.Preview:
         """The first rows of a file and the field each column would fill (mapping first), before an

@@ -1,0 +1,302 @@
+"""`smartflow bitrix24 pull` against answers in the shapes Bitrix24's documentation gives (the official
+examples of crm.item.productrow.list, userfieldconfig.list, crm.stagehistory.list,
+crm.timeline.comment.list, file values `{id, url, urlMachine}`, addresses `street|lat;lon|locationId`
+and `crm` fields linking several kinds of records), for what a smartflow source cannot produce. A tiny
+portal on 127.0.0.1 answers them, batch included; the folder then validates, applies and imports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from smartflow.bitrix24.protocol import php_parse
+from smartflow.bitrix24.pull import PullError, pull
+from smartflow.services import Engine
+from tests.runtime.support import invoke
+
+ETID, TYPE_ID, CATEGORY = 1046, 7, 12
+HOOK = "/rest/1/w3bh00k/"
+SCAN = b"%PDF-1.7 the signed contract\n" + bytes(range(200))
+STAGES = [("NEW", "Новая", None), ("WORK", "В работе", None), ("SUCCESS", "Успех", "S"), ("FAIL", "Провал", "F")]
+TIME = {"start": 1716905609.18, "finish": 1716905609.43, "duration": 0.25, "processing": 0.07,
+        "date_start": "2024-05-28T17:13:29+03:00", "date_finish": "2024-05-28T17:13:29+03:00"}
+
+
+def _file(site: str, item: int, file_id: int) -> dict[str, Any]:
+    query = f"entityTypeId={ETID}&id={item}&fieldName=ufCrm7Scan&fileId={file_id}"
+    return {"id": file_id, "url": f"{site}/bitrix/tools/crm_show_file.php?{query}",
+            "urlMachine": f"{site}/rest/crm.controller.item.getFile/?{query}"}
+
+
+def _items(site: str) -> list[dict[str, Any]]:
+    base = {"entityTypeId": ETID, "categoryId": CATEGORY, "assignedById": 1, "createdBy": 1, "opportunity": 0,
+            "currencyId": "RUB", "createdTime": "2024-05-01T10:00:00+03:00"}
+    return [
+        {**base, "id": 1, "title": "Поставка №1", "stageId": f"DT{ETID}_{CATEGORY}:WORK",
+         "ufCrm7_1700000001": "Тверская ул., 1, Москва|55.757;37.613|4021", "ufCrm7Links": ["T416_2", "C_5", "CO_3"],
+         "ufCrm7Parent": None, "ufCrm7Kind": 81, "ufCrm7Scan": [_file(site, 1, 55)], "ufCrm7Sum": "1500.50|RUB"},
+        {**base, "id": 2, "title": "Поставка №2", "stageId": f"DT{ETID}_{CATEGORY}:NEW", "assignedById": 5,
+         "ufCrm7_1700000001": "", "ufCrm7Links": [], "ufCrm7Parent": "T416_1", "ufCrm7Kind": 83, "ufCrm7Scan": [],
+         "ufCrm7Sum": ""},
+    ]
+
+
+FIELDS: dict[str, Any] = {
+    "id": {"type": "integer", "isRequired": False, "isReadOnly": True, "isMultiple": False, "isDynamic": False,
+           "title": "ID", "upperName": "ID"},
+    "title": {"type": "string", "isRequired": False, "isReadOnly": False, "isMultiple": False, "isDynamic": False,
+              "title": "Название", "upperName": "TITLE"},
+    "stageId": {"type": "crm_status", "isDynamic": False, "title": "Стадия", "upperName": "STAGE_ID"},
+    "ufCrm7_1700000001": {"type": "address", "isRequired": False, "isReadOnly": False, "isMultiple": False,
+                          "isDynamic": True, "title": "Адрес доставки", "upperName": "UF_CRM_7_1700000001"},
+    "ufCrm7Links": {"type": "crm", "isRequired": False, "isReadOnly": False, "isMultiple": True, "isDynamic": True,
+                    "title": "Связи", "upperName": "UF_CRM_7_LINKS",
+                    "settings": {"LEAD": "N", "CONTACT": "Y", "COMPANY": "Y", "DEAL": "N", "DYNAMIC_1046": "Y"}},
+    "ufCrm7Parent": {"type": "crm", "isRequired": False, "isReadOnly": False, "isMultiple": False, "isDynamic": True,
+                     "title": "Основная поставка", "upperName": "UF_CRM_7_PARENT",
+                     "settings": {"LEAD": "N", "CONTACT": "N", "COMPANY": "N", "DEAL": "N", "DYNAMIC_1046": "Y"}},
+    "ufCrm7Kind": {"type": "enumeration", "isRequired": True, "isReadOnly": False, "isMultiple": False,
+                   "isDynamic": True, "title": "Вид", "upperName": "UF_CRM_7_KIND",
+                   "items": [{"ID": "81", "VALUE": "Опт"}, {"ID": "83", "VALUE": "Розница"}]},
+    "ufCrm7Scan": {"type": "file", "isRequired": False, "isReadOnly": False, "isMultiple": True, "isDynamic": True,
+                   "title": "Договор", "upperName": "UF_CRM_7_SCAN"},
+    "ufCrm7Sum": {"type": "money", "isRequired": False, "isReadOnly": False, "isMultiple": False, "isDynamic": True,
+                  "title": "Сумма", "upperName": "UF_CRM_7_SUM"},
+}
+LABELS = {"UF_CRM_7_1700000001": {"ru": "Адрес доставки", "en": "Delivery address", "de": "Lieferadresse"},
+          "UF_CRM_7_KIND": {"ru": "Вид", "en": "Kind", "de": ""},
+          "UF_CRM_7_SCAN": {"en": "Contract"}}  # no Russian label: the portal's language falls back to crm.item.fields
+PRODUCT_ROWS = [  # crm.item.productrow.list's documented example, owned by item 1
+    {"id": 17649, "ownerId": 1, "ownerType": "T416", "productId": 9621, "productName": "iphone 14", "price": 90000,
+     "priceAccount": 90000, "priceExclusive": 81818.18181818, "priceNetto": 90909.09090909, "priceBrutto": 100000,
+     "quantity": 3, "discountTypeId": 2, "discountRate": 10, "discountSum": 9090.90909091, "taxRate": 10,
+     "taxIncluded": "Y", "taxName": "VAT 10", "customized": "Y", "measureCode": 796, "measureName": "pcs", "sort": 10,
+     "xmlId": "sale_basket_8147", "type": 4, "storeId": 19},
+    {"id": 17650, "ownerId": 1, "ownerType": "T416", "productId": 9623, "productName": "iphone 10xs", "price": 5550,
+     "priceAccount": 5550, "priceExclusive": 5550, "priceNetto": 5550, "priceBrutto": 5550, "quantity": 1,
+     "discountTypeId": 2, "discountRate": 0, "discountSum": 0, "taxRate": None, "taxIncluded": "Y",
+     "taxName": "No VAT", "customized": "Y", "measureCode": 6, "measureName": "m", "sort": 20,
+     "xmlId": "sale_basket_8148", "type": 4, "storeId": 17}]
+HISTORY = [
+    {"ID": "301", "TYPE_ID": 1, "OWNER_ID": 1, "CREATED_TIME": "2024-05-01T10:00:00+03:00", "CATEGORY_ID": CATEGORY,
+     "STAGE_SEMANTIC_ID": "P", "STAGE_ID": f"DT{ETID}_{CATEGORY}:NEW"},
+    {"ID": "302", "TYPE_ID": 1, "OWNER_ID": 2, "CREATED_TIME": "2024-05-02T09:30:00+03:00", "CATEGORY_ID": CATEGORY,
+     "STAGE_SEMANTIC_ID": "P", "STAGE_ID": f"DT{ETID}_{CATEGORY}:NEW"},
+    {"ID": "305", "TYPE_ID": 2, "OWNER_ID": 1, "CREATED_TIME": "2024-05-03T12:15:00+03:00", "CATEGORY_ID": CATEGORY,
+     "STAGE_SEMANTIC_ID": "P", "STAGE_ID": f"DT{ETID}_{CATEGORY}:WORK"}]
+COMMENTS = {1: [{"ID": "9", "ENTITY_ID": 1, "ENTITY_TYPE": f"dynamic_{ETID}", "CREATED": "2024-05-03T12:20:00+03:00",
+                 "COMMENT": "Договор подписан, скан во вложении", "AUTHOR_ID": "5", "FILES": []}], 2: []}
+USERS = [{"ID": "1", "ACTIVE": True, "NAME": "Анна", "LAST_NAME": "Иванова", "LOGIN": "ivanova"},
+         {"ID": "5", "ACTIVE": True, "NAME": "Олег", "LAST_NAME": "Петров", "LOGIN": "petrov"}]
+
+
+class Portal(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    site = ""
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # a file, downloaded through the webhook
+        url = urllib.parse.urlsplit(self.path)
+        self.seen.append(url.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path.rstrip("/") == HOOK + "crm.controller.item.getFile" and query.get("fileId") == "55":
+            self._send(200, SCAN, "application/pdf", {"Content-Disposition": "attachment; filename*=UTF-8''"
+                                                      + urllib.parse.quote("Договор, подписанный.pdf")})
+        else:
+            self._send(404, b'{"error":"NOT_FOUND","error_description":"File not found"}', "application/json")
+
+    def do_POST(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        self.seen.append(url.path)
+        params = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if not url.path.startswith(HOOK):
+            return self._json(401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"})
+        try:
+            result, nav = self.method(url.path[len(HOOK):].lower(), params)
+        except LookupError as error:
+            return self._json(400, {"error": "NOT_FOUND", "error_description": str(error)})
+        self._json(200, {"result": result, **nav, "time": TIME})
+
+    def method(self, name: str, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        flt = params.get("filter") or {}
+        if name == "batch":
+            out, errors, totals = {}, {}, {}
+            for key, command in params["cmd"].items():
+                method, _, query = command.partition("?")
+                try:
+                    if "$result" in query:
+                        raise LookupError("unresolved reference")
+                    out[key], nav = self.method(method.lower(), php_parse(query))
+                    if "total" in nav:
+                        totals[key] = nav["total"]
+                except LookupError as error:
+                    errors[key] = {"error": "INVALID_ARG_VALUE", "error_description": str(error)}
+            return {"result": out, "result_error": errors or [], "result_total": totals or [], "result_next": [],
+                    "result_time": []}, {}
+        if name == "crm.type.list":
+            return {"types": [{"id": TYPE_ID, "title": "Поставки", "code": "supplies", "entityTypeId": ETID,
+                               "isCategoriesEnabled": "Y", "isStagesEnabled": "Y",
+                               "isLinkWithProductsEnabled": "Y"}]}, {"total": 1}
+        if name == "crm.category.list":
+            return {"categories": [{"id": CATEGORY, "name": "Основная", "sort": 500, "entityTypeId": ETID,
+                                    "isDefault": "Y"}]}, {"total": 1}
+        if name == "crm.status.list":
+            assert flt == {"ENTITY_ID": f"DYNAMIC_{ETID}_STAGE_{CATEGORY}"}
+            return [{"ID": str(20 + n), "ENTITY_ID": flt["ENTITY_ID"], "STATUS_ID": f"DT{ETID}_{CATEGORY}:{code}",
+                     "NAME": title, "SORT": str(10 * (n + 1)), "SYSTEM": "Y", "CATEGORY_ID": str(CATEGORY),
+                     "COLOR": "#22B9FF", "SEMANTICS": semantics}
+                    for n, (code, title, semantics) in enumerate(STAGES)], {"total": len(STAGES)}
+        if name == "crm.item.fields":
+            return {"fields": FIELDS}, {}
+        if name == "userfieldconfig.list":
+            assert flt == {"entityId": f"CRM_{TYPE_ID}"}
+            return {"fields": [{"id": str(600 + n), "entityId": f"CRM_{TYPE_ID}", "fieldName": name_,
+                                "userTypeId": "string", "multiple": "N", "mandatory": "N", "editFormLabel": label,
+                                "listColumnLabel": None} for n, (name_, label) in enumerate(LABELS.items())]}, {}
+        if name == "user.get":
+            return USERS, {"total": len(USERS)}
+        if name == "crm.item.list":
+            rows = [i for i in _items(self.site) if i["id"] > int((flt or {}).get(">id", 0))]
+            return {"items": rows}, {"total": 0 if str(params.get("start")) == "-1" else len(rows)}
+        if name == "crm.stagehistory.list":
+            return {"items": HISTORY}, {"total": len(HISTORY)}
+        if name == "crm.timeline.comment.list":
+            assert flt["ENTITY_TYPE"] == f"dynamic_{ETID}"
+            found = COMMENTS[int(flt["ENTITY_ID"])]
+            return found, {"total": len(found)}
+        if name == "crm.item.productrow.list":
+            assert flt["=ownerType"] == "T416"
+            found = [r for r in PRODUCT_ROWS if r["ownerId"] == int(flt["=ownerId"])]
+            return {"productRows": found}, {"total": len(found)}
+        raise LookupError(f"no method {name}")
+
+    def _json(self, status: int, body: Any) -> None:
+        self._send(status, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+
+    def _send(self, status: int, data: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def portal() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    Portal.site = f"http://127.0.0.1:{server.server_address[1]}"
+    Portal.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Portal.site
+    server.shutdown()
+    server.server_close()
+
+
+def _sheet(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.db
+def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Path) -> None:
+    out = tmp_path / "pulled"
+    counts = pull(portal + HOOK, out, rate=100, language="ru")
+    assert counts == {"supplies": 2}
+    assert any(p.rstrip("/").endswith("crm.controller.item.getFile") for p in Portal.seen)
+
+    document = yaml.safe_load((out / "supplies.yaml").read_text("utf-8"))
+    fields = document["fields"]
+    # titles in the portal's language first, then each other language userfieldconfig.list gave
+    assert fields["uf_1700000001"] == {"type": "string", "title": {"ru": "Адрес доставки", "de": "Lieferadresse",
+                                                                  "en": "Delivery address"}}
+    assert fields["kind"]["title"] == {"ru": "Вид", "en": "Kind"} and fields["kind"]["required"] is True
+    assert fields["scan"] == {"type": "file", "title": {"ru": "Договор", "en": "Contract"}, "multiple": True}
+    assert fields["links"] == {"type": "string", "title": {"ru": "Связи"}, "multiple": True}
+    assert fields["parent"] == {"type": "link", "to": "supplies", "title": {"ru": "Основная поставка"}}
+    assert document["title"] == {"ru": "Поставки"} and list(document["pipelines"]) == ["category_12"]
+    pipeline = next(iter(document["pipelines"].values()))
+    assert pipeline["title"] == {"ru": "Основная"} and pipeline["default"] is True
+    assert [(s, v.get("semantic")) for s, v in pipeline["stages"].items()] == [
+        ("new", None), ("work", None), ("success", "success"), ("fail", "failure")]
+
+    items = _sheet(out / "data" / "supplies.csv")
+    first, second = items
+    assert first["uf_1700000001"] == "Тверская ул., 1, Москва"  # the text; the point and location id are left out
+    assert first["links"] == "T416_2, C_5, CO_3" and second["parent"] == "#1"
+    assert first["scan"] == "@files/supplies/1/55/Договор_ подписанный.pdf"
+    assert (out / "files" / "supplies" / "1" / "55" / "Договор_ подписанный.pdf").read_bytes() == SCAN
+    assert first["sum"] == "1500.50 RUB" and first["kind"] == "o81" and second["assigned_to"] == "petrov"
+
+    products = _sheet(out / "data" / "supplies.products.csv")
+    assert [(p["item"], p["productName"], p["price"], p["quantity"], p["discountRate"], p["taxRate"],
+             p["measureName"]) for p in products] == [("1", "iphone 14", "90000", "3", "10", "10", "pcs"),
+                                                     ("1", "iphone 10xs", "5550", "1", "0", "", "m")]
+    assert _sheet(out / "data" / "supplies.history.csv") == [
+        {"item": "1", "at": "2024-05-01T10:00:00+03:00", "kind": "create", "pipeline": pipeline_id(document),
+         "stage": "new", "by": ""},
+        {"item": "2", "at": "2024-05-02T09:30:00+03:00", "kind": "create", "pipeline": pipeline_id(document),
+         "stage": "new", "by": ""},
+        {"item": "1", "at": "2024-05-03T12:15:00+03:00", "kind": "move", "pipeline": pipeline_id(document),
+         "stage": "work", "by": ""}]
+    assert _sheet(out / "data" / "supplies.comments.csv") == [
+        {"item": "1", "at": "2024-05-03T12:20:00+03:00", "author": "petrov",
+         "text": "Договор подписан, скан во вложении"}]
+    report = (out / "PULL.md").read_text("utf-8")
+    assert "data/<id>.products.csv" in report and "| `supplies` | 1046 | 2 |" in report and "| 2 |" in report
+    assert re.search(r"`links` \(ufCrm7Links, a crm link to several kinds of records, or to a smart process "
+                     r"not pulled\)", report)
+    assert "an address" in report
+    assert "- `supplies` (entityTypeId 1046 in the portal): `ufCrm7_1700000001` → `uf_1700000001`, " in report
+
+    # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
+    url = f"sqlite:///{tmp_path / 'target.db'}"
+    assert invoke(url, "apply", str(out)).exit_code == 0
+    with Engine(url) as crm:
+        for person in _sheet(out / "users.csv"):
+            crm.add_user(person["login"], person["name"])
+    imported = invoke(url, "import", "supplies", str(out / "data" / "supplies.csv"), "--keep-ids", "bitrix_id",
+                      "--files", str(out))
+    assert imported.exit_code == 0, imported.output
+    for kind in ("history", "comments"):
+        done = invoke(url, "import", "supplies", str(out / "data" / f"supplies.{kind}.csv"), f"--{kind}")
+        assert done.exit_code == 0, done.output
+    with Engine(url) as crm:
+        one, two = crm.get("supplies", 1), crm.get("supplies", 2)
+        assert two["parent"] == 1 and one["links"] == ["T416_2", "C_5", "CO_3"] and one["stage"] == "work"
+        (scan,) = crm.files("supplies", 1)["scan"]
+        assert crm.file("supplies", 1, scan["id"])[1] == SCAN
+        moves = [(r["kind"], r["at"].isoformat()[:19], r["new"] if r["kind"] == "move" else r["new"]["stage"])
+                 for r in crm.history("supplies", 1) if r["kind"] in ("create", "move")]
+        assert moves == [("create", "2024-05-01T07:00:00", "new"), ("move", "2024-05-03T09:15:00", "work")]
+        (comment,) = crm.comments("supplies", 1)
+        assert comment["author"] == "petrov" and comment["text"] == "Договор подписан, скан во вложении"
+
+
+def test_a_portal_that_cannot_be_reached_leaves_nothing_behind(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    port = server.server_address[1]
+    server.server_close()  # a port nobody listens on
+    with pytest.raises(PullError, match=r"cannot reach 127\.0\.0\.1") as failed:
+        pull(f"http://127.0.0.1:{port}{HOOK}", tmp_path / "moved", rate=100)
+    assert "run the same command again" not in str(failed.value.hint)
+    assert list(tmp_path.iterdir()) == []
+
+
+def pipeline_id(document: dict[str, Any]) -> str:
+    return next(iter(document["pipelines"]))
