@@ -55,7 +55,7 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
     """One process for write's user: its shape and the user's rights on it."""
     process = compiled.process
     hidden = access.hidden_fields(write.actor, compiled)
-    levels = {action: access.level(write.actor, compiled, action) for action in ACTIONS}
+    levels = {action: access.widest(write.actor, compiled, action) for action in ACTIONS}
     return {
         "id": process.id,
         "title": titles(process.title),
@@ -67,8 +67,8 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
             "id": pipeline.id, "title": titles(pipeline.title), "default": pipeline.default,
             "stages": [{"id": s.id, "title": titles(s.title), "semantic": s.semantic, "color": s.color,
                         "required": [f for f in s.required if f not in hidden],
-                        "may_move_into": access.stage_allowed(write.actor, compiled, s.id)
-                        and levels["move"] != "none"}
+                        "may_move_into": access.stage_allowed(write.actor, compiled, s.id, pipeline.id)
+                        and access.level(write.actor, compiled, "move", pipeline.id) != "none"}
                        for s in pipeline.stages],
         } for pipeline in process.pipelines],
         "card": [{"id": section.id, "title": titles(section.title),
@@ -83,4 +83,4 @@ def summary(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
     """One line of the process list."""
     process = compiled.process
     return {"id": process.id, "title": titles(process.title), "version": write.compiled.version,
-            "may": {action: access.level(write.actor, compiled, action) for action in ACTIONS}}
+            "may": {action: access.widest(write.actor, compiled, action) for action in ACTIONS}}

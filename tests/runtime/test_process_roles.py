@@ -181,7 +181,8 @@ def test_access_report_says_who_may_do_what(db: Db) -> None:
     table = invoke(db.url, "access", "orders")
     assert table.exit_code == 0
     anna_line = next(line for line in table.stdout.splitlines() if line.startswith("anna"))
-    assert anna_line.split() == ["anna", "agent", "all", "all", "own", "none", "all", "none", "none", "work", "secret"]
+    assert anna_line.split() == ["anna", "all", "agent", "all", "all", "own", "none", "all", "none", "none", "work",
+                                 "secret"]
     mine = json.loads(invoke(db.url, "access", "--user", "clara", "--format", "json").stdout)
     assert {p["process"]: p["visible"] for p in mine["processes"]} == {"orders": False, "cases": True}
     assert invoke(db.url, "access", as_user=None).exit_code == 2
