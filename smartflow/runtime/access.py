@@ -105,6 +105,13 @@ def visible(actor: Actor, process: CompiledProcess) -> bool:
     return any(reach != "none" for roles in _role_sets(actor, process) for reach in process.grants(roles)[0].values())
 
 
+def in_pipeline(actor: Actor, process: CompiledProcess, pipeline: str) -> bool:
+    """Whether the actor has any right in one pipeline of the process: one without is not shown it."""
+    if actor.is_local_admin:
+        return True
+    return any(reach != "none" for reach in process.grants(actor.roles_in(process.process.id, pipeline))[0].values())
+
+
 def may_take(actor: Actor, process: CompiledProcess, transition_roles: Iterable[str] | None,
              pipeline: str | None = None) -> bool:
     """Whether a transition's `roles` (None: anyone's) include one the actor holds in the process (in

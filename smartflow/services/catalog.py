@@ -52,7 +52,8 @@ def visible_fields(process: Process, hidden: frozenset[str]) -> list[Field]:
 
 
 def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
-    """One process for write's user: its shape and the user's rights on it."""
+    """One process for write's user: its shape and the user's rights on it (of its pipelines, those they
+    have a right in: a role held in some pipelines only does not offer the others)."""
     process = compiled.process
     hidden = access.hidden_fields(write.actor, compiled)
     levels = {action: access.widest(write.actor, compiled, action) for action in ACTIONS}
@@ -70,7 +71,7 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
                         "may_move_into": access.stage_allowed(write.actor, compiled, s.id, pipeline.id)
                         and access.level(write.actor, compiled, "move", pipeline.id) != "none"}
                        for s in pipeline.stages],
-        } for pipeline in process.pipelines],
+        } for pipeline in process.pipelines if access.in_pipeline(write.actor, compiled, pipeline.id)],
         "card": [{"id": section.id, "title": titles(section.title),
                   "fields": [f for f in section.fields if f not in hidden]} for section in process.card],
         "list_columns": [c for c in process.list_columns if c not in hidden],

@@ -83,6 +83,8 @@ def test_a_role_in_one_pipeline_reads_it_and_the_others_items_are_missing_alike(
         with pytest.raises(NotFound):
             call(lathe)
     assert [p["id"] for p in anna.processes()] == ["purchases"]
+    assert [p["id"] for p in anna.describe("purchases")["pipelines"]] == ["materials"]  # the other is not offered
+    assert [p["id"] for p in db.as_user("olga").describe("purchases")["pipelines"]] == ["materials", "equipment"]
 
 
 def test_lists_counts_the_board_search_and_exports_leave_the_other_pipeline_out(db: Db, tmp_path: Path) -> None:
