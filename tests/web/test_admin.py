@@ -1,8 +1,9 @@
-"""The board's administration section on the shipped examples: only administrators open it; an
-administrator adds a buyer with the buyer role in procurement alone and later deactivates them,
-in the browser only; a deactivated user's open session is signed out on their next request; a
-password reset code works once on /welcome; the procurement page says who may move a purchase
-into `contract`. Screenshots in Russian, at 1280 px and at a phone's 390 px."""
+"""The board's administration section on the shipped examples: only administrators open it; the
+issue's "Done when" in one browser test (an administrator, in the browser only, adds a buyer with the
+buyer role in procurement alone, imports last year's purchases from an xlsx after a preview, sees who
+may move a purchase into `contract`, and later deactivates the buyer, whose open session is signed
+out on its next request); a password reset code works once on /welcome; a role given in one pipeline
+from the user's page. Screenshots in Russian, at 1280 px and at a phone's 390 px."""
 
 from __future__ import annotations
 
