@@ -81,7 +81,7 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     if "user" in params:
         items.update(write, trigger.process.id, item["id"], {"assigned_to": params["user"]})
         return
-    candidates = _candidates(write, trigger.process.id, params)
+    candidates = _candidates(write, trigger.process.id, params, item["pipeline"])
     if not candidates:
         what = f"role `{params['role']}`" if "role" in params else f"department `{params.get('department')}`"
         raise AutomationFailed(f"nobody has the {what} to assign to",
@@ -94,13 +94,14 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
         items.update(write, trigger.process.id, item["id"], {"assigned_to": chosen})
 
 
-def _candidates(write: Any, process_id: str, params: dict[str, Any]) -> list[int]:
-    """The active users to assign to: the holders of a role in this process, or a department's people."""
+def _candidates(write: Any, process_id: str, params: dict[str, Any], pipeline: str) -> list[int]:
+    """The active users to assign to: the holders of a role in this process (for the item's pipeline),
+    or a department's people."""
     users = write.compiled.metadata.tables["sf_users"]
     query = sa.select(users.c.id).where(users.c.active.is_(True)).order_by(users.c.id)
     if "role" in params:
         query = query.where(users.c.id.in_(people.holders(write.connection, write.compiled, process_id,
-                                                          params["role"]) or [-1]))
+                                                          params["role"], pipeline) or [-1]))
     if "department" in params:
         query = query.where(users.c.department_id == params["department"])
     return [int(i) for i in write.connection.execute(query).scalars()]
@@ -152,8 +153,8 @@ def _recipients(write: Any, trigger: CompiledTrigger, params: dict[str, Any], it
         else:
             value = item.get(name)
             found += value if isinstance(value, list) else ([value] if value is not None else [])
-    for role in params.get("roles") or []:  # who holds the role in this process
-        found += people.holders(write.connection, write.compiled, trigger.process.id, role)
+    for role in params.get("roles") or []:  # who holds the role in this process, for the item's pipeline
+        found += people.holders(write.connection, write.compiled, trigger.process.id, role, item.get("pipeline"))
     return list(dict.fromkeys(int(u) for u in found))
 
 
@@ -189,10 +190,12 @@ def _masked_text(trigger: CompiledTrigger, index: int, key: str, values: dict[st
         return f"(trigger `{trigger.name}`: this text uses a field hidden from you)"
 
 
-def _hidden_from_users(write: Any, process_id: str, user_ids: list[int]) -> dict[int, frozenset[str]]:
-    """Per user, the fields of process hidden from them; a user with no role here is hidden every field
-    some role hides."""
-    held = people.roles_in_process(write.connection, write.compiled, process_id, user_ids) if user_ids else {}
+def _hidden_from_users(write: Any, process_id: str, user_ids: list[int], pipeline: str | None
+                       ) -> dict[int, frozenset[str]]:
+    """Per user, the fields of process hidden from them (by their roles for the item's pipeline); a user
+    with no role there is hidden every field some role hides."""
+    held = (people.roles_in_process(write.connection, write.compiled, process_id, user_ids, pipeline)
+            if user_ids else {})
     process = write.compiled.processes[process_id]  # asked on every change: a user's roles may change at any time
     roles = {user: held.get(user, frozenset()) for user in user_ids}
     return {user: (process.hidden(mine) if process.role_permissions(mine) else hidden_by_any_role(process))
@@ -216,7 +219,7 @@ def _notify(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
     # a linked item reads as its title (with its id) to whoever may read it, as its id to anyone else
     linked = linking.titles_for_readers(write, trigger.process.id, item, used, recipients)
     groups: dict[tuple[frozenset[str], tuple[tuple[str, str], ...]], list[int]] = {}
-    for user, hidden in _hidden_from_users(write, trigger.process.id, recipients).items():
+    for user, hidden in _hidden_from_users(write, trigger.process.id, recipients, item.get("pipeline")).items():
         shown = tuple(sorted((k, str(v)) for k, v in linked.get(user, {}).items() if k not in hidden))
         groups.setdefault((hidden & used, shown), []).append(user)  # one message for all who see what it uses
     for (hidden, _), readers in (groups or {(frozenset(), ()): []}).items():

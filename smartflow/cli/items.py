@@ -26,6 +26,9 @@ def user() -> None:
 
 process_option = click.option("--process", "processes", multiple=True, metavar="PROCESS",
                               help="Only in this process (repeat for several; none: in every process).")
+pipeline_option = click.option("--pipeline", "pipelines", multiple=True, metavar="PIPELINE",
+                               help="Only in this pipeline of the one --process named (repeat for several; "
+                                    "none: in all of it).")
 
 
 @user.command("add")
@@ -33,23 +36,32 @@ process_option = click.option("--process", "processes", multiple=True, metavar="
 @click.option("--name", default="", help="The user's full name.")
 @click.option("--role", "roles", multiple=True, help="A role (repeat for several).")
 @process_option
+@pipeline_option
 @click.option("--department", default=None, help="The user's department id.")
 @click.option("--email", default=None, help="The user's e-mail address.")
 @common(data=False)
-def user_add(login: str, name: str, roles: tuple[str, ...], processes: tuple[str, ...], department: str | None,
-             email: str | None, db_url: str | None, as_user: str | None) -> None:
+def user_add(login: str, name: str, roles: tuple[str, ...], processes: tuple[str, ...], pipelines: tuple[str, ...],
+             department: str | None, email: str | None, db_url: str | None, as_user: str | None) -> None:
     """Add a user with roles, in every process or only in those named (administrators only)."""
     with engine(db_url, as_user) as crm:
-        new_id = crm.add_user(login, name, roles, department, processes, email)
+        new_id = crm.add_user(login, name, roles, department, processes, email, pipelines)
     click.echo(f"user {login} added (id {new_id})")
 
 
 def roles_text(user: dict[str, Any]) -> str:
-    """`buyer, manager (procurement, complaint)`: roles of every process plain, others with their processes."""
+    """`buyer, manager (procurement, complaint: claims)`: roles of every process plain, others with their
+    processes, and a role held in some pipelines only with them after its process."""
     scoped: dict[str, list[str]] = {}
     for process, roles in user.get("process_roles", {}).items():
         for role in roles:
             scoped.setdefault(role, []).append(process)
+    piped: dict[tuple[str, str], list[str]] = {}
+    for process, pipelines in user.get("pipeline_roles", {}).items():
+        for pipeline, roles in pipelines.items():
+            for role in roles:
+                piped.setdefault((role, process), []).append(pipeline)
+    for (role, process), pipelines in sorted(piped.items()):
+        scoped.setdefault(role, []).append(f"{process}: {', '.join(pipelines)}")
     per_process = [f"{role} ({', '.join(found)})" for role, found in sorted(scoped.items())]
     return ", ".join([*user.get("roles", []), *per_process])
 
@@ -63,7 +75,7 @@ def user_list(db_url: str | None, as_user: str | None, output_format: str) -> No
     if any("roles" in row for row in rows):
         if output_format != "json":
             rows = [{**row, "roles": roles_text(row)} for row in rows]
-        shown = ["id", "login", "name", "email", "department", "roles", "process_roles", "active"] \
+        shown = ["id", "login", "name", "email", "department", "roles", "process_roles", "pipeline_roles", "active"] \
             if output_format == "json" else ["id", "login", "name", "department", "roles", "active"]
     else:
         shown = ["id", "login", "name"]
@@ -79,11 +91,14 @@ def user_role() -> None:
 @click.argument("login")
 @click.argument("role")
 @process_option
+@pipeline_option
 @common(data=False)
-def user_role_add(login: str, role: str, processes: tuple[str, ...], db_url: str | None, as_user: str | None) -> None:
-    """Let a user hold a role in the named processes (none named: in every process)."""
+def user_role_add(login: str, role: str, processes: tuple[str, ...], pipelines: tuple[str, ...], db_url: str | None,
+                  as_user: str | None) -> None:
+    """Let a user hold a role in the named processes (none named: in every process), or with --pipeline,
+    in those pipelines of the one process named only."""
     with engine(db_url, as_user) as crm:
-        found = crm.grant_role(login, role, processes)
+        found = crm.grant_role(login, role, processes, pipelines)
     click.echo(f"{login}: {roles_text(found) or 'no roles'}")
 
 
@@ -91,12 +106,14 @@ def user_role_add(login: str, role: str, processes: tuple[str, ...], db_url: str
 @click.argument("login")
 @click.argument("role")
 @process_option
+@pipeline_option
 @common(data=False)
-def user_role_remove(login: str, role: str, processes: tuple[str, ...], db_url: str | None,
-                     as_user: str | None) -> None:
-    """Take a role from a user in the named processes (none named: everywhere)."""
+def user_role_remove(login: str, role: str, processes: tuple[str, ...], pipelines: tuple[str, ...],
+                     db_url: str | None, as_user: str | None) -> None:
+    """Take a role from a user in the named processes (none named: everywhere), or with --pipeline, in
+    those pipelines of the one process named."""
     with engine(db_url, as_user) as crm:
-        found = crm.revoke_role(login, role, processes)
+        found = crm.revoke_role(login, role, processes, pipelines)
     click.echo(f"{login}: {roles_text(found) or 'no roles'}")
 
 
@@ -265,21 +282,22 @@ def access(process: str | None, login: str | None, db_url: str | None, as_user: 
         return
     actions = ["read", "create", "update", "delete", "move", "export", "import"]
     if process is not None:
-        rows = [{"user": u["login"], "roles": ", ".join(u["roles"]), **u["levels"],
-                 "stages": _stages(u["stages"], report), "hidden": ", ".join(u["hidden_fields"])}
+        rows = [{"user": u["login"], "pipeline": u["pipeline"] or "all", "roles": ", ".join(u["roles"]),
+                 **u["levels"], "stages": _stages(u["stages"], report, u["pipeline"]),
+                 "hidden": ", ".join(u["hidden_fields"])}
                 for u in report["users"]]
-        emit(rows, ["user", "roles", *actions, "stages", "hidden"], output_format)
+        emit(rows, ["user", "pipeline", "roles", *actions, "stages", "hidden"], output_format)
         return
-    rows = [{"process": p["process"], "roles": ", ".join(p["roles"]) or "-", **p["levels"],
-             "stages": ", ".join(p["stages"]), "hidden": ", ".join(p["hidden_fields"])}
+    rows = [{"process": p["process"], "pipeline": p["pipeline"] or "all", "roles": ", ".join(p["roles"]) or "-",
+             **p["levels"], "stages": ", ".join(p["stages"]), "hidden": ", ".join(p["hidden_fields"])}
             for p in report["processes"]]
     if not report["active"]:
         click.echo(f"{report['login']} is deactivated: none of these rights is in force", err=True)
-    emit(rows, ["process", "roles", *actions, "stages", "hidden"], output_format)
+    emit(rows, ["process", "pipeline", "roles", *actions, "stages", "hidden"], output_format)
 
 
-def _stages(stages: list[str], report: dict[str, Any]) -> str:
-    every = [s for p in report["stages"] for s in p["stages"]]
+def _stages(stages: list[str], report: dict[str, Any], pipeline: str | None) -> str:
+    every = [s for p in report["stages"] if pipeline in (None, p["pipeline"]) for s in p["stages"]]
     return "all" if stages and set(stages) >= set(every) else ", ".join(stages)
 
 

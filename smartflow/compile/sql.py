@@ -235,6 +235,7 @@ def process_tables(process: Process, metadata: MetaData, indexes: bool = True) -
 
 
 EVERY_PROCESS = "*"  # the process of a role grant that holds in every process
+EVERY_PIPELINE = "*"  # the pipeline of a role grant that holds in every pipeline of its process(es)
 LEGACY_GRANTS = "sf_user_roles"  # roles without a process, before sf_role_grants: moved there by apply
 
 
@@ -268,11 +269,12 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("created_at", _timestamp(), nullable=False),
         Column("email", String(254), nullable=True),
     )
-    grants = Table(  # a role a user holds in every process (process `*`) or in one named process
-        "sf_role_grants", metadata,
+    grants = Table(  # a role a user holds in every process (process `*`) or in one named process, there in
+        "sf_role_grants", metadata,  # every pipeline (pipeline `*`) or in one named pipeline only
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
         Column("role", String(28), primary_key=True),
         Column("process", String(28), primary_key=True, server_default=EVERY_PROCESS),
+        Column("pipeline", String(28), primary_key=True, server_default=EVERY_PIPELINE),
     )
     history = Table(
         "sf_history", metadata,

@@ -168,7 +168,7 @@ def preview(crm: Sessions, process_id: str, path: Path, mapping: dict[str, str |
     first), and its first rows: for a person to check and correct the mapping before a dry run."""
     with open_sheet(path) as sheet, crm.session(False) as write:
         process = items.process_of(write, process_id)
-        if access.level(write.actor, process, "import") == "none":
+        if access.widest(write.actor, process, "import") == "none":
             raise PermissionDenied(f"you may not import {process_id} items", "ask for the `import` right")
         hidden = access.hidden_fields(write.actor, process)
         match = match_headers(process.process, sheet.headers, mapping)
@@ -209,8 +209,8 @@ class _Plan:
         process = items.process_of(write, process_id)
         headers = sheet.headers
         actor = write.actor
-        reach = access.level(actor, process, "import")
-        if reach == "none":
+        reach = access.level(actor, process, "import")  # in the whole process: `reaches` weighs each item
+        if access.widest(actor, process, "import") == "none":
             raise PermissionDenied(f"you may not import {process_id} items", "ask for the `import` right")
         if not options.triggers and not (actor.is_local_admin or "administrator" in actor.roles or reach == "all"):
             raise PermissionDenied("--no-triggers needs the administrator role or `import: all`",
@@ -250,7 +250,7 @@ class _Plan:
             raise DataFileError(f"--key {key.id}: the file has no column for it",
                                f"its columns: {', '.join(headers)}")
         if key is None:
-            if access.level(actor, process, "create") == "none":
+            if access.widest(actor, process, "create") == "none":
                 raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
             if match.position("title") is None:
                 raise DataFileError("the file has no title column: every item needs a title",
@@ -464,7 +464,7 @@ def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict
     if matches:
         item = matches[0]
         if not access.reaches(write.actor, plan.process, "import", item):
-            reach = access.level(write.actor, plan.process, "import")
+            reach = access.level(write.actor, plan.process, "import", item.get("pipeline"))
             raise PermissionDenied(f"you may not import into {process_id} {item['id']} "
                                    f"(your roles allow `import: {reach}`)")
         changes = items.update(write, process_id, item["id"], read.values)

@@ -28,7 +28,7 @@ from smartflow.definitions.model import Definition
 from smartflow.deploy import numbers, totals
 from smartflow.deploy.plan import Plan
 from smartflow.deploy.plan.diff import Counter, diff
-from smartflow.deploy.plan.ops import AddSystemColumns, Context, Op, RecordVersion
+from smartflow.deploy.plan.ops import AddSystemColumns, Context, Op, RecordVersion, WidenRoleGrants
 from smartflow.deploy.timeouts import (
     LOCK_NOT_AVAILABLE,
     QUERY_CANCELED,
@@ -126,13 +126,17 @@ def _versions_table() -> sa.Table:
     return _system_metadata().tables["sf_versions"]
 
 
-def _missing_system_columns(connection: Any, existing: set[str]) -> list[AddSystemColumns]:
-    """Columns a newer smartflow added to a system table an older one created (all nullable)."""
-    found = []
+def _missing_system_columns(connection: Any, existing: set[str]) -> list[Op]:
+    """Columns a newer smartflow added to a system table an older one created (all nullable, but for
+    the pipeline of a role grant: part of its key, so the table is rebuilt)."""
+    found: list[Op] = []
     for name in SYSTEM_TABLE_NAMES:
         if name in existing:
             have = {column["name"] for column in sa.inspect(connection).get_columns(name)}
             new = [column.name for column in _system_metadata().tables[name].columns if column.name not in have]
+            if name == "sf_role_grants" and "pipeline" in new:
+                found.append(WidenRoleGrants())
+                new.remove("pipeline")
             if new:
                 found.append(AddSystemColumns(table=name, columns=new))
     return found

@@ -26,6 +26,8 @@ class NewUser(BaseModel):
     department: str | None = Field(default=None, max_length=64)
     roles: list[str] = Field(default_factory=list, max_length=50)
     processes: list[str] = Field(default_factory=list, max_length=200, description="none: the roles hold everywhere")
+    pipelines: list[str] = Field(default_factory=list, max_length=50,
+                                 description="only in these pipelines of the one process named (none: in all of it)")
 
 
 class UserChanges(BaseModel):
@@ -39,6 +41,8 @@ class Grant(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: str = Field(min_length=1, max_length=28)
     processes: list[str] = Field(default_factory=list, max_length=200, description="none: in every process")
+    pipelines: list[str] = Field(default_factory=list, max_length=50,
+                                 description="only in these pipelines of the one process named (none: in all of it)")
 
 
 class Redeem(BaseModel):
@@ -50,13 +54,14 @@ class Redeem(BaseModel):
 @router.post("/users", tags=["administration"], status_code=201)
 def add_user(user: NewUser, crm: Crm) -> Response:
     """Add a user holding roles in the named processes (none named: in every process)."""
-    crm.add_user(user.login, user.name, user.roles, user.department, user.processes, user.email)
+    crm.add_user(user.login, user.name, user.roles, user.department, user.processes, user.email, user.pipelines)
     return json_body(crm.user(user.login), 201, {"Location": f"/api/v1/users/{user.login}"})
 
 
 @router.get("/users/{login}", tags=["administration"])
 def one_user(login: Login, crm: Crm) -> Response:
-    """A user with their roles (in every process, and per process), department and e-mail."""
+    """A user with their roles (in every process, per process, and per process and pipeline), department and
+    e-mail."""
     return json_body(crm.user(login))
 
 
@@ -68,16 +73,19 @@ def edit_user(login: Login, changes: UserChanges, crm: Crm) -> Response:
 
 @router.post("/users/{login}/roles", tags=["administration"])
 def grant_role(login: Login, grant: Grant, crm: Crm) -> Response:
-    """Let the user hold a role in the named processes (none named: in every process)."""
-    return json_body(crm.grant_role(login, grant.role, grant.processes))
+    """Let the user hold a role in the named processes (none named: in every process), or with `pipelines`,
+    in those pipelines of the one process named only."""
+    return json_body(crm.grant_role(login, grant.role, grant.processes, grant.pipelines))
 
 
 @router.delete("/users/{login}/roles/{role}", tags=["administration"])
 def revoke_role(login: Login, role: Annotated[str, Path(min_length=1, max_length=28)], crm: Crm,
-                process: Annotated[list[str] | None, Query(description="repeat; none: everywhere")] = None
+                process: Annotated[list[str] | None, Query(description="repeat; none: everywhere")] = None,
+                pipeline: Annotated[list[str] | None, Query(description="repeat; of the one process named")] = None
                 ) -> Response:
-    """Take a role from the user in the named processes (none named: everywhere)."""
-    return json_body(crm.revoke_role(login, role, process or []))
+    """Take a role from the user in the named processes (none named: everywhere), or with `pipeline`, in
+    those pipelines of the one process named."""
+    return json_body(crm.revoke_role(login, role, process or [], pipeline or []))
 
 
 @router.post("/users/{login}/deactivate", tags=["administration"])

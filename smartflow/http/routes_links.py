@@ -34,10 +34,11 @@ def lookup(process: str, crm: Crm, search: Search = "", limit: Limit = 20) -> Re
 
 @router.get("/processes/{process}/people", **DOCUMENTED)
 def people(process: str, crm: Crm, field: Annotated[str | None, Query(max_length=64)] = None, search: Search = "",
-           limit: Limit = 20) -> Response:
+           limit: Limit = 20, pipeline: Annotated[str | None, Query(max_length=28)] = None) -> Response:
     """The active users a user field (`field`; without it, the responsible person) may hold whose login or
-    name contains `search`; a field limited to `roles` offers only users holding one of them."""
-    return json_body({"users": crm.pickable_people(process, field, search, limit)})
+    name contains `search`; a field limited to `roles` offers only users holding one of them; with
+    `pipeline`, only users with a right in that pipeline (the item's)."""
+    return json_body({"users": crm.pickable_people(process, field, search, limit, pipeline)})
 
 
 class ObserverChange(BaseModel):

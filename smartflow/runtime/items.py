@@ -27,7 +27,7 @@ from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
-from smartflow.runtime.people import roles_in_process, user_id
+from smartflow.runtime.people import grants_in_process, user_id
 from smartflow.runtime.rules import entry_problems, named_fields, right_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
@@ -122,7 +122,7 @@ def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "r
     item = reader(process).decode(row)
     _load_multiple(write.connection, process, [item])
     if action != "read" and not access.reaches(write.actor, process, action, item):
-        reach = access.level(write.actor, process, action)
+        reach = access.level(write.actor, process, action, item["pipeline"])
         raise PermissionDenied(f"you may not {action} {process.process.id} {item_id}",
                                f"your roles allow `{action}: {reach}`")
     return item
@@ -396,7 +396,8 @@ def check_field_roles(write: Write, process_id: str, field: Field, user: int) ->
     known = ("field_roles", process_id, field.id, user)
     if known in write.found:
         return
-    held = roles_in_process(write.connection, write.compiled, process_id, [user]).get(user, frozenset())
+    whole, piped = grants_in_process(write.connection, write.compiled, process_id, [user]).get(user, (frozenset(), {}))
+    held = whole.union(*piped.values())  # in all of the process or in some pipeline of it
     if not held & set(field.roles):
         login = write.connection.execute(sa.select(write.compiled.metadata.tables["sf_users"].c.login).where(
             write.compiled.metadata.tables["sf_users"].c.id == user)).scalar()
@@ -672,20 +673,26 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     unique values (unless unique=False: the caller checks them for many items at once). canonical:
     see `prepare`."""
     process = process_of(write, process_id)
-    if access.level(write.actor, process, "create") == "none":
+    if access.widest(write.actor, process, "create") == "none":
         raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
     chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
     if chosen is None:
         pipelines = [p.id for p in process.process.pipelines]
         raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`", did_you_mean(pipeline or "", pipelines)
                            or f"pipelines: {known_list(pipelines)}", field="pipeline")
+    if access.level(write.actor, process, "create", chosen.id) == "none":
+        mine = [p for p in write.actor.pipelines_in(process_id)
+                if access.level(write.actor, process, "create", p) != "none"]
+        raise PermissionDenied(f"you may not create {process_id} items in pipeline `{chosen.id}`",
+                               f"your roles there allow it in pipeline(s) {known_list(mine)} only: name one "
+                               f"(--pipeline)" if mine else "ask for the `create` right")
     stage_id = stage or chosen.stages[0].id
     target = chosen.stage(stage_id)
     if target is None:
         stages = [s.id for s in chosen.stages]
         raise InvalidValue(f"pipeline `{chosen.id}` has no stage `{stage_id}`",
                            did_you_mean(stage_id, stages) or f"stages: {known_list(stages)}", field="stage")
-    if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id):
+    if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id, chosen.id):
         raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
     prepared, filled = _prepare(write, process, values, typed_text, canonical)
     shape = _shape(process)
@@ -913,8 +920,9 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     item = fetch(write, process, item_id, "read", lock=True)
     denied = right_problems(process, item, write.actor)
     if denied:  # no right to move this item at all (403); the rules of a move refuse it below (409)
+        reach = access.level(write.actor, process, "move", item["pipeline"])
         raise PermissionDenied(f"you may not move {process_id} {item_id}: {denied[0]}",
-                               f"your roles allow `move: {access.level(write.actor, process, 'move')}`")
+                               f"your roles allow `move: {reach}`")
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
     if pipeline is not None and process.process.pipeline(pipeline) is None:

@@ -77,21 +77,23 @@ def lookup(write: Write, process_id: str, text: str = "", limit: int = PICK_LIMI
 
 
 def pickable_people(write: Write, process_id: str, field_id: str | None = None, text: str = "",
-                    limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+                    limit: int = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
     """The active users a user field (or the responsible person, without field_id) of a process may hold,
-    whose login or name contains text: the members of the process, and of a field with `roles` only
-    those holding one of them there."""
+    whose login or name contains text: the members of the process (of its pipeline, when given), and
+    of a field with `roles` only those holding one of them there."""
     process = process_of(write, process_id)
-    roles: tuple[str, ...] = ()
+    field_roles: tuple[str, ...] = ()
     if field_id and field_id not in ("assigned_to", "observers"):
         field = process.fields.get(field_id)
         if field is None or field.type != "user" or field_id in access.hidden_fields(write.actor, process):
             raise InvalidValue(f"{process_id} has no user field `{field_id}`", field="field")
-        roles = field.roles
-    held = people.roles_in_process(write.connection, write.compiled, process_id)
-    members = [user for user, mine in held.items()
-               if any(reach != "none" for reach in process.grants(mine)[0].values())
-               and (not roles or mine & set(roles))]
+        field_roles = field.roles
+    held = people.grants_in_process(write.connection, write.compiled, process_id)
+    sets = {user: ([whole | piped.get(pipeline, frozenset())] if pipeline is not None
+                   else people.role_sets((whole, piped))) for user, (whole, piped) in held.items()}
+    members = [user for user, mine in sets.items()
+               if any(any(reach != "none" for reach in process.grants(roles)[0].values())
+                      and (not field_roles or roles & set(field_roles)) for roles in mine)]
     if not members:
         return []
     users = write.compiled.metadata.tables["sf_users"]
@@ -130,7 +132,7 @@ def linked_from(write: Write, process_id: str) -> list[dict[str, Any]]:
         if not pointing:
             continue  # (its tables are built only when a process is used)
         other = write.compiled.processes[definition.id]
-        if not access.visible(write.actor, other) or access.level(write.actor, other, "create") == "none":
+        if not access.visible(write.actor, other) or access.widest(write.actor, other, "create") == "none":
             continue
         hidden = access.hidden_fields(write.actor, other) | access.read_only_fields(write.actor, other)
         found += [{"process": definition.id, "field": f.id, "process_title": dict(definition.title.values),

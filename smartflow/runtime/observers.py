@@ -68,14 +68,14 @@ def _user(write: Write, value: Any) -> int:
     return found
 
 
-def _check_new(write: Write, process: CompiledProcess, found: int, value: Any) -> None:
-    """A new observer is an active user with some right in the process (one who could not see it would
-    observe nothing)."""
+def _check_new(write: Write, process: CompiledProcess, found: int, value: Any, pipeline: str) -> None:
+    """A new observer is an active user with some right in the process, for the item's pipeline (one who
+    could not see it would observe nothing)."""
     users = write.compiled.metadata.tables["sf_users"]
     active = write.connection.execute(sa.select(users.c.active).where(users.c.id == found)).scalar()
     if not active:
         raise InvalidValue(f"field `{FIELD}`: user {value!r} is deactivated", "choose an active user", field=FIELD)
-    if found not in members(write.connection, write.compiled, process.process.id):
+    if found not in members(write.connection, write.compiled, process.process.id, pipeline):
         raise InvalidValue(f"field `{FIELD}`: user {value!r} has no role in {process.process.id}, so could not see it",
                            f"give them a role first: smartflow user role add LOGIN ROLE --process {process.process.id}",
                            field=FIELD)
@@ -98,7 +98,7 @@ def change(write: Write, process_id: str, item_id: int, *, add: Iterable[Any] = 
     gone = [u for u in before if u not in wanted]
     new = [u for u in wanted if u not in before]
     for user in new:
-        _check_new(write, process, user, given[user])
+        _check_new(write, process, user, given[user], item["pipeline"])
     if not gone and not new:
         return before
     if gone:

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import EVERY_PROCESS
+from smartflow.compile.sql import EVERY_PIPELINE, EVERY_PROCESS
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.runtime import clock
@@ -74,53 +74,96 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     if not row["active"]:
         raise NotFound(f"the user `{login}` is deactivated",
                        f"an administrator may run `smartflow user activate {login}`")
-    everywhere, scoped = _grants_of(connection, grants, row["id"])
+    everywhere, scoped, piped = _grants_of(connection, grants, row["id"])
     colleagues: tuple[int, ...] = (row["id"],)
     if row["department_id"]:
         subtree = _subtree(connection, departments, row["department_id"])
         colleagues = tuple(connection.execute(sa.select(users.c.id).where(users.c.department_id.in_(subtree)))
                            .scalars())
     return Actor(row["id"], row["login"], row["name"], frozenset(everywhere), colleagues,
-                 scoped=tuple((process, frozenset(roles)) for process, roles in sorted(scoped.items())))
+                 scoped=tuple((process, frozenset(roles)) for process, roles in sorted(scoped.items())),
+                 piped=tuple((process, pipeline, frozenset(roles))
+                             for (process, pipeline), roles in sorted(piped.items())))
 
 
-def _grants_of(connection: Any, grants: sa.Table, user: int) -> tuple[list[str], dict[str, list[str]]]:
-    """A user's roles held in every process, and per process those held there only."""
+def _grants_of(connection: Any, grants: sa.Table, user: int
+               ) -> tuple[list[str], dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+    """A user's roles held in every process, per process those held in all of it, and per process and
+    pipeline those held in that pipeline only."""
     everywhere: list[str] = []
     scoped: dict[str, list[str]] = {}
-    for role, process in connection.execute(sa.select(grants.c.role, grants.c.process)
-                                            .where(grants.c.user_id == user).order_by(grants.c.role)):
-        if process == EVERY_PROCESS:
+    piped: dict[tuple[str, str], list[str]] = {}
+    for role, process, pipeline in connection.execute(
+            sa.select(grants.c.role, grants.c.process, grants.c.pipeline)
+            .where(grants.c.user_id == user).order_by(grants.c.role)):
+        if pipeline != EVERY_PIPELINE:
+            piped.setdefault((process, pipeline), []).append(role)
+        elif process == EVERY_PROCESS:
             everywhere.append(role)
         else:
             scoped.setdefault(process, []).append(role)
-    return everywhere, scoped
+    return everywhere, scoped, piped
 
 
-def roles_in_process(connection: Any, compiled: CompiledDefinition, process_id: str,
-                     user_ids: list[int] | None = None) -> dict[int, frozenset[str]]:
-    """Per active user (of user_ids, or everyone), the roles they hold in one process."""
+Held = tuple[frozenset[str], dict[str, frozenset[str]]]  # roles in a whole process; per pipeline, those added there
+
+
+def grants_in_process(connection: Any, compiled: CompiledDefinition, process_id: str,
+                      user_ids: list[int] | None = None) -> dict[int, Held]:
+    """Per active user (of user_ids, or everyone) with a grant in one process: the roles they hold in
+    all of it, and per pipeline those they hold in that pipeline only."""
     users, grants, _ = _tables(compiled)
-    query = (sa.select(grants.c.user_id, grants.c.role).join(users, users.c.id == grants.c.user_id)
+    query = (sa.select(grants.c.user_id, grants.c.role, grants.c.pipeline).join(users, users.c.id == grants.c.user_id)
              .where(users.c.active.is_(True), grants.c.process.in_((EVERY_PROCESS, process_id))))
     if user_ids is not None:
         query = query.where(grants.c.user_id.in_(user_ids))
-    found: dict[int, set[str]] = {}
-    for user, role in connection.execute(query):
-        found.setdefault(int(user), set()).add(role)
-    return {user: frozenset(roles) for user, roles in found.items()}
+    whole: dict[int, set[str]] = {}
+    piped: dict[int, dict[str, set[str]]] = {}
+    for user, role, pipeline in connection.execute(query):
+        whole.setdefault(int(user), set())
+        if pipeline == EVERY_PIPELINE:
+            whole[int(user)].add(role)
+        else:
+            piped.setdefault(int(user), {}).setdefault(pipeline, set()).add(role)
+    return {user: (frozenset(roles), {p: frozenset(extra) for p, extra in piped.get(user, {}).items()})
+            for user, roles in whole.items()}
 
 
-def holders(connection: Any, compiled: CompiledDefinition, process_id: str, role: str) -> list[int]:
-    """The active users who hold role in a process (in it alone or in every process), by id."""
-    return sorted(user for user, roles in roles_in_process(connection, compiled, process_id).items() if role in roles)
+def roles_in_process(connection: Any, compiled: CompiledDefinition, process_id: str,
+                     user_ids: list[int] | None = None, pipeline: str | None = None) -> dict[int, frozenset[str]]:
+    """Per active user (of user_ids, or everyone), the roles they hold in one process: in all of it, and
+    with a pipeline, those held in that pipeline only as well."""
+    held = grants_in_process(connection, compiled, process_id, user_ids)
+    found = {user: whole | (piped.get(pipeline, frozenset()) if pipeline is not None else frozenset())
+             for user, (whole, piped) in held.items()}
+    return {user: roles for user, roles in found.items() if roles}
 
 
-def members(connection: Any, compiled: CompiledDefinition, process_id: str) -> list[int]:
-    """The active users with some right in a process (those a user picker of it offers), by id."""
+def role_sets(held: Held) -> list[frozenset[str]]:
+    """The role sets a user holds across a process: in all of it, and in each of their pipelines."""
+    whole, piped = held
+    return [whole] + [whole | extra for extra in piped.values()]
+
+
+def holders(connection: Any, compiled: CompiledDefinition, process_id: str, role: str,
+            pipeline: str | None = None) -> list[int]:
+    """The active users who hold role in a process (in it alone or in every process; with a pipeline,
+    in that pipeline only as well), by id: whom automation assigns an item of that pipeline to or
+    notifies."""
+    return sorted(user for user, roles in roles_in_process(connection, compiled, process_id, None, pipeline).items()
+                  if role in roles)
+
+
+def members(connection: Any, compiled: CompiledDefinition, process_id: str, pipeline: str | None = None) -> list[int]:
+    """The active users with some right in a process (those a user picker of it offers), by id: in
+    some pipeline of it, or with a pipeline, in that one."""
     process = compiled.processes[process_id]
-    return sorted(user for user, roles in roles_in_process(connection, compiled, process_id).items()
-                  if any(reach != "none" for reach in process.grants(roles)[0].values()))
+    found = []
+    for user, held in grants_in_process(connection, compiled, process_id).items():
+        sets = [held[0] | held[1].get(pipeline, frozenset())] if pipeline is not None else role_sets(held)
+        if any(reach != "none" for roles in sets for reach in process.grants(roles)[0].values()):
+            found.append(user)
+    return sorted(found)
 
 
 def is_admin(actor: Actor) -> bool:
@@ -139,7 +182,8 @@ def _check_login(login: str) -> None:
                            "use a single word such as `ivanova`", field="login")
 
 
-def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list[str]) -> None:
+def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list[str],
+                 pipelines: list[str] | None = None) -> None:
     known = compiled.role_ids
     for role in roles:
         if role not in known:
@@ -151,6 +195,16 @@ def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list
             raise InvalidValue(f"there is no process `{process}`",
                                did_you_mean(process, deployed) or f"deployed processes: {known_list(deployed)}",
                                field="process")
+    if pipelines:
+        if len(processes) != 1:
+            raise InvalidValue("a role held in named pipelines needs exactly one process, the one they belong to",
+                               "name it: smartflow user role add LOGIN ROLE --process PROCESS --pipeline PIPELINE",
+                               field="pipeline")
+        ids = [p.id for p in compiled.processes[processes[0]].process.pipelines]
+        for pipeline in pipelines:
+            if pipeline not in ids:
+                raise InvalidValue(f"{processes[0]} has no pipeline `{pipeline}`",
+                                   did_you_mean(pipeline, ids) or f"pipelines: {known_list(ids)}", field="pipeline")
 
 
 def _check_department(connection: Any, departments: sa.Table, department: str | None) -> None:
@@ -169,24 +223,26 @@ def _check_email(email: str | None) -> None:
 
 def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
              roles: list[str], department: str | None, processes: list[str] | None = None,
-             email: str | None = None) -> int:
-    """A new active user holding roles in processes (None or empty: in every process)."""
+             email: str | None = None, pipelines: list[str] | None = None) -> int:
+    """A new active user holding roles in processes (None or empty: in every process), and with
+    pipelines, in those pipelines of the one process named only."""
     require_admin(actor)
     users, grants, departments = _tables(compiled)
     _check_login(login)
     if user_id(connection, compiled, login) is not None:
         raise InvalidValue(f"the user `{login}` already exists", f"change them: smartflow user edit {login} …",
                            field="login")
-    _check_roles(compiled, roles, processes or [])
+    _check_roles(compiled, roles, processes or [], pipelines)
     _check_department(connection, departments, department)
     _check_email(email)
     result = connection.execute(users.insert().values(login=login, name=name or login, department_id=department,
                                                       email=email or None, active=True, created_at=clock.now()))
     new_id = int(result.inserted_primary_key[0])
-    scopes = list(dict.fromkeys(processes or [EVERY_PROCESS]))
+    scopes = ([(processes[0], pipeline) for pipeline in dict.fromkeys(pipelines)] if pipelines and processes
+              else [(process, EVERY_PIPELINE) for process in dict.fromkeys(processes or [EVERY_PROCESS])])
     if roles:
-        connection.execute(grants.insert(), [{"user_id": new_id, "role": role, "process": scope}
-                                             for role in dict.fromkeys(roles) for scope in scopes])
+        connection.execute(grants.insert(), [{"user_id": new_id, "role": role, "process": process, "pipeline": pipeline}
+                                             for role in dict.fromkeys(roles) for process, pipeline in scopes])
     return new_id
 
 
@@ -198,46 +254,66 @@ def _existing(connection: Any, users: sa.Table, login: str) -> Any:
 
 
 def grant_role(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, role: str,
-               processes: list[str]) -> bool:
-    """Let login hold role in processes (empty: in every process, replacing per-process grants of it).
-    False when they already held it there."""
+               processes: list[str], pipelines: list[str] | None = None) -> bool:
+    """Let login hold role in processes (empty: in every process, replacing narrower grants of it), or
+    with pipelines, in those pipelines of the one process named only. False when they already held it
+    there (or more widely)."""
     require_admin(actor)
     users, grants, _ = _tables(compiled)
     user = _existing(connection, users, login)
-    _check_roles(compiled, [role], processes)
-    held = set(connection.execute(sa.select(grants.c.process).where(grants.c.user_id == user["id"],
-                                                                    grants.c.role == role)).scalars())
-    if EVERY_PROCESS in held:
+    _check_roles(compiled, [role], processes, pipelines)
+    mine = sa.and_(grants.c.user_id == user["id"], grants.c.role == role)
+    held = {(process, pipeline) for process, pipeline in
+            connection.execute(sa.select(grants.c.process, grants.c.pipeline).where(mine))}
+    if (EVERY_PROCESS, EVERY_PIPELINE) in held:
         return False
     if not processes:
-        connection.execute(grants.delete().where(grants.c.user_id == user["id"], grants.c.role == role))
+        connection.execute(grants.delete().where(mine))
         connection.execute(grants.insert().values(user_id=user["id"], role=role, process=EVERY_PROCESS))
         return True
-    new = [p for p in dict.fromkeys(processes) if p not in held]
+    if pipelines:
+        process = processes[0]
+        new = [(process, p) for p in dict.fromkeys(pipelines)
+               if (process, EVERY_PIPELINE) not in held and (process, p) not in held]
+    else:  # in all of a process: its pipeline grants of the role are folded in
+        new = [(p, EVERY_PIPELINE) for p in dict.fromkeys(processes) if (p, EVERY_PIPELINE) not in held]
+        if new:
+            connection.execute(grants.delete().where(mine, grants.c.process.in_([p for p, _ in new])))
     if new:
-        connection.execute(grants.insert(), [{"user_id": user["id"], "role": role, "process": p} for p in new])
+        connection.execute(grants.insert(), [{"user_id": user["id"], "role": role, "process": process,
+                                              "pipeline": pipeline} for process, pipeline in new])
     return bool(new)
 
 
 def revoke_role(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, role: str,
-                processes: list[str]) -> bool:
-    """Take role from login in processes (empty: everywhere). False when they did not hold it there."""
+                processes: list[str], pipelines: list[str] | None = None) -> bool:
+    """Take role from login in processes (empty: everywhere; a process: in all its pipelines), or with
+    pipelines, in those pipelines of the one process named. False when they did not hold it there."""
     require_admin(actor)
     users, grants, _ = _tables(compiled)
     user = _existing(connection, users, login)
-    _check_roles(compiled, [role], processes)
+    _check_roles(compiled, [role], processes, pipelines)
     mine = sa.and_(grants.c.user_id == user["id"], grants.c.role == role)
-    held = set(connection.execute(sa.select(grants.c.process).where(mine)).scalars())
-    if processes and EVERY_PROCESS in held:
+    held = {(process, pipeline) for process, pipeline in
+            connection.execute(sa.select(grants.c.process, grants.c.pipeline).where(mine))}
+    if processes and (EVERY_PROCESS, EVERY_PIPELINE) in held:
         raise InvalidValue(f"`{login}` holds `{role}` in every process, not per process",
                            f"take it everywhere (smartflow user role remove {login} {role}), then give it where it "
                            f"belongs (smartflow user role add {login} {role} --process …)", field="process")
+    if pipelines and (processes[0], EVERY_PIPELINE) in held:
+        raise InvalidValue(f"`{login}` holds `{role}` in all of {processes[0]}, not per pipeline",
+                           f"take it from the process (smartflow user role remove {login} {role} --process "
+                           f"{processes[0]}), then give it where it belongs (… --pipeline …)", field="pipeline")
     if actor.id == user["id"] and role == "administrator" and not processes:
         raise InvalidValue("you may not take the administrator role from yourself",
                            "ask another administrator, or use the CLI on the server")
-    gone = held & set(processes) if processes else held
+    if pipelines:
+        gone = held & {(processes[0], p) for p in pipelines}
+    else:
+        gone = {grant for grant in held if grant[0] in processes} if processes else held
     if gone:
-        connection.execute(grants.delete().where(mine, grants.c.process.in_(gone)))
+        connection.execute(grants.delete().where(mine, sa.or_(*(
+            sa.and_(grants.c.process == process, grants.c.pipeline == pipeline) for process, pipeline in gone))))
     return bool(gone)
 
 
@@ -283,17 +359,22 @@ def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login
 
 
 def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:
-    """Every user with the roles they hold in every process (`roles`) and per process (`process_roles`)."""
+    """Every user with the roles they hold in every process (`roles`), per process (`process_roles`) and
+    per process and pipeline (`pipeline_roles`: {process: {pipeline: roles}})."""
     users, grants, _ = _tables(compiled)
     roles: dict[int, list[str]] = {}
     scoped: dict[int, dict[str, list[str]]] = {}
-    for row in connection.execute(sa.select(grants).order_by(grants.c.role, grants.c.process)):
-        if row.process == EVERY_PROCESS:
+    piped: dict[int, dict[str, dict[str, list[str]]]] = {}
+    for row in connection.execute(sa.select(grants).order_by(grants.c.role, grants.c.process, grants.c.pipeline)):
+        if row.pipeline != EVERY_PIPELINE:
+            piped.setdefault(row.user_id, {}).setdefault(row.process, {}).setdefault(row.pipeline, []).append(row.role)
+        elif row.process == EVERY_PROCESS:
             roles.setdefault(row.user_id, []).append(row.role)
         else:
             scoped.setdefault(row.user_id, {}).setdefault(row.process, []).append(row.role)
     return [{"id": r.id, "login": r.login, "name": r.name, "email": r.email, "department": r.department_id,
-             "roles": roles.get(r.id, []), "process_roles": scoped.get(r.id, {}), "active": r.active}
+             "roles": roles.get(r.id, []), "process_roles": scoped.get(r.id, {}),
+             "pipeline_roles": piped.get(r.id, {}), "active": r.active}
             for r in connection.execute(sa.select(users).order_by(users.c.login))]
 
 

@@ -526,7 +526,7 @@ def kept_totals(write: Write, process: CompiledProcess, pipeline: str
     count items they may not see), the database has no totals yet (deployed before they existed, or
     the process's marker row is missing), or a sum left 64-bit integers on SQLite. The board then
     counts by a GROUP BY over the items the actor sees."""
-    if access.level(write.actor, process, "read") != "all":
+    if access.level(write.actor, process, "read", pipeline) != "all":
         return None
     totals_table = write.compiled.metadata.tables[TOTALS_TABLE]
     connection = write.connection

@@ -75,10 +75,12 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
     if not changing_pipeline and target_stage == item["stage"]:
         return [f"the item is already in stage `{target_stage}`"]
     problems.extend(right_problems(process, item, actor))
-    if not access.stage_allowed(actor, process, target_stage):
-        problems.append(f"your roles may not move items into stage `{target_stage}`")
-    elif not problems and not access.may_move_into(actor, process, item, target_stage):
-        problems.append(f"none of your roles both reaches this item and may move items into stage `{target_stage}`")
+    if not access.stage_allowed(actor, process, target_stage, pipeline_id):
+        problems.append(f"your roles may not move items into stage `{target_stage}`"
+                        + (f" of pipeline `{pipeline_id}`" if changing_pipeline else ""))
+    elif not problems and not access.may_move_into(actor, process, item, target_stage, pipeline_id):
+        problems.append(f"none of your roles both reaches this item and may move items into stage `{target_stage}`"
+                        + (f" of pipeline `{pipeline_id}`" if changing_pipeline else ""))
     problems.extend(_transition_problems(process, item, actor, target_stage, pipeline_id))
     stage = rules.pipeline.stage(target_stage)
     assert stage is not None
@@ -92,10 +94,10 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
 def right_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
     """Why the actor may not move this item at all, whatever the stage (empty when their `move` level
     reaches it): a refusal of rights (403), where the other reasons of a move are rules (409)."""
-    if access.level(actor, process, "move") == "none":
+    if access.level(actor, process, "move", item.get("pipeline")) == "none":
         return ["your roles do not allow moving items of this process"]
     if not access.reaches(actor, process, "move", item):
-        reach = access.level(actor, process, "move")
+        reach = access.level(actor, process, "move", item.get("pipeline"))
         return [f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one"]
     return []
 
@@ -202,7 +204,7 @@ def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
     """Why the actor may not take one transition with item ("" when they may)."""
     reasons = []
     allowed_roles = rule.transition.roles
-    if not access.may_take(actor, process, allowed_roles):
+    if not access.may_take(actor, process, allowed_roles, item.get("pipeline")):
         reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
     reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
     if rule.condition is not None:

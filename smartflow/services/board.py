@@ -17,7 +17,8 @@ def move_targets(write: Write, compiled: CompiledProcess, item: dict[str, Any]) 
     transition's `roles` include one of theirs. Conditions and required fields depend on the
     item's values: a move they refuse is explained (or asks for the fields) when it is tried."""
     actor = write.actor
-    if access.level(actor, compiled, "move") == "none" or not access.reaches(actor, compiled, "move", item):
+    if (access.level(actor, compiled, "move", item["pipeline"]) == "none"
+            or not access.reaches(actor, compiled, "move", item)):
         return []
     rules = compiled.pipelines[item["pipeline"]]
     targets = []
@@ -27,7 +28,8 @@ def move_targets(write: Write, compiled: CompiledProcess, item: dict[str, Any]) 
         if not access.may_move_into(actor, compiled, item, stage_id):
             continue
         candidates = rules.rules_for(item["stage"], stage_id)
-        if candidates and not any(access.may_take(actor, compiled, rule.transition.roles) for rule in candidates):
+        if candidates and not any(access.may_take(actor, compiled, rule.transition.roles, item["pipeline"])
+                              for rule in candidates):
             continue
         targets.append(stage_id)
     return targets
@@ -51,5 +53,6 @@ def missing_required(write: Write, compiled: CompiledProcess, item: dict[str, An
 def item_rights(write: Write, compiled: CompiledProcess, item: dict[str, Any]) -> dict[str, bool]:
     """Whether the actor's levels reach this item for update and delete (the card offers only those)."""
     actor = write.actor
-    return {action: access.level(actor, compiled, action) != "none" and access.reaches(actor, compiled, action, item)
+    return {action: access.level(actor, compiled, action, item.get("pipeline")) != "none"
+            and access.reaches(actor, compiled, action, item)
             for action in ("update", "delete", "move")}

@@ -52,10 +52,11 @@ def visible_fields(process: Process, hidden: frozenset[str]) -> list[Field]:
 
 
 def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
-    """One process for write's user: its shape and the user's rights on it."""
+    """One process for write's user: its shape and the user's rights on it (of its pipelines, those they
+    have a right in: a role held in some pipelines only does not offer the others)."""
     process = compiled.process
     hidden = access.hidden_fields(write.actor, compiled)
-    levels = {action: access.level(write.actor, compiled, action) for action in ACTIONS}
+    levels = {action: access.widest(write.actor, compiled, action) for action in ACTIONS}
     return {
         "id": process.id,
         "title": titles(process.title),
@@ -67,10 +68,10 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
             "id": pipeline.id, "title": titles(pipeline.title), "default": pipeline.default,
             "stages": [{"id": s.id, "title": titles(s.title), "semantic": s.semantic, "color": s.color,
                         "required": [f for f in s.required if f not in hidden],
-                        "may_move_into": access.stage_allowed(write.actor, compiled, s.id)
-                        and levels["move"] != "none"}
+                        "may_move_into": access.stage_allowed(write.actor, compiled, s.id, pipeline.id)
+                        and access.level(write.actor, compiled, "move", pipeline.id) != "none"}
                        for s in pipeline.stages],
-        } for pipeline in process.pipelines],
+        } for pipeline in process.pipelines if access.in_pipeline(write.actor, compiled, pipeline.id)],
         "card": [{"id": section.id, "title": titles(section.title),
                   "fields": [f for f in section.fields if f not in hidden]} for section in process.card],
         "list_columns": [c for c in process.list_columns if c not in hidden],
@@ -83,4 +84,4 @@ def summary(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
     """One line of the process list."""
     process = compiled.process
     return {"id": process.id, "title": titles(process.title), "version": write.compiled.version,
-            "may": {action: access.level(write.actor, compiled, action) for action in ACTIONS}}
+            "may": {action: access.widest(write.actor, compiled, action) for action in ACTIONS}}

@@ -239,8 +239,9 @@ class Engine(TimelineMethods, Linking):
         try:
             with self._db.connect() as connection:
                 inspector = sa.inspect(connection)
-                return inspector.has_table("sf_versions") and not (inspector.has_table("sf_role_grants")
-                                                                   and inspector.has_table("sf_file_chunks"))
+                return inspector.has_table("sf_versions") and not (
+                    inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")
+                    and "pipeline" in {column["name"] for column in inspector.get_columns("sf_role_grants")})
         except sa.exc.SQLAlchemyError:
             return False
 
@@ -449,28 +450,38 @@ class Engine(TimelineMethods, Linking):
 
     def add_user(self, login: str, name: str = "", roles: list[str] | tuple[str, ...] = (),
                  department: str | None = None, processes: list[str] | tuple[str, ...] = (),
-                 email: str | None = None) -> int:
-        """A new user (administrators only) holding roles in processes (none named: in every process)."""
+                 email: str | None = None, pipelines: list[str] | tuple[str, ...] = ()) -> int:
+        """A new user (administrators only) holding roles in processes (none named: in every process), and
+        with pipelines, in those pipelines of the one process named only."""
         with self.session(True) as write:
             new_id = people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
-                                     department, list(processes), email)
+                                     department, list(processes), email, list(pipelines))
             self._audit(write, "user.add", login, {"name": name or login, "roles": list(roles),
                                                    "processes": list(processes) or None, "department": department,
-                                                   "email": email})
+                                                   "email": email, **({"pipelines": list(pipelines)} if pipelines
+                                                                      else {})})
             return new_id
 
-    def grant_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-        """login holds role in processes (none named: in every process); the user as `users` lists them."""
+    def grant_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = (),
+                   pipelines: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """login holds role in processes (none named: in every process), or with pipelines, in those
+        pipelines of the one process named only; the user as `users` lists them."""
         with self.session(True) as write:
-            if people.grant_role(write.connection, write.compiled, write.actor, login, role, list(processes)):
-                self._audit(write, "role.add", login, {"role": role, "processes": list(processes) or None})
+            if people.grant_role(write.connection, write.compiled, write.actor, login, role, list(processes),
+                                 list(pipelines)):
+                self._audit(write, "role.add", login, {"role": role, "processes": list(processes) or None,
+                                                       **({"pipelines": list(pipelines)} if pipelines else {})})
             return self._user(write, login)
 
-    def revoke_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-        """login no longer holds role in processes (none named: anywhere); the user as `users` lists them."""
+    def revoke_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = (),
+                    pipelines: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """login no longer holds role in processes (none named: anywhere), or with pipelines, in those
+        pipelines of the one process named; the user as `users` lists them."""
         with self.session(True) as write:
-            if people.revoke_role(write.connection, write.compiled, write.actor, login, role, list(processes)):
-                self._audit(write, "role.remove", login, {"role": role, "processes": list(processes) or None})
+            if people.revoke_role(write.connection, write.compiled, write.actor, login, role, list(processes),
+                                  list(pipelines)):
+                self._audit(write, "role.remove", login, {"role": role, "processes": list(processes) or None,
+                                                          **({"pipelines": list(pipelines)} if pipelines else {})})
             return self._user(write, login)
 
     def set_active(self, login: str, active: bool) -> dict[str, Any]:

@@ -80,11 +80,11 @@ class Linking:
             return linking.lookup(write, process, text, limit)
 
     def pickable_people(self, process: str, field: str | None = None, text: str = "",
-                        limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+                        limit: int = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
         """The users a user field (by default the responsible person) may hold, whose login or name contains
-        text; a field with `roles` offers only users holding one of them."""
+        text; a field with `roles` offers only users holding one of them (in pipeline, when given)."""
         with self.session(False) as write:
-            return linking.pickable_people(write, process, field, text, limit)
+            return linking.pickable_people(write, process, field, text, limit, pipeline)
 
     def observers(self, process: str, item_id: int) -> list[dict[str, Any]]:
         """The item's observers: id, login, name."""

@@ -98,7 +98,8 @@ def _user_page(found: Visitor, request: Request, login: str, status: int = 200, 
     user = found.crm.user(login)
     context = frame(found, section="users", done=request.query_params.get("done"), user=user,
                     departments=found.crm.directory()["departments"], roles=_roles(found),
-                    processes=_processes(found), access=found.crm.user_access(login), error=error, code=code,
+                    processes=_processes(found), pipelines=_pipelines(found), access=found.crm.user_access(login),
+                    error=error, code=code,
                     audit=found.crm.audit_log(20, login), tokens=found.crm.tokens(login), token=token)
     return render("admin_user.html", status, **context)
 
@@ -117,10 +118,15 @@ def edit_user(request: Request, login: str, csrf: Csrf, name: Annotated[str, For
 
 @router.post("/admin/users/{login}/roles")
 def grant_role(request: Request, login: str, csrf: Csrf, role: Annotated[str, Form(max_length=28)],
-               process: Annotated[list[str] | None, Form()] = None) -> Response:
+               process: Annotated[list[str] | None, Form()] = None,
+               pipeline: Annotated[list[str] | None, Form()] = None) -> Response:
+    """Give a role in every process, in the ticked processes, or in the ticked pipelines (each ticked
+    as `process/pipeline`: their process is the one the role is given in)."""
     found = changed(request, csrf)
+    pipelines = [value.partition("/") for value in pipeline or []]
+    processes = list(dict.fromkeys([*(process or []), *(owner for owner, _, _ in pipelines)]))
     try:
-        found.crm.grant_role(login, role, process or [])
+        found.crm.grant_role(login, role, processes, [name for _, _, name in pipelines])
     except errors.InvalidValue as refused:
         return _user_page(found, request, login, 422, refused)
     return back(f"/admin/users/{quote(login)}")
@@ -128,10 +134,11 @@ def grant_role(request: Request, login: str, csrf: Csrf, role: Annotated[str, Fo
 
 @router.post("/admin/users/{login}/roles/remove")
 def revoke_role(request: Request, login: str, csrf: Csrf, role: Annotated[str, Form(max_length=28)],
-                process: Annotated[str, Form(max_length=28)] = "") -> Response:
+                process: Annotated[str, Form(max_length=28)] = "",
+                pipeline: Annotated[str, Form(max_length=28)] = "") -> Response:
     found = changed(request, csrf)
     try:
-        found.crm.revoke_role(login, role, [process] if process else [])
+        found.crm.revoke_role(login, role, [process] if process else [], [pipeline] if pipeline else [])
     except errors.InvalidValue as refused:
         return _user_page(found, request, login, 422, refused)
     return back(f"/admin/users/{quote(login)}")
@@ -189,7 +196,11 @@ def process_page(request: Request, process: str) -> Response:
     found = administrator(request)
     overview = found.crm.process_overview(process, found.lang)
     pictures = {p["pipeline"]: stage_svg(p, found.lang) for p in overview["pipelines"]}
-    return admin_page(found, "admin_process.html", "processes", request, process=overview, pictures=pictures)
+    stage_titles = {(p["pipeline"], s["id"]): s["title"] for p in overview["pipelines"] for s in p["stages"]}
+    pipeline_titles = {p["pipeline"]: p["title"] for p in overview["pipelines"]}
+    names = {u["login"]: u["name"] for u in overview["access"]["users"]}
+    return admin_page(found, "admin_process.html", "processes", request, process=overview, pictures=pictures,
+                      stage_titles=stage_titles, pipeline_titles=pipeline_titles, names=names)
 
 
 def stage_svg(pipeline: dict[str, Any], lang: str) -> Markup:
@@ -276,3 +287,9 @@ def _roles(found: Visitor) -> list[dict[str, Any]]:
 
 def _processes(found: Visitor) -> list[dict[str, Any]]:
     return found.crm.processes()
+
+
+def _pipelines(found: Visitor) -> list[dict[str, Any]]:
+    """The processes with several pipelines, each with them: where a role may be given per pipeline."""
+    return [{"id": p["id"], "title": p["title"], "pipelines": p["pipelines"]}
+            for p in found.crm.describe()["processes"] if len(p["pipelines"]) > 1]

@@ -237,3 +237,18 @@ def test_throttling_answers_query_limit_exceeded(portal: Portal, monkeypatch: py
         refused = client.post(f"{_hook(portal, 'anna')}/crm.type.list")
     assert answers == [200, 200, 200, 503] and other.status_code == 200
     assert refused.json()["error"] == "QUERY_LIMIT_EXCEEDED"
+
+
+def test_a_role_held_in_one_pipeline_reaches_its_items_alone_through_the_facade(portal: Portal) -> None:
+    """The facade has no rule of its own: a seller of the express pipeline only lists none of the main
+    pipeline's deals, and one of them answers as a missing id does."""
+    portal.db.admin.add_user("expo", "Expo", ["seller"], processes=["deal"], pipelines=["express"])
+    portal.ids["expo"], portal.tokens["expo"] = portal.db.user_id("expo"), portal.db.admin.create_token("expo")
+    seller = portal.result("anna", LIST, {"entityTypeId": ETID, "select": ["id", "categoryId"]})
+    assert seller["items"] and {item["categoryId"] for item in seller["items"]} == {1}  # every deal is in main
+    assert portal.result("expo", LIST, {"entityTypeId": ETID, "select": ["id"]})["items"] == []
+    main_deal = seller["items"][0]["id"]
+    hidden = _error(portal.call("expo", "crm.item.get", {"entityTypeId": ETID, "id": main_deal}), 400, "NOT_FOUND")
+    missing = _error(portal.call("expo", "crm.item.get", {"entityTypeId": ETID, "id": 99999}), 400, "NOT_FOUND")
+    assert hidden.replace(str(main_deal), "N") == missing.replace("99999", "N")
+    assert [t["code"] for t in portal.result("expo", "crm.type.list")["types"]] == ["deal"]

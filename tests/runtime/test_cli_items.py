@@ -93,9 +93,9 @@ def test_department_add_and_user_add_and_list(db_url: str, tmp_path: Path) -> No
         "2     petrov   petrov                                        True\n")
     assert json.loads(invoke(db_url, "user", "list", "--format", "json").stdout) == [
         {"id": 1, "login": "ivanova", "name": "Анна Иванова", "email": None, "department": "east",
-         "roles": ["approver", "worker"], "process_roles": {}, "active": True},
+         "roles": ["approver", "worker"], "process_roles": {}, "pipeline_roles": {}, "active": True},
         {"id": 2, "login": "petrov", "name": "petrov", "email": None, "department": None, "roles": [],
-         "process_roles": {}, "active": True},
+         "process_roles": {}, "pipeline_roles": {}, "active": True},
     ]
     assert invoke(db_url, "user", "list", "--format", "csv").stdout == (
         "id,login,name,department,roles,active\n1,ivanova,Анна Иванова,east,\"approver, worker\",True\n"

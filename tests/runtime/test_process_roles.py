@@ -13,6 +13,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,8 @@ def test_access_report_says_who_may_do_what(db: Db) -> None:
     table = invoke(db.url, "access", "orders")
     assert table.exit_code == 0
     anna_line = next(line for line in table.stdout.splitlines() if line.startswith("anna"))
-    assert anna_line.split() == ["anna", "agent", "all", "all", "own", "none", "all", "none", "none", "work", "secret"]
+    assert anna_line.split() == ["anna", "all", "agent", "all", "all", "own", "none", "all", "none", "none", "work",
+                                 "secret"]
     mine = json.loads(invoke(db.url, "access", "--user", "clara", "--format", "json").stdout)
     assert {p["process"]: p["visible"] for p in mine["processes"]} == {"orders": False, "cases": True}
     assert invoke(db.url, "access", as_user=None).exit_code == 2
@@ -223,9 +225,21 @@ def test_no_example_user_reads_a_process_their_team_does_not_work_in(tmp_path: P
                 team_of[command[2]] = example
     assert len(team_of) >= 12
     with Engine(url) as admin:
+        one_item = {}  # an item of each process, written straight to its table (the processes' required fields
+        with admin.session(True) as write:  # aside): what matters is who may read it
+            for process_id, compiled in write.compiled.processes.items():
+                pipeline = compiled.process.default_pipeline
+                one_item[process_id] = int(write.connection.execute(compiled.table.insert().values(
+                    title="чужое", pipeline=pipeline.id, stage=pipeline.stages[0].id, created_at=datetime.now(UTC),
+                    updated_at=datetime.now(UTC), version=1)).inserted_primary_key[0])
         for login, example in team_of.items():
-            seen = {p["id"] for p in admin.as_user(login).processes()}
+            user = admin.as_user(login)
+            seen = {p["id"] for p in user.processes()}
             assert seen and seen <= TEAMS[example], (login, seen)
+            for process_id, item_id in one_item.items():
+                if process_id not in TEAMS[example]:
+                    with pytest.raises(NotDeployed):  # another team's item: missing, as a process that is not
+                        user.get(process_id, item_id)
 
 
 def test_the_board_tests_users_are_the_examples_teams() -> None:

@@ -1,8 +1,9 @@
-"""The board's administration section on the shipped examples: only administrators open it; an
-administrator adds a buyer with the buyer role in procurement alone and later deactivates them,
-in the browser only; a deactivated user's open session is signed out on their next request; a
-password reset code works once on /welcome; the procurement page says who may move a purchase
-into `contract`. Screenshots in Russian, at 1280 px and at a phone's 390 px."""
+"""The board's administration section on the shipped examples: only administrators open it; the
+issue's "Done when" in one browser test (an administrator, in the browser only, adds a buyer with the
+buyer role in procurement alone, imports last year's purchases from an xlsx after a preview, sees who
+may move a purchase into `contract`, and later deactivates the buyer, whose open session is signed
+out on its next request); a password reset code works once on /welcome; a role given in one pipeline
+from the user's page. Screenshots in Russian, at 1280 px and at a phone's 390 px."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.support import PASSWORD, Site, post_sign_in, sign_in
+from tests.web.support import PASSWORD, Site, post_sign_in, sign_in, wait_until
+from tests.web.test_board_import import purchases
 
 pytestmark = pytest.mark.db
 PAGES = ("/admin/users", "/admin/users/petrov", "/admin/processes", "/admin/processes/procurement",
@@ -118,12 +120,19 @@ def test_a_deactivated_persons_items_stay_and_name_them_as_deactivated(site: Sit
     assert site.admin.get("procurement", item_id)["assigned_to"] == site.admin.user("gone_buyer")["id"]
 
 
-def test_an_administrator_adds_a_buyer_in_the_browser_and_later_deactivates_them(site: Site, browser: Any,
-                                                                                  shots: Path) -> None:
+def test_the_issues_done_when_an_administrator_in_the_browser_only(site: Site, browser: Any, shots: Path,
+                                                                   tmp_path: Path) -> None:
+    """Issue 27's "Done when", in a Russian browser and nothing else: the administrator adds a new buyer
+    with the buyer role in procurement alone (who then sets a password with the one-time code the
+    administrator hands over, and works), imports last year's purchases from an xlsx after a preview,
+    sees who may move a purchase into "contract", and later deactivates the buyer, whose open session
+    is signed out on the next request."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
     page = context.new_page()
     page.goto(f"{site.base}/lang/ru?next=/")
     sign_in(page, site, "boss", "/admin/users")
+
+    # a new buyer, with the buyer role in procurement alone
     form = page.locator("form[action='/admin/users']")
     form.locator("input[name=login]").fill("novikova")
     form.locator("input[name=name]").fill("Ирина Новикова")
@@ -135,30 +144,107 @@ def test_an_administrator_adds_a_buyer_in_the_browser_and_later_deactivates_them
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/admin/users/novikova?done=user_added")
     assert page.locator(".grants li").all_inner_texts()[0].startswith("buyer")
-    page.screenshot(path=str(shots / "admin-user.png"), full_page=True)
+    rights = page.locator("table.admin-table tbody tr:not(.inactive) td:first-child").all_inner_texts()
+    assert rights == ["procurement"]  # her rights: in procurement, nowhere else
     user = site.admin.user("novikova")
     assert (user["roles"], user["process_roles"], user["department"]) == ([], {"procurement": ["buyer"]}, "supply")
-    assert [p["id"] for p in site.as_user("novikova").processes()] == ["procurement"]
 
+    # her first sign-in: a one-time code from her page, which she uses in her own browser
+    page.locator("form[action='/admin/users/novikova/reset'] button").click()
+    code = page.locator("code.reset-code").inner_text()
+    page.screenshot(path=str(shots / "admin-user.png"), full_page=True)
+    theirs = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    buyer = theirs.new_page()
+    buyer.goto(f"{site.base}/lang/ru?next=/welcome?code={code}")
+    buyer.fill("input[name=password]", "novikova-password-1")
+    buyer.fill("input[name=again]", "novikova-password-1")
+    buyer.click("button[type=submit]")
+    buyer.wait_for_url(f"{site.base}/")
+    buyer.goto(f"{site.base}/processes/procurement/kanban")
+    assert buyer.url.endswith("/processes/procurement/kanban")
+    assert buyer.goto(f"{site.base}/processes/patient/kanban").status == 404  # another team's process
+
+    # last year's purchases from an xlsx, after a preview
+    before = site.admin.count("procurement")
+    page.goto(f"{site.base}/processes/procurement/items")
+    page.click("a.button.import")
+    page.set_input_files("input[name=file]", str(purchases(tmp_path)))
+    page.click("form.import-upload button.primary")
+    page.wait_for_selector("form.import-preview")
+    assert page.locator("table.import-table tbody tr").count() == 3
+    assert page.locator("select[name=map-2]").input_value() == ""  # "Сумма, руб" is no field's title
+    page.select_option("select[name=map-2]", "estimate")
+    page.screenshot(path=str(shots / "admin-import-preview.png"), full_page=True)
+    page.click("button[value=check]")
+    page.wait_for_selector(".import-result")
+    assert page.locator(".import-result [data-rows]").get_attribute("data-failed") == "1"
+    assert site.admin.count("procurement") == before  # the check wrote nothing
+    page.click("button[value=import]")
+    page.wait_for_selector(".import-run")
+    wait_until(page, "document.querySelector('.import-run').dataset.state === 'done'")
+    assert "Создано: 2" in page.locator(".import-done [data-outcome]").inner_text()
+    assert site.admin.count("procurement") == before + 2
+
+    # who may move a purchase into "contract": by roles and by users
     page.goto(f"{site.base}/admin/processes/procurement")
     assert page.locator("svg.stage-graph").count() == 1
+    contract = page.locator("table.stage-movers tr[data-stage='main.contract']")
+    assert contract.locator("td").nth(0).inner_text() == "Договор и счёт"
+    movers = contract.locator("td.movers a").all_inner_texts()
+    report = site.admin.access_report("procurement")
+    expected = next(m for m in report["movers"] if (m["pipeline"], m["stage"]) == ("main", "contract"))
+    names = {u["login"]: u["name"] for u in report["users"]}
+    assert movers == [names[login] for login in expected["users"]]
+    assert "Ирина Новикова" in movers and {"buyer", "manager"} <= set(contract.locator("td").nth(1).inner_text()
+                                                                         .split(", "))
+    assert not {"Михаил Лебедев", "Мария Смирнова"} & set(movers)  # other teams hold no role in procurement
     assert page.locator("table.who-may tr[data-login=novikova] td.stages").inner_text().count("contract") == 1
+    page.locator("table.stage-movers").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "admin-process.png"), full_page=True)
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="ru-RU")
     small = phone.new_page()
     small.goto(f"{site.base}/lang/ru?next=/")
-    sign_in(small, site, "boss", "/admin/users/novikova")
+    sign_in(small, site, "boss", "/admin/processes/procurement")
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390
+    small.screenshot(path=str(shots / "admin-process-phone.png"), full_page=True)
+    small.goto(f"{site.base}/admin/users/novikova")
     assert small.evaluate("document.documentElement.scrollWidth") <= 390
     small.screenshot(path=str(shots / "admin-user-phone.png"), full_page=True)
     phone.close()
 
+    # later, she leaves: deactivated, her open session is signed out on its next request
     page.goto(f"{site.base}/admin/users/novikova")
     page.locator("form[action='/admin/users/novikova/active'] button").click()
     page.wait_for_url("**/admin/users/novikova?done=deactivated")
     assert page.locator("h1 .chip.off").count() == 1
     assert site.admin.user("novikova")["active"] is False
+    buyer.goto(f"{site.base}/processes/procurement/kanban")
+    assert "/login" in buyer.url
     page.goto(f"{site.base}/admin/audit")
     assert page.locator("table.audit tbody tr").first.inner_text().count("user.deactivate") == 1
     page.screenshot(path=str(shots / "admin-audit.png"), full_page=True)
+    theirs.close()
     context.close()
+
+
+def test_a_role_given_in_one_pipeline_from_the_users_page(site: Site, boss: httpx.Client) -> None:
+    site.admin.add_user("praktika", "Практика Ведущая", [], "hr", [])
+    csrf = boss.cookies["smartflow_csrf"]
+    page = boss.get("/admin/users/praktika").text
+    assert 'name="pipeline" value="candidate/internship"' in page  # hr's process has two pipelines
+    given = boss.post("/admin/users/praktika/roles", data={"csrf": csrf, "role": "recruiter",
+                                                            "pipeline": "candidate/internship"})
+    assert given.status_code == 303, given.text
+    assert site.admin.user("praktika")["pipeline_roles"] == {"candidate": {"internship": ["recruiter"]}}
+    page = boss.get("/admin/users/praktika").text
+    assert re.search(r"recruiter <span class=\"muted\">candidate: internship</span>", page)
+    process = boss.get("/admin/processes/candidate").text
+    assert '<tr data-login="praktika" data-pipeline="internship">' in process
+    mixed = boss.post("/admin/users/praktika/roles", data={"csrf": csrf, "role": "recruiter", "process": "procurement",
+                                                            "pipeline": "candidate/hiring"})
+    assert mixed.status_code == 422 and "needs exactly one process" in mixed.text
+    taken = boss.post("/admin/users/praktika/roles/remove", data={"csrf": csrf, "role": "recruiter",
+                                                                   "process": "candidate", "pipeline": "internship"})
+    assert taken.status_code == 303
+    assert site.admin.user("praktika")["pipeline_roles"] == {}

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import AddConstraint, CreateTable
 
 from smartflow.compile.sql import (
+    EVERY_PIPELINE,
     EVERY_PROCESS,
     LEGACY_GRANTS,
     currency_column,
@@ -173,6 +174,29 @@ class AddSystemColumns(Op):
             column = ctx.desired.tables[self.table].c[name]
             references = [sa.ForeignKey(fk.target_fullname, ondelete=fk.ondelete) for fk in column.foreign_keys]
             add_column(ctx, self.table, sa.Column(name, column.type, *references, nullable=True))
+
+
+@dataclass(kw_only=True)
+class WidenRoleGrants(Op):
+    """Role grants get a pipeline (a key column, so a table rebuild): each existing grant is kept, held
+    in every pipeline of its process(es) as before."""
+
+    symbol: ClassVar[str] = "~"
+    table: str = "sf_role_grants"
+
+    def describe(self) -> str:
+        return ("rebuild smartflow's table sf_role_grants with a pipeline column (roles held in some pipelines "
+                "only); every existing grant is kept, in every pipeline as before")
+
+    def execute(self, ctx: Context) -> None:
+        kept = f"{self.table}_before_pipelines"
+        connection = ctx.connection
+        connection.execute(sa.text(f"CREATE TABLE {kept} AS SELECT user_id, role, process FROM {self.table}"))
+        connection.execute(sa.text(f"DROP TABLE {self.table}"))
+        ctx.desired.tables[self.table].create(connection)
+        connection.execute(sa.text(f"INSERT INTO {self.table} (user_id, role, process, pipeline) "
+                                   f"SELECT user_id, role, process, '{EVERY_PIPELINE}' FROM {kept}"))
+        connection.execute(sa.text(f"DROP TABLE {kept}"))
 
 
 @dataclass(kw_only=True)
