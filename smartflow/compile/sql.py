@@ -267,6 +267,9 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("active", Boolean, nullable=False, server_default="1"),
         Column("created_at", _timestamp(), nullable=False),
         Column("email", String(254), nullable=True),
+        # the user's own settings (runtime/notices.py): e-mail notifications (NULL: on) and their language
+        Column("email_notifications", Boolean, nullable=True),
+        Column("language", String(8), nullable=True),
     )
     grants = Table(  # a role a user holds in every process (process `*`) or in one named process
         "sf_role_grants", metadata,

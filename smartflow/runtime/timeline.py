@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from smartflow.definitions.calendars import Calendar
 from smartflow.definitions.durations import DURATION, shift
 from smartflow.errors import InvalidValue, NotDeployed, NotFound, PermissionDenied
-from smartflow.runtime import access, fields, people
+from smartflow.runtime import access, fields, notices, people
 from smartflow.runtime.items import Write, _record, built, fetch, process_of
 
 MAX_COMMENT = 20_000  # characters of one comment
@@ -138,9 +138,8 @@ def _mention(write: Write, process_id: str, item: dict[str, Any], comment_id: in
         write.connection.execute(mentions.insert().values(comment_id=comment_id, user_id=row.id))
         author = write.actor.login if write.actor.id is not None else "smartflow"
         excerpt = text if len(text) <= INBOX_EXCERPT else text[:INBOX_EXCERPT - 1] + "…"
-        write.connection.execute(write.compiled.metadata.tables["sf_inbox"].insert().values(
-            user_id=row.id, outbox_id=None, process=process_id, item_id=item["id"],
-            subject=f"@{author} → {item['title']}", message=excerpt, created_at=write.now))
+        notices.tell(write, [row.id], process_id, item, "mention", f"@{author} → {item['title']}", excerpt,
+                     details={"anchor": f"comment-{comment_id}"})
         notified.append(row.login)
     return notified
 
@@ -355,7 +354,23 @@ def create_todo(write: Write, process_id: str, item: dict[str, Any], title: str,
         process=process_id, item_id=item["id"], title=title, due_date=due.day, due_at=due.moment,
         responsible_id=responsible, created_by=write.actor.id, created_at=write.now,
         via=write.via)).inserted_primary_key[0]
+    if responsible is not None and responsible != write.actor.id:
+        _tell_responsible(write, process_id, item, int(new_id), title, due, responsible)
     return int(new_id)
+
+
+def _tell_responsible(write: Write, process_id: str, item: dict[str, Any], todo_id: int, title: str, due: Due,
+                      responsible: int) -> None:
+    """Tell whom someone else gave a to-do, if they may read its item (in their inbox and by e-mail)."""
+    login = _users(write, {responsible}).get(responsible, ("", ""))[0]
+    if not _may_read(write, process_id, item["id"], responsible, login):
+        return
+    deadline = due.day.isoformat() if due.day is not None else due.moment.isoformat() if due.moment else None
+    who = "smartflow" if write.actor.id is None else write.actor.name or write.actor.login
+    notices.tell(write, [responsible], process_id, item, "todo", f"Дело / To-do: {title}",
+                 f"{who} поручил(а) вам дело «{title}». {who} gave you a to-do: “{title}”."
+                 + (f" Срок / due: {deadline}" if deadline else ""),
+                 details={"todo": title, "due": deadline, "anchor": f"todo-{todo_id}"})
 
 
 def add_todo(write: Write, process_id: str, item_id: int, title: Any, due: Any = None,
