@@ -28,7 +28,7 @@ from smartflow.automation import mail
 from smartflow.automation.worker import BACKOFF
 from smartflow.errors import InvalidValue
 from tests.automation.support import ROLES, SYSTEM, Auto, Clock, process
-from tests.runtime.support import module_url
+from tests.runtime.support import invoke, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
 
@@ -283,3 +283,13 @@ def test_a_real_worker_process_sends_the_email(db_url: str, tmp_path: Path, serv
         assert "@anna стул сломан" in text(sent)
     finally:
         auto.close()
+
+
+def test_the_cli_turns_email_off_for_a_user_or_for_oneself(db: Auto) -> None:
+    done = invoke(db.url, "user", "edit", "sidorov", "--no-email-notifications", "--language", "en")
+    assert done.exit_code == 0 and done.output == "user sidorov changed: email_notifications, language\n"
+    assert (db.admin.user("sidorov")["email_notifications"], db.admin.user("sidorov")["language"]) == (False, "en")
+    mine = invoke(db.url, "user", "edit", "sidorov", "--email-notifications", as_user="sidorov")  # no admin needed
+    assert mine.exit_code == 0 and db.admin.user("sidorov")["email_notifications"] is True
+    refused = invoke(db.url, "user", "edit", "petrov", "--no-email-notifications", as_user="sidorov")
+    assert refused.exit_code != 0 and "administrator" in refused.output
