@@ -663,8 +663,9 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
 
 
 def _tell_assigned(write: Write, process_id: str, item: dict[str, Any], assignee: int | None) -> None:
-    """Tell the user made responsible for an item (by someone else) in their inbox and by e-mail."""
-    if assignee is None or assignee == write.actor.id:
+    """Tell the user made responsible for an item (by someone else) in their inbox and by e-mail; not
+    by an import, which loads many items at once (and writes most of them without `create`)."""
+    if assignee is None or assignee == write.actor.id or write.via == "import":
         return
     title = fields.plain(item.get("title"))
     who = "smartflow" if write.actor.id is None else write.actor.name or write.actor.login

@@ -293,3 +293,15 @@ def test_the_cli_turns_email_off_for_a_user_or_for_oneself(db: Auto) -> None:
     assert mine.exit_code == 0 and db.admin.user("sidorov")["email_notifications"] is True
     refused = invoke(db.url, "user", "edit", "petrov", "--no-email-notifications", as_user="sidorov")
     assert refused.exit_code != 0 and "administrator" in refused.output
+
+
+def test_an_import_assigning_items_tells_nobody(db: Auto, smtp: Server, tmp_path: Path) -> None:
+    from smartflow.services.data import ImportOptions
+
+    sheet = tmp_path / "orders.csv"
+    sheet.write_text("title,assigned_to\nБумага из файла,ivanova\nКлей из файла,ivanova\n", encoding="utf-8")
+    before = len(db.as_user("ivanova").inbox())
+    result = db.as_user("boss").import_file("orders", sheet, ImportOptions())
+    assert result.created == 2, result.problems
+    db.drain()
+    assert len(db.as_user("ivanova").inbox()) == before and smtp.mailbox.messages == []
