@@ -24,8 +24,9 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -154,7 +155,8 @@ def message(found: Letter, sender: str, outbox_id: int) -> EmailMessage:
     """The letter as an e-mail: UTF-8 headers and body, its Message-ID made from the outbox message's id."""
     mail = EmailMessage()
     mail["From"] = sender
-    mail["To"] = formataddr((found.to_name, found.to)) if found.to_name else found.to
+    username, _, domain = found.to.rpartition("@")
+    mail["To"] = Address(" ".join(found.to_name.split()), username, domain)
     mail["Subject"] = found.subject
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     mail["Message-ID"] = f"<smartflow-outbox-{outbox_id}@{domain}>"

@@ -375,9 +375,13 @@ def _deliver_email(write: Any, outbox_id: int, payload: dict[str, Any]) -> str |
     language = reader.language if reader.language in mail.LANGUAGES else found.language
     process = write.compiled.processes.get(payload.get("process") or "")
     title = process.process.title.get(language) if process is not None else None
-    letter = mail.letter(payload, reader.email, reader.name, language, title, found.base_url)
     try:
-        mail.send(found, mail.message(letter, found.sender, outbox_id))
+        letter = mail.letter(payload, reader.email, reader.name, language, title, found.base_url)
+        message = mail.message(letter, found.sender, outbox_id)
+    except (ValueError, TypeError) as unwritable:  # an address or a name no e-mail header may carry
+        return f"refused: the e-mail cannot be written: {unwritable}"
+    try:
+        mail.send(found, message)
     except mail.Refused as refused:
         return f"refused: {refused}"
     except (OSError, smtplib.SMTPException) as exc:

@@ -305,3 +305,16 @@ def test_an_import_assigning_items_tells_nobody(db: Auto, smtp: Server, tmp_path
     assert result.created == 2, result.problems
     db.drain()
     assert len(db.as_user("ivanova").inbox()) == before and smtp.mailbox.messages == []
+
+
+def test_a_name_with_a_line_break_adds_no_header() -> None:
+    written = mail.message(mail.Letter("anna@example.com", "Анна\r\nBcc: spy@evil.example", "Тема", "тело"),
+                           "crm@example.com", 5)
+    parsed = email.message_from_bytes(written.as_bytes(), policy=email.policy.default)
+    assert parsed["Bcc"] is None
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["anna@example.com"]
+    letter = mail.letter({"event": "notify", "subject": "Тема\nBcc: spy@evil.example", "message": "м"},
+                         "anna@example.com", "Анна", "ru", None, None)
+    assert "\n" not in letter.subject  # the worker's letters are one line; a header with a break is refused
+    with pytest.raises(ValueError, match="linefeed"):
+        mail.message(mail.Letter("anna@example.com", "", "Тема\nBcc: x", "тело"), "crm@example.com", 5)
