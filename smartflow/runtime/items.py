@@ -668,7 +668,7 @@ def _tell_assigned(write: Write, process_id: str, item: dict[str, Any], assignee
     if assignee is None or assignee == write.actor.id or write.via == "import":
         return
     title = fields.plain(item.get("title"))
-    who = "smartflow" if write.actor.id is None else write.actor.name or write.actor.login
+    who = notices.author(write)
     notices.tell(write, [assignee], process_id, item, "assigned", f"Вы ответственный / You are responsible: {title}",
                  f"{who} назначил(а) вас ответственным за «{title}». {who} made you responsible for “{title}”.")
 

@@ -22,7 +22,7 @@ from smartflow.runtime import access, fields
 EVENTS = ("mention", "assigned", "todo", "observer", "notify")  # what an e-mail says happened
 
 
-def _author(write: Any) -> str:
+def author(write: Any) -> str:
     """Who did it, as a recipient reads it: a person's name (or login), else smartflow itself."""
     if write.actor.id is None:
         return "smartflow"
@@ -55,7 +55,7 @@ def tell(write: Any, user_ids: list[int], process_id: str | None, item: dict[str
     if mailed:
         payload = {"event": event, "process": process_id, "item_id": item_id,
                    "item_title": fields.plain(item.get("title")) if item is not None else None,
-                   "author": _author(write), "subject": subject, "message": message, **(details or {})}
+                   "author": author(write), "subject": subject, "message": message, **(details or {})}
         write.connection.execute(tables["sf_outbox"].insert(), [
             {"kind": "email", "payload": {**payload, "user_id": user}, "status": "pending", "attempts": 0,
              "next_attempt_at": write.now, "created_at": write.now} for user in mailed])

@@ -11,8 +11,9 @@ Rights, decided here once for every door (the board, the API, the CLI, automatio
   (rows `comment.edit` and `comment.delete` of sf_history);
 - a to-do is marked done (or open again) by its responsible person, its author, or whoever may
   update the item;
-- a mention notifies the mentioned user (a row in their inbox) only when they are active and may
-  read the item; a mention of nobody stays plain text.
+- a mention notifies the mentioned user (runtime.notices: their inbox, and e-mail) only when they are
+  active and may read the item; a mention of nobody stays plain text; a to-do given to someone else
+  notifies them the same way.
 
 "Overdue" and "today" are by the operation's clock (runtime.clock), in UTC like `today` elsewhere.
 """
@@ -365,8 +366,9 @@ def _tell_responsible(write: Write, process_id: str, item: dict[str, Any], todo_
     login = _users(write, {responsible}).get(responsible, ("", ""))[0]
     if not _may_read(write, process_id, item["id"], responsible, login):
         return
-    deadline = due.day.isoformat() if due.day is not None else due.moment.isoformat() if due.moment else None
-    who = "smartflow" if write.actor.id is None else write.actor.name or write.actor.login
+    deadline = due.day.isoformat() if due.day is not None else \
+        due.moment.strftime("%Y-%m-%d %H:%M UTC") if due.moment is not None else None
+    who = notices.author(write)
     notices.tell(write, [responsible], process_id, item, "todo", f"Дело / To-do: {title}",
                  f"{who} поручил(а) вам дело «{title}». {who} gave you a to-do: “{title}”."
                  + (f" Срок / due: {deadline}" if deadline else ""),
