@@ -341,9 +341,11 @@ def _deliver_notify(write: Any, outbox_id: int, payload: dict[str, Any]) -> None
     """A `notify` action's message into its recipients' inboxes (and e-mail to send, for those who get it)."""
     process_id, item_id = payload.get("process"), payload.get("item_id")
     item = None
-    if process_id in write.compiled.processes and item_id is not None:
-        table = write.compiled.processes[process_id].table
-        title = write.connection.execute(sa.select(table.c.title).where(table.c.id == item_id)).scalar()
+    if item_id is not None:
+        title = None
+        if process_id in write.compiled.processes:
+            table = write.compiled.processes[process_id].table
+            title = write.connection.execute(sa.select(table.c.title).where(table.c.id == item_id)).scalar()
         item = {"id": item_id, "title": title}
     notices.tell(write, payload.get("recipients") or [], process_id, item, "notify", payload.get("subject"),
                  payload["message"], outbox_id=outbox_id)
