@@ -94,6 +94,7 @@ WHAT = {
     "mention": ("{author} упомянул(а) вас в комментарии", "{author} mentioned you in a comment"),
     "assigned": ("{author} назначил(а) вас ответственным", "{author} made you responsible"),
     "todo": ("{author} поручил(а) вам дело «{todo}»", "{author} gave you a to-do: “{todo}”"),
+    "overdue": ("Срок дела «{todo}» прошёл", "The to-do “{todo}” is overdue"),
     "observer": ("{author} добавил(а) вас в наблюдатели", "{author} made you an observer"),
     "notify": ("Уведомление", "Notification"),
 }
@@ -136,7 +137,7 @@ def letter(payload: dict[str, Any], to: str, to_name: str, language: str, proces
         lines[0] = str(payload["subject"])
     if event in ("mention", "notify") and payload.get("message"):
         lines += [str(payload["message"]), ""]
-    if event == "todo" and payload.get("due"):
+    if event in ("todo", "overdue") and payload.get("due"):
         lines += [f"{_say(WORDS, 'due', language)}: {payload['due']}", ""]
     if where:
         lines.append(where)

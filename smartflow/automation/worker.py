@@ -41,7 +41,7 @@ from smartflow.automation import mail, outbound
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import InvalidValue, ItemError
-from smartflow.runtime import notices
+from smartflow.runtime import notices, timeline
 from smartflow.runtime.compiled import built
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
@@ -55,6 +55,7 @@ CLAIM = 50  # due jobs leased and run together: one lease and one commit for all
 BATCH_SECONDS = 5.0  # a batch's jobs not reached by then go back to the queue (its rows and items stay locked)
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024
+REMIND_EVERY = 60.0  # seconds between a running worker's looks for to-dos gone overdue
 
 Sender = Callable[[str, str, dict[str, str], bytes, float], int]
 
@@ -69,11 +70,12 @@ class Tally:
     sent: int = 0
     retried: int = 0  # outbox messages to deliver again
     postponed: int = 0  # jobs stopped by a limit, to run again after a backoff
+    reminded: int = 0  # to-dos gone overdue whose responsible people were told
     errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.done + self.dropped + self.failed + self.sent + self.retried + self.postponed
+        return self.done + self.dropped + self.failed + self.sent + self.retried + self.postponed + self.reminded
 
 
 def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
@@ -437,10 +439,18 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
 # ---- the loop -----------------------------------------------------------------------
 
 
+def remind_overdue(engine: Sessions, tally: Tally, batch: int) -> None:
+    """Tell the responsible people of to-dos just gone overdue (runtime.timeline), in one transaction; their
+    e-mails join the outbox this pass delivers."""
+    with engine.session(True) as write:
+        if sa.inspect(write.connection).has_table("sf_todos"):  # none in a database deployed before to-dos
+            tally.reminded += timeline.remind_overdue(write, batch)
+
+
 def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-              send: Sender = send_http, lease: timedelta = LEASE, claim: int = CLAIM) -> Tally:
-    """Run every due job and deliver every due message (up to batch of each); jobs are leased and run
-    claim at a time."""
+              send: Sender = send_http, lease: timedelta = LEASE, claim: int = CLAIM, remind: bool = True) -> Tally:
+    """Run every due job, tell of to-dos just gone overdue (with remind) and deliver every due message (up
+    to batch of each); jobs are leased and run claim at a time."""
     tally = Tally()
     left = batch
     # orphans (jobs whose worker died) are looked for once a pass: few rows, but a query each time
@@ -448,6 +458,8 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
     while leased is not None:
         left -= max(len(leased[0]), 1)
         leased = run_jobs(engine, worker, leased, tally, lease, then=min(claim, left))
+    if remind:
+        remind_overdue(engine, tally, batch)
     for _ in range(batch):
         if not deliver_one(engine, worker, tally, allow_hosts, send):
             break
@@ -457,8 +469,12 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
 def work_forever(engine: Sessions, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
                  report: Callable[[Tally], None], should_stop: Callable[[], bool], lease: timedelta = LEASE) -> None:
     """Keep working until should_stop(); sleeps interval seconds when there is nothing to do."""
+    reminded_at = -REMIND_EVERY  # overdue to-dos are looked for once in a while, not on every pass
     while not should_stop():
-        tally = work_once(engine, worker, batch, allow_hosts, send_http, lease)
+        remind = time.monotonic() - reminded_at >= REMIND_EVERY
+        if remind:
+            reminded_at = time.monotonic()
+        tally = work_once(engine, worker, batch, allow_hosts, send_http, lease, remind=remind)
         if tally.total:
             report(tally)
         else:

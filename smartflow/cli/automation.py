@@ -39,8 +39,9 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
 
     def report(tally: Any) -> None:
         again = f", {tally.postponed} to run again" if tally.postponed else ""
+        reminded = f"; overdue to-dos told: {tally.reminded}" if tally.reminded else ""
         click.echo(f"jobs: {tally.done} done, {tally.dropped} dropped, {tally.failed} failed{again}; "
-                   f"messages: {tally.sent} sent, {tally.retried} to retry")
+                   f"messages: {tally.sent} sent, {tally.retried} to retry{reminded}")
         for error in tally.errors:
             click.echo(f"  {error}", err=True)
 

@@ -443,6 +443,7 @@ def _timeline_tables(metadata: MetaData) -> list[Table]:
         Column("done_at", _timestamp(), nullable=True),
         Column("done_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
         Column("via", String(128), nullable=True),
+        Column("reminded_at", _timestamp(), nullable=True),  # when its responsible person was told it is overdue
         Index("ix_sf_todos_item", "process", "item_id", "id"),
         Index("ix_sf_todos_responsible", "responsible_id", "done_at"),
     )

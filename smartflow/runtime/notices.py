@@ -1,7 +1,7 @@
 """Notifications: how a user hears that something happened to an item, and their inbox.
 
 Every notification goes through `tell`: a mention (runtime.timeline), a to-do given to someone else
-(runtime.timeline), an assignment (runtime.items), an observer added (runtime.observers) and the
+or just gone overdue (runtime.timeline), an assignment (runtime.items), an observer added (runtime.observers) and the
 `notify` action (delivered by the worker). It writes a line in each active recipient's inbox and,
 for each who has an e-mail address and has not turned e-mail off (`sf_users.email_notifications`,
 unset: on), an `email` message in sf_outbox. Both are written in the transaction of the change
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from smartflow.errors import InvalidValue
 from smartflow.runtime import access, fields
 
-EVENTS = ("mention", "assigned", "todo", "observer", "notify")  # what an e-mail says happened
+EVENTS = ("mention", "assigned", "todo", "overdue", "observer", "notify")  # what an e-mail says happened
 
 
 def author(write: Any) -> str:

@@ -243,8 +243,9 @@ class Engine(TimelineMethods, Linking):
                     return False
                 if not (inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")):
                     return True
-                have = {column["name"] for column in inspector.get_columns("sf_users")}
-                return not {"email_notifications", "language"} <= have
+                newer = {"sf_users": {"email_notifications", "language"}, "sf_todos": {"reminded_at"}}
+                return any(inspector.has_table(table) and not columns <= {
+                    column["name"] for column in inspector.get_columns(table)} for table, columns in newer.items())
         except sa.exc.SQLAlchemyError:
             return False
 

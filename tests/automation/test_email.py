@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -318,3 +318,39 @@ def test_a_name_with_a_line_break_adds_no_header() -> None:
     assert "\n" not in letter.subject  # the worker's letters are one line; a header with a break is refused
     with pytest.raises(ValueError, match="linefeed"):
         mail.message(mail.Letter("anna@example.com", "", "Тема\nBcc: x", "тело"), "crm@example.com", 5)
+
+
+def test_a_todo_gone_overdue_is_told_once_to_its_responsible_person(db: Auto, smtp: Server) -> None:
+    boss, ivanova = db.as_user("boss"), db.as_user("ivanova")
+    item = boss.create("orders", {"title": "Счёт-фактура"})
+    now = db.clock.now
+    soon = now + timedelta(hours=2)
+    boss.add_todo("orders", item, "Сверить счёт", due=soon.strftime("%Y-%m-%dT%H:%M"), responsible="ivanova")
+    boss.add_todo("orders", item, "Давно забытое", due=(now - timedelta(days=3)).date().isoformat(),
+                  responsible="ivanova")  # overdue long before: no reminder now
+    done = boss.add_todo("orders", item, "Уже сделано", due=soon.strftime("%Y-%m-%dT%H:%M"), responsible="ivanova")
+    ivanova.set_todo_done("orders", item, done["id"])
+    db.drain()
+    smtp.mailbox.messages.clear()  # the e-mails of to-dos given
+    assert db.admin.work().reminded == 0
+    db.clock.advance(hours=3)
+    assert db.drain().sent == 1
+    [told] = smtp.mailbox.messages
+    assert told["Subject"] == "Заказы · Счёт-фактура: Срок дела «Сверить счёт» прошёл"
+    assert f"Срок: {soon.strftime('%Y-%m-%d %H:%M')} UTC" in text(told)
+    assert ivanova.inbox()[0]["subject"] == "Просрочено / Overdue: Сверить счёт"
+    db.clock.advance(hours=1)
+    db.drain()  # once only
+    assert len(smtp.mailbox.messages) == 1
+    # a to-do due on a day goes overdue when the day ends (UTC)
+    today = db.clock.now.date()
+    boss.add_todo("orders", item, "Отправить оригинал", due=today.isoformat(), responsible="ivanova")
+    db.drain()
+    smtp.mailbox.messages.clear()
+    db.clock.now = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=23, minutes=59)
+    assert db.drain().sent == 0
+    db.clock.advance(minutes=2)
+    db.drain()
+    assert [m["Subject"] for m in smtp.mailbox.messages] == [
+        "Заказы · Счёт-фактура: Срок дела «Отправить оригинал» прошёл"]
+    assert f"Срок: {today.isoformat()}\n" in text(smtp.mailbox.messages[0])
