@@ -15,13 +15,17 @@ in all. On SQLite one worker at a time (writers are serialised).
 Notifications are delivered into users' inboxes in the claiming transaction: exactly once.
 Webhooks are sent over HTTP before that transaction commits: if the worker dies between the
 two, the webhook is sent again, so each request carries an `Idempotency-Key` the receiver
-can use to drop the duplicate. Failed webhooks are retried with exponential backoff.
+can use to drop the duplicate. Failed webhooks are retried with exponential backoff. E-mail
+notifications (automation/mail.py) are sent the same way, one outbox message per reader: a server
+that is down or answers 4xx is tried again with backoff, a 5xx refusal fails the message at once,
+and a copy sent again after a crash carries the same Message-ID.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import smtplib
 import time
 import urllib.error
 import urllib.parse
@@ -33,11 +37,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.automation import outbound
+from smartflow.automation import mail, outbound
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import EvaluationStopped
-from smartflow.errors import ItemError
-from smartflow.runtime.access import visible
+from smartflow.errors import InvalidValue, ItemError
+from smartflow.runtime import notices, timeline
 from smartflow.runtime.compiled import built
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
@@ -51,6 +55,7 @@ CLAIM = 50  # due jobs leased and run together: one lease and one commit for all
 BATCH_SECONDS = 5.0  # a batch's jobs not reached by then go back to the queue (its rows and items stay locked)
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024
+REMIND_EVERY = 60.0  # seconds between a running worker's looks for to-dos gone overdue
 
 Sender = Callable[[str, str, dict[str, str], bytes, float], int]
 
@@ -65,11 +70,12 @@ class Tally:
     sent: int = 0
     retried: int = 0  # outbox messages to deliver again
     postponed: int = 0  # jobs stopped by a limit, to run again after a backoff
+    reminded: int = 0  # to-dos gone overdue whose responsible people were told
     errors: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.done + self.dropped + self.failed + self.sent + self.retried + self.postponed
+        return self.done + self.dropped + self.failed + self.sent + self.retried + self.postponed + self.reminded
 
 
 def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
@@ -310,12 +316,17 @@ def deliver_one(engine: Sessions, worker: str, tally: Tally, allow_hosts: set[st
         if message["kind"] == "notify":
             _deliver_notify(write, message["id"], payload)
             error = None
+        elif message["kind"] == "email":
+            error = _deliver_email(write, message["id"], payload)
         else:
             error = _deliver_webhook(message["id"], payload, allow_hosts, send, timeout)
         attempts = message["attempts"] + 1
         if error is None:
             values: dict[str, Any] = {"status": "sent", "sent_at": write.now, "attempts": attempts, "last_error": None}
             tally.sent += 1
+        elif error.startswith(NOT_SENT):
+            values = {"status": "dropped", "attempts": attempts, "last_error": error.removeprefix(NOT_SENT)}
+            tally.dropped += 1
         elif attempts >= MAX_ATTEMPTS or error.startswith("refused:"):
             values = {"status": "failed", "attempts": attempts, "last_error": error}
             tally.failed += 1
@@ -329,16 +340,57 @@ def deliver_one(engine: Sessions, worker: str, tally: Tally, allow_hosts: set[st
 
 
 def _deliver_notify(write: Any, outbox_id: int, payload: dict[str, Any]) -> None:
-    tables = write.compiled.metadata.tables
-    users, inbox = tables["sf_users"], tables["sf_inbox"]
-    recipients = payload.get("recipients") or []
-    active = list(write.connection.execute(
-        sa.select(users.c.id).where(users.c.id.in_(recipients), users.c.active.is_(True))).scalars())
-    if active:
-        write.connection.execute(inbox.insert(), [
-            {"user_id": user, "outbox_id": outbox_id, "process": payload.get("process"),
-             "item_id": payload.get("item_id"), "subject": payload.get("subject"), "message": payload["message"],
-             "created_at": write.now} for user in active])
+    """A `notify` action's message into its recipients' inboxes (and e-mail to send, for those who get it)."""
+    process_id, item_id = payload.get("process"), payload.get("item_id")
+    item = None
+    if item_id is not None:
+        title = None
+        if process_id in write.compiled.processes:
+            table = write.compiled.processes[process_id].table
+            title = write.connection.execute(sa.select(table.c.title).where(table.c.id == item_id)).scalar()
+        item = {"id": item_id, "title": title}
+    notices.tell(write, payload.get("recipients") or [], process_id, item, "notify", payload.get("subject"),
+                 payload["message"], outbox_id=outbox_id)
+
+
+NOT_SENT = "not sent: "  # an e-mail that is not to be sent (dropped, not failed): the reason follows
+
+
+def _deliver_email(write: Any, outbox_id: int, payload: dict[str, Any]) -> str | None:
+    """Send a notification's e-mail to its reader as they are now (their address, their wish, their
+    language); None when sent, else why not (NOT_SENT first when it is not to be sent at all, `refused:`
+    first when sending it again would not help)."""
+    try:
+        found = mail.settings()
+    except InvalidValue as wrong:
+        return f"{wrong} ({wrong.hint})"
+    if found is None:
+        return NOT_SENT + "e-mail is not configured (set SMARTFLOW_SMTP_URL for the worker, then retry it)"
+    users = write.compiled.metadata.tables["sf_users"]
+    reader = write.connection.execute(sa.select(users.c.email, users.c.name, users.c.active,
+                                                users.c.email_notifications, users.c.language).where(
+        users.c.id == payload.get("user_id"))).first()
+    if reader is None or not reader.active:
+        return NOT_SENT + "the user is deactivated or gone"
+    if not reader.email:
+        return NOT_SENT + "the user has no e-mail address"
+    if reader.email_notifications is False:
+        return NOT_SENT + "the user turned e-mail notifications off"
+    language = reader.language if reader.language in mail.LANGUAGES else found.language
+    process = write.compiled.processes.get(payload.get("process") or "")
+    title = process.process.title.get(language) if process is not None else None
+    try:
+        letter = mail.letter(payload, reader.email, reader.name, language, title, found.base_url)
+        message = mail.message(letter, found.sender, outbox_id)
+    except (ValueError, TypeError) as unwritable:  # an address or a name no e-mail header may carry
+        return f"refused: the e-mail cannot be written: {unwritable}"
+    try:
+        mail.send(found, message)
+    except mail.Refused as refused:
+        return f"refused: {refused}"
+    except (OSError, smtplib.SMTPException) as exc:
+        return f"{type(exc).__name__}: {exc} (SMTP server {found.server})"
+    return None
 
 
 def form_body(data: dict[str, Any]) -> bytes:
@@ -387,10 +439,18 @@ def _deliver_webhook(outbox_id: int, payload: dict[str, Any], allow_hosts: set[s
 # ---- the loop -----------------------------------------------------------------------
 
 
+def remind_overdue(engine: Sessions, tally: Tally, batch: int) -> None:
+    """Tell the responsible people of to-dos just gone overdue (runtime.timeline), in one transaction; their
+    e-mails join the outbox this pass delivers."""
+    with engine.session(True) as write:
+        if sa.inspect(write.connection).has_table("sf_todos"):  # none in a database deployed before to-dos
+            tally.reminded += timeline.remind_overdue(write, batch)
+
+
 def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_hosts: set[str] | None = None,
-              send: Sender = send_http, lease: timedelta = LEASE, claim: int = CLAIM) -> Tally:
-    """Run every due job and deliver every due message (up to batch of each); jobs are leased and run
-    claim at a time."""
+              send: Sender = send_http, lease: timedelta = LEASE, claim: int = CLAIM, remind: bool = True) -> Tally:
+    """Run every due job, tell of to-dos just gone overdue (with remind) and deliver every due message (up
+    to batch of each); jobs are leased and run claim at a time."""
     tally = Tally()
     left = batch
     # orphans (jobs whose worker died) are looked for once a pass: few rows, but a query each time
@@ -398,6 +458,8 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
     while leased is not None:
         left -= max(len(leased[0]), 1)
         leased = run_jobs(engine, worker, leased, tally, lease, then=min(claim, left))
+    if remind:
+        remind_overdue(engine, tally, batch)
     for _ in range(batch):
         if not deliver_one(engine, worker, tally, allow_hosts, send):
             break
@@ -407,8 +469,12 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
 def work_forever(engine: Sessions, worker: str, interval: float, batch: int, allow_hosts: set[str] | None,
                  report: Callable[[Tally], None], should_stop: Callable[[], bool], lease: timedelta = LEASE) -> None:
     """Keep working until should_stop(); sleeps interval seconds when there is nothing to do."""
+    reminded_at = -REMIND_EVERY  # overdue to-dos are looked for once in a while, not on every pass
     while not should_stop():
-        tally = work_once(engine, worker, batch, allow_hosts, send_http, lease)
+        remind = time.monotonic() - reminded_at >= REMIND_EVERY
+        if remind:
+            reminded_at = time.monotonic()
+        tally = work_once(engine, worker, batch, allow_hosts, send_http, lease, remind=remind)
         if tally.total:
             report(tally)
         else:
@@ -467,22 +533,3 @@ def cancel(write: Any, table_name: str, row_id: int) -> None:
         if row is None:
             raise NotFound(f"there is no {what} {row_id}")
         raise InvalidValue(f"{what} {row_id} is {row.status}; only pending or failed ones can be cancelled")
-
-
-def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[dict[str, Any]]:
-    """The acting user's notifications, newest first."""
-    from smartflow.errors import InvalidValue
-
-    if write.actor.id is None:
-        raise InvalidValue("the local administrator has no inbox", "pass --as USER")
-    table = write.compiled.metadata.tables["sf_inbox"]
-    query = sa.select(table).where(table.c.user_id == write.actor.id).order_by(table.c.id.desc()).limit(limit)
-    if unread_only:
-        query = query.where(table.c.read_at.is_(None))
-    processes = write.compiled.processes  # news of a process the user has no right in (any more) is not theirs
-    rows = [dict(row) for row in write.connection.execute(query).mappings()
-            if row.process is None or (row.process in processes and visible(write.actor, processes[row.process]))]
-    if mark_read and rows:
-        write.connection.execute(sa.update(table).where(table.c.id.in_([r["id"] for r in rows]),
-                                                        table.c.read_at.is_(None)).values(read_at=write.now))
-    return rows

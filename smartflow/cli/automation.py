@@ -39,11 +39,17 @@ def worker(once: bool, interval: float, batch: int, allow_hosts: tuple[str, ...]
 
     def report(tally: Any) -> None:
         again = f", {tally.postponed} to run again" if tally.postponed else ""
+        reminded = f"; overdue to-dos told: {tally.reminded}" if tally.reminded else ""
         click.echo(f"jobs: {tally.done} done, {tally.dropped} dropped, {tally.failed} failed{again}; "
-                   f"messages: {tally.sent} sent, {tally.retried} to retry")
+                   f"messages: {tally.sent} sent, {tally.retried} to retry{reminded}")
         for error in tally.errors:
             click.echo(f"  {error}", err=True)
 
+    from smartflow.services import mail_settings
+
+    found = mail_settings()  # a wrong setting stops the worker here, in one line
+    click.echo(f"e-mail: through {found.server}" if found is not None else
+               "e-mail: not configured (set SMARTFLOW_SMTP_URL to send notifications by e-mail)", err=True)
     with engine(db_url, as_user) as crm:
         if once:
             report(crm.work(label, batch, hosts, lease=lease))

@@ -142,16 +142,27 @@ def user_activate(login: str, db_url: str | None, as_user: str | None) -> None:
 @click.option("--name", default=None, help="The full name.")
 @click.option("--email", default=None, help="The e-mail address ('' clears it).")
 @click.option("--department", default=None, help="The department id ('' clears it).")
+@click.option("--email-notifications/--no-email-notifications", "email_notifications", default=None,
+              help="Whether notifications also come by e-mail (on unless turned off; the inbox has them either way).")
+@click.option("--language", type=click.Choice(["ru", "en", ""]), default=None,
+              help="The language of the e-mails they get ('' for the worker's default, $SMARTFLOW_LANG).")
 @common(data=False)
-def user_edit(login: str, name: str | None, email: str | None, department: str | None, db_url: str | None,
+def user_edit(login: str, name: str | None, email: str | None, department: str | None,
+              email_notifications: bool | None, language: str | None, db_url: str | None,
               as_user: str | None) -> None:
-    """Change a user's name, e-mail or department (administrators only)."""
-    changes = {key: value for key, value in (("name", name), ("email", email), ("department", department))
+    """Change a user's name, e-mail, department or notification settings (administrators only;
+    anyone may change their own notification settings on their inbox page or with `--as` themselves)."""
+    changes = {key: value for key, value in (("name", name), ("email", email), ("department", department),
+                                             ("email_notifications", email_notifications), ("language", language))
                if value is not None}
     if not changes:
-        raise click.UsageError("nothing to change: give --name, --email or --department")
+        raise click.UsageError("nothing to change: give --name, --email, --department, --email-notifications "
+                               "or --language")
     with engine(db_url, as_user) as crm:
-        crm.edit_user(login, **changes)
+        if as_user == login and set(changes) <= {"email_notifications", "language"}:
+            crm.change_settings(**changes)  # one's own settings: no administrator needed
+        else:
+            crm.edit_user(login, **changes)
     click.echo(f"user {login} changed: {', '.join(changes)}")
 
 

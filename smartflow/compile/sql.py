@@ -268,6 +268,9 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("active", Boolean, nullable=False, server_default="1"),
         Column("created_at", _timestamp(), nullable=False),
         Column("email", String(254), nullable=True),
+        # the user's own settings (runtime/notices.py): e-mail notifications (NULL: on) and their language
+        Column("email_notifications", Boolean, nullable=True),
+        Column("language", String(8), nullable=True),
     )
     grants = Table(  # a role a user holds in every process (process `*`) or in one named process, there in
         "sf_role_grants", metadata,  # every pipeline (pipeline `*`) or in one named pipeline only
@@ -442,6 +445,7 @@ def _timeline_tables(metadata: MetaData) -> list[Table]:
         Column("done_at", _timestamp(), nullable=True),
         Column("done_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
         Column("via", String(128), nullable=True),
+        Column("reminded_at", _timestamp(), nullable=True),  # when its responsible person was told it is overdue
         Index("ix_sf_todos_item", "process", "item_id", "id"),
         Index("ix_sf_todos_responsible", "responsible_id", "done_at"),
     )

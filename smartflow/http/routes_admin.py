@@ -4,7 +4,7 @@ retrying or cancelling jobs and outbox messages. Each route is parse → one ser
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +35,8 @@ class UserChanges(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     email: str | None = Field(default=None, max_length=254, description="\"\" clears it")
     department: str | None = Field(default=None, max_length=64, description="\"\" clears it")
+    email_notifications: bool | None = Field(default=None, description="notifications by e-mail too")
+    language: Literal["ru", "en", ""] | None = Field(default=None, description="of their e-mails; \"\": the default")
 
 
 class Grant(BaseModel):
@@ -67,7 +69,7 @@ def one_user(login: Login, crm: Crm) -> Response:
 
 @router.patch("/users/{login}", tags=["administration"])
 def edit_user(login: Login, changes: UserChanges, crm: Crm) -> Response:
-    """Change a user's name, e-mail or department."""
+    """Change a user's name, e-mail, department or notification settings."""
     return json_body(crm.edit_user(login, **changes.model_dump(exclude_unset=True)))
 
 

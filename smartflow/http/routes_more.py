@@ -99,6 +99,37 @@ def inbox(crm: Crm, unread: bool = False, limit: Limit = 50) -> Response:
                       "todos": crm.my_todos(limit=limit), "counts": crm.todo_counters()})
 
 
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None, max_length=1000, description="the notifications to mark; none given: all of the caller's")
+    read: bool = Field(default=True, description="false marks them unread again")
+
+
+@router.post("/inbox/read", tags=["people"])
+def mark_read(body: MarkRead, crm: Crm) -> Response:
+    """Mark the caller's notifications read (or unread): those listed, or all of them."""
+    return json_body({"changed": crm.mark_read(body.ids, body.read)})
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email_notifications: bool | None = Field(default=None, description="notifications by e-mail too (on by default)")
+    language: Literal["ru", "en", ""] | None = Field(default=None, description="of the e-mails; \"\": the default")
+
+
+@router.get("/settings", tags=["people"])
+def settings(crm: Crm) -> Response:
+    """The caller's own settings: e-mail address, e-mail notifications on or off, language."""
+    return json_body(crm.settings())
+
+
+@router.patch("/settings", tags=["people"])
+def change_settings(body: Settings, crm: Crm) -> Response:
+    """Change the caller's own settings (any user may)."""
+    return json_body(crm.change_settings(**body.model_dump(exclude_none=True)))
+
+
 @router.get("/jobs", tags=["administration"])
 def jobs(crm: Crm, status: str | None = None, limit: Limit = 50) -> Response:
     """Delayed trigger jobs (administrators)."""

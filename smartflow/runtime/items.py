@@ -21,7 +21,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import access, clock, fieldrules, fields, filestore
+from smartflow.runtime import access, clock, fieldrules, fields, filestore, notices
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
@@ -662,7 +662,19 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
         filestore.claim(write.connection, write.compiled.metadata.tables, _file_ids(new.process, new.item), item_id)
     _record_then_publish(write, process_id, item_id, [_created_history(write, new, item_id)],
                          [Event("created"), Event("stage_entered", stage=new.stage)])
+    _tell_assigned(write, process_id, {"id": item_id, "title": new.item.get("title")}, new.row.get("assigned_to"))
     return item_id
+
+
+def _tell_assigned(write: Write, process_id: str, item: dict[str, Any], assignee: int | None) -> None:
+    """Tell the user made responsible for an item (by someone else) in their inbox and by e-mail; not
+    by an import, which loads many items at once (and writes most of them without `create`)."""
+    if assignee is None or assignee == write.actor.id or write.via == "import":
+        return
+    title = fields.plain(item.get("title"))
+    who = notices.author(write)
+    notices.tell(write, [assignee], process_id, item, "assigned", f"Вы ответственный / You are responsible: {title}",
+                 f"{who} назначил(а) вас ответственным за «{title}». {who} made you responsible for “{title}”.")
 
 
 def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
@@ -910,6 +922,9 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     _record_then_publish(write, process_id, item_id, [_history(write, process, item_id, "update", k, old, new)
                                                       for k, (old, new) in changes.items()],
                          changed_events(changes), after)
+    if "assigned_to" in changes:
+        title = changes["title"][1] if "title" in changes else item.get("title")
+        _tell_assigned(write, process_id, {"id": item_id, "title": title}, changes["assigned_to"][1])
     return changes
 
 

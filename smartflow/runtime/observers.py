@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import InvalidValue
-from smartflow.runtime import fields
+from smartflow.runtime import fields, notices
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write, _history, _record, fetch, process_of
 from smartflow.runtime.people import members, user_id
@@ -113,12 +113,8 @@ def change(write: Write, process_id: str, item_id: int, *, add: Iterable[Any] = 
 
 def _tell(write: Write, process: CompiledProcess, item: dict[str, Any], users: list[int]) -> None:
     """A note in the inbox of each user made an observer (not of one who added themselves)."""
-    inbox = write.compiled.metadata.tables["sf_inbox"]
     title = fields.plain(item.get("title"))
-    rows = [{"user_id": user, "outbox_id": None, "process": process.process.id, "item_id": item["id"],
-             "subject": f"Вы наблюдатель / You observe: {title}",
-             "message": f"{write.actor.name or write.actor.login} добавил(а) вас в наблюдатели «{title}». "
-                        f"{write.actor.login} made you an observer of “{title}”.",
-             "created_at": write.now} for user in users if user != write.actor.id]
-    if rows:
-        write.connection.execute(inbox.insert(), rows)
+    notices.tell(write, [user for user in users if user != write.actor.id], process.process.id, item, "observer",
+                 f"Вы наблюдатель / You observe: {title}",
+                 f"{write.actor.name or write.actor.login} добавил(а) вас в наблюдатели «{title}». "
+                 f"{write.actor.login} made you an observer of “{title}”.")

@@ -331,16 +331,71 @@ def set_active(connection: Any, compiled: CompiledDefinition, actor: Actor, logi
     return True
 
 
+LANGUAGES = ("ru", "en")  # the languages a user may choose for what smartflow sends them (e-mail)
+SETTINGS = ("email_notifications", "language")  # what a user changes of their own
+
+
+def _settings_values(changes: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a user's own settings among changes, checked."""
+    values: dict[str, Any] = {}
+    if "email_notifications" in changes:
+        wanted = changes["email_notifications"]
+        if not isinstance(wanted, bool):
+            raise InvalidValue(f"email_notifications must be true or false, not {wanted!r}",
+                               "send true (e-mail me) or false (the inbox only)", field="email_notifications")
+        values["email_notifications"] = wanted
+    if "language" in changes:
+        language = changes["language"] or None
+        if language is not None and language not in LANGUAGES:
+            raise InvalidValue(f"there is no language {language!r} to choose",
+                               f"choose one of {', '.join(LANGUAGES)}, or none for the server's default",
+                               field="language")
+        values["language"] = language
+    return values
+
+
+def _apply_changes(connection: Any, users: sa.Table, user: Any, values: dict[str, Any]) -> dict[str, Any]:
+    changed = {key: [user[key], value] for key, value in values.items() if user[key] != value}
+    if changed:
+        connection.execute(users.update().where(users.c.id == user["id"]).values(**values))
+    return changed
+
+
+def settings_of(connection: Any, compiled: CompiledDefinition, actor: Actor) -> dict[str, Any]:
+    """The acting user's own settings: their e-mail address, whether e-mail notifications are on
+    (unset: on), and their language (None: the server's default)."""
+    if actor.id is None:
+        raise InvalidValue("the local administrator has no settings of their own", "pass --as USER")
+    users, _, _ = _tables(compiled)
+    row = _existing(connection, users, actor.login)
+    return {"login": row["login"], "email": row["email"],
+            "email_notifications": row["email_notifications"] is not False, "language": row["language"]}
+
+
+def change_settings(connection: Any, compiled: CompiledDefinition, actor: Actor,
+                    changes: dict[str, Any]) -> dict[str, Any]:
+    """Change the acting user's own settings (any user may); what changed, old → new."""
+    if actor.id is None:
+        raise InvalidValue("the local administrator has no settings of their own", "pass --as USER")
+    unknown = set(changes) - set(SETTINGS)
+    if unknown:
+        raise InvalidValue(f"a user has no setting `{sorted(unknown)[0]}`", f"change {' or '.join(SETTINGS)}")
+    users, _, _ = _tables(compiled)
+    return _apply_changes(connection, users, _existing(connection, users, actor.login), _settings_values(changes))
+
+
 def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str,
               changes: dict[str, Any]) -> dict[str, Any]:
-    """Change a user's name, e-mail or department (None clears the last two); what changed, old → new."""
+    """Change a user's name, e-mail, department (None clears the last two) or settings (SETTINGS); what
+    changed, old → new."""
     require_admin(actor)
     users, _, departments = _tables(compiled)
     user = _existing(connection, users, login)
-    unknown = set(changes) - {"name", "email", "department"}
+    unknown = set(changes) - {"name", "email", "department", *SETTINGS}
     if unknown:
-        raise InvalidValue(f"a user has no `{sorted(unknown)[0]}` to change", "change name, email or department")
-    values: dict[str, Any] = {}
+        raise InvalidValue(f"a user has no `{sorted(unknown)[0]}` to change",
+                           "change name, email, department, email_notifications or language")
+    values: dict[str, Any] = _settings_values(changes)
     if "name" in changes:
         name = (changes["name"] or "").strip()
         if not name:
@@ -352,9 +407,7 @@ def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login
     if "department" in changes:
         _check_department(connection, departments, changes["department"] or None)
         values["department_id"] = changes["department"] or None
-    changed = {key: [user[key], value] for key, value in values.items() if user[key] != value}
-    if changed:
-        connection.execute(users.update().where(users.c.id == user["id"]).values(**values))
+    changed = _apply_changes(connection, users, user, values)
     return {("department" if k == "department_id" else k): v for k, v in changed.items()}
 
 
@@ -374,7 +427,8 @@ def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, 
             scoped.setdefault(row.user_id, {}).setdefault(row.process, []).append(row.role)
     return [{"id": r.id, "login": r.login, "name": r.name, "email": r.email, "department": r.department_id,
              "roles": roles.get(r.id, []), "process_roles": scoped.get(r.id, {}),
-             "pipeline_roles": piped.get(r.id, {}), "active": r.active}
+             "pipeline_roles": piped.get(r.id, {}), "active": r.active,
+             "email_notifications": r.email_notifications is not False, "language": r.language}
             for r in connection.execute(sa.select(users).order_by(users.c.login))]
 
 

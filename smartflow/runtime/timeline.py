@@ -11,8 +11,9 @@ Rights, decided here once for every door (the board, the API, the CLI, automatio
   (rows `comment.edit` and `comment.delete` of sf_history);
 - a to-do is marked done (or open again) by its responsible person, its author, or whoever may
   update the item;
-- a mention notifies the mentioned user (a row in their inbox) only when they are active and may
-  read the item; a mention of nobody stays plain text.
+- a mention notifies the mentioned user (runtime.notices: their inbox, and e-mail) only when they are
+  active and may read the item; a mention of nobody stays plain text; a to-do given to someone else
+  notifies them the same way.
 
 "Overdue" and "today" are by the operation's clock (runtime.clock), in UTC like `today` elsewhere.
 """
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from smartflow.definitions.calendars import Calendar
 from smartflow.definitions.durations import DURATION, shift
 from smartflow.errors import InvalidValue, NotDeployed, NotFound, PermissionDenied
-from smartflow.runtime import access, fields, people
+from smartflow.runtime import access, fields, notices, people
 from smartflow.runtime.items import Write, _record, built, fetch, process_of
 
 MAX_COMMENT = 20_000  # characters of one comment
@@ -138,9 +139,8 @@ def _mention(write: Write, process_id: str, item: dict[str, Any], comment_id: in
         write.connection.execute(mentions.insert().values(comment_id=comment_id, user_id=row.id))
         author = write.actor.login if write.actor.id is not None else "smartflow"
         excerpt = text if len(text) <= INBOX_EXCERPT else text[:INBOX_EXCERPT - 1] + "…"
-        write.connection.execute(write.compiled.metadata.tables["sf_inbox"].insert().values(
-            user_id=row.id, outbox_id=None, process=process_id, item_id=item["id"],
-            subject=f"@{author} → {item['title']}", message=excerpt, created_at=write.now))
+        notices.tell(write, [row.id], process_id, item, "mention", f"@{author} → {item['title']}", excerpt,
+                     details={"anchor": f"comment-{comment_id}"})
         notified.append(row.login)
     return notified
 
@@ -355,7 +355,31 @@ def create_todo(write: Write, process_id: str, item: dict[str, Any], title: str,
         process=process_id, item_id=item["id"], title=title, due_date=due.day, due_at=due.moment,
         responsible_id=responsible, created_by=write.actor.id, created_at=write.now,
         via=write.via)).inserted_primary_key[0]
+    if responsible is not None and responsible != write.actor.id:
+        _tell_responsible(write, process_id, item, int(new_id), title, due, responsible)
     return int(new_id)
+
+
+def _deadline(day: date | None, moment: datetime | None) -> str | None:
+    """A to-do's deadline as a notification reads it: a day, or a moment in UTC."""
+    if day is not None:
+        return day.isoformat()
+    found = _aware(moment)
+    return found.strftime("%Y-%m-%d %H:%M UTC") if found is not None else None
+
+
+def _tell_responsible(write: Write, process_id: str, item: dict[str, Any], todo_id: int, title: str, due: Due,
+                      responsible: int) -> None:
+    """Tell whom someone else gave a to-do, if they may read its item (in their inbox and by e-mail)."""
+    login = _users(write, {responsible}).get(responsible, ("", ""))[0]
+    if not _may_read(write, process_id, item["id"], responsible, login):
+        return
+    deadline = _deadline(due.day, due.moment)
+    who = notices.author(write)
+    notices.tell(write, [responsible], process_id, item, "todo", f"Дело / To-do: {title}",
+                 f"{who} поручил(а) вам дело «{title}». {who} gave you a to-do: “{title}”."
+                 + (f" Срок / due: {deadline}" if deadline else ""),
+                 details={"todo": title, "due": deadline, "anchor": f"todo-{todo_id}"})
 
 
 def add_todo(write: Write, process_id: str, item_id: int, title: Any, due: Any = None,
@@ -555,6 +579,59 @@ def overdue_items(write: Write, process_id: str, item_ids: list[int]) -> set[int
                                           todos.c.due_date < sa.bindparam("_today"))).distinct())
     return set(write.connection.execute(query, {"_process": process_id, "_ids": list(item_ids), "_now": now,
                                                 "_today": now.date()}).scalars())
+
+
+# ---- overdue reminders (the worker's) ------------------------------------------------------
+
+REMIND_WITHIN = timedelta(days=1)  # how soon after going overdue a to-do is reminded of (not every old one)
+
+
+def remind_overdue(write: Write, limit: int) -> int:
+    """Tell the responsible person of each open to-do that went overdue within REMIND_WITHIN (a moment
+    passed, or the day of a to-do due on a day ended, in UTC), once (`reminded_at`), if they may read its
+    item; returns how many to-dos were handled. Several workers may run it: rows are taken SKIP LOCKED."""
+    _, _, todos = _tables(write)
+    now = _utc(write.now or datetime.now(UTC))
+    query = sa.select(todos).where(
+        todos.c.done_at.is_(None), todos.c.reminded_at.is_(None), todos.c.responsible_id.is_not(None),
+        sa.or_(sa.and_(todos.c.due_at <= now, todos.c.due_at > now - REMIND_WITHIN),
+               # a day's to-do went overdue when its day ended: at the start of the next one
+               sa.and_(todos.c.due_date < now.date(),
+                       todos.c.due_date >= (now - REMIND_WITHIN).date() - timedelta(days=1)))
+    ).order_by(todos.c.id).limit(limit)
+    rows = list(write.connection.execute(query if write.sqlite else query.with_for_update(skip_locked=True)))
+    if not rows:
+        return 0
+    write.connection.execute(sa.update(todos).where(todos.c.id.in_([r.id for r in rows])).values(reminded_at=now))
+    live = _live_titles(write, {(r.process, r.item_id) for r in rows})
+    logins = _users(write, {r.responsible_id for r in rows})
+    for row in rows:
+        title = live.get((row.process, row.item_id))
+        login = logins.get(row.responsible_id, ("", ""))[0]
+        if title is None or not _may_read(write, row.process, row.item_id, row.responsible_id, login):
+            continue
+        deadline = _deadline(row.due_date, row.due_at)
+        notices.tell(write, [row.responsible_id], row.process, {"id": row.item_id, "title": title}, "overdue",
+                     f"Просрочено / Overdue: {row.title}",
+                     f"Срок дела «{row.title}» прошёл ({deadline}). "
+                     f"The to-do “{row.title}” is overdue (due {deadline}).",
+                     details={"todo": row.title, "due": deadline, "anchor": f"todo-{row.id}"})
+    return len(rows)
+
+
+def _live_titles(write: Write, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The titles of the items of pairs that exist and are not in the recycle bin."""
+    found: dict[tuple[str, int], str] = {}
+    for process_id, item_id in pairs:
+        process = write.compiled.processes.get(process_id)
+        if process is None:
+            continue
+        table = process.table
+        title = write.connection.execute(sa.select(table.c.title).where(
+            table.c.id == item_id, table.c.deleted_at.is_(None))).scalar()
+        if title is not None:
+            found[(process_id, item_id)] = title
+    return found
 
 
 # ---- the timeline -------------------------------------------------------------------------

@@ -8,8 +8,11 @@ options and results of exports and imports. `plain` turns a stored value into JS
 as every interface shows it; `Text` is a title in several languages; `CURRENCIES` the ISO 4217 codes a money value may
 have, `DEFAULT_CURRENCY` the one of a money field that declares none; `MAX_ID` is the largest id an item,
 a user or a file may have, and `text_problem` says why a text cannot be stored (interfaces refuse such
-input before asking); `entity_type_id` is a process's Bitrix24 number as the facade and event messages give it.
+input before asking); `entity_type_id` is a process's Bitrix24 number as the facade and event messages give it;
+`mail_settings` is how the worker sends e-mail, as its environment configures it.
 """
+
+from typing import Any
 
 from smartflow.definitions.model import Text
 from smartflow.definitions.values import CURRENCIES
@@ -17,5 +20,13 @@ from smartflow.runtime.fields import DEFAULT_CURRENCY, MAX_ID, plain, text_probl
 from smartflow.runtime.subscriptions import entity_type_id
 from smartflow.services.engine import Engine
 
-__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "plain",
+__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "mail_settings", "plain",
            "text_problem"]
+
+
+def mail_settings() -> Any:
+    """The worker's SMTP settings from the environment (automation.mail.Settings), None when e-mail is not
+    configured; InvalidValue naming the variable that is wrong."""
+    from smartflow.automation import mail
+
+    return mail.settings()

@@ -34,7 +34,7 @@ from smartflow.errors import (
     NotFound,
     PermissionDenied,
 )
-from smartflow.runtime import audit, auth, clock, codes, items, people, query
+from smartflow.runtime import audit, auth, clock, codes, items, notices, people, query
 from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
 from smartflow.runtime.compiled import CompiledDefinition
@@ -239,9 +239,14 @@ class Engine(TimelineMethods, Linking):
         try:
             with self._db.connect() as connection:
                 inspector = sa.inspect(connection)
-                return inspector.has_table("sf_versions") and not (
-                    inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")
-                    and "pipeline" in {column["name"] for column in inspector.get_columns("sf_role_grants")})
+                if not inspector.has_table("sf_versions"):
+                    return False
+                if not (inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")):
+                    return True
+                newer = {"sf_users": {"email_notifications", "language"}, "sf_todos": {"reminded_at"},
+                         "sf_role_grants": {"pipeline"}}
+                return any(inspector.has_table(table) and not columns <= {
+                    column["name"] for column in inspector.get_columns(table)} for table, columns in newer.items())
         except sa.exc.SQLAlchemyError:
             return False
 
@@ -493,7 +498,8 @@ class Engine(TimelineMethods, Linking):
             return self._user(write, login)
 
     def edit_user(self, login: str, **changes: Any) -> dict[str, Any]:
-        """Change name, email or department (administrators); the user as `users` lists them."""
+        """Change name, email, department, email_notifications or language (administrators); the user as
+        `users` lists them."""
         with self.session(True) as write:
             changed = people.edit_user(write.connection, write.compiled, write.actor, login, changes)
             if changed:
@@ -820,10 +826,27 @@ class Engine(TimelineMethods, Linking):
             self._audit(write, f"{kind}.cancel", f"{kind} {row_id}")
 
     def inbox(self, unread_only: bool = False, limit: int = 50, mark_read: bool = False) -> list[dict[str, Any]]:
-        from smartflow.automation import worker as jobs_worker
-
+        """This user's notifications, newest first, with their process's and item's titles."""
         with self.session(mark_read) as write:
-            return jobs_worker.inbox(write, unread_only, limit, mark_read)
+            return notices.inbox(write, unread_only, limit, mark_read)
+
+    def mark_read(self, ids: list[int] | None = None, read: bool = True) -> int:
+        """Mark this user's notifications read (or unread again): those of ids, all with None; how many changed."""
+        with self.session(True) as write:
+            return notices.mark(write, ids, read)
+
+    def settings(self) -> dict[str, Any]:
+        """This user's own settings: e-mail address, e-mail notifications on or off, language."""
+        with self.session(False) as write:
+            return people.settings_of(write.connection, write.compiled, write.actor)
+
+    def change_settings(self, **changes: Any) -> dict[str, Any]:
+        """Change this user's own settings (email_notifications, language); the settings after."""
+        with self.session(True) as write:
+            changed = people.change_settings(write.connection, write.compiled, write.actor, changes)
+            if changed:
+                self._audit(write, "user.settings", write.actor.login, changed)
+            return people.settings_of(write.connection, write.compiled, write.actor)
 
     # ---- data and analytics -------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from smartflow.web import admin, board, importing, items, linking, listing, pages, timeline, views
+from smartflow.web import admin, board, importing, inbox, items, linking, listing, pages, timeline, views
 
 __all__ = ["install"]
 
@@ -18,6 +18,7 @@ def install(app: FastAPI) -> None:
     app.include_router(board.router)
     app.include_router(items.router)
     app.include_router(timeline.router)
+    app.include_router(inbox.router)
     app.include_router(linking.router)
     app.include_router(listing.router)
     app.include_router(admin.router)

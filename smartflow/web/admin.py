@@ -107,10 +107,13 @@ def _user_page(found: Visitor, request: Request, login: str, status: int = 200, 
 @router.post("/admin/users/{login}/edit")
 def edit_user(request: Request, login: str, csrf: Csrf, name: Annotated[str, Form(max_length=256)] = "",
               email: Annotated[str, Form(max_length=254)] = "",
-              department: Annotated[str, Form(max_length=64)] = "") -> Response:
+              department: Annotated[str, Form(max_length=64)] = "",
+              email_notifications: Annotated[str, Form(max_length=8)] = "",
+              language: Annotated[str, Form(max_length=8)] = "") -> Response:
     found = changed(request, csrf)
     try:
-        found.crm.edit_user(login, name=name, email=email, department=department)
+        found.crm.edit_user(login, name=name, email=email, department=department,
+                            email_notifications=email_notifications == "on", language=language)
     except errors.InvalidValue as refused:
         return _user_page(found, request, login, 422, refused)
     return back(f"/admin/users/{quote(login)}")

@@ -1,5 +1,5 @@
-"""The board's frame: templates, errors as pages, sign-in and sign-out, the language switch, the
-process list and the inbox; `install` mounts every page on the HTTP application."""
+"""The board's frame: templates, errors as pages, sign-in and sign-out, the language switch and the
+process list; `install` mounts every page on the HTTP application."""
 
 from __future__ import annotations
 
@@ -195,15 +195,6 @@ def home(request: Request) -> Response:
     found = session.visitor(request)
     readable = [p for p in found.crm.processes() if p["may"]["read"] != "none"]
     return render("home.html", **frame(found, processes=readable, view=None))
-
-
-@router.get("/inbox")
-def inbox(request: Request) -> Response:
-    """The user's notifications, newest first; shown ones are marked read."""
-    found = session.visitor(request)
-    messages = found.crm.inbox(limit=100, mark_read=True)
-    todos, mentions = (found.crm.my_todos(), found.crm.mentions()) if todo_counts(found) is not None else ([], [])
-    return render("inbox.html", **frame(found, view=None, messages=messages, todos=todos, mentions=mentions))
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:

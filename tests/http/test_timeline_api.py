@@ -137,3 +137,33 @@ def test_a_comment_or_todo_of_another_item_is_missing_here(api: Api, item: int) 
     todo = api.call("POST", f"{ITEMS}/{other}/todos", "ivanova", json={"title": "there"}).json()
     assert api.call("GET", f"{ITEMS}/{item}/comments/{comment['id']}", "ivanova").status_code == 404
     assert api.call("PATCH", f"{ITEMS}/{item}/todos/{todo['id']}", "ivanova", json={"done": True}).status_code == 404
+
+
+@pytest.mark.db
+def test_the_inbox_names_process_and_item_and_is_marked_read_one_and_all(api: Api, item: int) -> None:
+    for text in ("@peek один", "@peek два", "@peek три"):
+        api.call("POST", f"{ITEMS}/{item}/comments", "ivanova", json={"text": text})
+    unread = api.call("GET", "/api/v1/inbox?unread=true", "peek").json()["messages"]
+    assert len(unread) >= 3 and unread[0]["item_title"] == "Бетон М300" and unread[0]["process_title"]
+    marked = api.call("POST", "/api/v1/inbox/read", "peek", json={"ids": [unread[0]["id"]]})
+    assert marked.status_code == 200 and marked.json() == {"changed": 1}
+    # someone else's notification is not theirs to mark
+    assert api.call("POST", "/api/v1/inbox/read", "ivanova", json={"ids": [unread[1]["id"]]}).json() == {"changed": 0}
+    left = api.call("GET", "/api/v1/inbox?unread=true", "peek").json()["messages"]
+    assert [m["id"] for m in left] == [m["id"] for m in unread[1:]]
+    assert api.call("POST", "/api/v1/inbox/read", "peek", json={}).json() == {"changed": len(left)}
+    assert api.call("GET", "/api/v1/inbox?unread=true", "peek").json()["messages"] == []
+    assert api.call("POST", "/api/v1/inbox/read", "peek", json={"ids": [unread[0]["id"]], "read": False}
+                    ).json() == {"changed": 1}
+
+
+@pytest.mark.db
+def test_own_settings_turn_email_off_and_choose_a_language(api: Api) -> None:
+    assert api.call("GET", "/api/v1/settings", "peek").json()["email_notifications"] is True
+    changed = api.call("PATCH", "/api/v1/settings", "peek", json={"email_notifications": False, "language": "ru"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["email_notifications"], changed.json()["language"]) == (False, "ru")
+    refused = api.call("PATCH", "/api/v1/settings", "peek", json={"language": "de"})
+    assert refused.status_code == 422
+    assert api.call("PATCH", "/api/v1/settings", "peek", json={"email_notifications": True, "language": ""}
+                    ).json()["language"] is None

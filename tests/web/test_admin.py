@@ -108,6 +108,21 @@ def test_a_reset_code_from_the_users_page_works_once_on_welcome(site: Site, boss
     assert site.admin.audit_log(3, "orlov")[1]["action"] == "password.reset_used"
 
 
+def test_an_administrator_turns_a_users_email_off_and_sets_their_language(site: Site, boss: httpx.Client) -> None:
+    page = boss.get("/admin/users/orlov").text
+    assert re.search(r'name="email_notifications" value="on"\s+checked', page)
+    form = {"csrf": boss.cookies["smartflow_csrf"], "name": "Сергей Орлов", "email": "orlov@example.com",
+            "department": "supply", "language": "ru"}  # the box unticked: e-mail off
+    assert boss.post("/admin/users/orlov/edit", data=form).status_code == 303
+    orlov = site.admin.user("orlov")
+    assert (orlov["email"], orlov["email_notifications"], orlov["language"]) == ("orlov@example.com", False, "ru")
+    assert boss.post("/admin/users/orlov/edit", data={**form, "email_notifications": "on", "language": "xx"}
+                     ).status_code == 422
+    boss.post("/admin/users/orlov/edit", data={**form, "email": "", "email_notifications": "on", "language": ""})
+    orlov = site.admin.user("orlov")
+    assert (orlov["email"], orlov["email_notifications"], orlov["language"]) == (None, True, None)
+
+
 def test_a_deactivated_persons_items_stay_and_name_them_as_deactivated(site: Site, boss: httpx.Client) -> None:
     item_id = site.as_user("ivanova").create("procurement", {"title": "Picker probe"})
     site.admin.add_user("gone_buyer", "Уволенный Закупщик", ["buyer"], "supply", ["procurement"])

@@ -87,7 +87,15 @@ def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
         inbox = client.get("/inbox").text
         assert "Inbox probe" in inbox and 'class="unread"' in inbox
         assert f'href="/processes/procurement/items/{item_id}"' in inbox
-        assert _unread_badge(client.get("/").text) == 0  # shown: read
+        assert _unread_badge(client.get("/").text) == unread  # shown is not read: marked so by the reader
+        token = client.cookies["smartflow_csrf"]
+        first = petrov.inbox(unread_only=True)[0]["id"]
+        assert client.post("/inbox/read", data={"id": str(first)}).status_code == 403  # no CSRF token
+        assert client.post("/inbox/read", data={"csrf": token, "id": str(first)}).status_code == 303
+        assert _unread_badge(client.get("/").text) == unread - 1
+        assert f'class="read" data-message-id="{first}"' in client.get("/inbox").text
+        client.post("/inbox/read", data={"csrf": token})  # all of them
+        assert _unread_badge(client.get("/").text) == 0
     assert petrov.inbox(unread_only=True) == []
 
 
