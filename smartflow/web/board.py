@@ -126,7 +126,7 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
     try:
         found.crm.move(process, item_id, body.stage, pipeline=body.pipeline, values=values)
     except errors.SmartflowError as refused:
-        reasons = list(getattr(refused, "reasons", None) or [str(refused)])
+        reasons = refused.reasons_in_language(found.lang)
         missing = found.crm.missing_required(process, item_id, body.stage, body.pipeline) \
             if isinstance(refused, (errors.TransitionNotAllowed, errors.InvalidValue)) else []
         form = required_form(found, view, item_id, body.stage, missing) if missing else None

@@ -181,11 +181,11 @@ async def create_item(request: Request, process: str) -> Response:
     try:
         new_id = found.crm.create(process, values, pipeline=pipeline_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
-        return create_page(found, view, pipeline_id, 422, [str(refused)], form)
+        return create_page(found, view, pipeline_id, 422, [refused.in_language(found.lang)], form)
     try:
         files.attach(found, process, new_id, uploads)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError, errors.NotFound) as refused:
-        return card_page(found, view, new_id, status=422, alert=[str(refused)])
+        return card_page(found, view, new_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{new_id}", status_code=303)
 
 
@@ -217,7 +217,7 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
         changes = found.crm.history(process, item_id)[seen:]
         return card_page(found, view, item_id, status=409, stale=timeline(view, changes), sent=form)
     except (errors.InvalidValue, errors.PermissionDenied) as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)], sent=form)
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)], sent=form)
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 
@@ -247,5 +247,5 @@ async def remove_file(request: Request, process: str, item_id: int, file_id: int
     try:
         found.crm.remove_file(process, item_id, file_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
