@@ -33,11 +33,11 @@ class SmartflowError(Exception):
         return [self.in_language(lang)]
 
     def hint_in_language(self, lang: str | None) -> str | None:
-        """The hint in lang; a hint not yet in the catalogue stays English."""
-        if self.hint_message is None:
-            return None
-        return printable(render(self.hint_message, lang)) if isinstance(self.hint_message, Message) and lang \
-            else self.hint
+        """The hint in lang. A hint not in the catalogue is the command line's advice (`run smartflow …`,
+        `--set`): English readers get it as it is, readers of another language none."""
+        if isinstance(self.hint_message, Message) and lang:
+            return printable(render(self.hint_message, lang))
+        return self.hint if lang in (None, "en") else None
 
 
 def printable(text: str) -> str:

@@ -89,7 +89,7 @@ def process_of(write: Write, process_id: str) -> CompiledProcess:
     found = write.compiled.processes.get(process_id)
     if found is None or not access.visible(write.actor, found):
         known = [p for p, compiled in write.compiled.processes.items() if access.visible(write.actor, compiled)]
-        raise NotDeployed(f"there is no process `{process_id}`",
+        raise NotDeployed(tr("there is no process {process}", process=Name(process_id)),
                           did_you_mean(process_id, known) or f"deployed processes: {known_list(known)}")
     return found
 

@@ -108,3 +108,21 @@ def expression(process: CompiledProcess, source: str) -> Expression:
 def process(compiled: CompiledProcess) -> Name:
     """The process, named by its id in English (`procurement 35`) and by its title for people."""
     return Name(compiled.process.id, compiled.process.title, quote="")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A stage of a named pipeline: `hiring.new` in English, «Новый» (воронка «Найм») for people."""
+
+    pipeline: Name
+    stage: Name
+
+    def __str__(self) -> str:
+        return f"`{self.pipeline.id}.{self.stage.id}`"
+
+    def render(self, lang: str) -> str:
+        return tr("{stage} of pipeline {pipeline}", stage=self.stage, pipeline=self.pipeline).render(lang)
+
+
+def place(process: CompiledProcess, pipeline_id: str, stage_id: str) -> Place:
+    return Place(pipeline(process, pipeline_id), stage(process, stage_id, pipeline_id))

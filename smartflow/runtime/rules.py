@@ -254,20 +254,24 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
         rules = process.pipelines[pipeline_id]
         ways = rules.ways_in(item["pipeline"], source)
         if target not in ways:
-            origin = f"{item['pipeline']}.{source}"
+            origin = names.place(process, item["pipeline"], source)
             if item["pipeline"] not in rules.entered_from:
                 return [tr("pipeline {pipeline} declares no transition from pipeline {origin}: its items enter it "
                            "at its first stage {first}", pipeline=names.pipeline(process, pipeline_id),
                            origin=names.pipeline(process, item["pipeline"]),
                            first=names.stage(process, rules.first, pipeline_id))]
-            into = (f"from `{origin}` items may enter it at: {known_list(sorted(ways), 20)}" if ways else
-                    f"it takes items of `{item['pipeline']}` only from: "
-                    + known_list(sorted({s for p, s in rules.entries if p == item["pipeline"]}), 20))
+            into = (tr("from {origin} items may enter it at: {stages}", origin=origin,
+                       stages=names.stages(process, sorted(ways), pipeline_id)) if ways else
+                    tr("it takes items of {origin} only from: {stages}",
+                       origin=names.pipeline(process, item["pipeline"]),
+                       stages=names.stages(process, sorted({s for p, s in rules.entries if p == item["pipeline"]}),
+                                           item["pipeline"])))
             return [tr("no transition leads from {origin} to {target} in pipeline {pipeline} ({into})",
-                       origin=names.Name(origin), target=names.stage(process, target, pipeline_id),
+                       origin=origin, target=names.stage(process, target, pipeline_id),
                        pipeline=names.pipeline(process, pipeline_id), into=into)]
         candidates = ways[target]
-        label = f"`{item['pipeline']}.{source}` → `{pipeline_id}.{target}`"  # (between pipelines: ids, as yet)
+        label = tr("{source} → {target}", source=names.place(process, item["pipeline"], source),
+                   target=names.place(process, pipeline_id, target))
     if not candidates:
         return []
     failures: list[Joined] = []
@@ -277,5 +281,8 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
             return []
         failures.append(reasons)
     if len(failures) == 1:
+        titled = candidates[0].transition.title if len(candidates) == 1 else None
+        if titled:  # people know a transition by its title: "the transition «Request prices»"
+            label = names.Name(str(label), titled, quote="")
         return [tr("the transition {label}: {reasons}", label=label, reasons=failures[0])]
     return [tr("no transition {label} may be taken: {reasons}", label=label, reasons=joined(failures, " | "))]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.i18n import render as render_in
 from smartflow.services import MAX_ID
 from smartflow.web import session
 from smartflow.web.cardparts import remember_titles
@@ -105,7 +106,8 @@ def explain(request: Request, process: str, item_id: int,
     """Why a card may not be moved to stage (every reason a move there would be refused), as JSON:
     what the board says while a card is held over a column it may not enter."""
     found = session.visitor(request)
-    return JSONResponse({"reasons": found.crm.explain(process, item_id, stage)})
+    reasons = found.crm.explain(process, item_id, stage)
+    return JSONResponse({"reasons": [render_in(reason, found.lang) for reason in reasons]})
 
 
 class Move(BaseModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
 from smartflow.web import files, session
 from smartflow.web.cardparts import card_extras, remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, values_from
@@ -157,7 +158,8 @@ def create_defaults(view: ProcessView, field_ids: list[str]) -> dict[str, Any]:
 def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int = 200,
                 alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
     if view.may["create"] == "none":
-        raise errors.PermissionDenied(f"your roles do not allow creating items of {view.id}")
+        raise errors.PermissionDenied(tr("your roles do not allow creating items of {process}",
+                                         process=Name(view.id, view.data.get("title"), quote="")))
     shown = create_fields(view, pipeline_id)
     shown += [f for f in linked_fields(view) if f in (sent or {}) and f not in shown]
     remember_titles(found, view, [{f: int(v[-1]) for f, v in (sent or {}).items()
