@@ -26,7 +26,7 @@ def test_a_refused_move_in_russian_names_titles_and_keeps_the_code(api: Api) -> 
     russian = api.call("POST", path, json={"stage": "prices"}, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"})
     body = russian.json()
     assert russian.status_code == 409 and body["code"] == "move-refused" and russian.headers["content-language"] == "ru"
-    assert body["message"].startswith("«Заказ» № ") and "«Запрос цен»" in body["message"], body["message"]
+    assert body["message"].startswith("элемент «Заказ» № ") and "«Запрос цен»" in body["message"], body["message"]
     assert "«Поставщик»" in body["message"] and "«Сумма» > 1000" in body["message"]
     for text in [body["message"], *body["reasons"]]:
         assert not LATIN_ID.search(text), text
@@ -43,6 +43,6 @@ def test_validation_and_not_found_in_russian(api: Api) -> None:  # noqa: F811
     assert bad.status_code == 422 and bad.json()["code"] == "invalid-value" and bad.json()["field"] == "amount"
     assert bad.json()["message"] == "поле «Сумма»: 'много' — не число", bad.json()["message"]
     missing = api.call("GET", f"{ITEMS}/999999", headers=russian).json()
-    assert missing["code"] == "not-found" and missing["message"] == "«Заказ» № 999999 не найден"
+    assert missing["code"] == "not-found" and missing["message"] == "элемент «Заказ» № 999999 не найден"
     assert missing["hint"].startswith("проверьте номер")
     assert api.call("GET", f"{ITEMS}/999999").json()["message"] == "purchase 999999 not found"

@@ -64,12 +64,13 @@ def move_with_menu(page: Any, item_id: int, stage: str) -> None:
     card.locator(f'[data-move-to="{stage}"]').click()
 
 
-def test_the_error_pages_in_a_russian_browser(site: Site, russian: Any) -> None:
+def test_the_error_pages_in_a_russian_browser(site: Site, russian: Any, shots: Path) -> None:
     sign_in(russian, site, "ivanova", BOARD)
     missing = russian.goto(site.base + "/processes/procurement/items/999999")
     assert missing is not None and missing.status == 404
     text = russian.locator(".page-error").inner_text()
     assert "№ 999999 не найден" in text and "проверьте номер" in text, text
+    russian.screenshot(path=str(shots / f"not-found-ru-{russian.viewport_size['width']}.png"))
     assert "`" not in text and not latin_ids(text), text
     unknown = russian.goto(site.base + "/processes/nothing_here/kanban")
     assert unknown is not None and unknown.status == 404
