@@ -443,7 +443,8 @@ def _check_link(write: Write, field: Field, target_id: int) -> None:
     query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
                                                 access.row_filter(write.actor, target, "read"))
     if write.connection.execute(query).first() is None:
-        raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
+        raise InvalidValue(tr("field {field}: there is no {process} {item}", field=Name(field.id, field.title),
+                              process=names.process(target), item=target_id),
                            f"give the id of an existing {field.to} you may see", field=field.id)
     write.found[known] = target_id
 
@@ -537,14 +538,16 @@ def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any],
             readable = write.connection.execute(sa.select(table.c.id).where(
                 table.c.id == clash, table.c.deleted_at.is_(None),
                 access.row_filter(write.actor, process, "read"))).first()
-            owner = f"{process.process.id} {clash}" if readable else f"another {process.process.id}"  # no leak
+            owner = tr("{process} {item}", process=names.process(process), item=clash) if readable \
+                else tr("another {process}", process=names.process(process))  # no leak
             if restoring:
                 raise InvalidValue(f"cannot restore {process.process.id} {item_id}: field `{key}`: "
                                    f"{fields.plain(value)!r} is now used by {owner}",
                                    f"change `{key}` of {owner} first (values of this field must be unique)",
                                    field=key)
-            raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by {owner}",
-                               "values of this field must be unique", field=key)
+            raise InvalidValue(tr("field {field}: {value} is already used by {owner}", field=names.field(process, key),
+                                  value=repr(fields.plain(value)), owner=owner),
+                               tr("values of this field must be unique"), field=key)
 
 
 def _columns(process: CompiledProcess, values: dict[str, Any], shape: _Shape | None = None) -> dict[str, Any]:
