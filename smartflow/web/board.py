@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
 from smartflow.i18n import render as render_in
 from smartflow.services import MAX_ID
 from smartflow.web import session
@@ -78,7 +79,9 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
     view = process_view(found, process)
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
-        raise errors.NotFound(f"{process} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
+        raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                 process=Name(process, view.data.get("title"), quote="")),
+                              tr("choose one of the board's pipelines"))
     columns = columns_of(found, view, chosen)
     for column in columns:
         cards = column_cards(found, view, chosen["id"], column["id"])
