@@ -4,7 +4,8 @@ and the message type errors carry.
 A message is raised in English — `str()` of it is the text the CLI prints and the logs keep, naming
 fields and stages by id — and keeps its msgid and parameters, so an interface renders it again in the
 reader's language, naming a field or a stage by its title there (`Message.render`). The msgids are
-marked with `tr(...)`, which `pybabel extract -k tr` collects (see docs/how-to/languages.md).
+marked with `tr(...)`, which `pybabel extract -k tr` collects (docs/how-to/errors.md, "In the reader's
+language").
 
 Standard library only: every layer may raise a message, and errors.py stands on this module.
 """

@@ -52,7 +52,7 @@ def test_every_message_has_a_russian_translation() -> None:
     assert len(msgids) > 80  # the refusals, validation, not-found and rights messages are marked
     missing = untranslated(msgids, read(PO))
     assert not missing, ("no Russian in smartflow/locale/ru/LC_MESSAGES/smartflow.po for (run `pybabel extract` and "
-                         "`pybabel update`, translate, `pybabel compile`; docs/how-to/languages.md):\n"
+                         "`pybabel update`, translate, `pybabel compile`; docs/how-to/errors.md):\n"
                          + "\n".join(missing))
 
 
