@@ -7,15 +7,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from smartflow.i18n import Message, render
+
 
 class SmartflowError(Exception):
-    """Anything smartflow reports to a user as one clear message."""
+    """Anything smartflow reports to a user as one clear message.
+
+    `str()` is the English text (the CLI's, the logs'); a message made with `smartflow.i18n.tr` is kept
+    as well, so an interface shows it in the reader's language with `in_language(lang)`."""
 
     hint: str | None = None
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(printable(message))
+        self.message = message
         self.hint = printable(hint) if hint is not None else None
+        self.hint_message = hint
+
+    def in_language(self, lang: str | None) -> str:
+        """The message in lang (ru, en: titles for ids), or its English developer text for None."""
+        return printable(render(self.message, lang)) if isinstance(self.message, Message) and lang else str(self)
+
+    def reasons_in_language(self, lang: str | None) -> list[str]:
+        """Why it was refused, one line a reason (a refused move has several), in lang."""
+        return [self.in_language(lang)]
+
+    def hint_in_language(self, lang: str | None) -> str | None:
+        """The hint in lang. A hint not in the catalogue is the command line's advice (`run smartflow …`,
+        `--set`): English readers get it as it is, readers of another language none."""
+        if isinstance(self.hint_message, Message) and lang:
+            return printable(render(self.hint_message, lang))
+        return self.hint if lang in (None, "en") else None
 
 
 def printable(text: str) -> str:
@@ -101,6 +123,11 @@ class TransitionNotAllowed(ItemError):
     def __init__(self, message: str, reasons: list[str], hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.reasons = reasons
+
+    def reasons_in_language(self, lang: str | None) -> list[str]:
+        if not self.reasons:
+            return super().reasons_in_language(lang)
+        return [printable(render(reason, lang)) for reason in self.reasons]
 
 
 class ConflictError(ItemError):

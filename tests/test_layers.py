@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smartflow"
 # alone; http composes the API, the board (web) and the Bitrix24 facade (bitrix24), so it stands one rank
 # above them.
 RANKS: dict[str, int] = {
+    "i18n": -1,  # the message type and catalogues, beneath errors (which carry messages): standard library only
     "errors": 0, "db": 0,
     "definitions": 1,
     "compile": 2,
@@ -33,9 +34,9 @@ RANKS: dict[str, int] = {
 INTERFACE_IMPORTS: dict[str, set[str]] = {
     "cli": {"services", "errors", "scenarios", "cli"},
     "scenarios": {"services", "errors", "definitions", "scenarios"},
-    "http": {"services", "errors", "http", "web", "bitrix24"},
+    "http": {"services", "errors", "i18n", "http", "web", "bitrix24"},
     "bitrix24": {"services", "errors", "bitrix24"},
-    "web": {"services", "errors", "web"},
+    "web": {"services", "errors", "i18n", "web"},
 }
 
 

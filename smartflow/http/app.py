@@ -143,9 +143,9 @@ class _BodyLimitMiddleware(BodyLimit):
     """BodyLimit as Starlette middleware (outermost of the application's: nothing reads a body before it)."""
 
 
-async def _smartflow_error(_: Request, error: Exception) -> Response:
+async def _smartflow_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, errors.SmartflowError)
-    return problems.from_error(error)
+    return problems.from_error(error, accept_language=request.headers.get("accept-language"))
 
 
 async def _validation_error(_: Request, error: Exception) -> Response:

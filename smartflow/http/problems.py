@@ -1,5 +1,9 @@
 """Errors as `application/problem+json` (RFC 9457), carrying what the CLI prints: the message, the
-hint, the field, the reasons of a refused move, and a stable `code` for programs."""
+hint, the field, the reasons of a refused move, and a stable `code` for programs.
+
+A request with `Accept-Language` naming ru or en gets the message, hint and reasons in that language,
+fields and stages named by their titles (`Content-Language` says which); without it, the English text
+the CLI prints, naming them by id."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from smartflow import errors
+from smartflow.i18n import accepted, render, tr
 
 PROBLEM_TYPE = "application/problem+json"
 LOG = logging.getLogger("smartflow.http")
@@ -41,18 +46,25 @@ def problem(status: int, code: str, message: str, hint: str | None = None, field
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
-def from_error(error: errors.SmartflowError, stale_version: bool = False) -> JSONResponse:
-    """The answer to one of smartflow's errors (stale_version: a conflict of an If-Match → 412)."""
+def from_error(error: errors.SmartflowError, stale_version: bool = False, accept_language: str | None = None
+               ) -> JSONResponse:
+    """The answer to one of smartflow's errors (stale_version: a conflict of an If-Match → 412), in the
+    language of accept_language (the request's header) when it names one of ours."""
     status, code = next(((s, c) for kind, s, c in STATUSES if isinstance(error, kind)), (400, "refused"))
     if isinstance(error, errors.ConflictError) and stale_version:
         status, code = 412, "stale-version"
-    headers = {"WWW-Authenticate": 'Bearer realm="smartflow"'} if status == 401 else None
-    message = str(error)
+    lang = accepted(accept_language)
+    headers = {"WWW-Authenticate": 'Bearer realm="smartflow"'} if status == 401 else {}
+    if lang:
+        headers["Content-Language"] = lang
+    message = error.in_language(lang)
     if isinstance(error, errors.DatabaseUnavailable):  # the driver's words stay in the server's log
-        LOG.warning("%s", message)
-        message = "the database cannot be used now; nothing was changed"
-    return problem(status, code, message, error.hint, getattr(error, "field", None), headers=headers,
-                   reasons=getattr(error, "reasons", None))
+        LOG.warning("%s", str(error))
+        message = render(tr("the database cannot be used now; nothing was changed"), lang)
+    reasons = error.reasons_in_language(lang) if isinstance(error, errors.TransitionNotAllowed) \
+        else getattr(error, "reasons", None)
+    return problem(status, code, message, error.hint_in_language(lang), getattr(error, "field", None),
+                   headers=headers or None, reasons=reasons)
 
 
 def validation(errors_found: list[Any]) -> JSONResponse:

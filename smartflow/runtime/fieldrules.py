@@ -13,14 +13,15 @@ from typing import Any
 
 from smartflow.definitions.expressions import environment
 from smartflow.errors import InvalidValue, PermissionDenied
-from smartflow.runtime import access
+from smartflow.i18n import Message, tr
+from smartflow.runtime import access, names
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledProcess, built
 from smartflow.runtime.fields import is_empty
 from smartflow.runtime.rules import context, evaluate
 from smartflow.runtime.rules import move_problems as transition_problems
 
-HIDDEN_NAME = "a field you may not see"
+HIDDEN_NAME = tr("a field you may not see")
 
 
 class FieldRules:
@@ -47,8 +48,8 @@ def _holds(compiled: Any, values: dict[str, Any]) -> bool:
     return evaluate(compiled, values)[0]
 
 
-def _name(field_id: str, hidden: frozenset[str]) -> str:
-    return HIDDEN_NAME if field_id in hidden else f"field `{field_id}`"
+def _name(field_id: str, hidden: frozenset[str], process: CompiledProcess) -> Message:
+    return HIDDEN_NAME if field_id in hidden else tr("field {field}", field=names.field(process, field_id))
 
 
 def not_visible(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> set[str]:
@@ -61,7 +62,7 @@ def not_visible(process: CompiledProcess, item: dict[str, Any], actor: Actor) ->
             if not _holds(compiled, values)}
 
 
-def _required_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[tuple[str, str]]:
+def _required_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[tuple[str, Message]]:
     """(field, message) for each visible field whose `required_when` holds and which is empty."""
     rules = rules_of(process)
     if not rules.conditions["required_when"]:
@@ -72,8 +73,10 @@ def _required_problems(process: CompiledProcess, item: dict[str, Any], actor: Ac
     found = []
     for field_id, (source, compiled) in rules.conditions["required_when"].items():
         if field_id not in absent and is_empty(item.get(field_id)) and _holds(compiled, values):
-            reason = f"when `{source}`" if field_id not in hidden else "here"
-            found.append((field_id, f"{_name(field_id, hidden)} is required {reason}, and it is empty"))
+            name = _name(field_id, hidden, process)
+            found.append((field_id, tr("{name} is required when {condition}, and it is empty", name=name,
+                                       condition=names.expression(process, source)) if field_id not in hidden
+                          else tr("{name} is required here, and it is empty", name=name)))
     return found
 
 
@@ -90,8 +93,9 @@ def _refuse_not_visible(process: CompiledProcess, after: dict[str, Any], actor: 
         field_id = sorted(absent)[0]
         source = rules_of(process).conditions["visible_when"][field_id][0]
         hidden = access.hidden_fields(actor, process)
-        raise InvalidValue(f"{_name(field_id, hidden)} is not shown on this item"
-                           + ("" if field_id in hidden else f" (`visible_when: {source}` is false)"),
+        raise InvalidValue(tr("{name} is not shown on this item", name=HIDDEN_NAME) if field_id in hidden else
+                           tr("{name} is not shown on this item (`visible_when: {source}` is false)",
+                              name=_name(field_id, hidden, process), source=source),
                            "leave it empty", field=None if field_id in hidden else field_id)
 
 
@@ -107,8 +111,9 @@ def _refuse_required(process: CompiledProcess, after: dict[str, Any], actor: Act
 def _refuse_role_read_only(process: CompiledProcess, actor: Actor, given: set[str]) -> None:
     locked = sorted(access.read_only_fields(actor, process) & given)
     if locked:
-        raise PermissionDenied(f"you may not set field `{locked[0]}` of {process.process.id}: your roles make it "
-                               "read-only", "ask someone whose role may change it (`read_only_fields`)")
+        raise PermissionDenied(tr("you may not set field {field} of {process}: your roles make it read-only",
+                                  field=names.field(process, locked[0]), process=names.process(process)),
+                               "ask someone whose role may change it (`read_only_fields`)")
 
 
 def check_create(process: CompiledProcess, item: dict[str, Any], actor: Actor, given: set[str]) -> None:
@@ -127,7 +132,9 @@ def check_update(process: CompiledProcess, before: dict[str, Any], after: dict[s
     hidden = access.hidden_fields(actor, process)
     stage_locked = sorted(rules.stage_read_only.get((before["pipeline"], before["stage"]), frozenset()) & changed)
     if stage_locked:
-        raise PermissionDenied(f"{_name(stage_locked[0], hidden)} may not be changed in stage `{before['stage']}`",
+        raise PermissionDenied(tr("{name} may not be changed in stage {stage}",
+                                  name=_name(stage_locked[0], hidden, process),
+                                  stage=names.stage(process, before["stage"], before["pipeline"])),
                                "it is read-only there (`read_only` of the stage)")
     if not rules.any_condition:
         return
@@ -137,15 +144,17 @@ def check_update(process: CompiledProcess, before: dict[str, Any], after: dict[s
         for field_id in sorted(conditions.keys() & changed):
             source, compiled = conditions[field_id]
             if _holds(compiled, values):
-                reason = f" while `{source}`" if field_id not in hidden else " now"
-                raise PermissionDenied(f"{_name(field_id, hidden)} may not be changed{reason}",
+                name = _name(field_id, hidden, process)
+                raise PermissionDenied(tr("{name} may not be changed while {condition}", name=name,
+                                          condition=names.expression(process, source)) if field_id not in hidden
+                                       else tr("{name} may not be changed now", name=name),
                                        "it is read-only (`read_only_when`)")
     _refuse_not_visible(process, after, actor, changed)
     _refuse_required(process, after, actor)
 
 
 def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target_stage: str,
-                  target_pipeline: str | None = None) -> list[str]:
+                  target_pipeline: str | None = None) -> list[Message]:
     """Every reason the actor may not move item into target_stage: the transition's rules, then the
     fields `required_when` the item in the target stage."""
     problems = transition_problems(process, item, actor, target_stage, target_pipeline)

@@ -23,13 +23,14 @@ from typing import Any
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.model import Field
 from smartflow.definitions.values import boolean, currency, to_date, to_datetime
+from smartflow.i18n import tr
 from smartflow.runtime import clock, media
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-_FORMATS = {"email": (_EMAIL, "an email address"), "phone": (_PHONE, "a phone number"),
-            "url": (_URL, "an http(s) URL")}
+_FORMATS = {"email": (_EMAIL, tr("an email address")), "phone": (_PHONE, tr("a phone number")),
+            "url": (_URL, tr("an http(s) URL"))}
 DEFAULT_CURRENCY = "RUB"
 MAX_ID = 2**31 - 1  # item, user and file ids are 32-bit integer columns on every database
 
@@ -162,21 +163,22 @@ def _split(text: str) -> list[str]:
 
 def _decimal(field: Field, raw: Any) -> Decimal:
     if isinstance(raw, bool):
-        raise ValueProblem(f"{raw!r} is not a number")
+        raise ValueProblem(tr("{value} is not a number", value=repr(raw)))
     try:
         value = Decimal(str(raw).strip().replace(" ", "").replace(",", ".")) if isinstance(raw, str) \
             else Decimal(str(raw))
     except (InvalidOperation, ValueError):  # ValueError: an int of more digits than str() writes
-        raise ValueProblem(f"{_shown(raw)} is not a number") from None
+        raise ValueProblem(tr("{value} is not a number", value=_shown(raw))) from None
     if not value.is_finite():
-        raise ValueProblem(f"{_shown(raw)} is not a number")
+        raise ValueProblem(tr("{value} is not a number", value=_shown(raw)))
     places = precision_of(field)
     try:
         rounded = round(value, places)
     except InvalidOperation:  # more digits than a Decimal holds (28): far past what a column stores
-        raise ValueProblem(f"{raw} is too large to store (at most {_largest(field)})") from None
+        raise ValueProblem(tr("{value} is too large to store (at most {largest})",
+                              value=raw, largest=_largest(field))) from None
     if value != rounded:
-        raise ValueProblem(f"{raw} has more than {places} digits after the point")
+        raise ValueProblem(tr("{value} has more than {places} digits after the point", value=raw, places=places))
     return value
 
 
@@ -193,23 +195,23 @@ def coerce(field: Field, value: Any) -> Any:
     kind = field.type
     if kind in ("string", "text", "email", "phone", "url"):
         if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ValueProblem(f"{_shown(value)} is not text")
+            raise ValueProblem(tr("{value} is not text", value=_shown(value)))
         return clean_text(str(value))
     if kind == "integer":
         if isinstance(value, bool):
-            raise ValueProblem(f"{value!r} is not a whole number")
+            raise ValueProblem(tr("{value} is not a whole number", value=repr(value)))
         try:
             number = Decimal(str(value).strip())
         except (InvalidOperation, ValueError):  # ValueError: an int of more digits than str() writes
-            raise ValueProblem(f"{_shown(value)} is not a whole number") from None
+            raise ValueProblem(tr("{value} is not a whole number", value=_shown(value))) from None
         if not number.is_finite():
-            raise ValueProblem(f"{_shown(value)} is not a whole number")
+            raise ValueProblem(tr("{value} is not a whole number", value=_shown(value)))
         if number.adjusted() > 30:  # before int(): 1e999999999 would be an int of a billion digits
             shown = str(value).strip()
             raise ValueProblem(f"{shown[:40]}{'…' if len(shown) > 40 else ''} is too large to store "
                                f"(at most {STORED_LIMIT - 1})")
         if number != number.to_integral_value():
-            raise ValueProblem(f"{value!r} is not a whole number")
+            raise ValueProblem(tr("{value} is not a whole number", value=repr(value)))
         return int(number)
     if kind == "number":
         return _decimal(field, value)
@@ -223,7 +225,7 @@ def coerce(field: Field, value: Any) -> Any:
     if kind == "boolean":
         truth = boolean(value)
         if truth is None:
-            raise ValueProblem(f"{value!r} is not true or false")
+            raise ValueProblem(tr("{value} is not true or false", value=repr(value)))
         return truth
     if kind == "date":
         return _date(value)
@@ -231,7 +233,7 @@ def coerce(field: Field, value: Any) -> Any:
         return _datetime(value)
     if kind == "enum":
         if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ValueProblem(f"{_shown(value)} is not an option id")
+            raise ValueProblem(tr("{value} is not an option id", value=_shown(value)))
         return clean_text(str(value))
     if kind in ("link", "file"):
         if isinstance(value, FileRef) and kind == "file":
@@ -249,7 +251,7 @@ def _currency(value: Any) -> str:
     code = currency(value)
     if code is None:
         shown = repr(value) if not isinstance(value, str) or len(value) <= 20 else f"{value[:20]!r}…"
-        raise ValueProblem(f"{shown} is not an ISO 4217 currency code (such as RUB, USD or EUR)")
+        raise ValueProblem(tr("{value} is not an ISO 4217 currency code (such as RUB, USD or EUR)", value=shown))
     return code
 
 
@@ -260,7 +262,7 @@ def _user(value: Any) -> int | str:
         if text.startswith("#"):
             return identifier(text[1:])
         if not text:
-            raise ValueProblem("an empty text is not a user")
+            raise ValueProblem(tr("an empty text is not a user"))
         return clean_text(text)
     return identifier(value)
 
@@ -271,7 +273,7 @@ def _date(value: Any) -> date:
     try:
         return to_date(value)
     except ValueError:
-        raise ValueProblem(f"{value!r} is not a date (write YYYY-MM-DD)") from None
+        raise ValueProblem(tr("{value} is not a date (write YYYY-MM-DD)", value=repr(value))) from None
 
 
 def _datetime(value: Any) -> datetime:
@@ -280,7 +282,7 @@ def _datetime(value: Any) -> datetime:
     try:
         return to_datetime(value)
     except ValueError:
-        raise ValueProblem(f"{value!r} is not a date and time (write 2026-12-01T09:30)") from None
+        raise ValueProblem(tr("{value} is not a date and time (write 2026-12-01T09:30)", value=repr(value))) from None
 
 
 def with_decimals(field: Field, value: Any) -> Any:
@@ -313,13 +315,16 @@ def check(field: Field, value: Any) -> None:
     elif kind == "enum":
         ids = [o.id for o in field.options]
         if value not in ids:
-            raise ValueProblem(f"{value!r} is not one of the options ({', '.join(ids)})")
+            raise ValueProblem(tr("{value} is not one of the options ({options})",
+                                  value=repr(value), options=", ".join(ids)))
     elif kind == "file" and isinstance(value, FileRef):
         if field.max_size is not None and value.size > field.max_size:
-            raise ValueProblem(f"{value.name} is {value.size} bytes, over the limit of {field.max_size}")
+            raise ValueProblem(tr("{name} is {size} bytes, over the limit of {limit}",
+                                  name=value.name, size=value.size, limit=field.max_size))
         suffix = value.name.rsplit(".", 1)[-1].lower() if "." in value.name else ""
         if field.extensions and suffix not in field.extensions:
-            raise ValueProblem(f"{value.name} is not one of the allowed kinds ({', '.join(field.extensions)})")
+            raise ValueProblem(tr("{name} is not one of the allowed kinds ({kinds})",
+                                  name=value.name, kinds=", ".join(field.extensions)))
 
 
 _TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url"})
@@ -343,7 +348,8 @@ def checker(field: Field) -> Callable[[Any], Any]:
 
             def option(value: Any) -> Any:
                 if value not in known:
-                    raise ValueProblem(f"{value!r} is not one of the options ({', '.join(ids)})")
+                    raise ValueProblem(tr("{value} is not one of the options ({options})",
+                                          value=repr(value), options=", ".join(ids)))
                 return value
 
             return option
@@ -366,11 +372,12 @@ def _numeric(field: Field) -> Callable[[Any], Any]:
     def numeric(value: Any) -> Any:
         amount = value["amount"] if kind == "money" else value
         if abs(amount if kind == "integer" else amount.scaleb(places)) >= STORED_LIMIT:
-            raise ValueProblem(f"{amount} is too large to store (at most {_largest(field)})")
+            raise ValueProblem(tr("{value} is too large to store (at most {largest})",
+                                  value=amount, largest=_largest(field)))
         if low is not None and amount < low:
-            raise ValueProblem(f"{amount} is less than the minimum {field.min}")
+            raise ValueProblem(tr("{value} is less than the minimum {minimum}", value=amount, minimum=field.min))
         if high is not None and amount > high:
-            raise ValueProblem(f"{amount} is more than the maximum {field.max}")
+            raise ValueProblem(tr("{value} is more than the maximum {maximum}", value=amount, maximum=field.max))
         return value if kind == "integer" else with_decimals(field, value)
 
     return numeric
@@ -382,14 +389,15 @@ def _unchanged(value: Any) -> Any:
 
 def _check_text(field: Field, value: str) -> None:
     if field.min_length is not None and len(value) < field.min_length:
-        raise ValueProblem(f"{value!r} is shorter than {field.min_length} characters")
+        raise ValueProblem(tr("{value} is shorter than {length} characters",
+                              value=repr(value), length=field.min_length))
     if field.max_length is not None and len(value) > field.max_length:
         shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}…"
-        raise ValueProblem(f"{shown} is longer than {field.max_length} characters")
+        raise ValueProblem(tr("{value} is longer than {length} characters", value=shown, length=field.max_length))
     if field.pattern is not None and not re.fullmatch(field.pattern, value):
-        raise ValueProblem(f"{value!r} does not match the pattern {field.pattern}")
+        raise ValueProblem(tr("{value} does not match the pattern {pattern}", value=repr(value), pattern=field.pattern))
     if field.type in _FORMATS and not _FORMATS[field.type][0].match(value):
-        raise ValueProblem(f"{value!r} is not {_FORMATS[field.type][1]}")
+        raise ValueProblem(tr("{value} is not {kind}", value=repr(value), kind=_FORMATS[field.type][1]))
 
 
 STORED_LIMIT = 2**63  # integers, and numbers and money in minor units, are stored as 64-bit integers
@@ -399,12 +407,13 @@ def _check_range(field: Field, value: Any) -> None:
     if field.type in ("integer", "number", "money"):
         stored = value if field.type == "integer" else value.scaleb(precision_of(field))
         if abs(stored) >= STORED_LIMIT:
-            raise ValueProblem(f"{value} is too large to store (at most {_largest(field)})")
+            raise ValueProblem(tr("{value} is too large to store (at most {largest})",
+                                  value=value, largest=_largest(field)))
     low, high = _bound(field, field.min), _bound(field, field.max)
     if low is not None and value < low:
-        raise ValueProblem(f"{value} is less than the minimum {field.min}")
+        raise ValueProblem(tr("{value} is less than the minimum {minimum}", value=value, minimum=field.min))
     if high is not None and value > high:
-        raise ValueProblem(f"{value} is more than the maximum {field.max}")
+        raise ValueProblem(tr("{value} is more than the maximum {maximum}", value=value, maximum=field.max))
 
 
 def _largest(field: Field) -> str:

@@ -21,7 +21,8 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.runtime import access, clock, fieldrules, fields, filestore, notices
+from smartflow.i18n import Name, joined, tr
+from smartflow.runtime import access, clock, fieldrules, fields, filestore, names, notices
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
@@ -88,7 +89,7 @@ def process_of(write: Write, process_id: str) -> CompiledProcess:
     found = write.compiled.processes.get(process_id)
     if found is None or not access.visible(write.actor, found):
         known = [p for p, compiled in write.compiled.processes.items() if access.visible(write.actor, compiled)]
-        raise NotDeployed(f"there is no process `{process_id}`",
+        raise NotDeployed(tr("there is no process {process}", process=Name(process_id)),
                           did_you_mean(process_id, known) or f"deployed processes: {known_list(known)}")
     return found
 
@@ -116,14 +117,15 @@ def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "r
     valid = isinstance(item_id, int) and 0 < item_id <= fields.MAX_ID
     row = write.connection.execute(query, {"_item_id": item_id}).first() if valid else None
     if row is None:
-        state = "in the recycle bin" if deleted else ""
-        raise NotFound(f"{process.process.id} {item_id} not found{(' ' + state) if state else ''}",
-                       "check the id; items you may not see are not shown")
+        raise NotFound(tr("{process} {item} not found in the recycle bin", process=names.process(process), item=item_id)
+                       if deleted else tr("{process} {item} not found", process=names.process(process), item=item_id),
+                       tr("check the id; items you may not see are not shown"))
     item = reader(process).decode(row)
     _load_multiple(write.connection, process, [item])
     if action != "read" and not access.reaches(write.actor, process, action, item):
         reach = access.level(write.actor, process, action, item["pipeline"])
-        raise PermissionDenied(f"you may not {action} {process.process.id} {item_id}",
+        raise PermissionDenied(tr("you may not {action} {process} {item}", action=names.action(action),
+                                  process=names.process(process), item=item_id),
                                f"your roles allow `{action}: {reach}`")
     return item
 
@@ -289,13 +291,14 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
             try:
                 prepared[key] = check(raw)  # fields.check, then fields.with_decimals
             except fields.ValueProblem as problem:
-                raise InvalidValue(f"field `{key}`: {problem}", _hint(process.fields[key]), field=key) from None
+                raise InvalidValue(tr("field {field}: {problem}", field=names.field(process, key),
+                                      problem=problem.args[0]), _hint(process.fields[key]), field=key) from None
             filled.add(key)
             continue
         if key == "title":
             title = str(raw).strip() if raw is not None else ""
             if not title:
-                raise InvalidValue("`title` must not be empty", field="title")
+                raise InvalidValue(tr("{field} must not be empty", field=names.field(process, "title")), field="title")
             if (problem := fields.text_problem(title)) is not None:
                 raise InvalidValue(f"`title` {problem}", "send plain text", field="title")
             prepared["title"] = title
@@ -327,7 +330,8 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
                 value = checkers[key](value)  # fields.check, then fields.with_decimals
                 filled.add(key)
         except fields.ValueProblem as problem:
-            raise InvalidValue(f"field `{key}`: {problem}", _hint(field), field=key) from None
+            raise InvalidValue(tr("field {field}: {problem}", field=names.field(process, key), problem=problem.args[0]),
+                               _hint(field), field=key) from None
         prepared[key] = _resolve_references(write, process, field, value, current) \
             if field.type in REFERENCE_TYPES else value
     return prepared, filled
@@ -440,7 +444,8 @@ def _check_link(write: Write, field: Field, target_id: int) -> None:
     query = sa.select(target.table.c.id).where(target.table.c.id == target_id, target.table.c.deleted_at.is_(None),
                                                 access.row_filter(write.actor, target, "read"))
     if write.connection.execute(query).first() is None:
-        raise InvalidValue(f"field `{field.id}`: there is no {field.to} {target_id}",
+        raise InvalidValue(tr("field {field}: there is no {process} {item}", field=Name(field.id, field.title),
+                              process=names.process(target), item=target_id),
                            f"give the id of an existing {field.to} you may see", field=field.id)
     write.found[known] = target_id
 
@@ -504,9 +509,10 @@ def _check_required(process: CompiledProcess, item: dict[str, Any], shape: _Shap
     for field in (shape or _shape(process)).required:
         if fields.is_empty(item.get(field.id)):
             if actor is not None and field.id in access.hidden_fields(actor, process):  # counted, never named
-                raise InvalidValue("a field you may not see is required, and it is empty",
+                raise InvalidValue(tr("a field you may not see is required, and it is empty"),
                                    "ask someone who may see it to create the item")
-            raise InvalidValue(f"field `{field.id}` is required", f"give it a value: --set {field.id}=…",
+            raise InvalidValue(tr("field {field} is required", field=names.field(process, field.id)),
+                               f"give it a value: --set {field.id}=…",
                                field=field.id)
 
 
@@ -533,14 +539,16 @@ def check_unique(write: Write, process: CompiledProcess, values: dict[str, Any],
             readable = write.connection.execute(sa.select(table.c.id).where(
                 table.c.id == clash, table.c.deleted_at.is_(None),
                 access.row_filter(write.actor, process, "read"))).first()
-            owner = f"{process.process.id} {clash}" if readable else f"another {process.process.id}"  # no leak
+            owner = tr("{process} {item}", process=names.process(process), item=clash) if readable \
+                else tr("another {process}", process=names.process(process))  # no leak
             if restoring:
                 raise InvalidValue(f"cannot restore {process.process.id} {item_id}: field `{key}`: "
                                    f"{fields.plain(value)!r} is now used by {owner}",
                                    f"change `{key}` of {owner} first (values of this field must be unique)",
                                    field=key)
-            raise InvalidValue(f"field `{key}`: {fields.plain(value)!r} is already used by {owner}",
-                               "values of this field must be unique", field=key)
+            raise InvalidValue(tr("field {field}: {value} is already used by {owner}", field=names.field(process, key),
+                                  value=repr(fields.plain(value)), owner=owner),
+                               tr("values of this field must be unique"), field=key)
 
 
 def _columns(process: CompiledProcess, values: dict[str, Any], shape: _Shape | None = None) -> dict[str, Any]:
@@ -686,7 +694,8 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     see `prepare`."""
     process = process_of(write, process_id)
     if access.widest(write.actor, process, "create") == "none":
-        raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
+        raise PermissionDenied(tr("you may not create {process} items", process=names.process(process)),
+                               "ask for the `create` right")
     chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
     if chosen is None:
         pipelines = [p.id for p in process.process.pipelines]
@@ -705,13 +714,15 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
         raise InvalidValue(f"pipeline `{chosen.id}` has no stage `{stage_id}`",
                            did_you_mean(stage_id, stages) or f"stages: {known_list(stages)}", field="stage")
     if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id, chosen.id):
-        raise PermissionDenied(f"you may not put items into stage `{stage_id}`")
+        raise PermissionDenied(tr("you may not put items into stage {stage}",
+                                  stage=names.stage(process, stage_id, chosen.id)))
     prepared, filled = _prepare(write, process, values, typed_text, canonical)
     shape = _shape(process)
     defaults = _defaults(process, prepared, shape)
     item = {**defaults, **prepared}
     if "title" not in item:
-        raise InvalidValue("`title` is required", "give it: --set title=…", field="title")
+        raise InvalidValue(tr("{field} is required", field=names.field(process, "title")), "give it: --set title=…",
+                           field="title")
     _check_required(process, item, shape, write.actor)
     # what the conditions read: the item as it would be created, where it would be put
     placed = {"assigned_to": write.actor.id, **item, "pipeline": chosen.id, "stage": stage_id}
@@ -719,14 +730,16 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     empty = [f for f in target.required if fields.is_empty(item.get(f))]
     if empty:
         hidden = access.hidden_fields(write.actor, process)
-        raise InvalidValue(f"stage `{stage_id}` requires {named_fields(process, write.actor, empty)}",
-                           "fill them, or create the item in an earlier stage",
+        raise InvalidValue(tr("stage {stage} requires {fields}", stage=names.stage(process, stage_id, chosen.id),
+                              fields=named_fields(process, write.actor, empty)),
+                           tr("fill them, or create the item in an earlier stage"),
                            field=empty[0] if empty[0] not in hidden else None)
     if stage_id != chosen.stages[0].id:
         refused = entry_problems(process, placed, write.actor)
         if refused:
-            raise TransitionNotAllowed(f"{process_id} items cannot be put into stage `{stage_id}`: "
-                                       + "; ".join(refused), refused,
+            raise TransitionNotAllowed(tr("{process} items cannot be put into stage {stage}: {reasons}",
+                                          process=names.process(process), reasons=joined(refused, "; "),
+                                          stage=names.stage(process, stage_id, chosen.id)), refused,
                                        f"an item created in a later stage is held to the transitions from "
                                        f"`{chosen.stages[0].id}` to it, taken by you: create it in an earlier stage "
                                        "and let someone who may take them move it, or fill what a condition needs")
@@ -887,8 +900,11 @@ def _guarded_update(write: Write, process: CompiledProcess, item: dict[str, Any]
 
 
 def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
-    return ConflictError(f"{process.process.id} {item['id']} was changed by someone else; it is now in stage "
-                         f"`{item['stage']}` (version {item['version']})", "reload it and try again")
+    return ConflictError(tr("{process} {item} was changed by someone else; it is now in stage {stage} "
+                            "(version {version})",
+                            process=names.process(process), item=item["id"],
+                            stage=names.stage(process, item["stage"], item.get("pipeline")), version=item["version"]),
+                         tr("reload it and try again"))
 
 
 def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], *,
@@ -911,8 +927,10 @@ def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], 
     emptied = [f for f in stage.required if f in changes and fields.is_empty(after.get(f))]
     if emptied:
         hidden = access.hidden_fields(write.actor, process)
-        raise InvalidValue(f"stage `{stage.id}` requires {named_fields(process, write.actor, emptied[:1])}; "
-                           "it cannot be emptied here", field=emptied[0] if emptied[0] not in hidden else None)
+        raise InvalidValue(tr("stage {stage} requires {fields}; it cannot be emptied here",
+                              stage=names.stage(process, stage.id, item["pipeline"]),
+                              fields=named_fields(process, write.actor, emptied[:1])),
+                           field=emptied[0] if emptied[0] not in hidden else None)
     check_unique(write, process, {k: v for k, (_, v) in changes.items()}, item_id)
     # the item as the update leaves it, for triggers: returned by the update unless a multiple value changed
     returning = watched(write, process_id) and not any(f in changes for f in reader(process).multiple)
@@ -936,7 +954,8 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     denied = right_problems(process, item, write.actor)
     if denied:  # no right to move this item at all (403); the rules of a move refuse it below (409)
         reach = access.level(write.actor, process, "move", item["pipeline"])
-        raise PermissionDenied(f"you may not move {process_id} {item_id}: {denied[0]}",
+        raise PermissionDenied(tr("you may not move {process} {item}: {reason}", process=names.process(process),
+                                  item=item_id, reason=denied[0]),
                                f"your roles allow `move: {reach}`")
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)
@@ -945,15 +964,20 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
         raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
                            did_you_mean(pipeline, known) or f"pipelines: {known_list(known)}", field="pipeline")
     if stage == item["stage"] and (pipeline is None or pipeline == item["pipeline"]):
-        raise ConflictError(f"{process_id} {item_id} is already in stage `{stage}`",
-                            "someone may have moved it first; reload it")
+        raise ConflictError(tr("{process} {item} is already in stage {stage}", process=names.process(process),
+                               item=item_id, stage=names.stage(process, stage, item["pipeline"])),
+                            tr("someone may have moved it first; reload it"))
     problems = move_problems(process, item, write.actor, stage, pipeline)
     if problems:
         across = pipeline is not None and pipeline != item["pipeline"]  # name the pipelines of a move between them
         source = f"{item['pipeline']}.{item['stage']}" if across else item["stage"]
         target_name = f"{pipeline}.{stage}" if across else stage
-        raise TransitionNotAllowed(f"{process_id} {item_id} cannot move from `{source}` to `{target_name}`: "
-                                   + "; ".join(problems), problems, f"see `smartflow item explain {process_id} "
+        raise TransitionNotAllowed(tr("{process} {item} cannot move from {source} to {target}: {reasons}",
+                                      process=names.process(process), item=item_id, reasons=joined(problems, "; "),
+                                      source=Name(source) if across else names.stage(process, source, item["pipeline"]),
+                                      target=Name(target_name) if across
+                                      else names.stage(process, stage, item["pipeline"])),
+                                   problems, f"see `smartflow item explain {process_id} "
                                    f"{item_id} --to {stage}{f' --pipeline {pipeline}' if across else ''}`")
     target_pipeline = pipeline or item["pipeline"]
     target = process.pipelines[target_pipeline].pipeline.stage(stage)

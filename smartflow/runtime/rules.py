@@ -8,7 +8,8 @@ from typing import Any
 
 from smartflow.definitions.diagnostics import known_list
 from smartflow.definitions.expressions import names_used, parse_condition
-from smartflow.runtime import access, clock
+from smartflow.i18n import Joined, Message, conjoined, joined, tr
+from smartflow.runtime import access, clock, names
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.fields import is_empty
@@ -38,13 +39,14 @@ def evaluate(condition: Any, values: dict[str, Any]) -> tuple[bool, str | None]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def _shown(source: str, values: dict[str, Any], hidden: frozenset[str]) -> str:
+def _shown(process: CompiledProcess, source: str, values: dict[str, Any], hidden: frozenset[str]) -> Joined:
     """The values a condition saw, as `name = value`; a field hidden from the user shows as `hidden`."""
     node, _ = parse_condition(source)
     if node is None:
-        return ""
-    names = sorted(n for n in names_used(node) if n not in ("now", "today"))
-    return ", ".join(f"{n} = {'hidden' if n in hidden else _literal(values.get(n))}" for n in names)
+        return joined(())
+    used = sorted(n for n in names_used(node) if n not in ("now", "today"))
+    return joined(tr("{name} = {value}", name=names.field(process, n, quote=""),
+                     value=tr("hidden") if n in hidden else _literal(values.get(n))) for n in used)
 
 
 def _names_hidden(source: str, hidden: frozenset[str]) -> bool:
@@ -55,14 +57,14 @@ def _names_hidden(source: str, hidden: frozenset[str]) -> bool:
 def _literal(value: Any) -> str:
     """A value as a person reads it in a message: 1500.00, 2026-12-01, 'text', empty."""
     if is_empty(value):
-        return "empty"
+        return tr("empty")
     if isinstance(value, (Decimal, date, datetime)):
         return str(value)
     return repr(value)
 
 
 def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target_stage: str,
-                  target_pipeline: str | None = None) -> list[str]:
+                  target_pipeline: str | None = None) -> list[Message]:
     """Every reason the actor may not move item into target_stage (of target_pipeline when given): the
     rights, the transition (in the item's pipeline, or into another pipeline: `ways_in`) with its
     roles, `forbid_self` and condition, and the stage's required fields. Empty when allowed."""
@@ -70,50 +72,56 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
     rules = process.pipelines[pipeline_id]
     problems: list[str] = []
     if target_stage not in rules.stage_ids:
-        return [f"pipeline `{pipeline_id}` has no stage `{target_stage}` (stages: {known_list(rules.stage_ids, 20)})"]
+        return [tr("pipeline {pipeline} has no stage {stage} (stages: {stages})",
+                   pipeline=names.pipeline(process, pipeline_id), stage=names.stage(process, target_stage),
+                   stages=known_list(rules.stage_ids, 20))]
     changing_pipeline = pipeline_id != item["pipeline"]
     if not changing_pipeline and target_stage == item["stage"]:
-        return [f"the item is already in stage `{target_stage}`"]
+        return [tr("the item is already in stage {stage}", stage=names.stage(process, target_stage, pipeline_id))]
     problems.extend(right_problems(process, item, actor))
     if not access.stage_allowed(actor, process, target_stage, pipeline_id):
-        problems.append(f"your roles may not move items into stage `{target_stage}`"
-                        + (f" of pipeline `{pipeline_id}`" if changing_pipeline else ""))
+        problems.append(tr("your roles may not move items into stage {stage}",
+                           stage=names.stage(process, target_stage, pipeline_id)))
     elif not problems and not access.may_move_into(actor, process, item, target_stage, pipeline_id):
-        problems.append(f"none of your roles both reaches this item and may move items into stage `{target_stage}`"
-                        + (f" of pipeline `{pipeline_id}`" if changing_pipeline else ""))
+        problems.append(tr("none of your roles both reaches this item and may move items into stage {stage}",
+                           stage=names.stage(process, target_stage, pipeline_id)))
     problems.extend(_transition_problems(process, item, actor, target_stage, pipeline_id))
     stage = rules.pipeline.stage(target_stage)
     assert stage is not None
     empty = [f for f in stage.required if is_empty(item.get(f))]
     if empty:
-        problems.append(f"stage `{target_stage}` requires {named_fields(process, actor, empty)}, "
-                        f"which {'is' if len(empty) == 1 else 'are'} empty")
+        stage_name, required = names.stage(process, target_stage, pipeline_id), named_fields(process, actor, empty)
+        problems.append(tr("stage {stage} requires {fields}, which is empty", stage=stage_name, fields=required)
+                        if len(empty) == 1 else
+                        tr("stage {stage} requires {fields}, which are empty", stage=stage_name, fields=required))
     return problems
 
 
-def right_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
+def right_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[Message]:
     """Why the actor may not move this item at all, whatever the stage (empty when their `move` level
     reaches it): a refusal of rights (403), where the other reasons of a move are rules (409)."""
     if access.level(actor, process, "move", item.get("pipeline")) == "none":
-        return ["your roles do not allow moving items of this process"]
+        return [tr("your roles do not allow moving items of this process")]
     if not access.reaches(actor, process, "move", item):
         reach = access.level(actor, process, "move", item.get("pipeline"))
-        return [f"your roles allow moving only {reach} items (`move: {reach}`), and this item is not one"]
+        return [tr("your roles allow moving only {reach} items (`move: {level}`), and this item is not one",
+                   reach=names.Name(reach, names.LEVEL_TITLES.get(reach), quote=""), level=reach)]
     return []
 
 
-def named_fields(process: CompiledProcess, actor: Actor, field_ids: list[str] | tuple[str, ...]) -> str:
+def named_fields(process: CompiledProcess, actor: Actor, field_ids: list[str] | tuple[str, ...]) -> Joined:
     """Fields as a refusal names them: `a`, `b`; one the actor may not see is counted, never named."""
     hidden = access.hidden_fields(actor, process)
-    named = [f"`{f}`" for f in field_ids if f not in hidden]
+    named: list[Any] = [names.field(process, f) for f in field_ids if f not in hidden]
     unseen = len(field_ids) - len(named)
     if unseen:
-        named.append("a field you may not see" if unseen == 1 else f"{unseen} fields you may not see")
-    return ", ".join(named)
+        named.append(tr("a field you may not see") if unseen == 1 else
+                     tr("{count} fields you may not see", count=unseen))
+    return joined(named)
 
 
 def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
-                   forbidden: tuple[str, ...]) -> list[str]:
+                   forbidden: tuple[str, ...]) -> list[Message]:
     """Maker-checker: the user in one of the forbidden fields may not take the transition.
 
     A user field hidden from the actor is not named (the refusal alone tells them no more than the rule does).
@@ -125,14 +133,14 @@ def _self_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor,
     for field_id in forbidden:
         value = item.get(field_id)
         if value == actor.id or (isinstance(value, list) and actor.id in value):
-            mine.append("a field hidden from you" if field_id in hidden else f"`{field_id}`")
+            mine.append(tr("a field hidden from you") if field_id in hidden else names.field(process, field_id))
     if not mine:
         return []
-    return [f"the item names you in {' and '.join(dict.fromkeys(mine))}, and someone else must take it "
-            "(`forbid_self`)"]
+    return [tr("the item names you in {fields}, and someone else must take it (`forbid_self`)",
+               fields=conjoined(list(dict.fromkeys(mine))))]
 
 
-def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[str]:
+def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor) -> list[Message]:
     """Every reason a new item may not be put straight into its stage, a stage other than its
     pipeline's first (empty when allowed).
 
@@ -152,7 +160,7 @@ def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor)
     made = {"assigned_to": actor.id, **item, "created_by": actor.id, "updated_by": actor.id}
     onward = rules.onward
     reached, frontier = {first}, [first]
-    blocked: dict[tuple[str, str], list[str]] = {}
+    blocked: dict[tuple[str, str], list[Message]] = {}
     while frontier and target not in reached:
         source = frontier.pop(0)
         at = {**made, "stage": source, "moved_by": None if source == first else actor.id}
@@ -171,16 +179,19 @@ def entry_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor)
     found = [reason for (source, to), reasons in blocked.items() if to not in reached and to in leads
              for reason in reasons]
     if not found:
-        return [f"no way of transitions leads from the first stage `{first}` to `{target}` in pipeline "
-                f"`{rules.pipeline.id}`"]
+        return [tr("no way of transitions leads from the first stage {first} to {target} in pipeline {pipeline}",
+                   first=names.stage(process, first, rules.pipeline.id),
+                   target=names.stage(process, target, rules.pipeline.id),
+                   pipeline=names.pipeline(process, rules.pipeline.id))]
     return list(dict.fromkeys(found))
 
 
-def _step_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[str]:
+def _step_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str) -> list[Message]:
     """Why the actor may not take one step of a create's way (the item in the stage the step leaves)."""
     problems = []
     if not access.may_move_into(actor, process, item, target):
-        problems.append(f"your roles may not move items into stage `{target}`")
+        problems.append(tr("your roles may not move items into stage {stage}",
+                           stage=names.stage(process, target, item["pipeline"])))
     problems.extend(_transition_problems(process, item, actor, target, item["pipeline"]))
     return problems
 
@@ -200,29 +211,31 @@ def _leading_to(onward: dict[str, list[str]], target: str) -> set[str]:
     return found
 
 
-def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, rule: Any) -> str:
-    """Why the actor may not take one transition with item ("" when they may)."""
-    reasons = []
+def _rule_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, rule: Any) -> Joined:
+    """Why the actor may not take one transition with item (empty when they may)."""
+    reasons: list[Message] = []
     allowed_roles = rule.transition.roles
     if not access.may_take(actor, process, allowed_roles, item.get("pipeline")):
-        reasons.append(f"only {', '.join(f'`{r}`' for r in allowed_roles)} may take it")
+        reasons.append(tr("only {roles} may take it", roles=joined(names.role(process, r) for r in allowed_roles)))
     reasons.extend(_self_problems(process, item, actor, rule.transition.forbid_self))
     if rule.condition is not None:
         values = context(process, item, actor)
         holds, error = evaluate(rule.condition, values)
         if not holds:
             hidden = access.hidden_fields(actor, process)
-            seen = _shown(rule.transition.when or "", values, hidden)
+            seen = _shown(process, rule.transition.when or "", values, hidden)
+            failed: Any = error
             if error and hidden and _names_hidden(rule.transition.when or "", hidden):
-                error = "it could not be evaluated"  # an error's text may quote a value the user may not see
-            shown = "; ".join(part for part in (seen, error) if part)  # the values it saw, and why it failed
-            detail = f" ({shown})" if shown else ""
-            reasons.append(f"the condition `{rule.transition.when}` is false{detail}")
-    return "; ".join(reasons)
+                failed = tr("it could not be evaluated")  # an error's text may quote a value the user may not see
+            shown = joined((part for part in (seen, failed) if part and str(part)), "; ")  # the values, and why
+            condition = names.expression(process, rule.transition.when or "")
+            reasons.append(tr("the condition {condition} is false ({shown})", condition=condition, shown=shown)
+                           if shown.parts else tr("the condition {condition} is false", condition=condition))
+    return joined(reasons, "; ")
 
 
 def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, target: str,
-                         pipeline_id: str) -> list[str]:
+                         pipeline_id: str) -> list[Message]:
     """Why the transition from the item's stage to target (of pipeline_id) may not be taken: none leads
     there, or none of those that do may be taken by the actor with this item."""
     source = item["stage"]
@@ -230,32 +243,46 @@ def _transition_problems(process: CompiledProcess, item: dict[str, Any], actor: 
         rules = process.pipelines[pipeline_id]
         if not rules.allowed(source, target):
             onward = sorted({t for s, t in rules.pipeline.moves() if s == source})
-            return [f"no transition leads from `{source}` to `{target}` in pipeline `{rules.pipeline.id}` "
-                    f"(from `{source}` items may go to: {known_list(onward, 20)})"]
+            return [tr("no transition leads from {source} to {target} in pipeline {pipeline} "
+                       "(from {source} items may go to: {onward})", source=names.stage(process, source, pipeline_id),
+                       target=names.stage(process, target, pipeline_id), pipeline=names.pipeline(process, pipeline_id),
+                       onward=names.stages(process, onward, pipeline_id) if onward else known_list(onward, 20))]
         candidates = rules.rules_for(source, target)
-        label = f"`{source}` → `{target}`"
+        label: Any = tr("{source} → {target}", source=names.stage(process, source, pipeline_id),
+                        target=names.stage(process, target, pipeline_id))
     else:
         rules = process.pipelines[pipeline_id]
         ways = rules.ways_in(item["pipeline"], source)
         if target not in ways:
-            origin = f"{item['pipeline']}.{source}"
+            origin = names.place(process, item["pipeline"], source)
             if item["pipeline"] not in rules.entered_from:
-                return [f"pipeline `{pipeline_id}` declares no transition from pipeline `{item['pipeline']}`: its "
-                        f"items enter it at its first stage `{rules.first}`"]
-            into = (f"from `{origin}` items may enter it at: {known_list(sorted(ways), 20)}" if ways else
-                    f"it takes items of `{item['pipeline']}` only from: "
-                    + known_list(sorted({s for p, s in rules.entries if p == item["pipeline"]}), 20))
-            return [f"no transition leads from `{origin}` to `{target}` in pipeline `{pipeline_id}` ({into})"]
+                return [tr("pipeline {pipeline} declares no transition from pipeline {origin}: its items enter it "
+                           "at its first stage {first}", pipeline=names.pipeline(process, pipeline_id),
+                           origin=names.pipeline(process, item["pipeline"]),
+                           first=names.stage(process, rules.first, pipeline_id))]
+            into = (tr("from {origin} items may enter it at: {stages}", origin=origin,
+                       stages=names.stages(process, sorted(ways), pipeline_id)) if ways else
+                    tr("it takes items of {origin} only from: {stages}",
+                       origin=names.pipeline(process, item["pipeline"]),
+                       stages=names.stages(process, sorted({s for p, s in rules.entries if p == item["pipeline"]}),
+                                           item["pipeline"])))
+            return [tr("no transition leads from {origin} to {target} in pipeline {pipeline} ({into})",
+                       origin=origin, target=names.stage(process, target, pipeline_id),
+                       pipeline=names.pipeline(process, pipeline_id), into=into)]
         candidates = ways[target]
-        label = f"`{item['pipeline']}.{source}` → `{pipeline_id}.{target}`"
+        label = tr("{source} → {target}", source=names.place(process, item["pipeline"], source),
+                   target=names.place(process, pipeline_id, target))
     if not candidates:
         return []
-    failures: list[str] = []
+    failures: list[Joined] = []
     for rule in candidates:
         reasons = _rule_problems(process, item, actor, rule)
-        if not reasons:
+        if not reasons.parts:
             return []
         failures.append(reasons)
     if len(failures) == 1:
-        return [f"the transition {label}: {failures[0]}"]
-    return [f"no transition {label} may be taken: " + " | ".join(failures)]
+        titled = candidates[0].transition.title if len(candidates) == 1 else None
+        if titled:  # people know a transition by its title: "the transition «Request prices»"
+            label = names.Name(str(label), titled, quote="")
+        return [tr("the transition {label}: {reasons}", label=label, reasons=failures[0])]
+    return [tr("no transition {label} may be taken: {reasons}", label=label, reasons=joined(failures, " | "))]

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from smartflow.definitions.calendars import Calendar
 from smartflow.definitions.durations import DURATION, shift
 from smartflow.errors import InvalidValue, NotDeployed, NotFound, PermissionDenied
+from smartflow.i18n import tr
 from smartflow.runtime import access, fields, notices, people
 from smartflow.runtime.items import Write, _record, built, fetch, process_of
 
@@ -62,14 +63,19 @@ def require_tables(write: Write, cache: dict[str, Any]) -> None:
                           "run `smartflow apply` once to create smartflow's new system tables")
 
 
+# what a text is, as a refusal names it
+_WHAT = {"comment": tr("comment"), "to-do's title": tr("to-do's title")}
+
+
 def _text(text: Any, what: str, limit: int, field: str) -> str:
     if not isinstance(text, str):
         raise InvalidValue(f"the {what} must be text", "send a string", field=field)
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
-        raise InvalidValue(f"the {what} is empty", f"write the {what}", field=field)
+        raise InvalidValue(tr("the {what} is empty", what=_WHAT.get(what, what)), f"write the {what}", field=field)
     if len(text) > limit:
-        raise InvalidValue(f"the {what} is longer than {limit} characters", "shorten it", field=field)
+        raise InvalidValue(tr("the {what} is longer than {limit} characters", what=_WHAT.get(what, what), limit=limit),
+                           tr("shorten it"), field=field)
     problem = fields.text_problem(text)
     if problem is not None:
         raise InvalidValue(f"the {what} {problem}", "send plain text", field=field)
@@ -279,7 +285,8 @@ def parse_due(raw: Any, now: datetime, calendar: Calendar | None = None, item: d
     if isinstance(raw, date):
         return Due(day=raw)
     if not isinstance(raw, str):
-        raise InvalidValue(f"the deadline {raw!r} is not a date", "write 2026-12-31, 2026-12-31T15:00 or +2wd",
+        raise InvalidValue(tr("the deadline {value} is not a date", value=repr(raw)),
+                           tr("write 2026-12-31, 2026-12-31T15:00 or +2wd"),
                            field="due")
     text = raw.strip()
     match = OFFSET.match(text)
@@ -312,7 +319,8 @@ def _literal_due(text: str) -> Due:
             return Due(day=date.fromisoformat(text))
         return Due(moment=_utc(datetime.fromisoformat(text.replace(" ", "T", 1))))
     except ValueError:
-        raise InvalidValue(f"the deadline {text!r} is not a date", "write 2026-12-31, 2026-12-31T15:00 or +2wd",
+        raise InvalidValue(tr("the deadline {value} is not a date", value=repr(text)),
+                           tr("write 2026-12-31, 2026-12-31T15:00 or +2wd"),
                            field="due") from None
 
 

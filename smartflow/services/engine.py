@@ -34,6 +34,7 @@ from smartflow.errors import (
     NotFound,
     PermissionDenied,
 )
+from smartflow.i18n import tr
 from smartflow.runtime import audit, auth, clock, codes, items, notices, people, query
 from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
@@ -221,8 +222,8 @@ class Engine(TimelineMethods, Linking):
             # a unique value or a reference taken by a concurrent change between our check and our write
             # the database's own words (a constraint's name, a value) are for the log, not for the caller
             LOG.info("a write met a concurrent change: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
-            raise ConflictError("someone else changed the same data at the same moment", "reload and try again"
-                                ) from None
+            raise ConflictError(tr("someone else changed the same data at the same moment"),
+                                tr("reload and try again")) from None
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
             if self._older_tables():
                 raise NotDeployed("this database's smartflow tables are older than this smartflow",
@@ -260,7 +261,7 @@ class Engine(TimelineMethods, Linking):
         caller = auth.caller_of(connection, compiled, secret, kind)
         if kind == "session" and csrf is not None and not hmac.compare_digest(
                 csrf.encode("utf-8", "surrogatepass"), (caller.csrf or "").encode("ascii")):
-            raise PermissionDenied("the CSRF token is missing or wrong",
+            raise PermissionDenied(tr("the CSRF token is missing or wrong"),
                                    "send the `smartflow_csrf` cookie's value in the X-CSRF-Token header")
         return caller
 

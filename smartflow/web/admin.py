@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from smartflow import errors
+from smartflow.i18n import tr
 from smartflow.web import session
 from smartflow.web.pages import PageRoute, frame, render
 from smartflow.web.session import Visitor
@@ -29,8 +30,8 @@ def administrator(request: Request) -> Visitor:
     """The signed-in visitor, who must be an administrator (PermissionDenied otherwise: a 403 page)."""
     found = session.visitor(request)
     if not found.crm.is_admin():
-        raise errors.PermissionDenied("only administrators open the administration pages",
-                                      "ask an administrator for the administrator role")
+        raise errors.PermissionDenied(tr("only administrators open the administration pages"),
+                                      tr("ask an administrator for the administrator role"))
     return found
 
 

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
+from smartflow.i18n import render as render_in
 from smartflow.services import MAX_ID
 from smartflow.web import session
 from smartflow.web.cardparts import remember_titles
@@ -77,7 +79,9 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
     view = process_view(found, process)
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
-        raise errors.NotFound(f"{process} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
+        raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                 process=Name(process, view.data.get("title"), quote="")),
+                              tr("choose one of the board's pipelines"))
     columns = columns_of(found, view, chosen)
     for column in columns:
         cards = column_cards(found, view, chosen["id"], column["id"])
@@ -105,7 +109,8 @@ def explain(request: Request, process: str, item_id: int,
     """Why a card may not be moved to stage (every reason a move there would be refused), as JSON:
     what the board says while a card is held over a column it may not enter."""
     found = session.visitor(request)
-    return JSONResponse({"reasons": found.crm.explain(process, item_id, stage)})
+    reasons = found.crm.explain(process, item_id, stage)
+    return JSONResponse({"reasons": [render_in(reason, found.lang) for reason in reasons]})
 
 
 class Move(BaseModel):
@@ -126,7 +131,7 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
     try:
         found.crm.move(process, item_id, body.stage, pipeline=body.pipeline, values=values)
     except errors.SmartflowError as refused:
-        reasons = list(getattr(refused, "reasons", None) or [str(refused)])
+        reasons = refused.reasons_in_language(found.lang)
         missing = found.crm.missing_required(process, item_id, body.stage, body.pipeline) \
             if isinstance(refused, (errors.TransitionNotAllowed, errors.InvalidValue)) else []
         form = required_form(found, view, item_id, body.stage, missing) if missing else None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
 from smartflow.web import files, session
 from smartflow.web.cardparts import card_extras, remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, values_from
@@ -157,7 +158,8 @@ def create_defaults(view: ProcessView, field_ids: list[str]) -> dict[str, Any]:
 def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int = 200,
                 alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
     if view.may["create"] == "none":
-        raise errors.PermissionDenied(f"your roles do not allow creating items of {view.id}")
+        raise errors.PermissionDenied(tr("your roles do not allow creating items of {process}",
+                                         process=Name(view.id, view.data.get("title"), quote="")))
     shown = create_fields(view, pipeline_id)
     shown += [f for f in linked_fields(view) if f in (sent or {}) and f not in shown]
     remember_titles(found, view, [{f: int(v[-1]) for f, v in (sent or {}).items()
@@ -181,11 +183,11 @@ async def create_item(request: Request, process: str) -> Response:
     try:
         new_id = found.crm.create(process, values, pipeline=pipeline_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
-        return create_page(found, view, pipeline_id, 422, [str(refused)], form)
+        return create_page(found, view, pipeline_id, 422, [refused.in_language(found.lang)], form)
     try:
         files.attach(found, process, new_id, uploads)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError, errors.NotFound) as refused:
-        return card_page(found, view, new_id, status=422, alert=[str(refused)])
+        return card_page(found, view, new_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{new_id}", status_code=303)
 
 
@@ -217,7 +219,7 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
         changes = found.crm.history(process, item_id)[seen:]
         return card_page(found, view, item_id, status=409, stale=timeline(view, changes), sent=form)
     except (errors.InvalidValue, errors.PermissionDenied) as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)], sent=form)
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)], sent=form)
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 
@@ -247,5 +249,5 @@ async def remove_file(request: Request, process: str, item_id: int, file_id: int
     try:
         found.crm.remove_file(process, item_id, file_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)

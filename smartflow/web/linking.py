@@ -37,7 +37,7 @@ async def assign(request: Request, process: str, item_id: int) -> Response:
     try:
         found.crm.update(process, item_id, {"assigned_to": _user(_one(form, "assigned_to"))})
     except REFUSED as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 
@@ -53,7 +53,7 @@ async def observers(request: Request, process: str, item_id: int) -> Response:
     try:
         found.crm.change_observers(process, item_id, add=add, remove=remove)
     except REFUSED as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 
@@ -68,7 +68,7 @@ async def delete(request: Request, process: str, item_id: int) -> Response:
     try:
         outcome = found.crm.delete(process, item_id)
     except REFUSED as refused:
-        return card_page(found, view, item_id, status=422, alert=[str(refused)])
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)])
     if _one(form, "back") == "list" or outcome != "recycle_bin":
         return RedirectResponse(f"/processes/{process}/items", status_code=303)
     return RedirectResponse(f"/processes/{process}/recycle-bin?deleted={item_id}", status_code=303)
@@ -84,7 +84,7 @@ async def restore(request: Request, process: str, item_id: int) -> Response:
     try:
         found.crm.restore(process, item_id)
     except REFUSED as refused:
-        return bin_page(request, view.id, status=422, alert=[str(refused)])
+        return bin_page(request, view.id, status=422, alert=[refused.in_language(found.lang)])
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 

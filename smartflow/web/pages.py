@@ -79,10 +79,12 @@ class PageRoute(APIRoute):
                                         status_code=401)
                 return RedirectResponse(session.sign_in_url(missing.next_path), status_code=303)
             except errors.SmartflowError as error:
+                lang = session.language(request)
                 if wants_json:
-                    return JSONResponse({"moved": False, "reasons": [str(error)]}, status_code=status_of(error))
-                return render("error.html", status_of(error), lang=session.language(request), message=str(error),
-                              hint=error.hint)
+                    return JSONResponse({"moved": False, "reasons": error.reasons_in_language(lang)},
+                                        status_code=status_of(error))
+                return render("error.html", status_of(error), lang=lang, message=error.in_language(lang),
+                              hint=error.hint_in_language(lang))
 
         return page
 
@@ -120,7 +122,8 @@ def sign_in(request: Request, login: Annotated[str, Form(max_length=128)],
     try:
         secret, caller = base.start_session(login, password)
     except errors.AuthenticationFailed as refused:
-        message = word("wrong_login", lang) if not isinstance(refused, errors.TooManyAttempts) else str(refused)
+        message = word("wrong_login", lang) if not isinstance(refused, errors.TooManyAttempts) \
+            else refused.in_language(lang)
         return sign_in_page(request, 401, next, message, login)
     response = RedirectResponse(session.local_path(next), status_code=303)
     session.forget_login_csrf(request, response)

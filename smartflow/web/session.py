@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import Request, Response
 
 from smartflow import errors
+from smartflow.i18n import accepted, tr
 from smartflow.services import Engine
 
 SESSION_COOKIE = "smartflow_session"  # the same cookies as POST /api/v1/session
@@ -50,11 +51,7 @@ def language(request: Request) -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LANGUAGES:
-            return code
-    return "en"
+    return accepted(request.headers.get("accept-language")) or "en"
 
 
 def local_path(path: str | None, default: str = "/") -> str:
@@ -91,8 +88,8 @@ def visitor(request: Request) -> Visitor:
 def check_csrf(found: Visitor, sent: str | None) -> None:
     given = (sent or "").encode("utf-8", "surrogatepass")  # bytes: compare_digest refuses non-ASCII text
     if not found.csrf or not hmac.compare_digest(given, found.csrf.encode("ascii")):
-        raise errors.PermissionDenied("the form is out of date or came from another site (its CSRF token is wrong)",
-                                      "reload the page and try again")
+        raise errors.PermissionDenied(tr("the form is out of date or came from another site (its CSRF token is wrong)"),
+                                      tr("reload the page and try again"))
 
 
 def login_csrf_cookie(request: Request) -> str:

@@ -77,7 +77,7 @@ def set_deadline(request: Request, process: str, item_id: int, body: NewDeadline
     try:
         item = dated.set_deadline(found.crm, process, item_id, body.group, field=body.field)
     except errors.SmartflowError as refused:
-        reasons = list(getattr(refused, "reasons", None) or [str(refused)])
+        reasons = refused.reasons_in_language(found.lang)
         return JSONResponse({"moved": False, "reasons": reasons}, status_code=status_of(refused))
     field = dated.chosen_field(view.data, body.field)["id"]
     return JSONResponse({"moved": True, "card": _cards(found, view, [item]), "value": view.show(field, item.get(field)),

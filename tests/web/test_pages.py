@@ -228,8 +228,9 @@ def test_the_board_moves_into_another_pipeline_only_by_its_transitions(site: Sit
     path = f"/processes/candidate/items/{item_id}/move"
     answer = boss.post(path, json={"stage": "internship", "pipeline": "internship"}, headers=headers)
     assert answer.status_code == 409 and answer.json()["moved"] is False
-    assert answer.json()["reasons"][0] == ("no transition leads from `hiring.new` to `internship` in pipeline "
-                                           "`internship` (from `hiring.new` items may enter it at: `application`)")
+    assert answer.json()["reasons"][0] == (  # the board names stages and pipelines by their titles, never ids
+        "no transition leads from “New application” of pipeline “Hiring” to “On internship” in pipeline “Internship” "
+        "(from “New application” of pipeline “Hiring” items may enter it at: “Application”)")
     assert (site.admin.get("candidate", item_id)["pipeline"], site.admin.get("candidate", item_id)["stage"]) == (
         "hiring", "new")
     answer = boss.post(path, json={"stage": "application", "pipeline": "internship"}, headers=headers)
