@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
 from smartflow.services import MAX_ID
-from smartflow.web import session
+from smartflow.web import session, viewfilter
 from smartflow.web.cardparts import remember_titles
 from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
+from smartflow.web.viewfilter import ViewFilter
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE = 20  # cards a column shows before it is scrolled
@@ -27,12 +28,12 @@ def card_columns(view: ProcessView) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*CARD_KEYS, *view.card_fields())))
 
 
-def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str,
+def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str, chosen: ViewFilter,
                  after: int | None = None) -> list[dict[str, Any]]:
-    """A page of a column's cards, newest first (by id: the primary key pages any column cheaply),
-    after the card `after` (keyset)."""
+    """A page of a column's cards that the filter leaves, newest first (by id: the primary key pages any
+    column cheaply), after the card `after` (keyset)."""
     return found.crm.list(view.id, pipeline=pipeline, stage=stage, sort="id:desc", limit=PAGE, after=after,
-                          columns=card_columns(view))
+                          columns=card_columns(view), where=tuple(chosen.where), search=chosen.search)
 
 
 def sums_text(sums: dict[str, Any], lang: str) -> list[str]:
@@ -49,9 +50,11 @@ def column_sums(view: ProcessView, column: dict[str, Any], money_fields: list[st
             for text in sums_text(totals.get(field_id, {}), lang)]
 
 
-def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each stage of the pipeline with its count and sums (from the services' kanban), in order."""
-    board = found.crm.kanban(view.id, pipeline["id"], top=0)
+def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any], chosen: ViewFilter
+               ) -> list[dict[str, Any]]:
+    """Each stage of the pipeline with its count and sums of the items the filter leaves (from the
+    services' kanban), in order."""
+    board = found.crm.kanban(view.id, pipeline["id"], top=0, where=tuple(chosen.where), search=chosen.search)
     totals = {c["stage"]: c for c in board["columns"]}
     fields = list(board.get("money_fields") or [])
     money = view.field_title(board["money_field"]) if board.get("money_field") and len(fields) <= 1 else None
@@ -78,13 +81,15 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
         raise errors.NotFound(f"{process} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
-    columns = columns_of(found, view, chosen)
+    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+    columns = columns_of(found, view, chosen, narrowed)
     for column in columns:
-        cards = column_cards(found, view, chosen["id"], column["id"])
+        cards = column_cards(found, view, chosen["id"], column["id"], narrowed)
         column["cards_html"] = render_cards(found, view, cards)
         column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
     return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban",
-                                         live_after=live_after))
+                                         live_after=live_after, filter=narrowed,
+                                         filter_path=f"/processes/{process}/kanban"))
 
 
 @router.get("/processes/{process}/kanban/cards")
@@ -94,7 +99,8 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
     found = session.visitor(request)
     view = process_view(found, process)
     chosen = view.pipeline(pipeline)
-    cards = column_cards(found, view, chosen["id"], stage, after)
+    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+    cards = column_cards(found, view, chosen["id"], stage, narrowed, after)
     following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
     return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
 
@@ -113,6 +119,7 @@ class Move(BaseModel):
     stage: str = Field(min_length=1, max_length=64)
     pipeline: str | None = Field(default=None, min_length=1, max_length=64)
     values: dict[str, list[str]] | None = None  # the required-fields form, as it was submitted
+    filter: str | None = Field(default=None, max_length=4000)  # the board's filter (its counts are of it)
 
 
 @router.post("/processes/{process}/items/{item_id}/move")
@@ -136,7 +143,8 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
     except errors.NotFound:  # moved where the user may no longer read it
         item = []
     pipeline = view.pipeline(body.pipeline or (item[0]["pipeline"] if item else None))
-    columns = {c["id"]: {"count": c["count"], "sums": c["sums"]} for c in columns_of(found, view, pipeline)}
+    narrowed = viewfilter.from_text(found, view, body.filter, f"/processes/{process}/kanban")
+    columns = {c["id"]: {"count": c["count"], "sums": c["sums"]} for c in columns_of(found, view, pipeline, narrowed)}
     return JSONResponse({"moved": True, "card": render_cards(found, view, item), "columns": columns})
 
 

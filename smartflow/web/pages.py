@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from smartflow import errors
 from smartflow.services import Engine
 from smartflow.services.engine import SESSION_SECONDS
+from smartflow.services.home import overview
 from smartflow.web import session
 from smartflow.web.present import ProcessView
 from smartflow.web.session import LANG_COOKIE, LANGUAGES, SignInRequired, Visitor
@@ -191,10 +192,12 @@ def choose_language(code: str, next: str | None = None) -> Response:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    """The processes the user may read, each opening its default pipeline's board."""
+    """The user's day: the processes they may read as tiles with their counts (each opening its board),
+    their own open items and their overdue to-dos (services.home)."""
     found = session.visitor(request)
-    readable = [p for p in found.crm.processes() if p["may"]["read"] != "none"]
-    return render("home.html", **frame(found, processes=readable, view=None))
+    data = overview(found.crm)
+    views = {tile["id"]: ProcessView(tile["described"], found.lang) for tile in data["tiles"]}
+    return render("home.html", **frame(found, tiles=data["tiles"], todos=data["todos"], views=views, view=None))
 
 
 @router.get("/inbox")

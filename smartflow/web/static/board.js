@@ -88,7 +88,7 @@
     const response = await fetch("/processes/" + encodeURIComponent(process) + "/items/" + itemId + "/move", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ stage: stage, values: values || null }),
+      body: JSON.stringify({ stage: stage, values: values || null, filter: board.dataset.filter || null }),
       credentials: "same-origin",
     });
     let answer;
@@ -280,7 +280,8 @@
     const column = marker.closest("[data-stage]");
     const list = marker.parentNode;
     const url = "/processes/" + encodeURIComponent(process) + "/kanban/cards?pipeline=" + encodeURIComponent(pipeline)
-      + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after;
+      + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after
+      + (board.dataset.filter ? "&" + board.dataset.filter : "");  // the board's filter: the same cards
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) { delete marker.dataset.loading; return; }
     const page = document.createElement("ol");
