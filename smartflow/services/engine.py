@@ -411,6 +411,13 @@ class Engine(TimelineMethods, Linking, PresetMethods):
             compiled = items.process_of(write, process)
             return board.missing_required(write, compiled, items.fetch(write, compiled, item_id), stage, pipeline)
 
+    def unfillable(self, process: str, item_id: int, wanted: list[str]) -> dict[str, str]:
+        """Which of the fields wanted (a move's missing required ones) this user cannot fill on the item, and
+        why ("no_update", "read_only"): a move waiting for them can never pass for this user."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return board.unfillable(write, compiled, items.fetch(write, compiled, item_id), wanted)
+
     def item_rights(self, process: str, item_id: int) -> dict[str, bool]:
         """Whether this user's rights reach the item for update, delete and move."""
         with self.session(False) as write:

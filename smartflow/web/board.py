@@ -13,10 +13,12 @@ from smartflow import errors
 from smartflow.services import MAX_ID
 from smartflow.web import session, viewfilter
 from smartflow.web.cardparts import remember_titles
-from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
-from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
+from smartflow.web.forms import sent_fields, values_from
+from smartflow.web.items import inputs_for
+from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, require_read, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
+from smartflow.web.text import word
 from smartflow.web.viewfilter import ViewFilter
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -78,6 +80,7 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
     found = session.visitor(request)
     live_after = found.crm.feed_position()  # before the board's data: a change made meanwhile is told
     view = process_view(found, process)
+    require_read(view)
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
         raise errors.NotFound(f"{process} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
@@ -98,6 +101,7 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
     """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
     found = session.visitor(request)
     view = process_view(found, process)
+    require_read(view)
     chosen = view.pipeline(pipeline)
     narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
     cards = column_cards(found, view, chosen["id"], stage, narrowed, after)
@@ -136,7 +140,12 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
         reasons = list(getattr(refused, "reasons", None) or [str(refused)])
         missing = found.crm.missing_required(process, item_id, body.stage, body.pipeline) \
             if isinstance(refused, (errors.TransitionNotAllowed, errors.InvalidValue)) else []
-        form = required_form(found, view, item_id, body.stage, missing) if missing else None
+        blocked = found.crm.unfillable(process, item_id, missing) if missing else {}
+        if blocked:  # the move can never pass for this user: say why rather than ask for the fields again
+            reasons += [word(f"cannot_fill_{why}", found.lang).format(field=view.field_title(field_id))
+                        for field_id, why in blocked.items()]
+        form = required_form(found, view, item_id, body.stage, missing, body.values) \
+            if missing and not blocked else None
         return JSONResponse({"moved": False, "reasons": reasons, "form": form}, status_code=status_of(refused))
     try:
         item = [found.crm.get(process, item_id)]
@@ -148,14 +157,10 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
     return JSONResponse({"moved": True, "card": render_cards(found, view, item), "columns": columns})
 
 
-def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str]) -> str:
+def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str],
+                  sent: dict[str, list[str]] | None = None) -> str:
+    """The fields a move waits for, as the card's inputs, with what the user typed when a try was refused."""
     item = found.crm.get(view.id, item_id)
-    inputs = []
-    for f in missing:  # as the card's inputs (a money field with its currency select)
-        spec = view.field(f)
-        currency = input_currency(spec, item.get(f))
-        inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(f),
-                       "value": input_value(spec, item.get(f)), "currency": currency,
-                       "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
+    inputs = inputs_for(view, item, missing, sent)
     return TEMPLATES.get_template("required.html").render(
         inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from smartflow.web import session
 from smartflow.web.cardparts import remember_titles
-from smartflow.web.pages import PageRoute, frame, process_view, render
+from smartflow.web.pages import PageRoute, frame, process_view, render, require_read
 from smartflow.web.present import ProcessView
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -66,6 +66,7 @@ def item_list(request: Request, process: str) -> Response:
     found = session.visitor(request)
     live_after = found.crm.feed_position()  # before the rows: a change made meanwhile is told
     view = process_view(found, process)
+    require_read(view)
     query: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         query.setdefault(key, []).append(value)

@@ -70,6 +70,18 @@ VIEW_WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "overdue_todos": ("Просроченные дела", "Overdue to-dos"),
     "no_overdue_todos": ("Просроченных дел нет.", "No overdue to-dos."),
     "all_of_them": ("все", "all of them"),
+    "where_next": ("Куда дальше", "Where next"),
+    "moved_to": ("Перемещено на этап «{stage}»", "Moved to “{stage}”"),
+    "csv_delimiter": ("Разделитель CSV…", "CSV delimiter…"),
+    "delimiter_semicolon": ("CSV через «;» (Excel на русском)", "CSV with “;” (Excel in Russian)"),
+    "delimiter_comma": ("CSV через «,»", "CSV with “,”"),
+    "delimiter_tab": ("CSV через табуляцию", "CSV with tabs"),
+    "cannot_fill_no_update": ("Этап требует поле «{field}», но менять этот элемент вам нельзя: попросите "
+                              "ответственного или руководителя",
+                              "The stage needs “{field}”, but you may not change this item: ask its responsible "
+                              "person or a manager"),
+    "cannot_fill_read_only": ("Этап требует поле «{field}», но для вас оно только для чтения",
+                              "The stage needs “{field}”, which is read-only for you"),
     "same_as_report": ("Те же числа выдаёт команда smartflow report.",
                        "The command smartflow report gives the same numbers."),
 }

@@ -18,7 +18,7 @@ from smartflow.services import views as dated
 from smartflow.services.analytics import ReportOptions
 from smartflow.web import charts, session, viewfilter
 from smartflow.web.board import card_columns, render_cards
-from smartflow.web.pages import PageRoute, frame, process_view, render, status_of
+from smartflow.web.pages import PageRoute, frame, process_view, render, require_read, status_of
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
 from smartflow.web.text import word
@@ -53,6 +53,7 @@ def deadlines(request: Request, process: str, field: Choice = None, pipeline: Ch
     found = session.visitor(request)
     live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
     view = process_view(found, process)
+    require_read(view)
     chosen = _pipeline(view, pipeline)
     path = f"/processes/{process}/deadlines"
     keep = (("field", field or ""), ("pipeline", chosen or ""))
@@ -97,6 +98,7 @@ def calendar(request: Request, process: str, month: Annotated[str | None, Query(
     found = session.visitor(request)
     live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
     view = process_view(found, process)
+    require_read(view)
     chosen = _pipeline(view, pipeline)
     path = f"/processes/{process}/calendar"
     keep = (("month", month or ""), ("field", field or ""), ("pipeline", chosen or ""))
@@ -131,6 +133,7 @@ def analytics(request: Request, process: str, pipeline: Choice = None,
     """The report of `smartflow report` (Engine.report: the items the user may read) as charts and tables."""
     found = session.visitor(request)
     view = process_view(found, process)
+    require_read(view)
     chosen = _pipeline(view, pipeline)
     options = ReportOptions(pipeline=chosen, date_from=_day(date_from, "from"), date_to=_day(date_to, "to"),
                             lang=found.lang)

@@ -300,8 +300,19 @@
     }
   }
 
+  const byHand = { observe() {}, unobserve() {} };  // a marker clicked, not watched
   for (const marker of board.querySelectorAll(".more[data-after]")) {
     const list = marker.parentNode;
+    if (getComputedStyle(list).overflowY === "visible") {
+      // a phone: columns grow with the page (no scroll inside it), so the next cards come on a tap —
+      // loading them as the page scrolls would keep the next column out of reach
+      marker.textContent = board.dataset.wordMore;
+      marker.setAttribute("role", "button");
+      marker.tabIndex = 0;
+      marker.addEventListener("click", () => loadMore(marker, byHand));
+      marker.addEventListener("keydown", (event) => { if (event.key === "Enter") loadMore(marker, byHand); });
+      continue;
+    }
     const watcher = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         if (entry.isIntersecting) loadMore(entry.target, watcher);
