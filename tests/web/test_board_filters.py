@@ -126,6 +126,22 @@ def test_the_board_page_filters_its_columns_and_the_address_holds_it(site: Site)
         assert missing.status_code == 404 and 'href="/"' in missing.text
 
 
+def test_a_filtered_column_pages_its_next_cards_under_the_filter(site: Site) -> None:
+    made = [site.admin.create("procurement", {"title": f"Пачка гвоздей {n}"}) for n in range(23)]
+    site.admin.create("procurement", {"title": "Не та пачка"})
+    with signed_in(site, "petrov") as client:
+        board = client.get("/processes/procurement/kanban", params={"search": "гвоздей"}).text
+        column = board[board.index('data-stage="estimate"'):]
+        column = column[:column.index("</section>")]
+        first = [int(n) for n in re.findall(r'class="card[^"]*" data-item-id="(\d+)"', column)]
+        after = re.search(r'data-after="(\d+)"', column)
+        assert len(first) == 20 and after is not None
+        rest = client.get("/processes/procurement/kanban/cards",
+                          params={"stage": "estimate", "after": after.group(1), "search": "гвоздей"})
+        following = [int(n) for n in re.findall(r'data-item-id="(\d+)"', rest.text)]
+        assert sorted(first + following) == sorted(made) and rest.headers["X-Next-After"] == ""
+
+
 def test_deadlines_and_calendar_take_the_same_filter(site: Site) -> None:
     with signed_in(site, "ivanova") as client:
         page = client.get("/processes/procurement/deadlines", params={"mine": "1"})
