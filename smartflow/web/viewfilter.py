@@ -1,8 +1,8 @@
-"""The filter of the board, the deadlines and the calendar views: my items, the responsible person, any
-field by the list's type-aware filters (listing.filter_fields and listing.conditions: one reading of a
-filter form), a search, and a preset — shared from the definition (`?preset=ID`, read by the services)
-or saved by the user (a saved query string: choosing one opens its address). The address holds the
-whole filter, so a filtered board can be shared as a link."""
+"""The filter of the list, the board, the deadlines and the calendar views: my items, the responsible
+person, any field by type (filter_fields and conditions: the one reading of a filter form, in the
+language of `item list --where`), a search, and a preset — shared from the definition (`?preset=ID`,
+read by the services) or saved by the user (a saved query string: choosing one opens its address). The
+address holds the whole filter, so a filtered board can be shared as a link."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from fastapi.responses import RedirectResponse
 
 from smartflow.services import presets
 from smartflow.web import session
-from smartflow.web.listing import conditions, filter_fields
 from smartflow.web.pages import PageRoute
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
@@ -23,6 +22,49 @@ from smartflow.web.text import title
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 OWN_KEYS = ("search", "mine", "preset")  # the filter's parameters besides its fields'
+RANGES = ("date", "datetime", "money", "number", "integer")
+CHOICES = ("enum", "user", "boolean")
+
+
+def filter_fields(view: ProcessView) -> list[dict[str, Any]]:
+    """The fields the list filters on: its columns that have a filter of their type, then every enum."""
+    wanted = [c for c in view.list_columns() if c not in ("title", "stage", "id")]
+    wanted += [f["id"] for f in view.data["fields"] if f["type"] == "enum"]
+    shown = []
+    for field_id in dict.fromkeys(wanted):
+        spec = view.field(field_id)
+        if spec["type"] in RANGES + CHOICES:
+            shown.append({"id": field_id, "spec": spec, "kind": "range" if spec["type"] in RANGES else spec["type"],
+                          "title": view.field_title(field_id)})
+    return shown
+
+
+def conditions(view: ProcessView, query: dict[str, list[str]], fields: list[dict[str, Any]]) -> list[str]:
+    """The filters the query asks for, in the language of `item list --where`."""
+    where: list[str] = []
+    for found in fields:
+        field_id = found["id"]
+        if found["kind"] == "range":
+            low, high = one(query, f"{field_id}__from"), one(query, f"{field_id}__to")
+            if low:
+                where.append(f"{field_id} >= {low}")
+            if high:
+                where.append(f"{field_id} <= {high}")
+            continue
+        chosen = [v for v in query.get(field_id, []) if v.strip() and "," not in v]
+        if not chosen:
+            continue
+        if found["kind"] == "user":
+            where.append(f"{field_id} = {chosen[0]}" if len(chosen) == 1 else f"{field_id} in {','.join(chosen)}")
+        elif found["kind"] == "boolean":
+            where.append(f"{field_id} = {chosen[-1]}")
+        else:
+            where.append(f"{field_id} in {','.join(chosen)}")
+    return where
+
+
+def one(query: dict[str, list[str]], key: str) -> str:
+    return (query.get(key) or [""])[-1].strip()
 
 
 @dataclass
@@ -50,7 +92,7 @@ class ViewFilter:
         return len({key.split("__")[0] for key, value in self.kept if value})
 
     def one(self, key: str) -> str:
-        return (self.query.get(key) or [""])[-1]
+        return one(self.query, key)
 
     def url(self, path: str, *extra: tuple[str, str]) -> str:
         """The view at path with this filter (and extra parameters, such as the pipeline)."""

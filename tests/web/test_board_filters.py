@@ -153,6 +153,21 @@ def test_deadlines_and_calendar_take_the_same_filter(site: Site) -> None:
         assert "assigned_to=orlov" in re.search(r'href="([^"]+)" rel="next"', calendar.text).group(1)
 
 
+def test_the_list_takes_mine_and_the_presets_and_exports_them(site: Site) -> None:
+    where = ["assigned_to = ivanova", "due_date < today", OPEN]
+    with signed_in(site, "ivanova") as client:
+        page = client.get("/processes/procurement/items", params={"preset": "my_overdue"}).text
+        shown = [int(n) for n in re.findall(r'<tr data-item-id="(\d+)"', page)]
+        assert sorted(shown) == sorted(i["id"] for i in site.as_user("ivanova").list("procurement", where=where))
+        assert re.search(r'<a class="chip" href="[^"]*preset=my_overdue" aria-current="true"', page)
+        export = re.search(r'class="button export" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+        rows = client.get(export).content.decode("utf-8-sig").splitlines()
+        assert len(rows) - 1 == len(shown)
+        mine = client.get("/processes/procurement/items", params={"mine": "1", "stage": "estimate"}).text
+        assert len(re.findall(r'<tr data-item-id="', mine)) == site.as_user("ivanova").count(
+            "procurement", ["assigned_to = ivanova", "stage = estimate"])
+
+
 def test_saving_a_preset_from_the_board(site: Site) -> None:
     with signed_in(site, "orlov") as client:
         board = client.get("/processes/procurement/kanban", params={"priority": "urgent"})
