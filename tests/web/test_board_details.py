@@ -142,3 +142,13 @@ def test_a_refused_move_far_down_a_phone_screen_is_shown_in_view(site: Site, bro
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844, box
     finally:
         context.close()
+
+
+def test_a_title_built_by_automation_shows_a_formatted_time(site: Site) -> None:
+    """The clinic books the next visit from the patient's card: the appointment's title reads
+    `09.01.2030 15:00 UTC`, not Python's `2030-01-09 15:00:00+00:00`."""
+    patient = site.admin.create("patient", {"title": "Тестов Тест", "birth_date": "1990-01-01",
+                                            "phone": "+79990001122", "attending_doctor": "lebedev"})
+    site.admin.update("patient", patient, {"next_visit": "2030-01-09T15:00:00"})
+    titles = [a["title"] for a in site.admin.list("appointment", where=[f"patient = {patient}"])]
+    assert titles == ["Приём / Appointment: Тестов Тест, 09.01.2030 15:00 UTC"]
