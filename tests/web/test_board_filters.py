@@ -277,5 +277,9 @@ def test_the_home_page_in_russian_on_a_phone(site: Site, browser: Any, shots: Pa
         page.wait_for_url(re.compile(r"kanban\?mine=1"))
         page.screenshot(path=str(shots / "board-mine-ru-390.png"))
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.locator(".more-filters summary").click()  # the field filters open within the phone's width
+        assert page.locator('.more-filters select[name="priority"]').is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(shots / "board-filters-open-ru-390.png"))
     finally:
         context.close()
