@@ -406,7 +406,22 @@ def system_tables(metadata: MetaData) -> list[Table]:
     )
     return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
             *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers,
-            bindings, file_chunks, *_timeline_tables(metadata)]
+            bindings, file_chunks, *_timeline_tables(metadata), _presets_table(metadata)]
+
+
+def _presets_table(metadata: MetaData) -> Table:
+    """The filters people saved for themselves on a process's views (runtime/presets.py): a title and the
+    view's query string, as the board's address holds it."""
+    return Table(
+        "sf_presets", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=False),
+        Column("process", String(28), nullable=False),
+        Column("title", String(200), nullable=False),
+        Column("query", Text, nullable=False),
+        Column("created_at", _timestamp(), nullable=False),
+        Index("ix_sf_presets_user", "user_id", "process", "id"),
+    )
 
 
 def _timeline_tables(metadata: MetaData) -> list[Table]:
@@ -525,7 +540,8 @@ SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_gran
                       "sf_outbox", "sf_files", "sf_archive", "sf_inbox", "sf_counters", "sf_audit", "sf_passwords",
                       "sf_tokens", "sf_login_failures", "sf_board_totals", "sf_changes", "sf_numbers",
                       "sf_event_bindings", "sf_file_chunks",
-                      "sf_comments", "sf_comment_mentions", "sf_todos")
+                      "sf_comments", "sf_comment_mentions", "sf_todos",
+                      "sf_presets")
 
 
 def build_metadata(definition: Definition) -> MetaData:

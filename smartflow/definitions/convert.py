@@ -15,6 +15,7 @@ from smartflow.definitions.model import (
     Option,
     Permission,
     Pipeline,
+    Preset,
     Process,
     Role,
     Stage,
@@ -103,7 +104,10 @@ def process_from_data(raw: dict[str, Any], source: str = "") -> Process:
         working_hours=working_hours_from_data(raw.get("working_hours")),
         triggers=tuple(trigger_from_data(t) for t in raw.get("triggers", ())),
         permissions=tuple(permission_from_data(r, p) for r, p in raw.get("permissions", {}).items()),
-        card=card, list_columns=tuple(listing.get("columns", ())), list_sort=listing.get("sort"), source=source,
+        card=card, list_columns=tuple(listing.get("columns", ())), list_sort=listing.get("sort"),
+        list_presets=tuple(Preset(p["id"], _text(p["title"]), tuple(p.get("where", ())), bool(p.get("mine")),
+                                  p.get("search")) for p in listing.get("presets", ())),
+        source=source,
     )
 
 
@@ -258,7 +262,18 @@ def process_to_data(process: Process) -> dict[str, Any]:
     if process.list_columns:
         listing: dict[str, Any] = {"columns": list(process.list_columns)}
         _put(listing, "sort", process.list_sort)
+        if process.list_presets:
+            listing["presets"] = [preset_to_data(p) for p in process.list_presets]
         out["list"] = listing
+    return out
+
+
+def preset_to_data(preset: Preset) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": preset.id, "title": preset.title.to_data()}
+    _put(out, "mine", preset.mine, False)
+    if preset.where:
+        out["where"] = list(preset.where)
+    _put(out, "search", preset.search)
     return out
 
 

@@ -231,6 +231,18 @@ class CardSection:
 
 
 @dataclass(frozen=True)
+class Preset:
+    """A shared filter of a process's views: conditions in the `--where` language (`due_date < today`:
+    relative days are read when the filter is used), the viewer's own items (mine), a search."""
+
+    id: str
+    title: Text
+    where: tuple[str, ...] = ()
+    mine: bool = False
+    search: str | None = None
+
+
+@dataclass(frozen=True)
 class Features:
     observers: bool = False
     recycle_bin: bool = False
@@ -267,6 +279,7 @@ class Process:
     card: tuple[CardSection, ...] = ()
     list_columns: tuple[str, ...] = ()
     list_sort: str | None = None
+    list_presets: tuple[Preset, ...] = ()
     source: str = ""
 
     def field(self, field_id: str) -> Field | None:

@@ -46,10 +46,15 @@ def report(process: str, crm: Crm, pipeline: str | None = None,
 async def export(process: str, crm: Crm, format: Literal["csv", "xlsx"] = "csv",
                  where: Where = None, pipeline: str | None = None, stage: str | None = None,
                  search: str | None = None, sort: str = "id", columns: str | None = None,
-                 lang: str | None = None) -> Response:
-    """The items of the current filter the caller may export, streamed as CSV or xlsx."""
+                 lang: str | None = None,
+                 delimiter: Annotated[Literal[",", ";", "tab"] | None, Query(
+                     description="the CSV's delimiter; by default `;` with lang=ru (what Excel with Russian "
+                                 "settings expects), else `,`")] = None) -> Response:
+    """The items of the current filter the caller may export, streamed as CSV (UTF-8 with a BOM) or xlsx."""
+    chosen = delimiter or (";" if lang == "ru" else ",")
     options = ExportOptions(format=format, columns=columns, lang=lang, pipeline=pipeline, stage=stage,
-                            where=tuple(where or ()), search=search, sort=sort)
+                            where=tuple(where or ()), search=search, sort=sort,
+                            delimiter="\t" if chosen == "tab" else chosen)
     headers = {"Content-Disposition": f'attachment; filename="{process}.{format}"'}
     if format == "csv":
         body = await run_in_threadpool(streams.csv_stream, lambda stream: crm.export(process, stream, options))

@@ -6,7 +6,6 @@ show only what the actor may see.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +18,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.compile.totals import MARKER_PIPELINE
 from smartflow.compile.totals import TABLE as TOTALS_TABLE
 from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.filters import OPERATORS, SYSTEM_COLUMNS, doubled, split_filter
 from smartflow.definitions.model import Field
 from smartflow.errors import InvalidValue
 from smartflow.runtime import access, fields
@@ -34,12 +34,7 @@ from smartflow.runtime.items import (
     reader,
 )
 
-_WHERE = re.compile(
-    r"^\s*([a-z][a-z0-9_]*)\s*(is\s+not\s+empty|is\s+empty|!=|<=|>=|=|<|>|in\b|contains\b)\s*(.*?)\s*$",
-    re.IGNORECASE)
 TEXT_TYPES = ("string", "text", "email", "phone", "url")
-SYSTEM_COLUMNS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", "created_at", "updated_at",
-                  "moved_at", "closed_at")
 DEFAULT_LIMIT = 50
 
 
@@ -119,14 +114,11 @@ class Filter:
 
 
 def parse_filter(write: Write, process: CompiledProcess, text: str) -> Filter:
-    match = _WHERE.match(text)
-    if not match:
-        raise InvalidValue(f"cannot read the filter {text!r}",
-                           "write FIELD OP VALUE, with OP one of = != < <= > >= in contains, or FIELD is empty")
-    name, op, raw = match.group(1), re.sub(r"\s+", " ", match.group(2).lower()), match.group(3)
-    # `a >< 5`, `a == x`, `a => 5`: an operator typed twice (a value may still start with `<`: `= <draft>`)
-    doubled = raw[:1] in ("<", ">", "=", "!") and raw[1:2] in ("", " ", "=", "<", ">")
-    if doubled and op not in ("is empty", "is not empty"):
+    parts = split_filter(text)
+    if parts is None:
+        raise InvalidValue(f"cannot read the filter {text!r}", f"write FIELD OP VALUE, with OP one of {OPERATORS}")
+    name, op, raw = parts
+    if doubled(op, raw):
         raise InvalidValue(f"cannot read the filter {text!r}: `{op}` is followed by `{raw[:1]}`",
                            "write one operator: = != < <= > >= in contains")
     field = _field_or_system(process, name)
@@ -380,13 +372,26 @@ def _statement(write: Write, process_id: str, pipeline: str | None, stage: str |
     return process, read, built(key, build), params
 
 
-def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...] = ()) -> int:
-    process = process_of(write, process_id)
-    query = sa.select(sa.func.count()).select_from(process.table).where(visible(write, process))
+def narrowed(write: Write, process: CompiledProcess, where: list[str] | tuple[str, ...] = (),
+             search: str | None = None) -> Any:
+    """The list view's filters and search as one condition with their values bound (true without any):
+    what counts and the board's totals add to the rows the actor may read."""
+    conditions = []
     for n, text in enumerate(where):
         flt = parse_filter(write, process, text)
-        parameter = sa.bindparam(f"_w{n}", flt.value, expanding=isinstance(flt.value, list))
-        query = query.where(filter_sql(write, process, flt, parameter))
+        conditions.append(filter_sql(write, process, flt, sa.bindparam(f"_w{n}", flt.value,
+                                                                       expanding=isinstance(flt.value, list))))
+    if search:
+        pattern = _like(_text("search", search, "search"))
+        conditions.append(_search_sql(write, process, sa.bindparam("_search", pattern)))
+    return sa.and_(sa.true(), *conditions)
+
+
+def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...] = (),
+                search: str | None = None) -> int:
+    process = process_of(write, process_id)
+    query = sa.select(sa.func.count()).select_from(process.table).where(visible(write, process),
+                                                                        narrowed(write, process, where, search))
     return int(write.connection.execute(query).scalar_one())
 
 
@@ -559,8 +564,12 @@ def kept_totals(write: Write, process: CompiledProcess, pipeline: str
     return {stage: (count, {f: sums[f] for f in shown if f in sums}) for stage, (count, sums) in out.items()}
 
 
-def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
-    """The board: per stage in order, the count, the money sums and the most recently updated cards."""
+def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int = 5, *,
+           where: list[str] | tuple[str, ...] = (), search: str | None = None) -> dict[str, Any]:
+    """The board: per stage in order, the count, the money sums and the most recently updated cards.
+
+    With where or search (the list view's filters), of the items they leave: counted by a GROUP BY
+    under them, as for an actor who does not read every item (the kept totals count them all)."""
     process = process_of(write, process_id)
     chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
     if chosen is None:
@@ -568,12 +577,13 @@ def kanban(write: Write, process_id: str, pipeline: str | None = None, top: int 
         raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
                            did_you_mean(pipeline or "", known) or f"pipelines: {known_list(known)}")
     table = process.table
-    base = sa.and_(visible(write, process), table.c.pipeline == chosen.id)
+    filtered = bool(where or search)
+    base = sa.and_(visible(write, process), table.c.pipeline == chosen.id, narrowed(write, process, where, search))
     money = shown_money(write, process)
     columns: dict[str, dict[str, Any]] = {
         s.id: {"stage": s.id, "title": s.title, "semantic": s.semantic, "count": 0, "sums": {}, "cards": []}
         for s in chosen.stages}
-    kept = kept_totals(write, process, chosen.id)
+    kept = None if filtered else kept_totals(write, process, chosen.id)
     if kept is None:
         _grouped_totals(write, process, base, money, columns)
     else:

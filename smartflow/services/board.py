@@ -56,3 +56,14 @@ def item_rights(write: Write, compiled: CompiledProcess, item: dict[str, Any]) -
     return {action: access.level(actor, compiled, action, item.get("pipeline")) != "none"
             and access.reaches(actor, compiled, action, item)
             for action in ("update", "delete", "move")}
+
+
+def unfillable(write: Write, compiled: CompiledProcess, item: dict[str, Any], wanted: list[str]) -> dict[str, str]:
+    """Which of the fields a move waits for the actor cannot fill, and why: "no_update" when their update
+    right does not reach the item, "read_only" for a field read-only to their roles. A move waiting for one
+    of them can never pass for this actor: the board says so instead of asking for it again."""
+    actor = write.actor
+    if access.level(actor, compiled, "update") == "none" or not access.reaches(actor, compiled, "update", item):
+        return {field_id: "no_update" for field_id in wanted}
+    fixed = access.read_only_fields(actor, compiled)
+    return {field_id: "read_only" for field_id in wanted if field_id in fixed}

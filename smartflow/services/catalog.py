@@ -10,6 +10,7 @@ from smartflow.definitions.model import ACTIONS, Field, Process, Text
 from smartflow.runtime import access
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write
+from smartflow.services import presets
 
 SYSTEM_FIELDS: tuple[tuple[str, str], ...] = (
     ("id", "integer"), ("version", "integer"), ("title", "string"), ("pipeline", "string"), ("stage", "string"),
@@ -77,6 +78,7 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
         "list_columns": [c for c in process.list_columns if c not in hidden],
         "features": {"recycle_bin": process.features.recycle_bin, "observers": process.features.observers},
         "may": levels,
+        "presets": presets.shared(write, compiled),
     }
 
 

@@ -43,6 +43,7 @@ from smartflow.runtime.fieldrules import move_problems, not_visible
 from smartflow.runtime.fields import ValueProblem, file_reference, text_problem, upload_limit
 from smartflow.services import admin, board, catalog, live, rights
 from smartflow.services.linking import Linking, observers_given, set_observers
+from smartflow.services.presets import PresetMethods
 from smartflow.services.timeline import TimelineMethods
 
 LOG = logging.getLogger("smartflow")
@@ -120,7 +121,7 @@ class _Automation:
         return getattr(self.built(), name)
 
 
-class Engine(TimelineMethods, Linking):
+class Engine(TimelineMethods, Linking, PresetMethods):
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
     def __init__(self, url: str | None = None, *, as_user: str | None = None, via: str = "api",
@@ -373,9 +374,9 @@ class Engine(TimelineMethods, Linking):
             found = query.list_items(write, process, **filters)
             return item_files.described_all(write, items.process_of(write, process), found) if files else found
 
-    def count(self, process: str, where: list[str] | tuple[str, ...] = ()) -> int:
+    def count(self, process: str, where: list[str] | tuple[str, ...] = (), search: str | None = None) -> int:
         with self.session(False) as write:
-            return query.count_items(write, process, where)
+            return query.count_items(write, process, where, search)
 
     def history(self, process: str, item_id: int, *, ids: bool = False) -> list[dict[str, Any]]:
         """The item's history, oldest first (ids: with each row's id, which only grows)."""
@@ -417,15 +418,25 @@ class Engine(TimelineMethods, Linking):
             compiled = items.process_of(write, process)
             return board.missing_required(write, compiled, items.fetch(write, compiled, item_id), stage, pipeline)
 
+    def unfillable(self, process: str, item_id: int, wanted: list[str]) -> dict[str, str]:
+        """Which of the fields wanted (a move's missing required ones) this user cannot fill on the item, and
+        why ("no_update", "read_only"): a move waiting for them can never pass for this user."""
+        with self.session(False) as write:
+            compiled = items.process_of(write, process)
+            return board.unfillable(write, compiled, items.fetch(write, compiled, item_id), wanted)
+
     def item_rights(self, process: str, item_id: int) -> dict[str, bool]:
         """Whether this user's rights reach the item for update, delete and move."""
         with self.session(False) as write:
             compiled = items.process_of(write, process)
             return board.item_rights(write, compiled, items.fetch(write, compiled, item_id))
 
-    def kanban(self, process: str, pipeline: str | None = None, top: int = 5) -> dict[str, Any]:
+    def kanban(self, process: str, pipeline: str | None = None, top: int = 5, *,
+               where: list[str] | tuple[str, ...] = (), search: str | None = None) -> dict[str, Any]:
+        """Per stage of a pipeline its count, money sums and newest cards, of the items the user may read
+        (and, given where and search, that the list view's filters leave)."""
         with self.session(False) as write:
-            return query.kanban(write, process, pipeline, top)
+            return query.kanban(write, process, pipeline, top, where=where, search=search)
 
     def feed_position(self) -> str:
         """The event id a screen rendered now follows the change feed from (read it before the screen's data)."""

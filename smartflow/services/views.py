@@ -158,15 +158,17 @@ def _scope(described: dict[str, Any], pipeline: str | None) -> list[str]:
 
 
 def deadlines(crm: Engine, process: str, *, field: str | None = None, pipeline: str | None = None,
-              columns: tuple[str, ...] = ("title",), limit: int = GROUP_LIMIT) -> dict[str, Any]:
+              columns: tuple[str, ...] = ("title",), limit: int = GROUP_LIMIT,
+              where: tuple[str, ...] = (), search: str | None = None) -> dict[str, Any]:
     """The open items (not in a success or failure stage) the user may read, grouped by the day of a
     date field: per group its count, the day a card dropped into it gets, and its first `limit` items
-    by that date (a query per group, and a count only for a group that fills its page)."""
+    by that date (a query per group, and a count only for a group that fills its page). where and
+    search narrow the items as the list view's filters do."""
     described = crm.describe(process)
     chosen = chosen_field(described, field)
     zone = zone_of(crm, process)
     week = Week(local_today(crm, zone))
-    base = _scope(described, pipeline)
+    base = [*_scope(described, pipeline), *where]
     stages = _open_stages(described, pipeline)
     if stages:
         base.append(f"stage in {','.join(stages)}")
@@ -179,8 +181,9 @@ def deadlines(crm: Engine, process: str, *, field: str | None = None, pipeline: 
         else:
             where = [*base, f"{chosen['id']} is empty"] if group == "none" else \
                 [*base, *_range(chosen["id"], chosen["type"], *week.bounds(group), zone)]
-            found = crm.list(process, where=tuple(where), sort=f"{chosen['id']}:asc", limit=limit, columns=wanted)
-        count = len(found) if len(found) < limit else crm.count(process, where)
+            found = crm.list(process, where=tuple(where), search=search, sort=f"{chosen['id']}:asc", limit=limit,
+                             columns=wanted)
+        count = len(found) if len(found) < limit else crm.count(process, where, search)
         groups.append({"id": group, "count": count, "sets": week.sets(group), "items": found})
     return {"process": process, "field": chosen["id"], "type": chosen["type"], "pipeline": pipeline,
             "today": week.today, "timezone": str(zone), "groups": groups}
@@ -224,9 +227,10 @@ def month_start(text: str | None, today: date) -> date:
 
 def calendar(crm: Engine, process: str, *, month: str | None = None, field: str | None = None,
              pipeline: str | None = None, columns: tuple[str, ...] = ("title", "stage"),
-             limit: int = CALENDAR_LIMIT) -> dict[str, Any]:
-    """A month as weeks (Monday first) of days, each with the items the user may read whose date field
-    falls on it — one query for the whole grid, the leading and trailing days of the weeks included."""
+             limit: int = CALENDAR_LIMIT, where: tuple[str, ...] = (), search: str | None = None) -> dict[str, Any]:
+    """A month as weeks (Monday first) of days, each with the items the user may read (and where and
+    search leave) whose date field falls on it — one query for the whole grid, the leading and trailing
+    days of the weeks included."""
     described = crm.describe(process)
     chosen = chosen_field(described, field)
     zone = zone_of(crm, process)
@@ -235,8 +239,9 @@ def calendar(crm: Engine, process: str, *, month: str | None = None, field: str 
     last = first.replace(day=monthrange(first.year, first.month)[1])
     start = first - timedelta(days=first.weekday())
     end = last + timedelta(days=6 - last.weekday())
-    where = [*_scope(described, pipeline), *_range(chosen["id"], chosen["type"], start, end + timedelta(days=1), zone)]
-    found = crm.list(process, where=tuple(where), sort=f"{chosen['id']}:asc", limit=limit,
+    where = (*_scope(described, pipeline), *where,
+             *_range(chosen["id"], chosen["type"], start, end + timedelta(days=1), zone))
+    found = crm.list(process, where=where, search=search, sort=f"{chosen['id']}:asc", limit=limit,
                      columns=tuple(dict.fromkeys((*columns, chosen["id"]))))
     by_day: dict[date, list[dict[str, Any]]] = {}
     times: dict[int, str] = {}  # a date-time's local time of day, by item id

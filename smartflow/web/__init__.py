@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from smartflow.web import admin, board, importing, inbox, items, linking, listing, pages, timeline, views
+from smartflow.web import admin, board, importing, inbox, items, linking, listing, pages, timeline, viewfilter, views
 
 __all__ = ["install"]
 
@@ -24,4 +24,5 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(importing.router)
     app.include_router(views.router)
+    app.include_router(viewfilter.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")

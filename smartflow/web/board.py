@@ -13,12 +13,15 @@ from smartflow import errors
 from smartflow.i18n import Name, tr
 from smartflow.i18n import render as render_in
 from smartflow.services import MAX_ID
-from smartflow.web import session
+from smartflow.web import session, viewfilter
 from smartflow.web.cardparts import remember_titles
-from smartflow.web.forms import currency_choices, input_currency, input_kind, input_value, sent_fields, values_from
-from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, status_of
+from smartflow.web.forms import sent_fields, values_from
+from smartflow.web.items import inputs_for
+from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, require_read, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
+from smartflow.web.text import word
+from smartflow.web.viewfilter import ViewFilter
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE = 20  # cards a column shows before it is scrolled
@@ -29,12 +32,12 @@ def card_columns(view: ProcessView) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*CARD_KEYS, *view.card_fields())))
 
 
-def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str,
+def column_cards(found: Visitor, view: ProcessView, pipeline: str, stage: str, chosen: ViewFilter,
                  after: int | None = None) -> list[dict[str, Any]]:
-    """A page of a column's cards, newest first (by id: the primary key pages any column cheaply),
-    after the card `after` (keyset)."""
+    """A page of a column's cards that the filter leaves, newest first (by id: the primary key pages any
+    column cheaply), after the card `after` (keyset)."""
     return found.crm.list(view.id, pipeline=pipeline, stage=stage, sort="id:desc", limit=PAGE, after=after,
-                          columns=card_columns(view))
+                          columns=card_columns(view), where=tuple(chosen.where), search=chosen.search)
 
 
 def sums_text(sums: dict[str, Any], lang: str) -> list[str]:
@@ -51,9 +54,11 @@ def column_sums(view: ProcessView, column: dict[str, Any], money_fields: list[st
             for text in sums_text(totals.get(field_id, {}), lang)]
 
 
-def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each stage of the pipeline with its count and sums (from the services' kanban), in order."""
-    board = found.crm.kanban(view.id, pipeline["id"], top=0)
+def columns_of(found: Visitor, view: ProcessView, pipeline: dict[str, Any], chosen: ViewFilter
+               ) -> list[dict[str, Any]]:
+    """Each stage of the pipeline with its count and sums of the items the filter leaves (from the
+    services' kanban), in order."""
+    board = found.crm.kanban(view.id, pipeline["id"], top=0, where=tuple(chosen.where), search=chosen.search)
     totals = {c["stage"]: c for c in board["columns"]}
     fields = list(board.get("money_fields") or [])
     money = view.field_title(board["money_field"]) if board.get("money_field") and len(fields) <= 1 else None
@@ -77,18 +82,21 @@ def kanban(request: Request, process: str, pipeline: str | None = None) -> Respo
     found = session.visitor(request)
     live_after = found.crm.feed_position()  # before the board's data: a change made meanwhile is told
     view = process_view(found, process)
+    require_read(view)
     chosen = view.pipeline(pipeline)
     if pipeline is not None and chosen["id"] != pipeline:
         raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
                                  process=Name(process, view.data.get("title"), quote="")),
                               tr("choose one of the board's pipelines"))
-    columns = columns_of(found, view, chosen)
+    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+    columns = columns_of(found, view, chosen, narrowed)
     for column in columns:
-        cards = column_cards(found, view, chosen["id"], column["id"])
+        cards = column_cards(found, view, chosen["id"], column["id"], narrowed)
         column["cards_html"] = render_cards(found, view, cards)
         column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
     return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban",
-                                         live_after=live_after))
+                                         live_after=live_after, filter=narrowed,
+                                         filter_path=f"/processes/{process}/kanban"))
 
 
 @router.get("/processes/{process}/kanban/cards")
@@ -97,8 +105,10 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
     """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
     found = session.visitor(request)
     view = process_view(found, process)
+    require_read(view)
     chosen = view.pipeline(pipeline)
-    cards = column_cards(found, view, chosen["id"], stage, after)
+    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+    cards = column_cards(found, view, chosen["id"], stage, narrowed, after)
     following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
     return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
 
@@ -118,6 +128,7 @@ class Move(BaseModel):
     stage: str = Field(min_length=1, max_length=64)
     pipeline: str | None = Field(default=None, min_length=1, max_length=64)
     values: dict[str, list[str]] | None = None  # the required-fields form, as it was submitted
+    filter: str | None = Field(default=None, max_length=4000)  # the board's filter (its counts are of it)
 
 
 @router.post("/processes/{process}/items/{item_id}/move")
@@ -134,25 +145,27 @@ def move(request: Request, process: str, item_id: int, body: Move) -> Response:
         reasons = refused.reasons_in_language(found.lang)
         missing = found.crm.missing_required(process, item_id, body.stage, body.pipeline) \
             if isinstance(refused, (errors.TransitionNotAllowed, errors.InvalidValue)) else []
-        form = required_form(found, view, item_id, body.stage, missing) if missing else None
+        blocked = found.crm.unfillable(process, item_id, missing) if missing else {}
+        if blocked:  # the move can never pass for this user: say why rather than ask for the fields again
+            reasons += [word(f"cannot_fill_{why}", found.lang).format(field=view.field_title(field_id))
+                        for field_id, why in blocked.items()]
+        form = required_form(found, view, item_id, body.stage, missing, body.values) \
+            if missing and not blocked else None
         return JSONResponse({"moved": False, "reasons": reasons, "form": form}, status_code=status_of(refused))
     try:
         item = [found.crm.get(process, item_id)]
     except errors.NotFound:  # moved where the user may no longer read it
         item = []
     pipeline = view.pipeline(body.pipeline or (item[0]["pipeline"] if item else None))
-    columns = {c["id"]: {"count": c["count"], "sums": c["sums"]} for c in columns_of(found, view, pipeline)}
+    narrowed = viewfilter.from_text(found, view, body.filter, f"/processes/{process}/kanban")
+    columns = {c["id"]: {"count": c["count"], "sums": c["sums"]} for c in columns_of(found, view, pipeline, narrowed)}
     return JSONResponse({"moved": True, "card": render_cards(found, view, item), "columns": columns})
 
 
-def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str]) -> str:
+def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, missing: list[str],
+                  sent: dict[str, list[str]] | None = None) -> str:
+    """The fields a move waits for, as the card's inputs, with what the user typed when a try was refused."""
     item = found.crm.get(view.id, item_id)
-    inputs = []
-    for f in missing:  # as the card's inputs (a money field with its currency select)
-        spec = view.field(f)
-        currency = input_currency(spec, item.get(f))
-        inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(f),
-                       "value": input_value(spec, item.get(f)), "currency": currency,
-                       "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
+    inputs = inputs_for(view, item, missing, sent)
     return TEMPLATES.get_template("required.html").render(
         inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)

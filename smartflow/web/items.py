@@ -3,9 +3,10 @@ saves guarded by the item's version) and creating an item with the fields its fi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from smartflow import errors
@@ -16,7 +17,7 @@ from smartflow.web.forms import currency_choices, input_currency, input_kind, in
 from smartflow.web.pages import PageRoute, frame, process_view, render
 from smartflow.web.present import ProcessView
 from smartflow.web.session import Visitor
-from smartflow.web.text import title
+from smartflow.web.text import title, word
 from smartflow.web.timeline import card_timeline, responsible_choices
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -57,11 +58,17 @@ def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
                 else sent[field_id][-1]
             if spec.get("type") == "boolean":
                 value = sent[field_id][-1] == "true"
+            if input_kind(spec) == "user":  # ids as the pickers hold them (a form sends them back as text)
+                value = [_user_id(v) for v in value] if isinstance(value, list) else _user_id(value)
             currency = (sent.get(f"{field_id}__currency") or [currency])[-1]
         inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(field_id), "value": value,
                        "raw": item.get(field_id), "required": spec.get("required"), "currency": currency,
                        "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
     return inputs
+
+
+def _user_id(text: Any) -> Any:
+    return int(text) if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 12 else text
 
 
 def stage_bar(view: ProcessView, item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,6 +98,7 @@ def timeline(view: ProcessView, history: list[dict[str, Any]]) -> list[dict[str,
 def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 200, alert: list[str] | None = None,
               stale: list[dict[str, Any]] | None = None, sent: dict[str, list[str]] | None = None,
               notice: str | None = None) -> Response:
+    """The card; notice: a word key, or text already in the user's language (a move's confirmation)."""
     live_after = found.crm.feed_position()  # before the item: a change made meanwhile is told
     card = found.crm.card(view.id, item_id, history_limit=1)
     item = card["item"]
@@ -192,9 +200,15 @@ async def create_item(request: Request, process: str) -> Response:
 
 
 @router.get("/processes/{process}/items/{item_id}")
-def item_card(request: Request, process: str, item_id: int, saved: bool = False) -> Response:
+def item_card(request: Request, process: str, item_id: int, saved: bool = False,
+              moved: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """The card; `?saved=1` after a save, `?moved=STAGE` after a move from it, say so."""
     found = session.visitor(request)
-    return card_page(found, process_view(found, process), item_id, notice="saved" if saved else None)
+    view = process_view(found, process)
+    notice = "saved" if saved else None
+    if moved and view.stage(moved) is not None:
+        notice = word("moved_to", found.lang).format(stage=view.stage_title(moved))
+    return card_page(found, view, item_id, notice=notice)
 
 
 @router.post("/processes/{process}/items/{item_id}")
@@ -235,7 +249,7 @@ async def move_from_card(request: Request, process: str, item_id: int) -> Respon
         found.crm.move(process, item_id, stage)
     except (errors.TransitionNotAllowed, errors.PermissionDenied, errors.InvalidValue, errors.ConflictError) as no:
         return card_page(found, view, item_id, status=409, alert=list(getattr(no, "reasons", None) or [str(no)]))
-    return RedirectResponse(f"/processes/{process}/items/{item_id}", status_code=303)
+    return RedirectResponse(f"/processes/{process}/items/{item_id}?{urlencode({'moved': stage})}", status_code=303)
 
 
 @router.post("/processes/{process}/items/{item_id}/files/{file_id}/remove")

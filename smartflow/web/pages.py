@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import APIRouter, Form, Request, Response
@@ -15,6 +16,7 @@ from fastapi.routing import APIRoute
 from smartflow import errors
 from smartflow.services import Engine
 from smartflow.services.engine import SESSION_SECONDS
+from smartflow.services.home import overview
 from smartflow.web import session
 from smartflow.web.present import ProcessView
 from smartflow.web.session import LANG_COOKIE, LANGUAGES, SignInRequired, Visitor
@@ -83,10 +85,35 @@ class PageRoute(APIRoute):
                 if wants_json:
                     return JSONResponse({"moved": False, "reasons": error.reasons_in_language(lang)},
                                         status_code=status_of(error))
-                return render("error.html", status_of(error), lang=lang, message=error.in_language(lang),
-                              hint=error.hint_in_language(lang))
+                return error_page(request, error)
 
         return page
+
+
+def error_page(request: Request, error: errors.SmartflowError) -> Response:
+    """An error as a page with the way on: back where the user came from, home, and the processes they
+    may read, under the signed-in header (inbox, to-dos, sign-out) when there is a session."""
+    lang = session.language(request)
+    context: dict[str, Any] = {"lang": lang, "message": error.in_language(lang), "hint": error.hint_in_language(lang),
+                               "processes": []}
+    try:
+        found = session.visitor(request)
+        context = frame(found, **context)
+        context["processes"] = [p for p in found.crm.processes() if p["may"]["read"] != "none"]
+    except (SignInRequired, errors.SmartflowError):
+        pass  # no session, or the database itself is the error: the page without them
+    referer = urlsplit(request.headers.get("referer", ""))
+    came_from = referer.path + (f"?{referer.query}" if referer.query else "")
+    back = came_from if referer.netloc == request.url.netloc and came_from != session.here(request) else None
+    return render("error.html", status_of(error), back=session.local_path(back, "") or None, **context)
+
+
+def require_read(view: ProcessView) -> None:
+    """PermissionDenied for a user whose roles give no right to read the process's items: a page of
+    theirs would be an empty board of zeros, which says nothing of why."""
+    if view.may.get("read", "none") == "none":
+        raise errors.PermissionDenied(f"your roles do not allow reading the items of {view.title}",
+                                      "ask an administrator for the read right in this process")
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -194,10 +221,12 @@ def choose_language(code: str, next: str | None = None) -> Response:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    """The processes the user may read, each opening its default pipeline's board."""
+    """The user's day: the processes they may read as tiles with their counts (each opening its board),
+    their own open items and their overdue to-dos (services.home)."""
     found = session.visitor(request)
-    readable = [p for p in found.crm.processes() if p["may"]["read"] != "none"]
-    return render("home.html", **frame(found, processes=readable, view=None))
+    data = overview(found.crm)
+    views = {tile["id"]: ProcessView(tile["described"], found.lang) for tile in data["tiles"]}
+    return render("home.html", **frame(found, tiles=data["tiles"], todos=data["todos"], views=views, view=None))
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:

@@ -184,6 +184,17 @@ def test_export_csv_and_xlsx_of_the_current_filter(api: Api) -> None:
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     lines = response.content.decode("utf-8-sig").splitlines()
     assert len(lines) == 4 and lines[1].endswith(",export-0,EXPORTME")
+    # in Russian: `;` and a BOM, what a Russian Excel opens cleanly; the delimiter can be chosen
+    russian = api.call("GET", "/api/v1/processes/purchase/export", params={
+        "format": "csv", "where": "supplier = EXPORTME", "columns": "title,supplier", "lang": "ru"})
+    assert russian.content.startswith(b"\xef\xbb\xbf")
+    assert russian.content.decode("utf-8-sig").splitlines()[1].endswith(";export-0;EXPORTME")
+    for chosen, sign in ((",", ","), ("tab", "\t"), (";", ";")):
+        picked = api.call("GET", "/api/v1/processes/purchase/export", params={
+            "format": "csv", "where": "supplier = EXPORTME", "columns": "title,supplier", "lang": "ru",
+            "delimiter": chosen})
+        assert picked.content.decode("utf-8-sig").splitlines()[1].endswith(f"{sign}export-0{sign}EXPORTME")
+    problem(api.call("GET", "/api/v1/processes/purchase/export", params={"delimiter": "|"}), 422, "invalid-request")
     xlsx = api.call("GET", "/api/v1/processes/purchase/export",
                     params={"format": "xlsx", "where": "supplier = EXPORTME"})
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True).active

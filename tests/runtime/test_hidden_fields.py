@@ -25,7 +25,7 @@ import pytest
 
 from smartflow import Engine
 from smartflow.cli.main import EXIT_DENIED, EXIT_MOVE_REFUSED
-from smartflow.errors import PermissionDenied, TransitionNotAllowed
+from smartflow.errors import NotFound, PermissionDenied, TransitionNotAllowed
 from tests.data.support import invoke
 from tests.runtime.support import Db, module_url
 
@@ -77,7 +77,11 @@ VACANCY: dict[str, Any] = {
             {"from": "offer", "to": "hired"},
             {"from": "*", "to": "closed"},
             {"from": "closed", "to": "new"}]}},
-    "list": {"columns": ["title", "stage", "salary", "passport", "interview_on"], "sort": "salary:desc"},
+    "list": {"columns": ["title", "stage", "salary", "passport", "interview_on"], "sort": "salary:desc",
+             "presets": [{"id": "well_paid", "title": {"ru": "Высокий оклад", "en": "Well paid"},
+                          "where": ["salary >= 100000"]},
+                         {"id": "interviews", "title": {"ru": "Собеседования", "en": "Interviews"},
+                          "where": ["interview_on is not empty"]}]},
     "card": {"sections": [
         {"id": "terms", "title": {"ru": "Условия", "en": "Terms"}, "fields": ["salary", "grade", "interview_on"]},
         {"id": "person", "title": {"ru": "Кандидат", "en": "Person"}, "fields": ["passport", "notes", "secret"]}]},
@@ -619,3 +623,14 @@ def test_a_trigger_condition_failing_on_a_hidden_value_does_not_quote_it(tmp_pat
             hiring.as_user("head").update("vacancy", hiring.ids["java"], {"notes": "созвон в пятницу"})
     finally:
         hiring.close()
+
+
+def test_a_preset_naming_a_hidden_field_is_not_offered(db: Hiring) -> None:
+    """A shared preset filtering on the salary would tell a recruiter who earns what: it is not theirs."""
+    assert [p["id"] for p in db.admin.as_user("head").presets("vacancy")["shared"]] == ["well_paid", "interviews"]
+    recruiter = db.admin.as_user("rec")
+    assert [p["id"] for p in recruiter.presets("vacancy")["shared"]] == ["interviews"]
+    assert [p["id"] for p in recruiter.describe("vacancy")["presets"]] == ["interviews"]
+    with pytest.raises(NotFound):
+        recruiter.preset_filter("vacancy", "well_paid")
+    assert recruiter.preset_filter("vacancy", "interviews") == (["interview_on is not empty"], None)

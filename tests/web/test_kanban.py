@@ -256,9 +256,6 @@ def test_a_drop_outside_every_column_puts_the_card_back_without_a_request(site: 
     assert site.admin.get("procurement", item_id)["stage"] == "estimate"
 
 
-@pytest.mark.skip(reason="known broken, to fix: at 390 px (columns stacked, the page scrolled mid-drag) the reason of "
-                         "a forbidden column does not show within the test's wait since the strict CSP landed; the "
-                         "same rule at desktop width is tested above (test_a_drag_across_an_allowed_column...)")
 def test_the_forbidden_column_says_why_in_russian_on_a_phone(site: Site, browser: Any, shots: Path) -> None:
     item_id = purchase(site, estimate="400000", materials=["concrete"])
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU")

@@ -153,9 +153,11 @@ def test_the_card_moves_an_item_or_says_why_not(site: Site, boss: httpx.Client) 
     assert refused.status_code == 409 and 'role="alert"' in refused.text and "estimate &gt; 0" in refused.text
     site.admin.update("procurement", item_id, {"estimate": "100"})
     moved = boss.post(f"{card}/stage", data={"stage": "prices", "csrf": csrf})
-    assert (moved.status_code, moved.headers["location"]) == (303, card)
+    assert (moved.status_code, moved.headers["location"]) == (303, f"{card}?moved=prices")
     assert site.admin.get("procurement", item_id)["stage"] == "prices"
     assert 'aria-current="step">Prices from suppliers<' in boss.get(card).text
+    told = boss.get(moved.headers["location"]).text  # the move is confirmed on the card it was made from
+    assert '<p class="notice" role="status">Moved to “Prices from suppliers”</p>' in told
     assert boss.post(f"{card}/stage", data={"stage": "contract", "csrf": "wrong"}).status_code == 403
 
 

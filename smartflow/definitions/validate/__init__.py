@@ -36,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     structure.check_stage_required_fields,
     structure.check_stage_replaces,
     structure.check_card_and_list,
+    structure.check_presets,
     calendars.check_working_hours,
     behaviour.check_role_references,
     behaviour.check_permission_stages,

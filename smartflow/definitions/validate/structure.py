@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic
+from smartflow.definitions.filters import OPERATORS, SYSTEM_COLUMNS, doubled, split_filter
 from smartflow.definitions.load import JsonPath
 from smartflow.definitions.model import SYSTEM_FIELDS
 from smartflow.definitions.validate.context import Folder, ProcessDoc, error, literal, unknown, warning
@@ -391,6 +392,56 @@ def check_card_and_list(folder: Folder) -> Iterator[Diagnostic]:
             field_id = listing["sort"].split(":")[0]
             if field_id not in known:
                 yield unknown("field", field_id, known, process.at(("list", "sort")), ("list", "sort"), "in list sort")
+
+
+
+def check_presets(folder: Folder) -> Iterator[Diagnostic]:
+    """The list's presets have distinct ids, and each condition reads as `FIELD OP VALUE` on a field of
+    the process, with an option id for an enum and a stage id for the stage."""
+    for process in folder.processes:
+        seen: set[str] = set()
+        known = [*process.fields, *SYSTEM_COLUMNS]
+        for p_index, preset in enumerate((process.data.get("list") or {}).get("presets", [])):
+            if preset["id"] in seen:
+                path = ("list", "presets", p_index, "id")
+                yield error("duplicate-preset", f"preset `{preset['id']}` is listed twice", process.at(path),
+                            "give each preset its own id", path)
+            seen.add(preset["id"])
+            for w_index, text in enumerate(preset.get("where", [])):
+                path = ("list", "presets", p_index, "where", w_index)
+                yield from _check_condition(process, text, known, path)
+
+
+def _check_condition(process: ProcessDoc, text: str, known: list[str], path: JsonPath) -> Iterator[Diagnostic]:
+    parts = split_filter(text)
+    if parts is None:
+        yield error("invalid-condition", f"cannot read the condition {text!r}", process.at(path),
+                    f"write FIELD OP VALUE, with OP one of {OPERATORS}", path)
+        return
+    name, op, raw = parts
+    if doubled(op, raw):
+        yield error("invalid-condition", f"cannot read the condition {text!r}: `{op}` is followed by `{raw[:1]}`",
+                    process.at(path), "write one operator: = != < <= > >= in contains", path)
+        return
+    if name not in known:
+        yield unknown("field", name, known, process.at(path), path, f"in the preset condition {text!r}")
+        return
+    if op in ("is empty", "is not empty", "contains"):
+        return
+    values = [v.strip() for v in raw.split(",")] if op == "in" else [raw.strip()]
+    spec = process.fields.get(name, {})
+    if name == "stage":
+        allowed = process.stage_ids()
+    elif spec.get("type") == "enum":
+        allowed = [o["id"] for o in spec.get("options", [])]
+    else:
+        return
+    for value in values:
+        if value not in allowed:
+            owner = f"a stage of {process.id}" if name == "stage" else f"an option of `{name}`"
+            yield error("invalid-condition", f"the preset condition {text!r} names `{value}`, which is not {owner}",
+                        process.at(path),
+                        f"use one of: {', '.join(allowed)}", path)
 
 
 # ---- field values ----------------------------------------------------------------

@@ -138,6 +138,8 @@ def _process_changes(old: Process, new: Process, counter: Counter) -> Iterator[o
                                          "from now on count by them; jobs already queued keep their time)")
     if old.card != new.card or old.list_columns != new.list_columns or old.list_sort != new.list_sort:
         yield ops.Note(process=pid, text=f"process `{pid}`: card sections or list columns changed")
+    if old.list_presets != new.list_presets:
+        yield ops.Note(process=pid, text=f"process `{pid}`: the list's filter presets changed")
     yield from _permission_changes(old, new)
     yield from _trigger_changes(old, new)
 

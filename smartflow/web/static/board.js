@@ -88,7 +88,7 @@
     const response = await fetch("/processes/" + encodeURIComponent(process) + "/items/" + itemId + "/move", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ stage: stage, values: values || null }),
+      body: JSON.stringify({ stage: stage, values: values || null, filter: board.dataset.filter || null }),
       credentials: "same-origin",
     });
     let answer;
@@ -280,7 +280,8 @@
     const column = marker.closest("[data-stage]");
     const list = marker.parentNode;
     const url = "/processes/" + encodeURIComponent(process) + "/kanban/cards?pipeline=" + encodeURIComponent(pipeline)
-      + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after;
+      + "&stage=" + encodeURIComponent(column.dataset.stage) + "&after=" + marker.dataset.after
+      + (board.dataset.filter ? "&" + board.dataset.filter : "");  // the board's filter: the same cards
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) { delete marker.dataset.loading; return; }
     const page = document.createElement("ol");
@@ -299,8 +300,19 @@
     }
   }
 
+  const byHand = { observe() {}, unobserve() {} };  // a marker clicked, not watched
   for (const marker of board.querySelectorAll(".more[data-after]")) {
     const list = marker.parentNode;
+    if (getComputedStyle(list).overflowY === "visible") {
+      // a phone: columns grow with the page (no scroll inside it), so the next cards come on a tap —
+      // loading them as the page scrolls would keep the next column out of reach
+      marker.textContent = board.dataset.wordMore;
+      marker.setAttribute("role", "button");
+      marker.tabIndex = 0;
+      marker.addEventListener("click", () => loadMore(marker, byHand));
+      marker.addEventListener("keydown", (event) => { if (event.key === "Enter") loadMore(marker, byHand); });
+      continue;
+    }
     const watcher = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         if (entry.isIntersecting) loadMore(entry.target, watcher);

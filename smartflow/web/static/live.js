@@ -1,7 +1,8 @@
 // Live updates: the page follows its process's change feed (GET /api/v1/processes/{process}/events,
-// Server-Sent Events sent as the signed-in user sees the items). The kanban and the list read their own
-// page again and put in the fresh columns or rows (so counts, sums, rights and hidden fields are the
-// server's, never guessed here); the card says when someone else changed the item it shows.
+// Server-Sent Events sent as the signed-in user sees the items). The kanban, the list and the deadlines
+// and calendar views read their own page again (its address holds the filter) and put in the fresh
+// columns, rows, groups or weeks (so counts, sums, rights and hidden fields are the server's, never
+// guessed here); the card says when someone else changed the item it shows.
 // The browser reconnects by itself and resumes after the last event (Last-Event-ID).
 (function () {
   "use strict";
@@ -10,6 +11,8 @@
   const board = document.querySelector(".board");
   const table = document.querySelector("table.items");
   const head = document.querySelector(".item-head[data-item-id]");
+  const deadlines = document.querySelector(".deadlines");
+  const calendar = document.querySelector("table.calendar");
   let pending = null;
 
   function busy() {  // a drag, a move in flight or an open dialog: the page is not refreshed under the hand
@@ -50,10 +53,42 @@
     if (rows) table.querySelector("tbody").replaceChildren(...rows.childNodes);
   }
 
+  function colour(nodes) {  // what page.js does on load, for the elements put in now
+    for (const node of nodes) {
+      if (!node.querySelectorAll) continue;
+      for (const element of [node, ...node.querySelectorAll("[data-stage-color]")]) {
+        if (element.dataset && element.dataset.stageColor) element.style.setProperty("--stage-color", element.dataset.stageColor);
+      }
+    }
+  }
+
+  async function refreshDeadlines() {  // each group's count and cards (the lists stay: deadlines.js drags them)
+    const fresh = await freshPage();
+    if (!fresh || busy()) { later(); return; }
+    for (const group of fresh.querySelectorAll(".deadlines [data-group]")) {
+      const mine = deadlines.querySelector('[data-group="' + CSS.escape(group.dataset.group) + '"]');
+      if (!mine) continue;
+      mine.querySelector("[data-count]").replaceWith(group.querySelector("[data-count]"));
+      const cards = [...group.querySelector("ol.cards").childNodes];
+      mine.querySelector("ol.cards").replaceChildren(...cards);
+      colour(cards);
+    }
+  }
+
+  async function refreshCalendar() {
+    const fresh = await freshPage();
+    const weeks = fresh && fresh.querySelector("table.calendar tbody");
+    if (!weeks) return;
+    const days = [...weeks.childNodes];
+    calendar.querySelector("tbody").replaceChildren(...days);
+    colour(days);
+  }
+
   function refresh() {
     pending = null;
     if (busy()) { later(); return; }
-    (board ? refreshBoard() : refreshList()).catch(later);
+    const step = board ? refreshBoard : deadlines ? refreshDeadlines : calendar ? refreshCalendar : refreshList;
+    step().catch(later);
   }
 
   function later() {
@@ -75,7 +110,7 @@
   source.addEventListener("changes", (event) => {
     const told = JSON.parse(event.data);
     if (head) changedElsewhere(told);
-    else if (board || table) later();
+    else if (board || table || deadlines || calendar) later();
   });
   source.addEventListener("ended", () => source.close());  // signed out: nothing more to follow
 })();
