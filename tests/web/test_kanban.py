@@ -280,11 +280,11 @@ def test_the_forbidden_column_says_why_in_russian_on_a_phone(site: Site, browser
         assert box
         page.mouse.move(box["x"] + 40, box["y"] + 10, steps=20)
         for wiggle in range(40):  # held over the column as a hand is: small moves until the board has answered
-            if "no transition" in page.evaluate("document.querySelector('#board-alert').innerText"):
+            if "нет перехода" in page.evaluate("document.querySelector('#board-alert').innerText"):
                 break
             page.mouse.move(box["x"] + 40 + wiggle % 2 * 3, box["y"] + 10, steps=2)
             page.wait_for_timeout(100)
-        assert "no transition" in page.locator("#board-alert").inner_text()
+        assert "нет перехода" in page.locator("#board-alert").inner_text()
         assert "Сюда карточку переместить нельзя" in page.locator("#board-alert").inner_text()
         page.screenshot(path=str(shots / "procurement-forbidden-phone.png"))
         page.mouse.up()
