@@ -48,7 +48,7 @@ SEMANTIC_CODES = {
     "template-syntax", "template-forbidden", "unknown-name", "unknown-pipeline", "invalid-link",
     "trigger-cycle", "missing-required", "unknown-ref", "invalid-step", "unknown-user", "unknown-department",
     "template-reveals-hidden", "private-access", "forbid-self-not-user", "bad-days", "bad-working-hours",
-    "unknown-timezone", "unknown-country", "condition-cycle", "required-hidden",
+    "unknown-timezone", "unknown-country", "condition-cycle", "required-hidden", "duplicate-bitrix24",
 }
 # Codes of the loader (smartflow/load.py) and of the schema mapping (smartflow/validate/schema.py).
 LOADER_CODES = {
