@@ -85,3 +85,28 @@ def test_declared_numbers_are_given_first_and_a_taken_one_is_refused(db_url: str
     deploy.apply(desired(tmp_path, pulled, lead, later), db_url)
     with Engine(db_url) as crm:
         assert (crm.numbers()["entity"]["other"], crm.numbers()["type"]["other"]) == (2000, 70)
+
+
+def test_a_database_numbered_before_entity_type_ids_were_kept_answers_as_before(db_url: str, tmp_path: Path) -> None:
+    """A database applied before entityTypeIds were kept has type numbers only: its entityTypeIds follow from
+    them as they always did, and the next apply keeps exactly those."""
+    import sqlalchemy as sa
+
+    from smartflow.services import entity_type_id
+    from tests.deploy.helpers import engine
+
+    other = copy.deepcopy(base())
+    other["id"] = "lead"
+    deploy.apply(desired(tmp_path, base(), other), db_url)
+    with engine(db_url).begin() as connection:
+        connection.execute(sa.text("DELETE FROM sf_numbers WHERE kind = 'entity'"))
+    with Engine(db_url) as crm:
+        before = crm.numbers()
+    assert before["entity"] == {} and before["type"] == {"deal": 1, "lead": 2}
+    assert (entity_type_id(before, "deal"), entity_type_id(before, "lead"), entity_type_id(before, "x")) == \
+        (128, 129, None)
+    changed = base()
+    changed["title"] = "Сделки"
+    deploy.apply(desired(tmp_path, changed, other), db_url)
+    with Engine(db_url) as crm:
+        assert crm.numbers()["entity"] == {"deal": 128, "lead": 129}
