@@ -49,7 +49,7 @@ SEMANTIC_CODES = {
     "trigger-cycle", "missing-required", "unknown-ref", "invalid-step", "unknown-user", "unknown-department",
     "template-reveals-hidden", "private-access", "forbid-self-not-user", "bad-days", "bad-working-hours",
     "unknown-timezone", "unknown-country", "condition-cycle", "required-hidden", "duplicate-preset",
-    "invalid-condition",
+    "invalid-condition", "duplicate-bitrix24",
 }
 # Codes of the loader (smartflow/load.py) and of the schema mapping (smartflow/validate/schema.py).
 LOADER_CODES = {

@@ -4,6 +4,10 @@ A process is a smart process (type `id` and `entityTypeId` from `sf_numbers`), a
 category, a stage a status `DT{entityTypeId}_{categoryId}:{CODE}`, an enum option an integer id.
 Fields speak Bitrix's names: the system ones camelCase (`stageId`, `assignedById`), ours
 `ufCrm{typeId}{Code}` (upper `UF_CRM_{typeId}_{CODE}`), and any spelling is accepted on input.
+A definition pulled from a portal declares the portal's own numbers and names (its `bitrix24:`
+blocks): apply keeps the numbers in `sf_numbers`, and a field's name (`UF_CRM_7_1700000001`, in
+crm.item.* `ufCrm7_1700000001`) and a stage's code come with the description, so a script written
+against the portal is answered in its own terms; smartflow's own spelling of a field stays accepted.
 Everything comes from `Engine.describe`, so fields hidden from the user are simply absent.
 """
 
@@ -74,24 +78,34 @@ class Type:
         self.site = site  # the facade's address as the caller reached it, for files' download URLs
         self.process = described["id"]
         self.described = described
-        self.number = numbers["type"].get(self.process)
-        if self.number is None:
+        number = numbers["type"].get(self.process)
+        entity = entity_type_id(numbers, self.process)
+        if number is None or entity is None:
             raise BitrixError("NOT_FOUND", f"{self.process} has no number yet: run `smartflow apply` once", 400)
-        self.entity_type_id = entity_type_id(self.number)
+        self.number: int = number
+        self.entity_type_id: int = entity
         self.title = title(described["title"], self.process)
         self.categories: dict[str, int] = {}
         self.stages: dict[tuple[str, str], int] = {}
+        self.codes: dict[tuple[str, str], str] = {}  # (pipeline, stage) → the stage's code in status ids
         for pipeline in described["pipelines"]:
             self.categories[pipeline["id"]] = numbers["category"].get(f"{self.process}/{pipeline['id']}", 0)
             for stage in pipeline["stages"]:
                 key = f"{self.process}/{pipeline['id']}/{stage['id']}"
                 self.stages[(pipeline["id"], stage["id"])] = numbers["stage"].get(key, 0)
+                self.codes[(pipeline["id"], stage["id"])] = (stage.get("bitrix24") or {}).get("code") \
+                    or stage["id"].upper()
         self.pipeline_of = {number: pipeline for pipeline, number in self.categories.items()}
         self.specs: list[Spec] = [Spec(name, upper, key, "system", kind, read_only, system=True,
                                        label=LABELS[name])
                                   for name, upper, key, kind, read_only in SYSTEM]
+        ours: dict[str, str] = {}  # a field's name as smartflow makes it, when the portal's is declared
         for found in described["fields"]:
             upper = f"UF_CRM_{self.number}_{found['id'].upper()}"
+            declared = (found.get("bitrix24") or {}).get("name")
+            if declared:
+                ours[found["id"]] = upper
+                upper = declared
             options = [(numbers["option"].get(f"{self.process}/{found['id']}/{o['id']}", 0), o["id"],
                         title(o["title"], o["id"])) for o in found.get("options", [])]
             self.specs.append(Spec(camel(upper), upper, found["id"], found["type"], TYPES[found["type"]],
@@ -101,6 +115,9 @@ class Type:
         for spec in self.specs:
             for spelling in (spec.key, spec.upper, spec.name):
                 self.by_name.setdefault(squash(spelling), spec)
+        for spec in self.specs:  # then smartflow's own spelling of a field named as the portal names it
+            if spec.key in ours:
+                self.by_name.setdefault(squash(ours[spec.key]), spec)
         self.by_key = {spec.key: spec for spec in self.specs}
 
     def spec(self, name: str) -> Spec | None:
@@ -115,7 +132,8 @@ class Type:
                     self.described["pipelines"][0]["id"])
 
     def status_id(self, pipeline: str, stage: str) -> str:
-        return f"DT{self.entity_type_id}_{self.categories.get(pipeline, 0)}:{stage.upper()}"
+        code = self.codes.get((pipeline, stage), stage.upper())
+        return f"DT{self.entity_type_id}_{self.categories.get(pipeline, 0)}:{code}"
 
     def entity_id(self, pipeline: str) -> str:
         return f"DYNAMIC_{self.entity_type_id}_STAGE_{self.categories.get(pipeline, 0)}"
@@ -130,8 +148,10 @@ class Type:
             if pipeline is None or int(found.group(1)) != self.entity_type_id:
                 raise BitrixError("CRM_FIELD_ERROR_VALUE_NOT_VALID", f"stageId {text}: no such stage here")
             text = found.group(3)
-        stages = [s for p, s in self.stages if pipeline is None or p == pipeline]
-        stage = next((s for s in stages if s.lower() == text.lower()), None)
+        stages = [(p, s) for p, s in self.stages if pipeline is None or p == pipeline]
+        wanted = text.lower()
+        stage = next((s for p, s in stages if self.codes[(p, s)].lower() == wanted), None) \
+            or next((s for _, s in stages if s.lower() == wanted), None)
         if stage is None:
             raise BitrixError("CRM_FIELD_ERROR_VALUE_NOT_VALID", f"stageId {code}: no such stage here")
         return pipeline, stage

@@ -46,6 +46,8 @@ SYSTEM = {"id", "title", "categoryId", "stageId", "assignedById", "createdBy", "
           "observers", "sourceId", "sourceDescription", "webformId", "lastActivityBy", "lastActivityTime",
           "mycompanyId", "xmlId", "opened", "utmSource", "utmMedium", "utmCampaign", "utmContent", "utmTerm",
           "parentId"}
+UF_NAME = re.compile(r"UF_CRM_[0-9]+_[A-Z0-9_]+")  # a user field's name as a definition declares it
+STAGE_CODE = re.compile(r"[A-Za-z0-9_]{1,50}")
 PRODUCT_COLUMNS = ("id", "productId", "productName", "price", "quantity", "discountTypeId", "discountRate",
                    "discountSum", "taxRate", "taxIncluded", "measureCode", "measureName", "sort")
 
@@ -129,9 +131,13 @@ def _process(reader: Reader, kind: dict[str, Any], process_id: str, language: st
                              **({"semantic": {"S": "success", "F": "failure"}[status["SEMANTICS"]]}
                                 if status.get("SEMANTICS") in ("S", "F") else {}),
                              **({"color": status["COLOR"]} if re.fullmatch(r"#[0-9A-Fa-f]{6}", str(status.get("COLOR")))
+                                else {}),
+                             # the portal's code, where the facade would not say it as the stage's id in capitals
+                             **({"bitrix24": {"code": code}} if code != stage.upper() and STAGE_CODE.fullmatch(code)
                                 else {})}
-        pipelines[pipeline] = {"title": _titles(category.get("name") or pipeline, language), "stages": stages,
-                               **({"default": True} if category.get("isDefault") == "Y" else {})}
+        pipelines[pipeline] = {"title": _titles(category.get("name") or pipeline, language),
+                               **({"default": True} if category.get("isDefault") == "Y" else {}),
+                               "bitrix24": {"category_id": int(category["id"])}, "stages": stages}
     described = reader.single(f"fields/{etid}", "crm.item.fields", {"entityTypeId": etid})["fields"]
     labels = _labels(reader, pulled)
     fields: dict[str, Any] = {"bitrix_id": {"type": "integer", "unique": True,
@@ -173,14 +179,19 @@ def _process(reader: Reader, kind: dict[str, Any], process_id: str, language: st
             for entry in data.get("items") or []:
                 option = _identifier(f"o{entry['ID']}", f"o{entry['ID']}", option_ids)
                 pulled.options[name][str(entry["ID"])] = option
-                options.append({"id": option, "title": _titles(entry.get("VALUE") or option, language)})
+                options.append({"id": option, "title": _titles(entry.get("VALUE") or option, language),
+                                **({"bitrix24": {"id": int(entry["ID"])}} if str(entry["ID"]).isdigit() else {})})
             if not options:
                 pulled.notes.append(f"`{field_id}` ({name}): an enumeration without items, left out")
                 continue
             spec["options"] = options
+        if UF_NAME.fullmatch(upper):
+            spec["bitrix24"] = {"name": upper}  # the facade names it so (in crm.item.*: ufCrm7_1700000001)
         fields[field_id] = spec
         pulled.fields[name] = (field_id, spec)
+    portal = {"entity_type_id": etid, **({"id": int(kind["id"])} if str(kind.get("id", "")).isdigit() else {})}
     pulled.document = {"kind": "Process", "id": process_id, "title": _titles(kind.get("title") or process_id, language),
+                       "bitrix24": portal,
                        "fields": fields, "pipelines": pipelines,
                        "permissions": {"administrator": "all", "manager": "all"}}
     return pulled
@@ -464,13 +475,25 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "- Users as `users.csv` (create them with `smartflow user add` before importing, so that "
               "responsibles, user fields and comments' authors resolve)."]
     lines += ["", "## Names your scripts use", "",
-              "`smartflow serve` answers Bitrix24's REST API with numbers of its own: after `smartflow apply`, "
-              "`crm.type.list` gives each process's `entityTypeId`, and `crm.item.fields` its fields' names "
-              "(`ufCrm{type}{Field}`). Items keep their ids with `--keep-ids`. Change these in scripts:", ""]
+              "Each `<id>.yaml` declares the portal's own numbers and names in `bitrix24:` blocks: the smart "
+              "process's entityTypeId and id, each pipeline's categoryId, stage codes where they are not the "
+              "stage's id in capitals, each user field's name and each enumeration item's id. Applied, "
+              "`smartflow serve` answers Bitrix24's REST API with them (`DT1046_12:NEW`, `ufCrm7_1700000001`, "
+              "enumeration ids), and `--keep-ids` keeps the items' ids: a script written against the portal "
+              "needs only its webhook URL changed, to `https://SMARTFLOW/rest/USER_ID/TOKEN/` (a smartflow "
+              "user's id and API token). What still differs:", "",
+              "- Users have smartflow's own ids (`users.csv` gives each Bitrix24 user's login): "
+              "`assignedById`, `createdBy` and user fields hold those.",
+              "- `bitrix_id` is one more field of each process (the item's Bitrix24 id); a stage's numeric `ID` "
+              "in `crm.status.list` is smartflow's (its `STATUS_ID` is the portal's).",
+              "- Bitrix24's system fields smartflow has not (`opportunity`, `companyId`, `contactId`, "
+              "`observers`, `begindate`…) are not answered, nor the fields carried differently (below); "
+              "files are read, not written, through the facade.", "",
+              "The fields, as the portal and smartflow's own commands name them:", ""]
     for found in pulled:
-        renamed = ", ".join(f"`{name}` → `{field_id}`" for name, (field_id, _) in found.fields.items())
-        lines.append(f"- `{found.process_id}` (entityTypeId {found.entity_type_id} in the portal): "
-                     f"{renamed or 'no fields of its own'}")
+        names = ", ".join(f"`{name}` is `{field_id}`" for name, (field_id, _) in found.fields.items())
+        lines.append(f"- `{found.process_id}` (entityTypeId {found.entity_type_id}): "
+                     f"{names or 'no fields of its own'}")
     notes = [f"- `{found.process_id}`: {note}" for found in pulled for note in found.notes]
     if notes:
         lines += ["", "## Carried differently", "", *notes,

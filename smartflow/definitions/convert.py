@@ -41,13 +41,26 @@ def _text(raw: Any) -> Text:
 
 def field_from_data(field_id: str, raw: dict[str, Any]) -> Field:
     options = tuple(
-        Option(o["id"], _text(o["title"]), o.get("color"), o.get("renamed_from")) for o in raw.get("options", ())
+        Option(o["id"], _text(o["title"]), o.get("color"), o.get("renamed_from"), _bitrix24(o, "id"))
+        for o in raw.get("options", ())
     )
     kwargs = {key: raw[key] for key in _FIELD_SCALARS if key in raw}
     return Field(
         id=field_id, type=raw["type"], title=Text.of(raw.get("title")), description=Text.of(raw.get("description")),
-        options=options, extensions=tuple(raw.get("extensions", ())), roles=tuple(raw.get("roles", ())), **kwargs,
+        options=options, extensions=tuple(raw.get("extensions", ())), roles=tuple(raw.get("roles", ())),
+        bitrix24_name=_bitrix24(raw, "name"), **kwargs,
     )
+
+
+def _bitrix24(raw: dict[str, Any], key: str) -> Any:
+    """One value of a thing's `bitrix24:` block (the portal's own number or name), or None."""
+    return (raw.get("bitrix24") or {}).get(key)
+
+
+def _put_bitrix24(out: dict[str, Any], **values: Any) -> None:
+    found = {key: value for key, value in values.items() if value is not None}
+    if found:
+        out["bitrix24"] = found
 
 
 def _transition(raw: dict[str, Any]) -> Transition:
@@ -65,12 +78,13 @@ def pipeline_from_data(pipeline_id: str, raw: dict[str, Any]) -> Pipeline:
             color=stage.get("color"), required=tuple(stage.get("required", ())),
             description=Text.of(stage.get("description")), renamed_from=stage.get("renamed_from"),
             replaces=tuple(stage.get("replaces", ())), read_only=tuple(stage.get("read_only", ())),
+            bitrix24_code=_bitrix24(stage, "code"),
         )
         for stage_id, stage in raw["stages"].items()
     )
     transitions = tuple(_transition(t) for t in raw["transitions"]) if "transitions" in raw else None
     return Pipeline(pipeline_id, _text(raw["title"]), stages, bool(raw.get("default", False)), transitions,
-                    raw.get("renamed_from"))
+                    raw.get("renamed_from"), _bitrix24(raw, "category_id"))
 
 
 def trigger_from_data(raw: dict[str, Any]) -> Trigger:
@@ -108,6 +122,7 @@ def process_from_data(raw: dict[str, Any], source: str = "") -> Process:
         list_presets=tuple(Preset(p["id"], _text(p["title"]), tuple(p.get("where", ())), bool(p.get("mine")),
                                   p.get("search")) for p in listing.get("presets", ())),
         source=source,
+        bitrix24_id=_bitrix24(raw, "id"), bitrix24_entity_type_id=_bitrix24(raw, "entity_type_id"),
     )
 
 
@@ -168,12 +183,14 @@ def field_to_data(field: Field) -> dict[str, Any]:
             item: dict[str, Any] = {"id": option.id, "title": option.title.to_data()}
             _put(item, "color", option.color)
             _put(item, "renamed_from", option.renamed_from)
+            _put_bitrix24(item, id=option.bitrix24_id)
             options.append(item)
         out["options"] = options
     if field.extensions:
         out["extensions"] = list(field.extensions)
     if field.roles:
         out["roles"] = list(field.roles)
+    _put_bitrix24(out, name=field.bitrix24_name)
     return out
 
 
@@ -189,6 +206,7 @@ def _stage_to_data(stage: Stage) -> dict[str, Any]:
         out["replaces"] = list(stage.replaces)
     if stage.read_only:
         out["read_only"] = list(stage.read_only)
+    _put_bitrix24(out, code=stage.bitrix24_code)
     return out
 
 
@@ -211,6 +229,7 @@ def pipeline_to_data(pipeline: Pipeline) -> dict[str, Any]:
     out: dict[str, Any] = {"title": pipeline.title.to_data()}
     _put(out, "default", pipeline.default, False)
     _put(out, "renamed_from", pipeline.renamed_from)
+    _put_bitrix24(out, category_id=pipeline.bitrix24_category_id)
     out["stages"] = {stage.id: _stage_to_data(stage) for stage in pipeline.stages}
     if pipeline.transitions is not None:
         out["transitions"] = [_transition_to_data(t) for t in pipeline.transitions]
@@ -265,6 +284,7 @@ def process_to_data(process: Process) -> dict[str, Any]:
         if process.list_presets:
             listing["presets"] = [preset_to_data(p) for p in process.list_presets]
         out["list"] = listing
+    _put_bitrix24(out, id=process.bitrix24_id, entity_type_id=process.bitrix24_entity_type_id)
     return out
 
 

@@ -67,6 +67,7 @@ class Option:
     title: Text
     color: str | None = None
     renamed_from: str | None = None
+    bitrix24_id: int | None = None  # the Bitrix24 portal's enum item id (`bitrix24: {id}`)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Field:
     visible_when: str | None = None  # false: not on the card, may not be filled, never required
     required_when: str | None = None  # true: must be filled
     read_only_when: str | None = None  # true (on the stored item): may not be changed
+    bitrix24_name: str | None = None  # the Bitrix24 portal's user field, UF_CRM_7_1700000001 (`bitrix24: {name}`)
 
     @property
     def conditions(self) -> tuple[tuple[str, str], ...]:
@@ -119,6 +121,7 @@ class Stage:
     renamed_from: str | None = None
     replaces: tuple[str, ...] = ()
     read_only: tuple[str, ...] = ()  # fields that may not be changed while an item is in this stage
+    bitrix24_code: str | None = None  # the Bitrix24 portal's stage code, NEW of DT1046_12:NEW (`bitrix24: {code}`)
 
     @property
     def final(self) -> bool:
@@ -162,6 +165,7 @@ class Pipeline:
     default: bool = False
     transitions: tuple[Transition, ...] | None = None
     renamed_from: str | None = None
+    bitrix24_category_id: int | None = None  # the Bitrix24 portal's categoryId (`bitrix24: {category_id}`)
 
     def stage(self, stage_id: str) -> Stage | None:
         return next((s for s in self.stages if s.id == stage_id), None)
@@ -281,6 +285,8 @@ class Process:
     list_sort: str | None = None
     list_presets: tuple[Preset, ...] = ()
     source: str = ""
+    bitrix24_id: int | None = None  # the Bitrix24 portal's smart process `id` (its fields' UF_CRM_{id}_…)
+    bitrix24_entity_type_id: int | None = None  # and its entityTypeId (`bitrix24: {id, entity_type_id}`)
 
     def field(self, field_id: str) -> Field | None:
         return next((f for f in self.fields if f.id == field_id), None)

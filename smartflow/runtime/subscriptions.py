@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from smartflow.compile.numbers import entity_type_id
 from smartflow.errors import InvalidValue, NotFound
 from smartflow.runtime import access, items, people
 from smartflow.runtime.events import Event
@@ -30,12 +31,6 @@ TABLE = "sf_event_bindings"
 KINDS = ("created", "updated", "deleted")  # what a subscription hears
 FORMATS = ("bitrix24",)
 MAX_HANDLER = 2048
-
-
-def entity_type_id(number: int) -> int:
-    """A process's Bitrix24 entityTypeId from its type number (`sf_numbers`): 128–192 as Bitrix24 gives
-    the first smart processes, then even ids from 1030."""
-    return 127 + number if number <= 65 else 1030 + 2 * (number - 66)
 
 
 def kinds_of(events: list[Event]) -> set[str]:
@@ -153,13 +148,16 @@ def _reads(write: Any, process: Any, item_id: int, user_id: int | None) -> bool:
 
 def _message(write: Any, binding: dict[str, Any], process_id: str, item_id: int) -> dict[str, Any]:
     """The outbox payload of one subscription hearing one change (only the format `bitrix24` so far)."""
-    numbers = write.compiled.metadata.tables["sf_numbers"]
-    number = write.connection.execute(sa.select(numbers.c.number).where(
-        numbers.c.kind == "type", numbers.c.key == process_id)).scalar()
+    table = write.compiled.metadata.tables["sf_numbers"]
+    numbers: dict[str, dict[str, int]] = {}
+    for kind, number in write.connection.execute(sa.select(table.c.kind, table.c.number).where(
+            table.c.kind.in_(("entity", "type")), table.c.key == process_id)):
+        numbers[kind] = {process_id: number}
+    entity = entity_type_id(numbers, process_id)
     details = binding["details"] or {}
     form = {"event": binding["name"], "event_handler_id": binding["id"],
             "data": {"FIELDS": {"ID": item_id,
-                                "ENTITY_TYPE_ID": entity_type_id(number) if number is not None else process_id}},
+                                "ENTITY_TYPE_ID": entity if entity is not None else process_id}},
             "ts": int(write.now.timestamp()),
             "auth": {"domain": details.get("domain", ""), "client_endpoint": details.get("client_endpoint", ""),
                      "server_endpoint": "", "member_id": details.get("member_id", ""),

@@ -8,16 +8,17 @@ options and results of exports and imports. `plain` turns a stored value into JS
 as every interface shows it; `Text` is a title in several languages; `CURRENCIES` the ISO 4217 codes a money value may
 have, `DEFAULT_CURRENCY` the one of a money field that declares none; `MAX_ID` is the largest id an item,
 a user or a file may have, and `text_problem` says why a text cannot be stored (interfaces refuse such
-input before asking); `entity_type_id` is a process's Bitrix24 number as the facade and event messages give it;
-`mail_settings` is how the worker sends e-mail, as its environment configures it.
+input before asking); `entity_type_id` is a process's Bitrix24 entityTypeId (from `Engine.numbers()`) as the
+facade and event messages give it; `mail_settings` is how the worker sends e-mail, as its environment
+configures it.
 """
 
 from typing import Any
 
+from smartflow.compile.numbers import entity_type_id
 from smartflow.definitions.model import Text
 from smartflow.definitions.values import CURRENCIES
 from smartflow.runtime.fields import DEFAULT_CURRENCY, MAX_ID, plain, text_problem
-from smartflow.runtime.subscriptions import entity_type_id
 from smartflow.services.engine import Engine
 
 __all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "mail_settings", "plain",

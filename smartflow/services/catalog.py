@@ -45,6 +45,8 @@ def field_data(field: Field) -> dict[str, Any]:
     if field.options:
         data["options"] = [{"id": o.id, "title": titles(o.title), **({"color": o.color} if o.color else {})}
                            for o in field.options]
+    if field.bitrix24_name:  # the Bitrix24 portal's name of the field (the facade's numbers are in sf_numbers)
+        data["bitrix24"] = {"name": field.bitrix24_name}
     return data
 
 
@@ -70,7 +72,8 @@ def describe(write: Write, compiled: CompiledProcess) -> dict[str, Any]:
             "stages": [{"id": s.id, "title": titles(s.title), "semantic": s.semantic, "color": s.color,
                         "required": [f for f in s.required if f not in hidden],
                         "may_move_into": access.stage_allowed(write.actor, compiled, s.id, pipeline.id)
-                        and access.level(write.actor, compiled, "move", pipeline.id) != "none"}
+                        and access.level(write.actor, compiled, "move", pipeline.id) != "none",
+                        **({"bitrix24": {"code": s.bitrix24_code}} if s.bitrix24_code else {})}
                        for s in pipeline.stages],
         } for pipeline in process.pipelines if access.in_pipeline(write.actor, compiled, pipeline.id)],
         "card": [{"id": section.id, "title": titles(section.title),

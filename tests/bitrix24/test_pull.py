@@ -139,6 +139,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
         source = {process: admin.list(process, limit=500) for process, _ in SAMPLES}
         source_processes = {process: admin.process(process) for process, _ in SAMPLES}
         source_logins = {u["id"]: u["login"] for u in admin.users()}
+        source_numbers = admin.numbers()
         history = {(p, i["id"]): _stages(admin.history(p, i["id"])) for p, rows in source.items() for i in rows}
         said = {(p, i["id"]): _comments(admin, p, i["id"]) for p, rows in source.items() for i in rows}
         files = {f["name"]: admin.file("complaint", prepared["complaint"], f["id"])[1]
@@ -178,6 +179,11 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
 
     with Engine(target_url) as crm:
         target_logins = {u["id"]: u["login"] for u in crm.users()}
+        # the folder declared the source's numbers: the target answers with them (scripts keep working)
+        numbers = crm.numbers()
+        for kind in ("type", "entity", "category"):
+            assert numbers[kind] == source_numbers[kind], kind
+        assert sorted(numbers["option"].values()) == sorted(source_numbers["option"].values())
         for process, rows in source.items():
             pulled = crm.process(process)
             got = {item["id"]: _comparable(pulled, item, target_logins) for item in crm.list(process, limit=500)}

@@ -16,18 +16,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from smartflow.bitrix24.protocol import php_parse
 from smartflow.bitrix24.pull import PullError, pull
+from smartflow.cli.main import main
 from smartflow.services import Engine
 from tests.runtime.support import invoke
 
 ETID, TYPE_ID, CATEGORY = 1046, 7, 12
 HOOK = "/rest/1/w3bh00k/"
 SCAN = b"%PDF-1.7 the signed contract\n" + bytes(range(200))
-STAGES = [("NEW", "Новая", None), ("WORK", "В работе", None), ("SUCCESS", "Успех", "S"), ("FAIL", "Провал", "F")]
+LONG = "UC_CLIENT_APPROVAL_OF_THE_CONTRACT"  # a code longer than a smartflow id may be
+STAGES = [("NEW", "Новая", None), ("WORK", "В работе", None), (LONG, "Согласование", None), ("SUCCESS", "Успех", "S"),
+          ("FAIL", "Провал", "F")]
 TIME = {"start": 1716905609.18, "finish": 1716905609.43, "duration": 0.25, "processing": 0.07,
         "date_start": "2024-05-28T17:13:29+03:00", "date_finish": "2024-05-28T17:13:29+03:00"}
 
@@ -224,16 +229,25 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     fields = document["fields"]
     # titles in the portal's language first, then each other language userfieldconfig.list gave
     assert fields["uf_1700000001"] == {"type": "string", "title": {"ru": "Адрес доставки", "de": "Lieferadresse",
-                                                                  "en": "Delivery address"}}
+                                                                  "en": "Delivery address"},
+                                       "bitrix24": {"name": "UF_CRM_7_1700000001"}}  # the portal's own name
     assert fields["kind"]["title"] == {"ru": "Вид", "en": "Kind"} and fields["kind"]["required"] is True
-    assert fields["scan"] == {"type": "file", "title": {"ru": "Договор", "en": "Contract"}, "multiple": True}
-    assert fields["links"] == {"type": "string", "title": {"ru": "Связи"}, "multiple": True}
-    assert fields["parent"] == {"type": "link", "to": "supplies", "title": {"ru": "Основная поставка"}}
+    assert [(o["id"], o["bitrix24"]) for o in fields["kind"]["options"]] == [("o81", {"id": 81}), ("o83", {"id": 83})]
+    assert fields["scan"] == {"type": "file", "title": {"ru": "Договор", "en": "Contract"}, "multiple": True,
+                              "bitrix24": {"name": "UF_CRM_7_SCAN"}}
+    assert fields["links"] == {"type": "string", "title": {"ru": "Связи"}, "multiple": True,
+                               "bitrix24": {"name": "UF_CRM_7_LINKS"}}
+    assert fields["parent"] == {"type": "link", "to": "supplies", "title": {"ru": "Основная поставка"},
+                                "bitrix24": {"name": "UF_CRM_7_PARENT"}}
     assert document["title"] == {"ru": "Поставки"} and list(document["pipelines"]) == ["category_12"]
+    assert document["bitrix24"] == {"entity_type_id": ETID, "id": TYPE_ID}
     pipeline = next(iter(document["pipelines"].values()))
     assert pipeline["title"] == {"ru": "Основная"} and pipeline["default"] is True
-    assert [(s, v.get("semantic")) for s, v in pipeline["stages"].items()] == [
-        ("new", None), ("work", None), ("success", "success"), ("fail", "failure")]
+    assert pipeline["bitrix24"] == {"category_id": CATEGORY}
+    assert [(s, v.get("semantic"), v.get("bitrix24")) for s, v in pipeline["stages"].items()] == [
+        ("new", None, None), ("work", None, None),
+        ("uc_client_approval_of_the_co", None, {"code": LONG}),  # a code the id in capitals would not say
+        ("success", "success", None), ("fail", "failure", None)]
 
     items = _sheet(out / "data" / "supplies.csv")
     first, second = items
@@ -262,7 +276,8 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     assert re.search(r"`links` \(ufCrm7Links, a crm link to several kinds of records, or to a smart process "
                      r"not pulled\)", report)
     assert "an address" in report
-    assert "- `supplies` (entityTypeId 1046 in the portal): `ufCrm7_1700000001` → `uf_1700000001`, " in report
+    assert "- `supplies` (entityTypeId 1046): `ufCrm7_1700000001` is `uf_1700000001`, " in report
+    assert "needs only its webhook URL changed" in report
 
     # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
     url = f"sqlite:///{tmp_path / 'target.db'}"
@@ -286,6 +301,104 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
         assert moves == [("create", "2024-05-01T07:00:00", "new"), ("move", "2024-05-03T09:15:00", "work")]
         (comment,) = crm.comments("supplies", 1)
         assert comment["author"] == "petrov" and comment["text"] == "Договор подписан, скан во вложении"
+
+
+def _portal_script(webhook: str) -> dict[str, Any]:
+    """A fast-bitrix24 script as its owner wrote it against their portal: its entityTypeId, categoryId, stage
+    ids, user field names and enumeration item ids. Only `webhook` changes when it moves."""
+    from fast_bitrix24 import Bitrix
+
+    b24 = Bitrix(webhook, verbose=False)
+    seen: dict[str, Any] = {}
+    seen["types"] = [(t["id"], t["entityTypeId"]) for t in b24.get_all("crm.type.list")]
+    seen["categories"] = [c["id"] for c in b24.get_all("crm.category.list", {"entityTypeId": 1046})]
+    kinds = b24.get_all("crm.item.fields", {"entityTypeId": 1046})["ufCrm7Kind"]["items"]
+    seen["kinds"] = {item["ID"]: item["VALUE"] for item in kinds}
+    seen["wholesale at work"] = [(i["id"], i["ufCrm7_1700000001"]) for i in b24.get_all("crm.item.list", {
+        "entityTypeId": 1046, "filter": {"stageId": "DT1046_12:WORK", "ufCrm7Kind": 81}})]
+    seen["on Tverskaya"] = [i["id"] for i in b24.get_all("crm.item.list", {
+        "entityTypeId": 1046, "filter": {"%ufCrm7_1700000001": "Тверская", "categoryId": 12},
+        "select": ["id", "ufCrm7_1700000001"]})]
+    two = b24.call("crm.item.get", {"entityTypeId": 1046, "id": 2})
+    seen["two"] = (two["title"], two["categoryId"], two["stageId"], two["ufCrm7Kind"], two["ufCrm7Parent"])
+    added = b24.call("crm.item.add", {"entityTypeId": 1046, "fields": {
+        "title": "Поставка №3", "categoryId": 12, "stageId": "DT1046_12:NEW", "ufCrm7Kind": 83,
+        "ufCrm7_1700000001": "Невский пр., 1", "ufCrm7Sum": "99.90|RUB", "UF_CRM_7_PARENT": 1}})
+    seen["added"] = (added["id"], added["stageId"], added["ufCrm7Kind"], added["ufCrm7_1700000001"])
+    moved = b24.call("crm.item.update", {"entityTypeId": 1046, "id": added["id"],
+                                         "fields": {"stageId": f"DT1046_12:{LONG}"}})
+    seen["moved"] = moved["stageId"]
+    seen["approving"] = [i["id"] for i in b24.get_all("crm.item.list", {
+        "entityTypeId": 1046, "filter": {"stageId": f"DT1046_12:{LONG}"}})]
+    return seen
+
+
+@pytest.mark.db
+def test_a_fast_bitrix24_script_written_against_the_portal_works_against_smartflow_serve(
+        portal: str, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pulled, then validated, applied and imported into a fresh database and served: the portal's own
+    entityTypeId, categoryId, stage ids, field names and enumeration ids are the facade's, so the script
+    runs unchanged but for its webhook URL."""
+    import uvicorn
+
+    from smartflow.http.app import create_app
+    from tests.bitrix24.test_clients import in_a_thread_of_its_own
+    from tests.web.support import free_port
+
+    out = tmp_path / "pulled"
+    pull(portal + HOOK, out, rate=100, language="ru")
+    checked = CliRunner().invoke(main, ["validate", str(out)])
+    assert checked.exit_code == 0, checked.output
+    assert invoke(db_url, "apply", str(out)).exit_code == 0
+    with Engine(db_url) as crm:
+        for person in _sheet(out / "users.csv"):
+            crm.add_user(person["login"], person["name"], ["manager"])
+        token = crm.create_token("petrov")
+        user_id = next(u["id"] for u in crm.users() if u["login"] == "petrov")
+    for args in (("supplies.csv", "--keep-ids", "bitrix_id", "--files", str(out)), ("supplies.history.csv",
+                                                                                   "--history")):
+        done = invoke(db_url, "import", "supplies", str(out / "data" / args[0]), *args[1:])
+        assert done.exit_code == 0, done.output
+
+    monkeypatch.setenv("SMARTFLOW_BITRIX24_LIMIT", "1000,100000")
+    served = Engine(db_url)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(engine=served), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    seen: dict[str, Any] = {}
+    try:
+        while not server.started:
+            assert thread.is_alive(), "the server did not start"
+            threading.Event().wait(0.05)
+
+        def run() -> None:
+            seen.update(_portal_script(f"http://127.0.0.1:{port}/rest/{user_id}/{token}/"))
+
+        in_a_thread_of_its_own(run)
+        hook = f"http://127.0.0.1:{port}/rest/{user_id}/{token}/"
+        # the portal's upper names with useOriginalUfNames, and smartflow's own spelling still accepted
+        original = httpx.post(hook + "crm.item.get", json={"entityTypeId": ETID, "id": 1, "useOriginalUfNames": "Y"})
+        assert original.json()["result"]["item"]["UF_CRM_7_1700000001"] == "Тверская ул., 1, Москва", original.text
+        ours = httpx.post(hook + "crm.item.update", json={"entityTypeId": ETID, "id": 1, "fields": {
+            "UF_CRM_7_UF_1700000001": "Тверская ул., 3", "kind": "o83"}})
+        assert ours.status_code == 200 and ours.json()["result"]["item"]["ufCrm7_1700000001"] == "Тверская ул., 3"
+        assert ours.json()["result"]["item"]["ufCrm7Kind"] == 83
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert seen["types"] == [(TYPE_ID, ETID)] and seen["categories"] == [CATEGORY]
+    assert seen["kinds"] == {"81": "Опт", "83": "Розница"}
+    assert seen["wholesale at work"] == [(1, "Тверская ул., 1, Москва")]
+    assert seen["on Tverskaya"] == [1]
+    assert seen["two"] == ("Поставка №2", CATEGORY, f"DT{ETID}_{CATEGORY}:NEW", 83, 1)
+    assert seen["added"] == (3, f"DT{ETID}_{CATEGORY}:NEW", 83, "Невский пр., 1")
+    assert seen["moved"] == f"DT{ETID}_{CATEGORY}:{LONG}" and seen["approving"] == [3]
+    with served:  # and smartflow itself holds it in its own terms
+        item = served.get("supplies", 3)
+        assert (item["stage"], item["kind"], item["uf_1700000001"], item["parent"]) == (
+            "uc_client_approval_of_the_co", "o83", "Невский пр., 1", 1)
 
 
 def test_a_portal_that_cannot_be_reached_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic, Diagnostics, Location
 from smartflow.definitions.load import Document, LoadError, discover, load_file
-from smartflow.definitions.validate import behaviour, calendars, fieldrules, scenarios, structure
+from smartflow.definitions.validate import behaviour, bitrix24, calendars, fieldrules, scenarios, structure
 from smartflow.definitions.validate.context import Check, Folder, ProcessDoc
 from smartflow.definitions.validate.schema import check_document
 
@@ -37,6 +37,8 @@ CHECKS: tuple[Check, ...] = (
     structure.check_stage_replaces,
     structure.check_card_and_list,
     structure.check_presets,
+    bitrix24.check_portal_numbers,
+    bitrix24.check_portal_names,
     calendars.check_working_hours,
     behaviour.check_role_references,
     behaviour.check_permission_stages,

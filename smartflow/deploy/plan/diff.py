@@ -123,6 +123,18 @@ def _drop_process(process: Process, counter: Counter) -> ops.Op:
     return op
 
 
+def _bitrix24(process: Process) -> set[tuple[object, ...]]:
+    """Everything a process's `bitrix24:` blocks declare (apply gives the numbers: smartflow.deploy.numbers)."""
+    found: set[tuple[object, ...]] = {("process", process.bitrix24_id, process.bitrix24_entity_type_id)}
+    for p in process.pipelines:
+        found |= {("pipeline", p.id, p.bitrix24_category_id)} if p.bitrix24_category_id is not None else set()
+        found |= {("stage", p.id, s.id, s.bitrix24_code) for s in p.stages if s.bitrix24_code}
+    for f in process.fields:
+        found |= {("field", f.id, f.bitrix24_name)} if f.bitrix24_name else set()
+        found |= {("option", f.id, o.id, o.bitrix24_id) for o in f.options if o.bitrix24_id is not None}
+    return found
+
+
 def _process_changes(old: Process, new: Process, counter: Counter) -> Iterator[ops.Op]:
     pid = new.id
     yield from _feature_changes(old, new, counter)
@@ -140,6 +152,8 @@ def _process_changes(old: Process, new: Process, counter: Counter) -> Iterator[o
         yield ops.Note(process=pid, text=f"process `{pid}`: card sections or list columns changed")
     if old.list_presets != new.list_presets:
         yield ops.Note(process=pid, text=f"process `{pid}`: the list's filter presets changed")
+    if _bitrix24(old) != _bitrix24(new):
+        yield ops.Note(process=pid, text=f"process `{pid}`: Bitrix24 numbers or names (`bitrix24:`) changed")
     yield from _permission_changes(old, new)
     yield from _trigger_changes(old, new)
 
