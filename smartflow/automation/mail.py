@@ -24,9 +24,12 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import parseaddr
+from email.charset import BASE64, QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formataddr, parseaddr
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -115,7 +118,7 @@ def _say(table: dict[str, tuple[str, str]], key: str, language: str, **values: A
 
 @dataclass(frozen=True)
 class Letter:
-    """One notification e-mail, before it is an EmailMessage."""
+    """One notification e-mail, before it is a message."""
 
     to: str
     to_name: str
@@ -152,17 +155,27 @@ def letter(payload: dict[str, Any], to: str, to_name: str, language: str, proces
     return Letter(to, to_name, " ".join(subject.split())[:300], "\n".join(lines) + "\n")
 
 
-def message(found: Letter, sender: str, outbox_id: int) -> EmailMessage:
-    """The letter as an e-mail: UTF-8 headers and body, its Message-ID made from the outbox message's id."""
-    mail = EmailMessage()
-    mail["From"] = sender
-    username, _, domain = found.to.rpartition("@")
-    mail["To"] = Address(" ".join(found.to_name.split()), username, domain)
-    mail["Subject"] = found.subject
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+def message(found: Letter, sender: str, outbox_id: int) -> Message:
+    """The letter as an e-mail: UTF-8 headers and body, its Message-ID made from the outbox message's id.
+
+    Headers are encoded by the classic `email.header` API (RFC 2047 words of at most 75 characters):
+    the newer EmailMessage API folds a long non-ASCII subject into encoded words and, in the Pythons we
+    support, drops the space where it splits them ("А500С Ø16" arrived as "А500СØ16")."""
+    for text in (found.subject, sender):  # the name's breaks are spaces (below)
+        if "\n" in text or "\r" in text:
+            raise ValueError("a header value may not hold a linefeed or a carriage return")
+    utf8 = Charset("utf-8")
+    utf8.header_encoding, utf8.body_encoding = BASE64, QP
+    # lines of 76 at most: each encoded word then has RFC 2047's 75 characters at most
+    mail = MIMEText(found.body, "plain", utf8, policy=compat32.clone(max_line_length=76))  # type: ignore[arg-type]
+    name, address = parseaddr(sender)
+    # a display name is one RFC 2047 word, as mail clients split and join none of a name's letters
+    mail["From"] = formataddr((name, address), charset=utf8)
+    mail["To"] = formataddr((" ".join(found.to_name.split()), found.to), charset=utf8)
+    mail["Subject"] = Header(found.subject, utf8, header_name="Subject")
+    domain = address.rpartition("@")[2] or "localhost"
     mail["Message-ID"] = f"<smartflow-outbox-{outbox_id}@{domain}>"
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a notification
-    mail.set_content(found.body, charset="utf-8", cte="quoted-printable")
     return mail
 
 
@@ -173,7 +186,7 @@ class Refused(Exception):
     """The server refused the message for good (a 5xx answer): sending it again would not help."""
 
 
-def send(found: Settings, mail: EmailMessage, timeout: float = TIMEOUT) -> None:
+def send(found: Settings, mail: Message, timeout: float = TIMEOUT) -> None:
     """Send mail through the configured server. Refused for a permanent refusal; OSError or
     smtplib.SMTPException for anything worth trying again (the server is down, busy, or answered 4xx)."""
     context = ssl.create_default_context()

@@ -92,6 +92,19 @@ def local_today(crm: Engine, zone: tzinfo) -> date:
     return crm.clock().astimezone(zone).date()
 
 
+PERIODS = ("this_month", "last_month", "last_30_days", "this_year")
+
+
+def periods(crm: Engine, process: str) -> dict[str, tuple[date, date]]:
+    """The analytics page's ready periods (first and last day, both counted in), by today in the process's
+    time zone: this month so far, last month, the last 30 days, this year so far."""
+    today = local_today(crm, zone_of(crm, process))
+    first = today.replace(day=1)
+    last_month_end = first - timedelta(days=1)
+    return {"this_month": (first, today), "last_month": (last_month_end.replace(day=1), last_month_end),
+            "last_30_days": (today - timedelta(days=29), today), "this_year": (today.replace(month=1, day=1), today)}
+
+
 def date_fields(described: dict[str, Any]) -> list[dict[str, Any]]:
     """The date and date-time fields of a described process the user sees (one value each)."""
     return [f for f in described["fields"] if f["type"] in DATE_TYPES and not f.get("multiple")]

@@ -140,9 +140,14 @@ def analytics(request: Request, process: str, pipeline: Choice = None,
     report = found.crm.report(process, options)
     query = urlencode([(k, v) for k, v in (("pipeline", chosen), ("from", date_from), ("to", date_to),
                                             ("lang", found.lang)) if v])
+    ready = [{"id": key, "from": str(first), "to": str(last),
+              "href": f"/processes/{process}/analytics?" + urlencode(
+                  [(k, v) for k, v in (("pipeline", pipeline), ("from", str(first)), ("to", str(last))) if v]),
+              "current": (date_from, date_to) == (str(first), str(last))}
+             for key, (first, last) in dated.periods(found.crm, process).items()]
     return render("analytics.html", **frame(
         found, view=view, page="analytics", report=report, pipeline=report["pipeline"], date_from=date_from or "",
-        date_to=date_to or "", json_url=f"/api/v1/processes/{process}/report?{query}",
+        date_to=date_to or "", periods=ready, json_url=f"/api/v1/processes/{process}/report?{query}",
         funnel=charts.funnel(report, found.lang), conversion=charts.conversion(report, found.lang),
         stays=charts.stays(report, found.lang), people=charts.people(report, found.lang),
         duration=lambda seconds: charts.duration(seconds, found.lang), money=charts.money_text(found.lang),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -354,3 +355,18 @@ def test_a_todo_gone_overdue_is_told_once_to_its_responsible_person(db: Auto, sm
     assert [m["Subject"] for m in smtp.mailbox.messages] == [
         "Заказы · Счёт-фактура: Срок дела «Отправить оригинал» прошёл"]
     assert f"Срок: {today.isoformat()}\n" in text(smtp.mailbox.messages[0])
+
+
+def test_a_long_russian_subject_keeps_every_space_where_it_is_folded() -> None:
+    """Folded into several RFC 2047 words, a subject must read back as written (the newer EmailMessage
+    API dropped the space at each split: "А500С Ø16" arrived as "А500СØ16")."""
+    subject = "Закупка · Арматура А500С Ø16, 4 т: Поставка по закупке «Арматура А500С Ø16, 4 т» / Delivery due"
+    letter = mail.Letter("anna@example.com", "Анна Иванова", subject, "тело")
+    written = mail.message(letter, "Снабжение <crm@example.com>", 7).as_bytes()
+    head = written.split(b"\n\n", 1)[0].decode("ascii")
+    assert all(len(word) <= 75 for word in re.findall(r"=\?utf-8\?b\?[^?]*\?=", head))  # RFC 2047's longest
+    parsed = email.message_from_bytes(written, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    assert str(parsed["From"]) == "Снабжение <crm@example.com>"
+    assert str(parsed["To"]) == "Анна Иванова <anna@example.com>"
+    assert parsed.get_body(("plain",)).get_content() == "тело"  # type: ignore[union-attr]
