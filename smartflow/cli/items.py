@@ -6,7 +6,9 @@ Thin layers over smartflow.services.Engine: parse → call → print. Every comm
 
 from __future__ import annotations
 
+import csv
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +17,7 @@ from smartflow.cli.common import changed, common, emit, engine, history_line, pa
 from smartflow.cli.files import item_file, with_uploads
 from smartflow.cli.timeline import COMMANDS as timeline_commands
 from smartflow.cli.views import item_list, item_show
+from smartflow.errors import InvalidValue
 
 # ---- users and departments ------------------------------------------------------
 
@@ -39,13 +42,66 @@ pipeline_option = click.option("--pipeline", "pipelines", multiple=True, metavar
 @pipeline_option
 @click.option("--department", default=None, help="The user's department id.")
 @click.option("--email", default=None, help="The user's e-mail address.")
+@click.option("--id", "user_id", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The id the user must have (one no user holds), e.g. their id in the system they come from; "
+                   "users added later take ids above the largest.")
 @common(data=False)
 def user_add(login: str, name: str, roles: tuple[str, ...], processes: tuple[str, ...], pipelines: tuple[str, ...],
-             department: str | None, email: str | None, db_url: str | None, as_user: str | None) -> None:
+             department: str | None, email: str | None, user_id: int | None, db_url: str | None,
+             as_user: str | None) -> None:
     """Add a user with roles, in every process or only in those named (administrators only)."""
     with engine(db_url, as_user) as crm:
-        new_id = crm.add_user(login, name, roles, department, processes, email, pipelines)
+        new_id = crm.add_user(login, name, roles, department, processes, email, pipelines, user_id)
     click.echo(f"user {login} added (id {new_id})")
+
+
+USER_COLUMNS = ("id", "login", "name", "email", "department", "active")
+
+
+def _people(path: Path) -> list[dict[str, Any]]:
+    """The users of a CSV file (a header of USER_COLUMNS, login required; `users.csv` of a Bitrix24 pull)."""
+    with path.open(encoding="utf-8-sig", newline="") as sheet:
+        reader = csv.DictReader(sheet)
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        if "login" not in header or set(header) - set(USER_COLUMNS):
+            others = ", ".join(c for c in USER_COLUMNS if c != "login")
+            raise InvalidValue(f"{path}: the columns are {', '.join(header) or 'none'}",
+                               f"give a header of login and any of {others}")
+        reader.fieldnames = header
+        found = []
+        for line, row in enumerate(reader, start=2):
+            cells = {key: (value or "").strip() for key, value in row.items() if key is not None}
+            person: dict[str, Any] = {"login": cells["login"], "name": cells.get("name", ""),
+                                      "email": cells.get("email") or None,
+                                      "department": cells.get("department") or None}
+            if cells.get("id"):
+                if not cells["id"].isascii() or not cells["id"].isdigit() or len(cells["id"]) > 12:
+                    raise InvalidValue(f"{path}, line {line}: the id {cells['id']!r} is not a user id",
+                                       "give a whole number from 1, or leave it empty")
+                person["id"] = int(cells["id"])
+            active = cells.get("active", "").lower()
+            if active not in ("", "true", "false", "yes", "no", "1", "0", "y", "n"):
+                raise InvalidValue(f"{path}, line {line}: active is {cells['active']!r}", "write true or false")
+            person["active"] = active not in ("false", "no", "0", "n")
+            found.append(person)
+    return found
+
+
+@user.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--role", "roles", multiple=True, help="A role every user holds (repeat for several).")
+@process_option
+@common(data=False)
+def user_import(file: Path, roles: tuple[str, ...], processes: tuple[str, ...], db_url: str | None,
+                as_user: str | None) -> None:
+    """Add the users of a CSV file, all or none (administrators only): columns login and any of id, name, email,
+    department, active. A row's id is the id the user gets (users.csv of `smartflow bitrix24 pull` gives each
+    person their portal id)."""
+    found = _people(file)
+    with engine(db_url, as_user) as crm:
+        crm.add_users(found, roles, processes)
+    kept = sum(1 for person in found if "id" in person)
+    click.echo(f"{len(found)} users added" + (f" ({kept} with the ids of the file)" if kept else ""))
 
 
 def roles_text(user: dict[str, Any]) -> str:

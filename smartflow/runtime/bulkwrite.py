@@ -102,3 +102,21 @@ def _copy(connection: sa.Connection, statement: _Statement, rows: list[tuple[Any
     except connection.dialect.loaded_dbapi.Error as error:
         raise sa.exc.DBAPIError.instance(statement.copy, None, error, connection.dialect.loaded_dbapi.Error,
                                          dialect=connection.dialect) from None
+
+
+def follow_sequence(connection: sa.Connection, table: sa.Table) -> None:
+    """After rows were written into table with ids given explicitly (items or users keeping another
+    system's ids): the next id its default takes is above them. PostgreSQL's sequence does not see ids
+    given explicitly, so it is set to the largest; SQLite's counter follows by itself (AUTOINCREMENT's
+    sqlite_sequence, or the largest rowid)."""
+    if connection.dialect.name != "postgresql":
+        return
+    sequence = connection.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'id')"),
+                                  {"table": table.name}).scalar_one()
+    if sequence is None:
+        return
+    largest = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
+    last, called = connection.execute(sa.text(f"SELECT last_value, is_called FROM {sequence}")).one()
+    if largest is not None and (int(largest) > int(last) or (int(largest) == int(last) and not called)):
+        connection.execute(sa.text("SELECT setval(:sequence, :value, true)"),
+                           {"sequence": sequence, "value": int(largest)})

@@ -24,7 +24,7 @@ from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound,
 from smartflow.i18n import Name, joined, tr
 from smartflow.runtime import access, clock, fieldrules, fields, filestore, names, notices
 from smartflow.runtime.access import Actor
-from smartflow.runtime.bulkwrite import insert_rows
+from smartflow.runtime.bulkwrite import follow_sequence, insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
@@ -836,20 +836,8 @@ def _new_ids(write: Write, table: sa.Table, count: int) -> list[int] | None:
 
 def follow_ids(write: Write, process_id: str) -> None:
     """After items were written with ids of their own (an import keeping another system's): the next id
-    a create takes is above them. PostgreSQL's sequence does not see ids given explicitly, so it is
-    set to the largest; SQLite's AUTOINCREMENT counter follows by itself (sqlite_sequence)."""
-    table = process_of(write, process_id).table
-    if write.connection.dialect.name != "postgresql":
-        return
-    sequence = write.connection.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'id')"),
-                                        {"table": table.name}).scalar_one()
-    if sequence is None:
-        return
-    largest = write.connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
-    last, called = write.connection.execute(sa.text(f"SELECT last_value, is_called FROM {sequence}")).one()
-    if largest is not None and (int(largest) > int(last) or (int(largest) == int(last) and not called)):
-        write.connection.execute(sa.text("SELECT setval(:sequence, :value, true)"),
-                                 {"sequence": sequence, "value": int(largest)})
+    a create takes is above them (`bulkwrite.follow_sequence`)."""
+    follow_sequence(write.connection, process_of(write, process_id).table)
 
 
 def taken_ids(write: Write, process_id: str, wanted: list[int]) -> set[int]:

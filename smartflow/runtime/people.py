@@ -11,6 +11,7 @@ from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.runtime import clock
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
+from smartflow.runtime.bulkwrite import follow_sequence
 from smartflow.runtime.compiled import CompiledDefinition, built
 from smartflow.runtime.fields import MAX_ID, text_problem
 
@@ -223,27 +224,45 @@ def _check_email(email: str | None) -> None:
 
 def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
              roles: list[str], department: str | None, processes: list[str] | None = None,
-             email: str | None = None, pipelines: list[str] | None = None) -> int:
+             email: str | None = None, pipelines: list[str] | None = None, new_id: int | None = None) -> int:
     """A new active user holding roles in processes (None or empty: in every process), and with
-    pipelines, in those pipelines of the one process named only."""
+    pipelines, in those pipelines of the one process named only. new_id: the id they must have (moving
+    people from another system with their ids, such as a Bitrix24 portal's); the ids users take after
+    it continue above the largest."""
     require_admin(actor)
     users, grants, departments = _tables(compiled)
     _check_login(login)
     if user_id(connection, compiled, login) is not None:
         raise InvalidValue(f"the user `{login}` already exists", f"change them: smartflow user edit {login} …",
                            field="login")
+    if new_id is not None:
+        _check_new_id(connection, users, new_id)
     _check_roles(compiled, roles, processes or [], pipelines)
     _check_department(connection, departments, department)
     _check_email(email)
     result = connection.execute(users.insert().values(login=login, name=name or login, department_id=department,
-                                                      email=email or None, active=True, created_at=clock.now()))
-    new_id = int(result.inserted_primary_key[0])
+                                                      email=email or None, active=True, created_at=clock.now(),
+                                                      **({"id": new_id} if new_id is not None else {})))
+    if new_id is None:
+        new_id = int(result.inserted_primary_key[0])
+    else:
+        follow_sequence(connection, users)
     scopes = ([(processes[0], pipeline) for pipeline in dict.fromkeys(pipelines)] if pipelines and processes
               else [(process, EVERY_PIPELINE) for process in dict.fromkeys(processes or [EVERY_PROCESS])])
     if roles:
         connection.execute(grants.insert(), [{"user_id": new_id, "role": role, "process": process, "pipeline": pipeline}
                                              for role in dict.fromkeys(roles) for process, pipeline in scopes])
     return new_id
+
+
+def _check_new_id(connection: Any, users: sa.Table, new_id: int) -> None:
+    """A user id that may be given: a whole number from 1 to MAX_ID that no user holds (active or not)."""
+    if isinstance(new_id, bool) or not isinstance(new_id, int) or not 0 < new_id <= MAX_ID:
+        raise InvalidValue(f"{new_id!r} is not a user id", f"give a whole number from 1 to {MAX_ID}", field="id")
+    holder = connection.execute(sa.select(users.c.login).where(users.c.id == new_id)).scalar()
+    if holder is not None:
+        raise InvalidValue(f"the id {new_id} is taken by the user `{holder}`",
+                           "leave --id out to give the new user the next free id", field="id")
 
 
 def _existing(connection: Any, users: sa.Table, login: str) -> Any:

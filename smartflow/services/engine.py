@@ -467,17 +467,46 @@ class Engine(TimelineMethods, Linking, PresetMethods):
 
     def add_user(self, login: str, name: str = "", roles: list[str] | tuple[str, ...] = (),
                  department: str | None = None, processes: list[str] | tuple[str, ...] = (),
-                 email: str | None = None, pipelines: list[str] | tuple[str, ...] = ()) -> int:
+                 email: str | None = None, pipelines: list[str] | tuple[str, ...] = (),
+                 user_id: int | None = None) -> int:
         """A new user (administrators only) holding roles in processes (none named: in every process), and
-        with pipelines, in those pipelines of the one process named only."""
+        with pipelines, in those pipelines of the one process named only; user_id: the id they must have
+        (one no user holds; later users' ids continue above the largest)."""
         with self.session(True) as write:
-            new_id = people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
-                                     department, list(processes), email, list(pipelines))
-            self._audit(write, "user.add", login, {"name": name or login, "roles": list(roles),
-                                                   "processes": list(processes) or None, "department": department,
-                                                   "email": email, **({"pipelines": list(pipelines)} if pipelines
-                                                                      else {})})
-            return new_id
+            return self._add_user(write, login, name, roles, department, processes, email, pipelines, user_id)
+
+    def add_users(self, found: list[dict[str, Any]], roles: list[str] | tuple[str, ...] = (),
+                  processes: list[str] | tuple[str, ...] = ()) -> list[int]:
+        """Users moved from another system, all or none (administrators only): each a dict of login and
+        optionally name, email, department, active (False: added deactivated) and id (the id they must
+        have), all holding roles in processes. A refusal names the user it is about."""
+        with self.session(True) as write:
+            ids = []
+            for person in found:
+                try:
+                    ids.append(self._add_user(write, str(person["login"]), person.get("name") or "", roles,
+                                              person.get("department"), processes, person.get("email"), (),
+                                              person.get("id")))
+                    if person.get("active") is False:
+                        people.set_active(write.connection, write.compiled, write.actor, str(person["login"]),
+                                          False)
+                        self._audit(write, "user.deactivate", str(person["login"]))
+                except InvalidValue as error:
+                    raise InvalidValue(f"adding `{person['login']}`: {error}", error.hint,
+                                       error.field) from None
+            return ids
+
+    def _add_user(self, write: items.Write, login: str, name: str, roles: list[str] | tuple[str, ...],
+                  department: str | None, processes: list[str] | tuple[str, ...], email: str | None,
+                  pipelines: list[str] | tuple[str, ...], user_id: int | None) -> int:
+        new_id = people.add_user(write.connection, write.compiled, write.actor, login, name, list(roles),
+                                 department, list(processes), email, list(pipelines), user_id)
+        self._audit(write, "user.add", login, {"name": name or login, "roles": list(roles),
+                                               "processes": list(processes) or None, "department": department,
+                                               "email": email, **({"pipelines": list(pipelines)} if pipelines
+                                                                  else {}),
+                                               **({"id": user_id} if user_id is not None else {})})
+        return new_id
 
     def grant_role(self, login: str, role: str, processes: list[str] | tuple[str, ...] = (),
                    pipelines: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
