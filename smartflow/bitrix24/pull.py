@@ -413,9 +413,10 @@ def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], peo
                 _csv(staging / "data" / f"{found.process_id}.products.csv", ("item", *PRODUCT_COLUMNS),
                      [[item_id, *[row.get(c, "") for c in PRODUCT_COLUMNS]]
                       for item_id, listed in sorted(found.products.items()) for row in listed])
-        _csv(staging / "users.csv", ("bitrix_id", "login", "name", "active"),
+        _csv(staging / "users.csv", ("id", "login", "name", "email", "active"),  # for `smartflow user import`
              [[person["ID"], users[str(person["ID"])],
                " ".join(str(person.get(k) or "") for k in ("NAME", "LAST_NAME")).strip() or users[str(person["ID"])],
+               str(person.get("EMAIL") or "").strip(),
                "true" if person.get("ACTIVE", True) not in (False, "N") else "false"] for person in people])
         (staging / "PULL.md").write_text(_report(webhook, pulled, len(people)), encoding="utf-8")
         result = deploy.validate([staging])
@@ -444,7 +445,7 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
                      f"{sum(map(len, found.comments.values()))} | {sum(map(len, found.files.values()))} | {products} |")
     order = _import_order(pulled)
     lines += ["", "## Importing it", "", "```sh", "smartflow validate .", "smartflow apply .",
-              "# each user of users.csv: smartflow user add LOGIN --name NAME"]
+              "smartflow user import users.csv --role manager"]
     for found in order:
         p = found.process_id
         lines.append(f"smartflow import {p} data/{p}.csv --keep-ids bitrix_id --files .")
@@ -456,6 +457,11 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "`--keep-ids bitrix_id` gives each item its Bitrix24 id, so links between items, and the ids the "
               "REST facade of `smartflow serve` answers, stay those integrations know. Processes that others "
               "link to are imported first (the order above).", "",
+              "`smartflow user import users.csv` adds the portal's users with their Bitrix24 ids, before the "
+              "items (whose responsibles, user fields and comments' authors name them by login): run it on a "
+              "fresh database, before anyone else is added, since an id a user holds already is refused. "
+              "`--role manager` gives each of them the role `roles.yaml` declares; change roles later with "
+              "`smartflow user role add|remove`. Users Bitrix24 lists as inactive are added deactivated.", "",
               "## Carried over", "",
               "- Each smart process as `<id>.yaml`: title, pipelines (categories) and stages with their semantics "
               "and colours, user fields with types, titles (in the portal's language, and every other language "
@@ -472,18 +478,19 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "- Product rows, of types linked with products, as `data/<id>.products.csv` (one row per product "
               "row: the item's Bitrix24 id, then Bitrix24's own columns). smartflow has no product catalogue: "
               "they are kept as data, for a process of their own or a report; nothing imports them by itself.",
-              "- Users as `users.csv` (create them with `smartflow user add` before importing, so that "
-              "responsibles, user fields and comments' authors resolve)."]
+              "- Users as `users.csv`: each one's Bitrix24 id, login (the portal's login or e-mail), name, "
+              "e-mail and whether they are active; `smartflow user import` gives them those ids."]
     lines += ["", "## Names your scripts use", "",
               "Each `<id>.yaml` declares the portal's own numbers and names in `bitrix24:` blocks: the smart "
               "process's entityTypeId and id, each pipeline's categoryId, stage codes where they are not the "
               "stage's id in capitals, each user field's name and each enumeration item's id. Applied, "
               "`smartflow serve` answers Bitrix24's REST API with them (`DT1046_12:NEW`, `ufCrm7_1700000001`, "
-              "enumeration ids), and `--keep-ids` keeps the items' ids: a script written against the portal "
-              "needs only its webhook URL changed, to `https://SMARTFLOW/rest/USER_ID/TOKEN/` (a smartflow "
-              "user's id and API token). What still differs:", "",
-              "- Users have smartflow's own ids (`users.csv` gives each Bitrix24 user's login): "
-              "`assignedById`, `createdBy` and user fields hold those.",
+              "enumeration ids), `--keep-ids` keeps the items' ids and `smartflow user import` the users' "
+              "(`assignedById`, user fields and `user.get` answer the portal's numbers): a script written "
+              "against the portal needs only its webhook URL changed, to `https://SMARTFLOW/rest/USER_ID/TOKEN/` "
+              "(a smartflow user's id, the same as on the portal, and an API token). What still differs:", "",
+              "- An imported item's `createdBy` and `updatedBy` are whoever imported it (Bitrix24's authors "
+              "are not carried); departments are not carried.",
               "- `bitrix_id` is one more field of each process (the item's Bitrix24 id); a stage's numeric `ID` "
               "in `crm.status.list` is smartflow's (its `STATUS_ID` is the portal's).",
               "- Bitrix24's system fields smartflow has not (`opportunity`, `companyId`, `contactId`, "

@@ -4,7 +4,6 @@ and comments) into a fresh database that then holds the same items, stages, hist
 
 from __future__ import annotations
 
-import csv
 import filecmp
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -163,9 +162,8 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
     checked = CliRunner().invoke(main, ["validate", str(out)])
     assert checked.exit_code == 0, checked.output
     assert invoke(target_url, "apply", str(out)).exit_code == 0
-    with Engine(target_url) as crm, (out / "users.csv").open(encoding="utf-8") as sheet:
-        for person in csv.DictReader(sheet):
-            crm.add_user(person["login"], person["name"])
+    people = invoke(target_url, "user", "import", str(out / "users.csv"))
+    assert people.exit_code == 0, people.output
     for process in source:  # in the report's order: patients before the appointments that link to them
         imported = invoke(target_url, "import", process, str(out / "data" / f"{process}.csv"),
                           "--keep-ids", "bitrix_id", "--files", str(out))
@@ -179,6 +177,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
 
     with Engine(target_url) as crm:
         target_logins = {u["id"]: u["login"] for u in crm.users()}
+        assert target_logins == source_logins  # every user under the source's id
         # the folder declared the source's numbers: the target answers with them (scripts keep working)
         numbers = crm.numbers()
         for kind in ("type", "entity", "category"):

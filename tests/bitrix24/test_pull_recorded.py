@@ -44,13 +44,13 @@ def _file(site: str, item: int, file_id: int) -> dict[str, Any]:
 
 
 def _items(site: str) -> list[dict[str, Any]]:
-    base = {"entityTypeId": ETID, "categoryId": CATEGORY, "assignedById": 1, "createdBy": 1, "opportunity": 0,
+    base = {"entityTypeId": ETID, "categoryId": CATEGORY, "assignedById": 17, "createdBy": 17, "opportunity": 0,
             "currencyId": "RUB", "createdTime": "2024-05-01T10:00:00+03:00"}
     return [
         {**base, "id": 1, "title": "Поставка №1", "stageId": f"DT{ETID}_{CATEGORY}:WORK",
          "ufCrm7_1700000001": "Тверская ул., 1, Москва|55.757;37.613|4021", "ufCrm7Links": ["T416_2", "C_5", "CO_3"],
          "ufCrm7Parent": None, "ufCrm7Kind": 81, "ufCrm7Scan": [_file(site, 1, 55)], "ufCrm7Sum": "1500.50|RUB"},
-        {**base, "id": 2, "title": "Поставка №2", "stageId": f"DT{ETID}_{CATEGORY}:NEW", "assignedById": 5,
+        {**base, "id": 2, "title": "Поставка №2", "stageId": f"DT{ETID}_{CATEGORY}:NEW", "assignedById": 23,
          "ufCrm7_1700000001": "", "ufCrm7Links": [], "ufCrm7Parent": "T416_1", "ufCrm7Kind": 83, "ufCrm7Scan": [],
          "ufCrm7Sum": ""},
     ]
@@ -100,9 +100,13 @@ HISTORY = [
     {"ID": "305", "TYPE_ID": 2, "OWNER_ID": 1, "CREATED_TIME": "2024-05-03T12:15:00+03:00", "CATEGORY_ID": CATEGORY,
      "STAGE_SEMANTIC_ID": "P", "STAGE_ID": f"DT{ETID}_{CATEGORY}:WORK"}]
 COMMENTS = {1: [{"ID": "9", "ENTITY_ID": 1, "ENTITY_TYPE": f"dynamic_{ETID}", "CREATED": "2024-05-03T12:20:00+03:00",
-                 "COMMENT": "Договор подписан, скан во вложении", "AUTHOR_ID": "5", "FILES": []}], 2: []}
-USERS = [{"ID": "1", "ACTIVE": True, "NAME": "Анна", "LAST_NAME": "Иванова", "LOGIN": "ivanova"},
-         {"ID": "5", "ACTIVE": True, "NAME": "Олег", "LAST_NAME": "Петров", "LOGIN": "petrov"}]
+                 "COMMENT": "Договор подписан, скан во вложении", "AUTHOR_ID": "23", "FILES": []}], 2: []}
+USERS = [  # the portal's own user ids, which a script filters by (assignedById=17)
+    {"ID": "17", "ACTIVE": True, "NAME": "Анна", "LAST_NAME": "Иванова", "LOGIN": "ivanova",
+     "EMAIL": "ivanova@example.ru"},
+    {"ID": "23", "ACTIVE": True, "NAME": "Олег", "LAST_NAME": "Петров", "LOGIN": "petrov",
+     "EMAIL": "petrov@example.ru"},
+    {"ID": "31", "ACTIVE": False, "NAME": "Ушедший", "LAST_NAME": "", "EMAIL": "gone@example.ru"}]
 
 
 class Portal(BaseHTTPRequestHandler):
@@ -281,10 +285,14 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
 
     # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
     url = f"sqlite:///{tmp_path / 'target.db'}"
+    assert _sheet(out / "users.csv") == [
+        {"id": "17", "login": "ivanova", "name": "Анна Иванова", "email": "ivanova@example.ru", "active": "true"},
+        {"id": "23", "login": "petrov", "name": "Олег Петров", "email": "petrov@example.ru", "active": "true"},
+        {"id": "31", "login": "gone@example.ru", "name": "Ушедший", "email": "gone@example.ru", "active": "false"}]
+    assert "smartflow user import users.csv --role manager" in report
     assert invoke(url, "apply", str(out)).exit_code == 0
-    with Engine(url) as crm:
-        for person in _sheet(out / "users.csv"):
-            crm.add_user(person["login"], person["name"])
+    people = invoke(url, "user", "import", str(out / "users.csv"), "--role", "manager")
+    assert people.exit_code == 0 and "3 users added (3 with the ids of the file)" in people.output, people.output
     imported = invoke(url, "import", "supplies", str(out / "data" / "supplies.csv"), "--keep-ids", "bitrix_id",
                       "--files", str(out))
     assert imported.exit_code == 0, imported.output
@@ -292,7 +300,10 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
         done = invoke(url, "import", "supplies", str(out / "data" / f"supplies.{kind}.csv"), f"--{kind}")
         assert done.exit_code == 0, done.output
     with Engine(url) as crm:
+        assert [(u["id"], u["login"], u["active"]) for u in sorted(crm.users(), key=lambda u: u["id"])] == [
+            (17, "ivanova", True), (23, "petrov", True), (31, "gone@example.ru", False)]
         one, two = crm.get("supplies", 1), crm.get("supplies", 2)
+        assert (one["assigned_to"], two["assigned_to"]) == (17, 23)  # the portal's user ids
         assert two["parent"] == 1 and one["links"] == ["T416_2", "C_5", "CO_3"] and one["stage"] == "work"
         (scan,) = crm.files("supplies", 1)["scan"]
         assert crm.file("supplies", 1, scan["id"])[1] == SCAN
@@ -319,12 +330,18 @@ def _portal_script(webhook: str) -> dict[str, Any]:
     seen["on Tverskaya"] = [i["id"] for i in b24.get_all("crm.item.list", {
         "entityTypeId": 1046, "filter": {"%ufCrm7_1700000001": "Тверская", "categoryId": 12},
         "select": ["id", "ufCrm7_1700000001"]})]
+    seen["Anna's"] = [i["id"] for i in b24.get_all("crm.item.list", {
+        "entityTypeId": 1046, "filter": {"assignedById": 17}})]
+    one = b24.call("crm.item.get", {"entityTypeId": 1046, "id": 1})
+    seen["one's responsible"] = one["assignedById"]
+    seen["user 17"] = [(u["ID"], u["NAME"], u["LAST_NAME"], u["ACTIVE"]) for u in b24.get_all("user.get", {"ID": 17})]
     two = b24.call("crm.item.get", {"entityTypeId": 1046, "id": 2})
     seen["two"] = (two["title"], two["categoryId"], two["stageId"], two["ufCrm7Kind"], two["ufCrm7Parent"])
     added = b24.call("crm.item.add", {"entityTypeId": 1046, "fields": {
         "title": "Поставка №3", "categoryId": 12, "stageId": "DT1046_12:NEW", "ufCrm7Kind": 83,
         "ufCrm7_1700000001": "Невский пр., 1", "ufCrm7Sum": "99.90|RUB", "UF_CRM_7_PARENT": 1}})
     seen["added"] = (added["id"], added["stageId"], added["ufCrm7Kind"], added["ufCrm7_1700000001"])
+    seen["added by"] = added["createdBy"]
     moved = b24.call("crm.item.update", {"entityTypeId": 1046, "id": added["id"],
                                          "fields": {"stageId": f"DT1046_12:{LONG}"}})
     seen["moved"] = moved["stageId"]
@@ -350,11 +367,11 @@ def test_a_fast_bitrix24_script_written_against_the_portal_works_against_smartfl
     checked = CliRunner().invoke(main, ["validate", str(out)])
     assert checked.exit_code == 0, checked.output
     assert invoke(db_url, "apply", str(out)).exit_code == 0
+    people = invoke(db_url, "user", "import", str(out / "users.csv"), "--role", "manager")
+    assert people.exit_code == 0, people.output
     with Engine(db_url) as crm:
-        for person in _sheet(out / "users.csv"):
-            crm.add_user(person["login"], person["name"], ["manager"])
         token = crm.create_token("petrov")
-        user_id = next(u["id"] for u in crm.users() if u["login"] == "petrov")
+    user_id = 23  # petrov's id on the portal: the webhook URL keeps its user too
     for args in (("supplies.csv", "--keep-ids", "bitrix_id", "--files", str(out)), ("supplies.history.csv",
                                                                                    "--history")):
         done = invoke(db_url, "import", "supplies", str(out / "data" / args[0]), *args[1:])
@@ -393,6 +410,10 @@ def test_a_fast_bitrix24_script_written_against_the_portal_works_against_smartfl
     assert seen["wholesale at work"] == [(1, "Тверская ул., 1, Москва")]
     assert seen["on Tverskaya"] == [1]
     assert seen["two"] == ("Поставка №2", CATEGORY, f"DT{ETID}_{CATEGORY}:NEW", 83, 1)
+    # the portal's user ids: a responsible, a filter by it, user.get and the webhook's own user
+    assert seen["Anna's"] == [1] and seen["one's responsible"] == 17
+    assert seen["user 17"] == [("17", "Анна", "Иванова", True)]
+    assert seen["added by"] == 23
     assert seen["added"] == (3, f"DT{ETID}_{CATEGORY}:NEW", 83, "Невский пр., 1")
     assert seen["moved"] == f"DT{ETID}_{CATEGORY}:{LONG}" and seen["approving"] == [3]
     with served:  # and smartflow itself holds it in its own terms
