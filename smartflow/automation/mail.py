@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from smartflow.errors import InvalidValue
+from smartflow.i18n import Message, tr
 
 TIMEOUT = 20.0  # seconds for the SMTP server to answer
 SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("ssl", 465)}
@@ -89,28 +90,27 @@ def settings(env: Mapping[str, str] | None = None) -> Settings | None:
 
 # ---- the message ------------------------------------------------------------------------
 
-# what happened, by the notification's event: (Russian, English); {author} did it, {todo} is a to-do's title
+# what happened, by the notification's event (catalogue messages); {author} did it, {todo} is a to-do's title
 WHAT = {
-    "mention": ("{author} упомянул(а) вас в комментарии", "{author} mentioned you in a comment"),
-    "assigned": ("{author} назначил(а) вас ответственным", "{author} made you responsible"),
-    "todo": ("{author} поручил(а) вам дело «{todo}»", "{author} gave you a to-do: “{todo}”"),
-    "overdue": ("Срок дела «{todo}» прошёл", "The to-do “{todo}” is overdue"),
-    "observer": ("{author} добавил(а) вас в наблюдатели", "{author} made you an observer"),
-    "notify": ("Уведомление", "Notification"),
+    "mention": tr("{author} mentioned you in a comment"),
+    "assigned": tr("{author} made you responsible"),
+    "todo": tr("{author} gave you a to-do: “{todo}”"),
+    "overdue": tr("The to-do “{todo}” is overdue"),
+    "observer": tr("{author} made you an observer"),
+    "notify": tr("Notification"),
 }
 WORDS = {
-    "due": ("Срок", "Due"),
-    "open": ("Открыть карточку", "Open the card"),
-    "no_link": ("Откройте в smartflow: {process}, № {item}", "Open it in smartflow: {process}, no. {item}"),
-    "why": ("Это письмо пришло, потому что у вас включены уведомления по почте. Выключить их можно на странице "
-            "уведомлений{inbox}.",
-            "You get this because your e-mail notifications are on. You can turn them off on your inbox page{inbox}."),
+    "due": tr("Due"),
+    "open": tr("Open the card"),
+    "no_link": tr("Open it in smartflow: {process}, no. {item}"),
+    "why": tr("You get this because your e-mail notifications are on. You can turn them off on your inbox "
+              "page{inbox}."),
 }
 
 
-def _say(table: dict[str, tuple[str, str]], key: str, language: str, **values: Any) -> str:
-    ru, en = table[key]
-    return (ru if language == "ru" else en).format(**values)
+def _say(table: dict[str, Message], key: str, language: str, **values: Any) -> str:
+    """A frame of the letter in the reader's language (the catalogue's), its parameters filled."""
+    return Message(table[key].msgid, **values).render(language)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from smartflow.http import streams
 from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
 from smartflow.http.routes_items import PAGE_LIMIT
+from smartflow.i18n import accepted, render
 from smartflow.services import Engine
 from smartflow.services.analytics import ReportOptions
 from smartflow.services.data import DataFileError, ExportOptions, ImportOptions
@@ -97,11 +98,16 @@ def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(descri
 
 
 @router.get("/inbox", tags=["people"])
-def inbox(crm: Crm, unread: bool = False, limit: Limit = 50) -> Response:
+def inbox(crm: Crm, unread: bool = False, limit: Limit = 50,
+          accept_language: Annotated[str | None, Header()] = None) -> Response:
     """The caller's notifications, newest first; the comments that mention them and their open to-dos (most
-    urgent first), with counts of those overdue and due today."""
-    return json_body({"messages": crm.inbox(unread_only=unread, limit=limit), "mentions": crm.mentions(limit),
-                      "todos": crm.my_todos(limit=limit), "counts": crm.todo_counters()})
+    urgent first), with counts of those overdue and due today. What smartflow wrote itself (an assignment,
+    a to-do given or overdue, an observer added) comes in the Accept-Language language (English without)."""
+    lang = accepted(accept_language)
+    messages = [{**row, "subject": render(row["subject"], lang) if row["subject"] is not None else None,
+                 "message": render(row["message"], lang)} for row in crm.inbox(unread_only=unread, limit=limit)]
+    return json_body({"messages": messages, "mentions": crm.mentions(limit), "todos": crm.my_todos(limit=limit),
+                      "counts": crm.todo_counters()}, headers={"Content-Language": lang} if lang else None)
 
 
 class MarkRead(BaseModel):

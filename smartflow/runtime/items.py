@@ -681,8 +681,8 @@ def _tell_assigned(write: Write, process_id: str, item: dict[str, Any], assignee
         return
     title = fields.plain(item.get("title"))
     who = notices.author(write)
-    notices.tell(write, [assignee], process_id, item, "assigned", f"Вы ответственный / You are responsible: {title}",
-                 f"{who} назначил(а) вас ответственным за «{title}». {who} made you responsible for “{title}”.")
+    notices.tell(write, [assignee], process_id, item, "assigned", tr("You are responsible: {title}", title=title),
+                 tr("{author} made you responsible for “{title}”.", author=who, title=title))
 
 
 def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
@@ -699,14 +699,18 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
     if chosen is None:
         pipelines = [p.id for p in process.process.pipelines]
-        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`", did_you_mean(pipeline or "", pipelines)
-                           or f"pipelines: {known_list(pipelines)}", field="pipeline")
+        raise InvalidValue(tr("{process} has no pipeline {pipeline}", process=names.process(process),
+                              pipeline=Name(pipeline or "")),
+                           did_you_mean(pipeline or "", pipelines) or f"pipelines: {known_list(pipelines)}",
+                           field="pipeline")
     if access.level(write.actor, process, "create", chosen.id) == "none":
         mine = [p for p in write.actor.pipelines_in(process_id)
                 if access.level(write.actor, process, "create", p) != "none"]
-        raise PermissionDenied(f"you may not create {process_id} items in pipeline `{chosen.id}`",
-                               f"your roles there allow it in pipeline(s) {known_list(mine)} only: name one "
-                               f"(--pipeline)" if mine else "ask for the `create` right")
+        raise PermissionDenied(tr("you may not create {process} items in pipeline {pipeline}",
+                                  process=names.process(process), pipeline=names.pipeline(process, chosen.id)),
+                               tr("your roles allow it in pipelines {pipelines} only",
+                                  pipelines=joined(names.pipeline(process, p) for p in mine))
+                               if mine else "ask for the `create` right")
     stage_id = stage or chosen.stages[0].id
     target = chosen.stage(stage_id)
     if target is None:

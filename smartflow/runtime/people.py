@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from smartflow.compile.sql import EVERY_PIPELINE, EVERY_PROCESS
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
-from smartflow.runtime import clock
+from smartflow.i18n import Name, tr
+from smartflow.runtime import clock, names
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
 from smartflow.runtime.compiled import CompiledDefinition, built
 from smartflow.runtime.fields import MAX_ID, text_problem
@@ -197,14 +198,21 @@ def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list
                                field="process")
     if pipelines:
         if len(processes) != 1:
-            raise InvalidValue("a role held in named pipelines needs exactly one process, the one they belong to",
+            raise InvalidValue(tr("a role held in named pipelines needs exactly one process, the one they belong to"),
                                "name it: smartflow user role add LOGIN ROLE --process PROCESS --pipeline PIPELINE",
                                field="pipeline")
         ids = [p.id for p in compiled.processes[processes[0]].process.pipelines]
         for pipeline in pipelines:
             if pipeline not in ids:
-                raise InvalidValue(f"{processes[0]} has no pipeline `{pipeline}`",
+                raise InvalidValue(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                      process=names.process(compiled.processes[processes[0]])),
                                    did_you_mean(pipeline, ids) or f"pipelines: {known_list(ids)}", field="pipeline")
+
+
+def _role(compiled: CompiledDefinition, role_id: str) -> Name:
+    """A role as a message names it: its id in English, its title for people."""
+    found = next((role for role in compiled.definition.roles if role.id == role_id), None)
+    return Name(role_id, found.title if found is not None else None)
 
 
 def _check_department(connection: Any, departments: sa.Table, department: str | None) -> None:
@@ -297,15 +305,18 @@ def revoke_role(connection: Any, compiled: CompiledDefinition, actor: Actor, log
     held = {(process, pipeline) for process, pipeline in
             connection.execute(sa.select(grants.c.process, grants.c.pipeline).where(mine))}
     if processes and (EVERY_PROCESS, EVERY_PIPELINE) in held:
-        raise InvalidValue(f"`{login}` holds `{role}` in every process, not per process",
+        raise InvalidValue(tr("{login} holds {role} in every process, not per process", login=Name(login),
+                              role=_role(compiled, role)),
                            f"take it everywhere (smartflow user role remove {login} {role}), then give it where it "
                            f"belongs (smartflow user role add {login} {role} --process …)", field="process")
     if pipelines and (processes[0], EVERY_PIPELINE) in held:
-        raise InvalidValue(f"`{login}` holds `{role}` in all of {processes[0]}, not per pipeline",
+        raise InvalidValue(tr("{login} holds {role} in all of {process}, not per pipeline", login=Name(login),
+                              role=_role(compiled, role),
+                              process=names.process(compiled.processes[processes[0]])),
                            f"take it from the process (smartflow user role remove {login} {role} --process "
                            f"{processes[0]}), then give it where it belongs (… --pipeline …)", field="pipeline")
     if actor.id == user["id"] and role == "administrator" and not processes:
-        raise InvalidValue("you may not take the administrator role from yourself",
+        raise InvalidValue(tr("you may not take the administrator role from yourself"),
                            "ask another administrator, or use the CLI on the server")
     if pipelines:
         gone = held & {(processes[0], p) for p in pipelines}

@@ -246,6 +246,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
                 if not (inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")):
                     return True
                 newer = {"sf_users": {"email_notifications", "language"}, "sf_todos": {"reminded_at"},
+                         "sf_inbox": {"localized"},
                          "sf_role_grants": {"pipeline"}}
                 return any(inspector.has_table(table) and not columns <= {
                     column["name"] for column in inspector.get_columns(table)} for table, columns in newer.items())
