@@ -110,8 +110,9 @@ def chosen_field(described: dict[str, Any], wanted: str | None = None) -> dict[s
         for found in fields:
             if found["id"] == wanted:
                 return found
-        raise errors.InvalidValue(tr("{field} is not a date field of {process} you may see", field=Name(wanted),
-                                     process=_process(described)),
+        seen = {f["id"]: f.get("title") for f in described["fields"]}  # a field of another type, by its title
+        raise errors.InvalidValue(tr("{field} is not a date field of {process} you may see",
+                                     field=Name(wanted, seen.get(wanted)), process=_process(described)),
                                   tr("choose one of: {fields}", fields=joined(Name(f["id"], f.get("title"))
                                                                               for f in fields) if fields else "-"),
                                   field="field")
