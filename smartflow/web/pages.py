@@ -184,7 +184,8 @@ def welcome_form(request: Request, code: str = "") -> Response:
     try:
         holder = base.code_holder(code) if code else None
     except errors.AuthenticationFailed as refused:
-        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     return render("welcome.html", lang=lang, code=code, holder=holder, error=None, hint=None)
 
 
@@ -201,9 +202,11 @@ def welcome(request: Request, code: Annotated[str, Form(max_length=128)],
         login = base.redeem_code(code, password)
         secret, caller = base.start_session(login, password)
     except errors.AuthenticationFailed as refused:
-        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     except errors.InvalidValue as refused:
-        return render("welcome.html", 422, lang=lang, code=code, holder=holder, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 422, lang=lang, code=code, holder=holder, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     response = RedirectResponse("/", status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(session.SESSION_COOKIE, secret, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
