@@ -15,7 +15,7 @@ from smartflow.data import DataFileError
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field, Process, Text
 from smartflow.errors import InvalidValue
-from smartflow.i18n import tr
+from smartflow.i18n import Name, tr
 
 SYSTEM_TITLES: dict[str, Text] = {
     "id": Text((("en", "ID"), ("ru", "ID"))),
@@ -152,8 +152,9 @@ def match_headers(process: Process, headers: list[str], mapping: dict[str, str |
             found = None
         if found is not None:
             if found.id in seen:
-                raise DataFileError(f"the columns {seen[found.id]!r} and {header!r} both mean `{found.id}`",
-                                   "remove one, or skip one in a --mapping file")
+                raise DataFileError(tr("the columns {first} and {second} both mean {field}", first=repr(seen[found.id]),
+                                       second=repr(header), field=Name(found.id, found.field.title)),
+                                    "remove one, or skip one in a --mapping file")
             seen[found.id] = header
         matched.append(found)
     return HeaderMatch(matched, ignored)

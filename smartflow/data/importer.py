@@ -265,7 +265,7 @@ class _Plan:
                 raise PermissionDenied(tr("you may not create {process} items", process=names.process(process)),
                                        "ask for the `create` right")
             if match.position("title") is None:
-                raise DataFileError("the file has no title column: every item needs a title",
+                raise DataFileError(tr("the file has no title column: every item needs a title"),
                                    "add a column `title` (or Title / Название), or map one with --mapping")
         result.ignored = match.ignored
         users = people.list_users(write.connection, write.compiled)

@@ -28,7 +28,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from smartflow import errors
-from smartflow.i18n import Name, tr
+from smartflow.i18n import Message, Name, tr
 from smartflow.services import Engine
 from smartflow.services.data import DataFileError, ImportOptions, count_rows
 from smartflow.web import session
@@ -160,8 +160,9 @@ def _preview(found: Visitor, process: str, upload: Upload, mapping: dict[str, st
     try:
         return found.crm.import_preview(process, upload.path, mapping, PREVIEW_ROWS)
     except DataFileError as unreadable:
-        raise errors.InvalidValue(str(unreadable).replace(str(upload.path), upload.meta["name"]),
-                                  unreadable.hint) from None
+        said = unreadable.message if isinstance(unreadable.message, Message) \
+            else str(unreadable).replace(str(upload.path), upload.meta["name"])  # the upload's name, not our path
+        raise errors.InvalidValue(said, unreadable.hint_message) from None
 
 
 def _page(found: Visitor, view: Any, upload: Upload, preview: Any, result: Any = None, status: int = 200

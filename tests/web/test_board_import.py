@@ -116,3 +116,17 @@ def test_the_import_right_the_uploader_and_the_csrf_token_hold(site: Site, tmp_p
             wrong = manager.post("/processes/procurement/import", data={"csrf": csrf},
                                  files={"file": ("notes.txt", handle)})
         assert wrong.status_code == 422 and "neither .csv nor .xlsx" in wrong.text
+        with (tmp_path / "notes.txt").open("rb") as handle:  # the same refusal for a Russian reader
+            russian = manager.post("/processes/procurement/import", data={"csrf": csrf},
+                                   files={"file": ("notes.txt", handle)}, headers={"Accept-Language": "ru"})
+        assert russian.status_code == 422 and "notes.txt&#39; — не .csv и не .xlsx" in russian.text
+        assert "загрузите файл CSV или xlsx" in russian.text and "neither" not in russian.text
+        untitled = tmp_path / "untitled.csv"
+        untitled.write_text("Поставщик\nООО Ромашка\n", encoding="utf-8")
+        with untitled.open("rb") as handle:
+            sent = manager.post("/processes/procurement/import", data={"csrf": csrf},
+                                files={"file": (untitled.name, handle)})
+        checked = manager.post(sent.headers["location"], data={"csrf": csrf, "action": "check", "map-0": "supplier"},
+                               headers={"Accept-Language": "ru"})
+        assert checked.status_code >= 400, checked.text
+        assert "в файле нет столбца с названием: у каждого элемента должно быть название" in checked.text
