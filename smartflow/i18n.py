@@ -132,6 +132,14 @@ def conjoined(parts: list[Any]) -> Any:
     return found
 
 
+def disjoined(parts: list[Any]) -> Any:
+    """Parameters as "a or b" (and "a or b or c"), the "or" in the reader's language."""
+    found = parts[0]
+    for part in parts[1:]:
+        found = tr("{first} or {second}", first=found, second=part)
+    return found
+
+
 class Message(str):
     """A message in English (this string itself) that can be rendered in another language.
 

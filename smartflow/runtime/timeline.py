@@ -78,7 +78,8 @@ def _text(text: Any, what: str, limit: int, field: str) -> str:
                            tr("shorten it"), field=field)
     problem = fields.text_problem(text)
     if problem is not None:
-        raise InvalidValue(f"the {what} {problem}", "send plain text", field=field)
+        raise InvalidValue(tr("the {what} {problem}", what=_WHAT.get(what, what), problem=problem), "send plain text",
+                           field=field)
     return text
 
 
