@@ -71,9 +71,10 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     row = connection.execute(sa.select(users.c.id, users.c.login, users.c.name, users.c.active,
                                        users.c.department_id).where(users.c.login == login)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`, or `smartflow user add`")
+        raise NotFound(tr("there is no user {login}", login=Name(login)),
+                       "run `smartflow user list`, or `smartflow user add`")
     if not row["active"]:
-        raise NotFound(f"the user `{login}` is deactivated",
+        raise NotFound(tr("the user {login} is deactivated", login=Name(login)),
                        f"an administrator may run `smartflow user activate {login}`")
     everywhere, scoped, piped = _grants_of(connection, grants, row["id"])
     colleagues: tuple[int, ...] = (row["id"],)
@@ -179,7 +180,8 @@ def require_admin(actor: Actor, what: str = "manage users and departments") -> N
 
 def _check_login(login: str) -> None:
     if not login.strip() or any(c.isspace() for c in login) or len(login) > 128:
-        raise InvalidValue(f"the login {login!r} is empty, has spaces or is longer than 128 characters",
+        raise InvalidValue(tr("the login {login} is empty, has spaces or is longer than 128 characters",
+                              login=repr(login)),
                            "use a single word such as `ivanova`", field="login")
 
 
@@ -188,12 +190,13 @@ def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list
     known = compiled.role_ids
     for role in roles:
         if role not in known:
-            raise InvalidValue(f"there is no role `{role}`", did_you_mean(role, known) or f"roles: {known_list(known)}",
+            raise InvalidValue(tr("there is no role {role}", role=Name(role)),
+                               did_you_mean(role, known) or f"roles: {known_list(known)}",
                                field="role")
     deployed = list(compiled.processes)
     for process in processes:
         if process not in compiled.processes:
-            raise InvalidValue(f"there is no process `{process}`",
+            raise InvalidValue(tr("there is no process {process}", process=Name(process)),
                                did_you_mean(process, deployed) or f"deployed processes: {known_list(deployed)}",
                                field="process")
     if pipelines:
@@ -219,14 +222,15 @@ def _check_department(connection: Any, departments: sa.Table, department: str | 
     if department is not None and connection.execute(
             sa.select(departments.c.id).where(departments.c.id == department)).first() is None:
         known = list(connection.execute(sa.select(departments.c.id)).scalars())
-        raise InvalidValue(f"there is no department `{department}`",
+        raise InvalidValue(tr("there is no department {department}", department=Name(department)),
                            did_you_mean(department, known) or "add it: smartflow department add …", field="department")
 
 
 def _check_email(email: str | None) -> None:
     if email is not None and email != "" and (email.count("@") != 1 or any(c.isspace() for c in email)
                                                or len(email) > 254 or email.startswith("@") or email.endswith("@")):
-        raise InvalidValue(f"not an e-mail address: {email!r}", "write it as name@example.com", field="email")
+        raise InvalidValue(tr("not an e-mail address: {email}", email=repr(email)), tr("write it as name@example.com"),
+                           field="email")
 
 
 def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
@@ -238,7 +242,8 @@ def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login:
     users, grants, departments = _tables(compiled)
     _check_login(login)
     if user_id(connection, compiled, login) is not None:
-        raise InvalidValue(f"the user `{login}` already exists", f"change them: smartflow user edit {login} …",
+        raise InvalidValue(tr("the user {login} already exists", login=Name(login)),
+                           f"change them: smartflow user edit {login} …",
                            field="login")
     _check_roles(compiled, roles, processes or [], pipelines)
     _check_department(connection, departments, department)
@@ -257,7 +262,7 @@ def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login:
 def _existing(connection: Any, users: sa.Table, login: str) -> Any:
     row = connection.execute(sa.select(users).where(users.c.login == login)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+        raise NotFound(tr("there is no user {login}", login=Name(login)), "run `smartflow user list`")
     return row
 
 

@@ -34,7 +34,7 @@ from smartflow.errors import (
     NotFound,
     PermissionDenied,
 )
-from smartflow.i18n import tr
+from smartflow.i18n import Name, tr
 from smartflow.runtime import audit, auth, clock, codes, items, notices, people, query
 from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
@@ -528,7 +528,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
             people.require_admin(write.actor)
             found = [u for u in people.list_users(write.connection, write.compiled) if u["login"] == login]
             if not found:
-                raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+                raise NotFound(tr("there is no user {login}", login=Name(login)), "run `smartflow user list`")
             return found[0]
 
     def users(self, process: str | None = None) -> list[dict[str, Any]]:
