@@ -129,3 +129,17 @@ def test_a_message_survives_pickling() -> None:
     message = tr("{value} is not a number", value="'x'")
     again = pickle.loads(pickle.dumps(message))
     assert again == message and again.render("ru") == "'x' — не число"
+
+
+def test_the_board_raises_only_marked_messages() -> None:
+    """A refusal the board (smartflow/web) raises itself is a catalogue message (`tr`) or a board word, never
+    English text: a person reads every one of them."""
+    import ast
+
+    unmarked = []
+    for path in sorted((ROOT / "smartflow" / "web").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            made = node.exc if isinstance(node, ast.Raise) else None
+            if isinstance(made, ast.Call) and made.args and isinstance(made.args[0], ast.JoinedStr | ast.Constant):
+                unmarked.append(f"{path.name}:{node.lineno}")
+    assert not unmarked, unmarked

@@ -19,7 +19,7 @@ from smartflow.http import streams
 from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
 from smartflow.http.routes_items import PAGE_LIMIT
-from smartflow.i18n import accepted, render
+from smartflow.i18n import accepted, render, tr
 from smartflow.services import Engine
 from smartflow.services.analytics import ReportOptions
 from smartflow.services.data import DataFileError, ExportOptions, ImportOptions
@@ -73,12 +73,14 @@ async def export(process: str, crm: Crm, format: Literal["csv", "xlsx"] = "csv",
 def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(description="a CSV or xlsx file")],
                  dry_run: Annotated[bool, Form()] = False,
                  on_error: Annotated[Literal["skip", "abort"], Form()] = "skip",
-                 key: Annotated[str | None, Form()] = None) -> Response:
-    """Create (or, with key, update) items from a file, through the same rules as create; per-row problems."""
+                 key: Annotated[str | None, Form()] = None,
+                 accept_language: Annotated[str | None, Header()] = None) -> Response:
+    """Create (or, with key, update) items from a file, through the same rules as create; per-row problems
+    (their messages in the Accept-Language language, English with ids without it)."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise errors.InvalidValue(f"the file {file.filename!r} is neither .csv nor .xlsx", "upload a CSV or xlsx file",
-                                  field="file")
+        raise errors.InvalidValue(tr("the file {name} is neither .csv nor .xlsx", name=repr(file.filename)),
+                                  tr("upload a CSV or xlsx file"), field="file")
     upload = streams.temporary_file(suffix)
     try:
         with upload.open("wb") as target:
@@ -89,12 +91,14 @@ def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(descri
         raise errors.InvalidValue(str(unreadable).replace(upload.name, name), unreadable.hint, field="file") from None
     finally:
         upload.unlink(missing_ok=True)
+    lang = accepted(accept_language)
     return json_body({"process": result.process, "dry_run": result.dry_run, "written": result.written,
                       "rows": result.rows, "created": result.created, "updated": result.updated,
                       "unchanged": result.unchanged, "failed_rows": result.failed_rows,
-                      "problems": [{"row": p.row, "column": p.column, "value": p.value, "message": p.message}
-                                   for p in result.problems],
-                      "ignored_columns": [column for column, _ in result.ignored]})
+                      "problems": [{"row": p.row, "column": p.column, "value": p.value,
+                                    "message": render(p.message, lang)} for p in result.problems],
+                      "ignored_columns": [column for column, _ in result.ignored]},
+                     headers={"Content-Language": lang} if lang else None)
 
 
 @router.get("/inbox", tags=["people"])
