@@ -143,3 +143,15 @@ def test_the_board_raises_only_marked_messages() -> None:
             if isinstance(made, ast.Call) and made.args and isinstance(made.args[0], ast.JoinedStr | ast.Constant):
                 unmarked.append(f"{path.name}:{node.lineno}")
     assert not unmarked, unmarked
+
+
+def test_a_role_is_named_by_its_title_and_a_choice_of_roles_reads_or() -> None:
+    from smartflow.definitions.model import Role, Text
+    from smartflow.i18n import disjoined
+    from smartflow.runtime.names import titled_role
+
+    roles = (Role("doctor", Text((("ru", "Врач"), ("en", "Doctor")))),)
+    either = disjoined([titled_role(roles, "doctor"), titled_role(roles, "manager"), titled_role(roles, "nurse")])
+    assert str(either) == "`doctor` or `manager` or `nurse`"  # the CLI's ids
+    assert either.render("ru") == "«Врач» или «Менеджер» или «nurse»"  # a built-in role titled by default
+    assert either.render("en") == "“Doctor” or “Manager” or “nurse”"

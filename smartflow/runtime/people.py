@@ -214,8 +214,7 @@ def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list
 
 def _role(compiled: CompiledDefinition, role_id: str) -> Name:
     """A role as a message names it: its id in English, its title for people."""
-    found = next((role for role in compiled.definition.roles if role.id == role_id), None)
-    return Name(role_id, found.title if found is not None else None)
+    return names.titled_role(compiled.definition.roles, role_id)
 
 
 def _check_department(connection: Any, departments: sa.Table, department: str | None) -> None:
