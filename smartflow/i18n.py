@@ -12,6 +12,7 @@ Standard library only: every layer may raise a message, and errors.py stands on 
 
 from __future__ import annotations
 
+import ast
 import gettext
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,35 @@ def catalogue(lang: str) -> gettext.NullTranslations:
 def translate(text: str, lang: str) -> str:
     """text (a msgid) in lang; untranslated text stays English."""
     return catalogue(lang).gettext(text) if lang in LANGUAGES else text
+
+
+def word_in(key: str, english: str, lang: str) -> str:
+    """One of the board's words (web/text.py) in lang: its catalogue entry has the key as msgctxt and the
+    English as msgid; untranslated, the English."""
+    return catalogue(lang).pgettext(key, english) if lang in LANGUAGES else english
+
+
+def extract_words(fileobj: Any, keywords: Any, comment_tags: Any, options: dict[str, Any]
+                  ) -> Iterable[tuple[int, str, Any, list[str]]]:
+    """Babel's extraction method for the board's word tables (babel.cfg): each entry of a dict literal
+    assigned to a `…WORDS` name or given to `WORDS.update` becomes `pgettext(key, English)`, and each
+    `tr("…")` of the module a message as `-k tr` finds it."""
+    tree = ast.parse(fileobj.read().decode(options.get("encoding", "utf-8")))
+    for node in ast.walk(tree):
+        table = None
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            table = node.value if isinstance(target, ast.Name) and target.id.endswith("WORDS") else None
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id.endswith("WORDS") and node.args \
+                and isinstance(node.args[0], ast.Dict):
+            table = node.args[0]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr" and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            yield node.lineno, "tr", node.args[0].value, []
+        for key, value in zip(table.keys if table else (), table.values if table else (), strict=True):
+            if isinstance(key, ast.Constant) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                yield value.lineno, "pgettext", (key.value, value.value), []
 
 
 def accepted(header: str | None) -> str | None:
@@ -99,6 +129,14 @@ def conjoined(parts: list[Any]) -> Any:
     found = parts[0]
     for part in parts[1:]:
         found = tr("{first} and {second}", first=found, second=part)
+    return found
+
+
+def disjoined(parts: list[Any]) -> Any:
+    """Parameters as "a or b" (and "a or b or c"), the "or" in the reader's language."""
+    found = parts[0]
+    for part in parts[1:]:
+        found = tr("{first} or {second}", first=found, second=part)
     return found
 
 

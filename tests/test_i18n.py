@@ -14,27 +14,37 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po, write_po
 
 from smartflow.i18n import LOCALE_DIR, Name, accepted, joined, tr
-from smartflow.web.text import WORDS
+from smartflow.web import inbox  # noqa: F401  (adds the inbox page's words)
+from smartflow.web.text import WORDS, word
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = LOCALE_DIR / "ru" / "LC_MESSAGES" / "smartflow.po"
 MO = PO.with_suffix(".mo")
+Key = tuple[str | None, str]  # (msgctxt, msgid)
 
 
-def extracted() -> set[str]:
-    """The msgids of the source, as `pybabel extract -F babel.cfg -k tr` finds them."""
-    found = extract_from_dir(str(ROOT / "smartflow"), method_map=[("**.py", "python")], keywords={"tr": None},
+def method_map() -> list[tuple[str, str]]:
+    """babel.cfg's extraction map, as `pybabel extract -F babel.cfg` reads it."""
+    sections = [line.strip()[1:-1] for line in (ROOT / "babel.cfg").read_text("utf-8").splitlines()
+                if line.startswith("[")]
+    return [(pattern.strip(), method.strip()) for method, pattern in (s.rsplit(":", 1) for s in sections)]
+
+
+def extracted() -> set[Key]:
+    """The messages of the source, as `pybabel extract -F babel.cfg -k tr -k pgettext:1c,2` finds them:
+    (context, msgid), the context the board word's key (None for a `tr` message)."""
+    found = extract_from_dir(str(ROOT), method_map=method_map(), keywords={"tr": None, "pgettext": ((1, "c"), 2)},
                              comment_tags=(), strip_comment_tags=True)
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    return {(context, message) for _, _, message, _, context in found if isinstance(message, str)}
 
 
-def untranslated(msgids: set[str], catalog: Catalog) -> list[str]:
-    """The msgids without a usable translation: absent, empty, fuzzy, or naming a parameter the msgid lacks."""
+def untranslated(keys: set[Key], catalog: Catalog) -> list[Key]:
+    """The messages without a usable translation: absent, empty, fuzzy, or naming a parameter the msgid lacks."""
     wrong = []
-    for msgid in sorted(msgids):
-        message = catalog.get(msgid)
+    for context, msgid in sorted(keys, key=lambda key: (key[0] or "", key[1])):
+        message = catalog.get(msgid, context=context)
         if message is None or not message.string or message.fuzzy or not _fields(message.string) <= _fields(msgid):
-            wrong.append(msgid)
+            wrong.append((context, msgid))
     return wrong
 
 
@@ -48,28 +58,31 @@ def read(path: Path) -> Catalog:
 
 
 def test_every_message_has_a_russian_translation() -> None:
-    msgids = extracted()
-    assert len(msgids) > 80  # the refusals, validation, not-found and rights messages are marked
-    missing = untranslated(msgids, read(PO))
+    keys = extracted()
+    assert len({k for k in keys if k[0] is None}) > 80  # the refusals, validation, not-found and rights messages
+    missing = untranslated(keys, read(PO))
     assert not missing, ("no Russian in smartflow/locale/ru/LC_MESSAGES/smartflow.po for (run `pybabel extract` and "
                          "`pybabel update`, translate, `pybabel compile`; docs/how-to/errors.md):\n"
-                         + "\n".join(missing))
+                         + "\n".join(f"{context or ''} {msgid}" for context, msgid in missing))
 
 
 def test_the_check_fails_on_a_missing_or_fuzzy_translation(tmp_path: Path) -> None:
     catalog = read(PO)
-    msgids = extracted()
-    victim = sorted(msgids)[0]
-    catalog[victim].string = ""
+    keys = extracted()
+    victim = sorted(k for k in keys if k[0] is None)[0]
+    catalog[victim[1]].string = ""
     broken = tmp_path / "smartflow.po"
     with broken.open("wb") as file:
         write_po(file, catalog)
-    assert untranslated(msgids, read(broken)) == [victim]
+    assert untranslated(keys, read(broken)) == [victim]
     catalog = read(PO)
     catalog["the item is already in stage {stage}"].flags.add("fuzzy")
     catalog["{value} is not a number"].string = "{amount} — не число"  # a parameter the message does not pass
-    assert untranslated(msgids, catalog) == ["the item is already in stage {stage}", "{value} is not a number"]
-    assert untranslated(msgids | {"a message nobody translated"}, read(PO)) == ["a message nobody translated"]
+    catalog.get("Sign in", context="sign_in").string = ""  # a board word
+    assert untranslated(keys, catalog) == [(None, "the item is already in stage {stage}"),
+                                           (None, "{value} is not a number"), ("sign_in", "Sign in")]
+    assert untranslated(keys | {(None, "a message nobody translated"), ("new_word", "A new word")}, read(PO)) == [
+        (None, "a message nobody translated"), ("new_word", "A new word")]
 
 
 def test_the_shipped_mo_is_the_po_compiled() -> None:
@@ -83,10 +96,14 @@ def test_the_package_ships_the_catalogues() -> None:
     assert '"locale/*/LC_MESSAGES/*.mo"' in pyproject  # package-data: `pip install .` carries what gettext reads
 
 
-def test_the_boards_words_have_both_languages() -> None:
-    """The board's own words (web/text.py) are a (ru, en) table beside the catalogue: none may lack either."""
-    lacking = [key for key, (ru, en) in WORDS.items() if not ru.strip() or not en.strip()]
-    assert not lacking
+def test_the_boards_words_are_in_the_catalogue_by_their_keys() -> None:
+    """Every word of the board (web/text.py, text_views.py, inbox.py) is extracted as (key, English), so the
+    completeness check covers it, and reads in Russian from the catalogue; one English may be two words."""
+    assert {(key, english) for key, english in WORDS.items()} <= extracted()
+    assert all(english.strip() for english in WORDS.values())
+    assert (word("sign_in", "ru"), word("sign_in", "en")) == ("Вход", "Sign in")
+    assert word("item_number", "ru").format(id=7) == "№ 7"
+    assert word("overdue", "ru") == "Просрочено" and word("state_overdue", "ru") == "просрочено"
 
 
 def test_a_message_in_english_and_in_russian() -> None:
@@ -112,3 +129,29 @@ def test_a_message_survives_pickling() -> None:
     message = tr("{value} is not a number", value="'x'")
     again = pickle.loads(pickle.dumps(message))
     assert again == message and again.render("ru") == "'x' — не число"
+
+
+def test_the_board_raises_only_marked_messages() -> None:
+    """A refusal the board (smartflow/web) raises itself is a catalogue message (`tr`) or a board word, never
+    English text: a person reads every one of them."""
+    import ast
+
+    unmarked = []
+    for path in sorted((ROOT / "smartflow" / "web").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            made = node.exc if isinstance(node, ast.Raise) else None
+            if isinstance(made, ast.Call) and made.args and isinstance(made.args[0], ast.JoinedStr | ast.Constant):
+                unmarked.append(f"{path.name}:{node.lineno}")
+    assert not unmarked, unmarked
+
+
+def test_a_role_is_named_by_its_title_and_a_choice_of_roles_reads_or() -> None:
+    from smartflow.definitions.model import Role, Text
+    from smartflow.i18n import disjoined
+    from smartflow.runtime.names import titled_role
+
+    roles = (Role("doctor", Text((("ru", "Врач"), ("en", "Doctor")))),)
+    either = disjoined([titled_role(roles, "doctor"), titled_role(roles, "manager"), titled_role(roles, "nurse")])
+    assert str(either) == "`doctor` or `manager` or `nurse`"  # the CLI's ids
+    assert either.render("ru") == "«Врач» или «Менеджер» или «nurse»"  # a built-in role titled by default
+    assert either.render("en") == "“Doctor” or “Manager” or “nurse”"

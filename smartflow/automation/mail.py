@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.charset import BASE64, QP, Charset
 from email.header import Header
-from email.message import Message
+from email.message import Message as Email
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formataddr, parseaddr
@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from smartflow.errors import InvalidValue
+from smartflow.i18n import Message, tr
 
 TIMEOUT = 20.0  # seconds for the SMTP server to answer
 SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("ssl", 465)}
@@ -92,28 +93,27 @@ def settings(env: Mapping[str, str] | None = None) -> Settings | None:
 
 # ---- the message ------------------------------------------------------------------------
 
-# what happened, by the notification's event: (Russian, English); {author} did it, {todo} is a to-do's title
+# what happened, by the notification's event (catalogue messages); {author} did it, {todo} is a to-do's title
 WHAT = {
-    "mention": ("{author} упомянул(а) вас в комментарии", "{author} mentioned you in a comment"),
-    "assigned": ("{author} назначил(а) вас ответственным", "{author} made you responsible"),
-    "todo": ("{author} поручил(а) вам дело «{todo}»", "{author} gave you a to-do: “{todo}”"),
-    "overdue": ("Срок дела «{todo}» прошёл", "The to-do “{todo}” is overdue"),
-    "observer": ("{author} добавил(а) вас в наблюдатели", "{author} made you an observer"),
-    "notify": ("Уведомление", "Notification"),
+    "mention": tr("{author} mentioned you in a comment"),
+    "assigned": tr("{author} made you responsible"),
+    "todo": tr("{author} gave you a to-do: “{todo}”"),
+    "overdue": tr("The to-do “{todo}” is overdue"),
+    "observer": tr("{author} made you an observer"),
+    "notify": tr("Notification"),
 }
 WORDS = {
-    "due": ("Срок", "Due"),
-    "open": ("Открыть карточку", "Open the card"),
-    "no_link": ("Откройте в smartflow: {process}, № {item}", "Open it in smartflow: {process}, no. {item}"),
-    "why": ("Это письмо пришло, потому что у вас включены уведомления по почте. Выключить их можно на странице "
-            "уведомлений{inbox}.",
-            "You get this because your e-mail notifications are on. You can turn them off on your inbox page{inbox}."),
+    "due": tr("Due"),
+    "open": tr("Open the card"),
+    "no_link": tr("Open it in smartflow: {process}, no. {item}"),
+    "why": tr("You get this because your e-mail notifications are on. You can turn them off on your inbox "
+              "page{inbox}."),
 }
 
 
-def _say(table: dict[str, tuple[str, str]], key: str, language: str, **values: Any) -> str:
-    ru, en = table[key]
-    return (ru if language == "ru" else en).format(**values)
+def _say(table: dict[str, Message], key: str, language: str, **values: Any) -> str:
+    """A frame of the letter in the reader's language (the catalogue's), its parameters filled."""
+    return Message(table[key].msgid, **values).render(language)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def letter(payload: dict[str, Any], to: str, to_name: str, language: str, proces
     return Letter(to, to_name, " ".join(subject.split())[:300], "\n".join(lines) + "\n")
 
 
-def message(found: Letter, sender: str, outbox_id: int) -> Message:
+def message(found: Letter, sender: str, outbox_id: int) -> Email:
     """The letter as an e-mail: UTF-8 headers and body, its Message-ID made from the outbox message's id.
 
     Headers are encoded by the classic `email.header` API (RFC 2047 words of at most 75 characters):
@@ -186,7 +186,7 @@ class Refused(Exception):
     """The server refused the message for good (a 5xx answer): sending it again would not help."""
 
 
-def send(found: Settings, mail: Message, timeout: float = TIMEOUT) -> None:
+def send(found: Settings, mail: Email, timeout: float = TIMEOUT) -> None:
     """Send mail through the configured server. Refused for a permanent refusal; OSError or
     smtplib.SMTPException for anything worth trying again (the server is down, busy, or answered 4xx)."""
     context = ssl.create_default_context()

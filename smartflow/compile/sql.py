@@ -367,6 +367,9 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("message", Text, nullable=False),
         Column("created_at", _timestamp(), nullable=False),
         Column("read_at", _timestamp(), nullable=True),
+        # what smartflow itself wrote, as catalogue messages ({"subject"|"message": [msgid, params]}): shown in
+        # the reader's language; subject and message keep the English (None: a `notify` text, an older row)
+        Column("localized", JSON, nullable=True),
         Index("ix_sf_inbox_user", "user_id", "read_at", "id"),
     )
     counters = Table(

@@ -15,6 +15,7 @@ from smartflow.data import DataFileError
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field, Process, Text
 from smartflow.errors import InvalidValue
+from smartflow.i18n import Name, tr
 
 SYSTEM_TITLES: dict[str, Text] = {
     "id": Text((("en", "ID"), ("ru", "ID"))),
@@ -136,7 +137,7 @@ def match_headers(process: Process, headers: list[str], mapping: dict[str, str |
             target = mapping[header]
             found: Column | None = None if target in (None, SKIP) else column(process, str(target))
             if found is None:
-                ignored.append((header, "skipped by the mapping"))
+                ignored.append((header, tr("skipped by the mapping")))
         else:
             candidates = names.get(_key(header), set())
             if len(candidates) > 1:
@@ -147,12 +148,13 @@ def match_headers(process: Process, headers: list[str], mapping: dict[str, str |
                 hint = did_you_mean(_key(header), names)
                 ignored.append((header, "no such field" + (f"; {hint}" if hint else "; map it with --mapping")))
         if found is not None and found.read_only and found.id not in keep:
-            ignored.append((header, "read-only, set by smartflow"))
+            ignored.append((header, tr("read-only, set by smartflow")))
             found = None
         if found is not None:
             if found.id in seen:
-                raise DataFileError(f"the columns {seen[found.id]!r} and {header!r} both mean `{found.id}`",
-                                   "remove one, or skip one in a --mapping file")
+                raise DataFileError(tr("the columns {first} and {second} both mean {field}", first=repr(seen[found.id]),
+                                       second=repr(header), field=Name(found.id, found.field.title)),
+                                    "remove one, or skip one in a --mapping file")
             seen[found.id] = header
         matched.append(found)
     return HeaderMatch(matched, ignored)

@@ -29,8 +29,9 @@ from smartflow.data.columns import Column, HeaderMatch, all_column_ids, column, 
 from smartflow.data.parse import CellProblem, Resolver
 from smartflow.data.sheets import Sheet, SheetRow, open_sheet
 from smartflow.definitions.model import Pipeline
-from smartflow.errors import InvalidValue, ItemError, PermissionDenied
-from smartflow.runtime import access, fields, items, people, query
+from smartflow.errors import InvalidValue, ItemError, PermissionDenied, SmartflowError
+from smartflow.i18n import Message, Name, tr
+from smartflow.runtime import access, fields, items, names, people, query
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write
 
@@ -63,6 +64,15 @@ class Problem:
     def __str__(self) -> str:
         where = f'row {self.row}, column "{self.column}"' if self.column else f"row {self.row}"
         return f"{where}: {self.message}"
+
+    def render(self, lang: str | None) -> str:
+        """The problem in lang (the board's preview), its message naming fields by their titles there."""
+        if lang is None:
+            return str(self)
+        if self.column:
+            return tr("row {row}, column {column}: {problem}", row=self.row, column=f"\"{self.column}\"",
+                      problem=self.message).render(lang)
+        return tr("row {row}: {problem}", row=self.row, problem=self.message).render(lang)
 
 
 @dataclass
@@ -244,16 +254,18 @@ class _Plan:
             access.refuse_hidden(actor, process, (key.id,), "match items by")
         for header, found in zip(headers, match.columns, strict=True):
             if found is not None and found.id in hidden:  # refused before any row, not row by row
-                raise PermissionDenied(f"the column {header!r} is the field `{found.id}`, which your roles hide "
-                                       "from you", "remove the column, or skip it in a --mapping file")
+                raise PermissionDenied(tr("the column {header} is the field {field}, which your roles hide from you",
+                                          header=repr(header), field=names.field(process, found.id)),
+                                       "remove the column, or skip it in a --mapping file")
         if key is not None and match.position(key.id) is None:
             raise DataFileError(f"--key {key.id}: the file has no column for it",
                                f"its columns: {', '.join(headers)}")
         if key is None:
             if access.widest(actor, process, "create") == "none":
-                raise PermissionDenied(f"you may not create {process_id} items", "ask for the `create` right")
+                raise PermissionDenied(tr("you may not create {process} items", process=names.process(process)),
+                                       "ask for the `create` right")
             if match.position("title") is None:
-                raise DataFileError("the file has no title column: every item needs a title",
+                raise DataFileError(tr("the file has no title column: every item needs a title"),
                                    "add a column `title` (or Title / Название), or map one with --mapping")
         result.ignored = match.ignored
         users = people.list_users(write.connection, write.compiled)
@@ -459,14 +471,15 @@ def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict
     matches = existing.get(read.key, []) if read.key is not None else []
     if len(matches) > 1:
         ids = ", ".join(f"#{m['id']}" for m in matches[:5])
-        raise InvalidValue(f"the key matches {len(matches)} items ({ids}); it must name one",
+        raise InvalidValue(tr("the key matches {count} items ({ids}); it must name one", count=len(matches), ids=ids),
                            field=plan.key.id if plan.key else None)
     if matches:
         item = matches[0]
         if not access.reaches(write.actor, plan.process, "import", item):
             reach = access.level(write.actor, plan.process, "import", item.get("pipeline"))
-            raise PermissionDenied(f"you may not import into {process_id} {item['id']} "
-                                   f"(your roles allow `import: {reach}`)")
+            raise PermissionDenied(tr("you may not import into {process} {item} (your roles allow {reach})",
+                                      process=names.process(plan.process), item=item["id"],
+                                      reach=Name(f"import: {reach}", names.LEVEL_TITLES.get(reach))))
         changes = items.update(write, process_id, item["id"], read.values)
         moved = _move(plan, row, item)
         return "updated" if changes or moved else "unchanged"
@@ -490,7 +503,8 @@ def _move(plan: _Plan, row: SheetRow, item: dict[str, Any]) -> bool:
     stage = plan.resolver.stage(target, plan.cell(row, "stage"))
     if stage is None:
         if target is not current:
-            raise CellProblem("stage", None, f"give the stage in pipeline `{target.id}` to move the item there")
+            raise CellProblem("stage", None, tr("give the stage in pipeline {pipeline} to move the item there",
+                                                pipeline=names.pipeline(plan.process, target.id)))
         return False
     if target is current and stage == item["stage"]:
         return False
@@ -499,14 +513,22 @@ def _move(plan: _Plan, row: SheetRow, item: dict[str, Any]) -> bool:
     return True
 
 
+def _message(error: Exception) -> str:
+    """An error's message, kept as a Message (to be rendered in the reader's language) when it is one."""
+    kept = error.message if isinstance(error, SmartflowError) else error.args[0] if error.args else None
+    return kept if isinstance(kept, Message) else str(error)
+
+
 def _failed(plan: _Plan, result: ImportResult, row: SheetRow, errors: list[Exception]) -> None:
     result.failed_rows += 1
     for error in errors:
         field_id = error.column if isinstance(error, CellProblem) else getattr(error, "field", None)
         header = plan.header(field_id)
-        message = str(error)
+        message = _message(error)
         if isinstance(error, sa.exc.IntegrityError):
             message = f"the database refused the row: {str(error.orig).splitlines()[0]}"
+        elif header and isinstance(message, Message) and message.msgid == "field {field}: {problem}":
+            message = message.params["problem"]  # the column says which field; rendered in the reader's language
         elif header and message.startswith(f"field `{field_id}`: "):
             message = message[len(f"field `{field_id}`: "):]
         value = plan.cell(row, field_id) if header and field_id else None

@@ -23,6 +23,7 @@ from smartflow.data.cells import currency_of, restore
 from smartflow.data.columns import Column
 from smartflow.definitions.model import Field, Pipeline, Process
 from smartflow.definitions.values import boolean
+from smartflow.i18n import Message
 from smartflow.runtime import fields, query
 from smartflow.runtime.fields import DEFAULT_CURRENCY, ValueProblem
 from smartflow.runtime.items import Write
@@ -50,8 +51,20 @@ def _key(text: str) -> str:
 
 
 def quoted(message: str, raw: Any) -> str:
-    """`'12,5O' is not a number` → `"12,5O" is not a number`: the value as the person typed it."""
-    return message.replace(repr(raw), f'"{raw}"', 1) if isinstance(raw, str) else message
+    """`'12,5O' is not a number` → `"12,5O" is not a number`: the value as the person typed it (a catalogue
+    message stays one, to be shown in the reader's language)."""
+    if not isinstance(raw, str):
+        return message
+    if isinstance(message, Message):
+        return Message(message.msgid, **{key: f'"{raw}"' if value == repr(raw) else value
+                                         for key, value in message.params.items()})
+    return message.replace(repr(raw), f'"{raw}"', 1)
+
+
+def said(problem: Exception) -> str:
+    """What a ValueProblem says: its catalogue message when it is one."""
+    first = problem.args[0] if problem.args else None
+    return first if isinstance(first, Message) else str(problem)
 
 
 class Resolver:
@@ -113,7 +126,7 @@ class Resolver:
             try:
                 values.append(self._single(column, part, number_format))
             except ValueProblem as problem:
-                message = quoted(str(problem), part)
+                message = quoted(said(problem), part)
                 message = quoted(message, part.strip()) if isinstance(part, str) else message
                 raise CellProblem(column.id, raw, message) from None
         if column.field.multiple:
@@ -149,7 +162,7 @@ class Resolver:
             try:
                 return convert(text)
             except ValueProblem as problem:
-                message = quoted(quoted(str(problem), text), text.strip())
+                message = quoted(quoted(said(problem), text), text.strip())
                 raise CellProblem(column.id, raw, message) from None
 
         return read

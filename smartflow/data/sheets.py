@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from smartflow.data import DataFileError
+from smartflow.i18n import tr
 
 _CHUNK = 1 << 16
 
@@ -100,7 +101,7 @@ def _csv(path: Path) -> Iterator[Sheet]:
         except csv.Error as error:
             raise _csv_error(path, 1, error) from None
         if not any(headers):
-            raise DataFileError(f"{path.name} is empty: the first row must name the columns")
+            raise DataFileError(tr("{name} is empty: the first row must name the columns", name=path.name))
 
         def rows() -> Iterator[SheetRow]:
             try:
@@ -232,7 +233,7 @@ def _workbook(path: Path, handle: Any, load_workbook: Any, broken: tuple[type[Ex
         while headers and not headers[-1]:
             headers.pop()
         if not headers:
-            raise DataFileError(f"{path.name} is empty: the first row must name the columns")
+            raise DataFileError(tr("{name} is empty: the first row must name the columns", name=path.name))
         width = len(headers)
         if stated_rows is not None and stated_rows * width > MAX_CELLS:  # refused before any row is written
             raise _too_many_cells(path, sheet.title, stated_rows)

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from smartflow.http import streams
 from smartflow.http.bodies import StrictRoute
 from smartflow.http.caller import CSRF_COOKIE, SESSION_COOKIE, engine_for, json_body
 from smartflow.http.routes_items import PAGE_LIMIT
+from smartflow.i18n import accepted, render, tr
 from smartflow.services import Engine
 from smartflow.services.analytics import ReportOptions
 from smartflow.services.data import DataFileError, ExportOptions, ImportOptions
@@ -72,12 +73,14 @@ async def export(process: str, crm: Crm, format: Literal["csv", "xlsx"] = "csv",
 def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(description="a CSV or xlsx file")],
                  dry_run: Annotated[bool, Form()] = False,
                  on_error: Annotated[Literal["skip", "abort"], Form()] = "skip",
-                 key: Annotated[str | None, Form()] = None) -> Response:
-    """Create (or, with key, update) items from a file, through the same rules as create; per-row problems."""
+                 key: Annotated[str | None, Form()] = None,
+                 accept_language: Annotated[str | None, Header()] = None) -> Response:
+    """Create (or, with key, update) items from a file, through the same rules as create; per-row problems
+    (their messages in the Accept-Language language, English with ids without it)."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise errors.InvalidValue(f"the file {file.filename!r} is neither .csv nor .xlsx", "upload a CSV or xlsx file",
-                                  field="file")
+        raise errors.InvalidValue(tr("the file {name} is neither .csv nor .xlsx", name=repr(file.filename)),
+                                  tr("upload a CSV or xlsx file"), field="file")
     upload = streams.temporary_file(suffix)
     try:
         with upload.open("wb") as target:
@@ -88,20 +91,27 @@ def import_items(process: str, crm: Crm, file: Annotated[UploadFile, File(descri
         raise errors.InvalidValue(str(unreadable).replace(upload.name, name), unreadable.hint, field="file") from None
     finally:
         upload.unlink(missing_ok=True)
+    lang = accepted(accept_language)
     return json_body({"process": result.process, "dry_run": result.dry_run, "written": result.written,
                       "rows": result.rows, "created": result.created, "updated": result.updated,
                       "unchanged": result.unchanged, "failed_rows": result.failed_rows,
-                      "problems": [{"row": p.row, "column": p.column, "value": p.value, "message": p.message}
-                                   for p in result.problems],
-                      "ignored_columns": [column for column, _ in result.ignored]})
+                      "problems": [{"row": p.row, "column": p.column, "value": p.value,
+                                    "message": render(p.message, lang)} for p in result.problems],
+                      "ignored_columns": [column for column, _ in result.ignored]},
+                     headers={"Content-Language": lang} if lang else None)
 
 
 @router.get("/inbox", tags=["people"])
-def inbox(crm: Crm, unread: bool = False, limit: Limit = 50) -> Response:
+def inbox(crm: Crm, unread: bool = False, limit: Limit = 50,
+          accept_language: Annotated[str | None, Header()] = None) -> Response:
     """The caller's notifications, newest first; the comments that mention them and their open to-dos (most
-    urgent first), with counts of those overdue and due today."""
-    return json_body({"messages": crm.inbox(unread_only=unread, limit=limit), "mentions": crm.mentions(limit),
-                      "todos": crm.my_todos(limit=limit), "counts": crm.todo_counters()})
+    urgent first), with counts of those overdue and due today. What smartflow wrote itself (an assignment,
+    a to-do given or overdue, an observer added) comes in the Accept-Language language (English without)."""
+    lang = accepted(accept_language)
+    messages = [{**row, "subject": render(row["subject"], lang) if row["subject"] is not None else None,
+                 "message": render(row["message"], lang)} for row in crm.inbox(unread_only=unread, limit=limit)]
+    return json_body({"messages": messages, "mentions": crm.mentions(limit), "todos": crm.my_todos(limit=limit),
+                      "counts": crm.todo_counters()}, headers={"Content-Language": lang} if lang else None)
 
 
 class MarkRead(BaseModel):

@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import PermissionDenied
+from smartflow.i18n import Message, tr
+from smartflow.runtime import names
 from smartflow.runtime.compiled import CompiledProcess
 
 
@@ -144,14 +146,27 @@ def read_only_fields(actor: Actor, process: CompiledProcess, pipeline: str | Non
     return _per_scope(actor, process, pipeline, process.read_only)
 
 
+# What a refusal of a hidden field says the user tried (refuse_hidden's `doing`), one message each: the
+# verb governs the field's case in Russian.
+HIDING: dict[str, Message] = {
+    "see": tr("you may not see field {field} of {process}: your roles hide it"),
+    "set": tr("you may not set field {field} of {process}: your roles hide it"),
+    "filter on": tr("you may not filter on field {field} of {process}: your roles hide it"),
+    "sort by": tr("you may not sort by field {field} of {process}: your roles hide it"),
+    "export": tr("you may not export field {field} of {process}: your roles hide it"),
+    "match items by": tr("you may not match items by field {field} of {process}: your roles hide it"),
+}
+
+
 def refuse_hidden(actor: Actor, process: CompiledProcess, field_ids: Iterable[str], doing: str) -> None:
     """PermissionDenied when one of field_ids is hidden from the actor (`doing`: what they tried)."""
     hidden = hidden_fields(actor, process)
     if hidden:
         for field_id in field_ids:
             if field_id in hidden:
-                raise PermissionDenied(f"you may not {doing} field `{field_id}` of {process.process.id}: "
-                                       "your roles hide it", "ask for a role that may see it (`hidden_fields`)")
+                raise PermissionDenied(Message(HIDING[doing].msgid, field=names.field(process, field_id),
+                                               process=names.process(process)),
+                                       "ask for a role that may see it (`hidden_fields`)")
 
 
 def shown(actor: Actor, process: CompiledProcess, item: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import AuthenticationFailed, InvalidValue, NotFound, PermissionDenied, TooManyAttempts
+from smartflow.i18n import Name, tr
 from smartflow.runtime import clock
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition
@@ -115,8 +116,8 @@ def check_strength(password: str, *personal: str) -> None:
     MIN_STRENGTH (of 0–4: about 10^8 guesses) is refused with its reason. Imported here, on the
     one path that sets a password, so no other command pays for its lists (~70 ms)."""
     if len(password) < MIN_PASSWORD:
-        raise InvalidValue(f"the password is shorter than {MIN_PASSWORD} characters",
-                           "choose a longer one: a few unrelated words make a good password", field="password")
+        raise InvalidValue(tr("the password is shorter than {length} characters", length=MIN_PASSWORD),
+                           tr("choose a longer one: a few unrelated words make a good password"), field="password")
     from zxcvbn import zxcvbn
 
     # zxcvbn's time grows with the length, and a long password is at least as strong as its start;
@@ -126,9 +127,9 @@ def check_strength(password: str, *personal: str) -> None:
     if rated["score"] < MIN_STRENGTH:
         warning = str(rated["feedback"].get("warning") or "").rstrip(".")
         reason = f" ({warning[:1].lower() + warning[1:]})" if warning else ""
-        raise InvalidValue(f"the password is too easy to guess{reason}",
-                           "choose a longer one that is not a common word, name, pattern or your login: "
-                           "a few unrelated words make a good password", field="password")
+        raise InvalidValue(tr("the password is too easy to guess{reason}", reason=reason),
+                           tr("choose a longer one that is not a common word, name, pattern or your login: "
+                              "a few unrelated words make a good password"), field="password")
 
 
 def set_password(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, password: str,
@@ -245,8 +246,9 @@ def count_attempt(connection: Any, compiled: CompiledDefinition, login_name: str
         .returning(failures.c.failures, failures.c.first_at)).one()
     if counted.failures > MAX_FAILURES:
         wait = FAILURE_WINDOW - (now - _aware(counted.first_at))
-        raise TooManyAttempts(f"too many failed logins for `{login_name}`",
-                              f"try again in {max(1, int(wait.total_seconds() // 60) + 1)} minute(s)")
+        minutes = max(1, int(wait.total_seconds() // 60) + 1)
+        raise TooManyAttempts(tr("too many failed logins for {login}", login=Name(login_name)),
+                              tr("try again in {minutes} minute(s)", minutes=minutes))
     stored: str | None = connection.execute(
         sa.select(passwords.c.hash).join(users, users.c.id == passwords.c.user_id)
         .where(users.c.login == login_name, users.c.active.is_(True))).scalar()

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import AuthenticationFailed, NotFound
+from smartflow.i18n import tr
 from smartflow.runtime import auth, clock
 from smartflow.runtime.compiled import CompiledDefinition
 
@@ -45,7 +46,7 @@ def holder(connection: Any, compiled: CompiledDefinition, code: str) -> str:
     try:
         return auth.caller_of(connection, compiled, code.strip(), KIND).login
     except AuthenticationFailed:
-        raise AuthenticationFailed("the one-time code is unknown, expired or already used",
+        raise AuthenticationFailed(tr("the one-time code is unknown, expired or already used"),
                                    "ask an administrator for a new one: smartflow user reset LOGIN") from None
 
 
@@ -57,7 +58,7 @@ def redeem(connection: Any, compiled: CompiledDefinition, code: str) -> str:
                                                     tokens.c.kind == KIND,
                                                     tokens.c.revoked_at.is_(None)).values(revoked_at=clock.now()))
     if used.rowcount != 1:  # a concurrent request used it first
-        raise AuthenticationFailed("the one-time code is unknown, expired or already used",
+        raise AuthenticationFailed(tr("the one-time code is unknown, expired or already used"),
                                    "ask an administrator for a new one: smartflow user reset LOGIN")
     return login
 

@@ -17,7 +17,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import item_table_name, process_tables, system_tables, values_table_name
-from smartflow.definitions.model import ACTIONS, LEVELS, Definition, Field, Permission, Pipeline, Process, Transition
+from smartflow.definitions.model import (
+    ACTIONS,
+    LEVELS,
+    Definition,
+    Field,
+    Permission,
+    Pipeline,
+    Process,
+    Role,
+    Transition,
+)
 
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
@@ -89,6 +99,7 @@ class CompiledProcess:
     table: sa.Table
     values_tables: dict[str, sa.Table]
     observers: sa.Table | None
+    roles: tuple[Role, ...] = ()  # the definition's roles (their titles name them in messages)
     _grants: dict[frozenset[str], tuple[dict[str, str], frozenset[str] | None]] = field(default_factory=dict)
     _hidden: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
     _read_only: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
@@ -183,6 +194,7 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
 
     def __init__(self, definition: Definition, metadata: sa.MetaData) -> None:
         self._processes = {process.id: process for process in definition.processes}
+        self._roles = tuple(definition.roles)
         self._metadata = metadata
         self._built: dict[str, CompiledProcess] = {}
         self._lock = threading.Lock()  # the HTTP API's threads share one compiled definition
@@ -214,6 +226,7 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
             table=tables[item_table_name(process.id)],
             values_tables={f.id: tables[values_table_name(process.id, f.id)] for f in process.fields if f.multiple},
             observers=tables.get(values_table_name(process.id, "observers")),
+            roles=self._roles,
         )
 
 

@@ -86,12 +86,12 @@ def text_problem(text: str) -> str | None:
     """Why a text cannot be stored alike on every database, or None: a NUL character (PostgreSQL's
     text refuses it) or a lone surrogate (not Unicode: no database can encode it)."""
     if "\x00" in text:
-        return "contains a NUL character, which text cannot hold"
+        return tr("contains a NUL character, which text cannot hold")
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return "contains a lone surrogate, which is not Unicode text"
+            return tr("contains a lone surrogate, which is not Unicode text")
     return None
 
 

@@ -21,7 +21,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.i18n import Name, joined, tr
+from smartflow.i18n import Name, disjoined, joined, tr
 from smartflow.runtime import access, clock, fieldrules, fields, filestore, names, notices
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import follow_sequence, insert_rows
@@ -300,12 +300,14 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
             if not title:
                 raise InvalidValue(tr("{field} must not be empty", field=names.field(process, "title")), field="title")
             if (problem := fields.text_problem(title)) is not None:
-                raise InvalidValue(f"`title` {problem}", "send plain text", field="title")
+                raise InvalidValue(tr("{field} {problem}", field=names.field(process, "title"), problem=problem),
+                                   "send plain text", field="title")
             prepared["title"] = title
             filled.add(key)
             continue
         if key == "assigned_to":
-            prepared["assigned_to"] = _user_id(write, raw, "assigned_to") if raw not in (None, "") else None
+            responsible = names.field(process, "assigned_to")
+            prepared["assigned_to"] = _user_id(write, raw, responsible) if raw not in (None, "") else None
             if prepared["assigned_to"] is not None:
                 filled.add(key)
             continue
@@ -381,15 +383,15 @@ def _hint(field: Field) -> str | None:
     return hints.get(field.type)
 
 
-def _user_id(write: Write, value: Any, field_id: str) -> int:
+def _user_id(write: Write, value: Any, field: Name) -> int:
     known = write.found.get(("user", value))
     if known is not None:
         return known
     found = user_id(write.connection, write.compiled, value)
     if found is None:
         named = f"#{value}" if isinstance(value, int) else repr(value)  # `#12` is the id form, text a login
-        raise InvalidValue(f"field `{field_id}`: there is no user {named}", "run `smartflow user list`; "
-                           "a user is given by login, or by id as `#12`", field=field_id)
+        raise InvalidValue(tr("field {field}: there is no user {user}", field=field, user=named),
+                           "run `smartflow user list`; a user is given by login, or by id as `#12`", field=field.id)
     if isinstance(value, (int, str)):
         write.found[("user", value)] = found
     return found
@@ -405,8 +407,11 @@ def check_field_roles(write: Write, process_id: str, field: Field, user: int) ->
     if not held & set(field.roles):
         login = write.connection.execute(sa.select(write.compiled.metadata.tables["sf_users"].c.login).where(
             write.compiled.metadata.tables["sf_users"].c.id == user)).scalar()
-        raise InvalidValue(f"field `{field.id}`: user `{login}` does not hold the role "
-                           f"{' or '.join(f'`{r}`' for r in field.roles)} in {process_id}",
+        process = write.compiled.processes[process_id]
+        raise InvalidValue(tr("field {field}: user {login} does not hold the role {roles} in {process}",
+                              field=names.field(process, field.id), login=Name(str(login)),
+                              roles=disjoined([names.role(process, r) for r in field.roles]),
+                              process=names.process(process)),
                            f"choose a user with the role (`smartflow user list`), or grant it: "
                            f"smartflow user role add {login} {field.roles[0]} --process {process_id}", field=field.id)
     write.found[known] = user
@@ -420,7 +425,7 @@ def _resolve_references(write: Write, process: CompiledProcess, field: Field, va
     resolved = []
     for item in values:
         if field.type == "user":
-            item = _user_id(write, item, field.id)
+            item = _user_id(write, item, names.field(process, field.id))
             if field.roles:
                 check_field_roles(write, process.process.id, field, item)
         elif field.type == "link":
@@ -681,8 +686,8 @@ def _tell_assigned(write: Write, process_id: str, item: dict[str, Any], assignee
         return
     title = fields.plain(item.get("title"))
     who = notices.author(write)
-    notices.tell(write, [assignee], process_id, item, "assigned", f"Вы ответственный / You are responsible: {title}",
-                 f"{who} назначил(а) вас ответственным за «{title}». {who} made you responsible for “{title}”.")
+    notices.tell(write, [assignee], process_id, item, "assigned", tr("You are responsible: {title}", title=title),
+                 tr("{author} made you responsible for “{title}”.", author=who, title=title))
 
 
 def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline: str | None = None,
@@ -699,14 +704,18 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     chosen = process.process.pipeline(pipeline) if pipeline else process.process.default_pipeline
     if chosen is None:
         pipelines = [p.id for p in process.process.pipelines]
-        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`", did_you_mean(pipeline or "", pipelines)
-                           or f"pipelines: {known_list(pipelines)}", field="pipeline")
+        raise InvalidValue(tr("{process} has no pipeline {pipeline}", process=names.process(process),
+                              pipeline=Name(pipeline or "")),
+                           did_you_mean(pipeline or "", pipelines) or f"pipelines: {known_list(pipelines)}",
+                           field="pipeline")
     if access.level(write.actor, process, "create", chosen.id) == "none":
         mine = [p for p in write.actor.pipelines_in(process_id)
                 if access.level(write.actor, process, "create", p) != "none"]
-        raise PermissionDenied(f"you may not create {process_id} items in pipeline `{chosen.id}`",
-                               f"your roles there allow it in pipeline(s) {known_list(mine)} only: name one "
-                               f"(--pipeline)" if mine else "ask for the `create` right")
+        raise PermissionDenied(tr("you may not create {process} items in pipeline {pipeline}",
+                                  process=names.process(process), pipeline=names.pipeline(process, chosen.id)),
+                               tr("your roles allow it in pipelines {pipelines} only",
+                                  pipelines=joined(names.pipeline(process, p) for p in mine))
+                               if mine else "ask for the `create` right")
     stage_id = stage or chosen.stages[0].id
     target = chosen.stage(stage_id)
     if target is None:

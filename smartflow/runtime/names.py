@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from smartflow.definitions.model import DEFAULT_ROLES
+from smartflow.definitions.model import DEFAULT_ROLES, Role
 from smartflow.i18n import Joined, Message, Name, joined, tr
 from smartflow.runtime.compiled import CompiledProcess
 
@@ -33,8 +33,13 @@ def action(action_id: str) -> Name:
 
 
 def role(process: CompiledProcess, role_id: str) -> Name:
-    """A role by id; the built-in roles are titled (a process's own roles live in the definition's roles.yaml)."""
-    return Name(role_id, DEFAULT_ROLES.get(role_id))
+    """A role by id, titled as the definition's roles.yaml titles it (the built-in ones by default)."""
+    return titled_role(process.roles, role_id)
+
+
+def titled_role(roles: Iterable[Role], role_id: str) -> Name:
+    found = next((r for r in roles if r.id == role_id), None)
+    return Name(role_id, found.title if found is not None and found.title else DEFAULT_ROLES.get(role_id))
 
 
 def field(process: CompiledProcess, field_id: str, quote: str = "`") -> Name:

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import InvalidValue
+from smartflow.i18n import Message
 from smartflow.runtime import access, fields
 
 EVENTS = ("mention", "assigned", "todo", "overdue", "observer", "notify")  # what an e-mail says happened
@@ -35,6 +36,8 @@ def tell(write: Any, user_ids: list[int], process_id: str | None, item: dict[str
     """Notify users (the active ones among user_ids, each once) of event on item: a line in their inbox,
     and an e-mail to send for those who have an address and e-mail on. Returns whom it told.
 
+    subject and message written by smartflow are Messages (`tr`, plain parameters): the inbox keeps
+    their English and their msgid and parameters, and shows them in each reader's language (`inbox`).
     details: what the e-mail names besides (a to-do's title and deadline, the comment's id)."""
     assert event in EVENTS, event
     wanted = list(dict.fromkeys(int(u) for u in user_ids))
@@ -50,7 +53,8 @@ def tell(write: Any, user_ids: list[int], process_id: str | None, item: dict[str
     item_id = item["id"] if item is not None else None
     write.connection.execute(inbox.insert(), [
         {"user_id": user, "outbox_id": outbox_id, "process": process_id, "item_id": item_id, "subject": subject,
-         "message": message, "created_at": write.now} for user in told])
+         "message": message, "created_at": write.now, "localized": _localized(subject=subject, message=message)}
+        for user in told])
     mailed = [row.id for row in rows if row.email and row.email_notifications is not False]
     if mailed:
         payload = {"event": event, "process": process_id, "item_id": item_id,
@@ -60,6 +64,26 @@ def tell(write: Any, user_ids: list[int], process_id: str | None, item: dict[str
             {"kind": "email", "payload": {**payload, "user_id": user}, "status": "pending", "attempts": 0,
              "next_attempt_at": write.now, "created_at": write.now} for user in mailed])
     return told
+
+
+def _localized(**texts: str | None) -> dict[str, Any] | None:
+    """The Messages among texts as the inbox keeps them: name → [msgid, parameters as plain values]."""
+    kept = {name: [text.msgid, {key: _plain(value) for key, value in text.params.items()}]
+            for name, text in texts.items() if isinstance(text, Message)}
+    return kept or None
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """An inbox row whose subject and message smartflow wrote as Messages again: the English text
+    still, rendered in another language with `smartflow.i18n.render`."""
+    for name, (msgid, params) in (row.pop("localized", None) or {}).items():
+        if name in ("subject", "message") and isinstance(msgid, str) and isinstance(params, dict):
+            row[name] = Message(msgid, **params)
+    return row
 
 
 # ---- the inbox ------------------------------------------------------------------------
@@ -95,7 +119,7 @@ def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[di
     if unread_only:
         query = query.where(table.c.read_at.is_(None))
     processes = write.compiled.processes  # news of a process the user has no right in (any more) is not theirs
-    rows = [dict(row) for row in write.connection.execute(query).mappings() if row.process is None
+    rows = [shown(dict(row)) for row in write.connection.execute(query).mappings() if row.process is None
             or (row.process in processes and access.visible(write.actor, processes[row.process]))]
     titles = _titles(write, rows)
     for row in rows:

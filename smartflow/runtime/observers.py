@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import InvalidValue
+from smartflow.i18n import tr
 from smartflow.runtime import fields, notices
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write, _history, _record, fetch, process_of
@@ -115,6 +116,5 @@ def _tell(write: Write, process: CompiledProcess, item: dict[str, Any], users: l
     """A note in the inbox of each user made an observer (not of one who added themselves)."""
     title = fields.plain(item.get("title"))
     notices.tell(write, [user for user in users if user != write.actor.id], process.process.id, item, "observer",
-                 f"Вы наблюдатель / You observe: {title}",
-                 f"{write.actor.name or write.actor.login} добавил(а) вас в наблюдатели «{title}». "
-                 f"{write.actor.login} made you an observer of “{title}”.")
+                 tr("You observe: {title}", title=title),
+                 tr("{author} made you an observer of “{title}”.", author=notices.author(write), title=title))

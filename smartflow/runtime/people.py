@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from smartflow.compile.sql import EVERY_PIPELINE, EVERY_PROCESS
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
-from smartflow.runtime import clock
+from smartflow.i18n import Name, tr
+from smartflow.runtime import clock, names
 from smartflow.runtime.access import LOCAL_ADMIN, Actor
 from smartflow.runtime.bulkwrite import follow_sequence
 from smartflow.runtime.compiled import CompiledDefinition, built
@@ -71,9 +72,10 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
     row = connection.execute(sa.select(users.c.id, users.c.login, users.c.name, users.c.active,
                                        users.c.department_id).where(users.c.login == login)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`, or `smartflow user add`")
+        raise NotFound(tr("there is no user {login}", login=Name(login)),
+                       "run `smartflow user list`, or `smartflow user add`")
     if not row["active"]:
-        raise NotFound(f"the user `{login}` is deactivated",
+        raise NotFound(tr("the user {login} is deactivated", login=Name(login)),
                        f"an administrator may run `smartflow user activate {login}`")
     everywhere, scoped, piped = _grants_of(connection, grants, row["id"])
     colleagues: tuple[int, ...] = (row["id"],)
@@ -179,7 +181,8 @@ def require_admin(actor: Actor, what: str = "manage users and departments") -> N
 
 def _check_login(login: str) -> None:
     if not login.strip() or any(c.isspace() for c in login) or len(login) > 128:
-        raise InvalidValue(f"the login {login!r} is empty, has spaces or is longer than 128 characters",
+        raise InvalidValue(tr("the login {login} is empty, has spaces or is longer than 128 characters",
+                              login=repr(login)),
                            "use a single word such as `ivanova`", field="login")
 
 
@@ -188,38 +191,46 @@ def _check_roles(compiled: CompiledDefinition, roles: list[str], processes: list
     known = compiled.role_ids
     for role in roles:
         if role not in known:
-            raise InvalidValue(f"there is no role `{role}`", did_you_mean(role, known) or f"roles: {known_list(known)}",
+            raise InvalidValue(tr("there is no role {role}", role=Name(role)),
+                               did_you_mean(role, known) or f"roles: {known_list(known)}",
                                field="role")
     deployed = list(compiled.processes)
     for process in processes:
         if process not in compiled.processes:
-            raise InvalidValue(f"there is no process `{process}`",
+            raise InvalidValue(tr("there is no process {process}", process=Name(process)),
                                did_you_mean(process, deployed) or f"deployed processes: {known_list(deployed)}",
                                field="process")
     if pipelines:
         if len(processes) != 1:
-            raise InvalidValue("a role held in named pipelines needs exactly one process, the one they belong to",
+            raise InvalidValue(tr("a role held in named pipelines needs exactly one process, the one they belong to"),
                                "name it: smartflow user role add LOGIN ROLE --process PROCESS --pipeline PIPELINE",
                                field="pipeline")
         ids = [p.id for p in compiled.processes[processes[0]].process.pipelines]
         for pipeline in pipelines:
             if pipeline not in ids:
-                raise InvalidValue(f"{processes[0]} has no pipeline `{pipeline}`",
+                raise InvalidValue(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                      process=names.process(compiled.processes[processes[0]])),
                                    did_you_mean(pipeline, ids) or f"pipelines: {known_list(ids)}", field="pipeline")
+
+
+def _role(compiled: CompiledDefinition, role_id: str) -> Name:
+    """A role as a message names it: its id in English, its title for people."""
+    return names.titled_role(compiled.definition.roles, role_id)
 
 
 def _check_department(connection: Any, departments: sa.Table, department: str | None) -> None:
     if department is not None and connection.execute(
             sa.select(departments.c.id).where(departments.c.id == department)).first() is None:
         known = list(connection.execute(sa.select(departments.c.id)).scalars())
-        raise InvalidValue(f"there is no department `{department}`",
+        raise InvalidValue(tr("there is no department {department}", department=Name(department)),
                            did_you_mean(department, known) or "add it: smartflow department add …", field="department")
 
 
 def _check_email(email: str | None) -> None:
     if email is not None and email != "" and (email.count("@") != 1 or any(c.isspace() for c in email)
                                                or len(email) > 254 or email.startswith("@") or email.endswith("@")):
-        raise InvalidValue(f"not an e-mail address: {email!r}", "write it as name@example.com", field="email")
+        raise InvalidValue(tr("not an e-mail address: {email}", email=repr(email)), tr("write it as name@example.com"),
+                           field="email")
 
 
 def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login: str, name: str,
@@ -233,7 +244,8 @@ def add_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login:
     users, grants, departments = _tables(compiled)
     _check_login(login)
     if user_id(connection, compiled, login) is not None:
-        raise InvalidValue(f"the user `{login}` already exists", f"change them: smartflow user edit {login} …",
+        raise InvalidValue(tr("the user {login} already exists", login=Name(login)),
+                           f"change them: smartflow user edit {login} …",
                            field="login")
     if new_id is not None:
         _check_new_id(connection, users, new_id)
@@ -268,7 +280,7 @@ def _check_new_id(connection: Any, users: sa.Table, new_id: int) -> None:
 def _existing(connection: Any, users: sa.Table, login: str) -> Any:
     row = connection.execute(sa.select(users).where(users.c.login == login)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+        raise NotFound(tr("there is no user {login}", login=Name(login)), "run `smartflow user list`")
     return row
 
 
@@ -316,15 +328,18 @@ def revoke_role(connection: Any, compiled: CompiledDefinition, actor: Actor, log
     held = {(process, pipeline) for process, pipeline in
             connection.execute(sa.select(grants.c.process, grants.c.pipeline).where(mine))}
     if processes and (EVERY_PROCESS, EVERY_PIPELINE) in held:
-        raise InvalidValue(f"`{login}` holds `{role}` in every process, not per process",
+        raise InvalidValue(tr("{login} holds {role} in every process, not per process", login=Name(login),
+                              role=_role(compiled, role)),
                            f"take it everywhere (smartflow user role remove {login} {role}), then give it where it "
                            f"belongs (smartflow user role add {login} {role} --process …)", field="process")
     if pipelines and (processes[0], EVERY_PIPELINE) in held:
-        raise InvalidValue(f"`{login}` holds `{role}` in all of {processes[0]}, not per pipeline",
+        raise InvalidValue(tr("{login} holds {role} in all of {process}, not per pipeline", login=Name(login),
+                              role=_role(compiled, role),
+                              process=names.process(compiled.processes[processes[0]])),
                            f"take it from the process (smartflow user role remove {login} {role} --process "
                            f"{processes[0]}), then give it where it belongs (… --pipeline …)", field="pipeline")
     if actor.id == user["id"] and role == "administrator" and not processes:
-        raise InvalidValue("you may not take the administrator role from yourself",
+        raise InvalidValue(tr("you may not take the administrator role from yourself"),
                            "ask another administrator, or use the CLI on the server")
     if pipelines:
         gone = held & {(processes[0], p) for p in pipelines}

@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.errors import InvalidValue, NotDeployed, NotFound
-from smartflow.runtime import fields
+from smartflow.i18n import tr
+from smartflow.runtime import fields, names
 from smartflow.runtime.items import Write, process_of
 
 TABLE = "sf_presets"
@@ -38,15 +39,21 @@ def _table(write: Write) -> sa.Table:
     return write.compiled.metadata.tables[TABLE]
 
 
+# What the preset's texts are called in its refusals.
+_WHAT = {"title": tr("preset's title"), "filter": tr("preset's filter")}
+
+
 def _text(value: Any, what: str, limit: int, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidValue(f"the preset's {what} is empty", f"give the preset a {what}", field=field)
+        raise InvalidValue(tr("the {what} is empty", what=_WHAT[what]), f"give the preset a {what}", field=field)
     text = value.strip()
     if len(text) > limit:
-        raise InvalidValue(f"the preset's {what} is longer than {limit} characters", "shorten it", field=field)
+        raise InvalidValue(tr("the {what} is longer than {limit} characters", what=_WHAT[what], limit=limit),
+                           tr("shorten it"), field=field)
     problem = fields.text_problem(text)
     if problem is not None:
-        raise InvalidValue(f"the preset's {what} {problem}", "send plain text", field=field)
+        raise InvalidValue(tr("the {what} {problem}", what=_WHAT[what], problem=problem), "send plain text",
+                           field=field)
     return text
 
 
@@ -63,19 +70,20 @@ def save(write: Write, process_id: str, title: Any, query: Any) -> dict[str, Any
     """Keep a filter for the actor under a title (one of the same title is replaced)."""
     process_of(write, process_id)
     if write.actor.id is None:
-        raise InvalidValue("the local administrator has no presets of their own", "sign in as a user")
+        raise InvalidValue(tr("the local administrator has no presets of their own"), tr("sign in as a user"))
     name = _text(title, "title", MAX_TITLE, "title")
     kept = query.strip().lstrip("?") if isinstance(query, str) else query
     if kept == "":
-        raise InvalidValue("the preset has no filter", "choose a filter first, then save it", field="query")
+        raise InvalidValue(tr("the preset has no filter"), tr("choose a filter first, then save it"), field="query")
     kept = _text(kept, "filter", MAX_QUERY, "query")
     table = _table(write)
     mine = sa.and_(table.c.user_id == write.actor.id, table.c.process == process_id)
     write.connection.execute(sa.delete(table).where(mine, table.c.title == name))
     held = write.connection.execute(sa.select(sa.func.count()).select_from(table).where(mine)).scalar_one()
     if held >= MAX_PER_PROCESS:
-        raise InvalidValue(f"you keep {held} presets on {process_id} already, the most there may be",
-                           "delete one you no longer use")
+        raise InvalidValue(tr("you keep {count} presets on {process} already, the most there may be", count=held,
+                              process=names.process(process_of(write, process_id))),
+                           tr("delete one you no longer use"))
     inserted = write.connection.execute(table.insert().values(
         user_id=write.actor.id, process=process_id, title=name, query=kept, created_at=write.now))
     new_id = inserted.inserted_primary_key[0]
@@ -88,4 +96,5 @@ def delete(write: Write, process_id: str, preset_id: int) -> None:
     gone = write.connection.execute(sa.delete(table).where(
         table.c.id == preset_id, table.c.user_id == write.actor.id, table.c.process == process_id)).rowcount
     if not gone:
-        raise NotFound(f"you have no preset {preset_id} on {process_id}", "choose one of your presets")
+        raise NotFound(tr("you have no preset {preset} on {process}", preset=preset_id,
+                          process=names.process(process_of(write, process_id))), tr("choose one of your presets"))

@@ -80,16 +80,16 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
         return [tr("the item is already in stage {stage}", stage=names.stage(process, target_stage, pipeline_id))]
     problems.extend(right_problems(process, item, actor))
     stage_named = names.stage(process, target_stage, pipeline_id)
+    pipeline_named = names.pipeline(process, pipeline_id)
     if not access.stage_allowed(actor, process, target_stage, pipeline_id):
         problems.append(tr("your roles may not move items into stage {stage} of pipeline {pipeline}",
-                           stage=stage_named, pipeline=names.pipeline(process, pipeline_id)) if changing_pipeline
+                           stage=stage_named, pipeline=pipeline_named) if changing_pipeline
                         else tr("your roles may not move items into stage {stage}", stage=stage_named))
     elif not problems and not access.may_move_into(actor, process, item, target_stage, pipeline_id):
         problems.append(tr("none of your roles both reaches this item and may move items into stage {stage} of "
-                           "pipeline {pipeline}", stage=stage_named, pipeline=names.pipeline(process, pipeline_id))
-                        if changing_pipeline else
-                        tr("none of your roles both reaches this item and may move items into stage {stage}",
-                           stage=stage_named))
+                           "pipeline {pipeline}", stage=stage_named, pipeline=pipeline_named) if changing_pipeline
+                        else tr("none of your roles both reaches this item and may move items into stage {stage}",
+                                stage=stage_named))
     problems.extend(_transition_problems(process, item, actor, target_stage, pipeline_id))
     stage = rules.pipeline.stage(target_stage)
     assert stage is not None

@@ -78,7 +78,8 @@ def _text(text: Any, what: str, limit: int, field: str) -> str:
                            tr("shorten it"), field=field)
     problem = fields.text_problem(text)
     if problem is not None:
-        raise InvalidValue(f"the {what} {problem}", "send plain text", field=field)
+        raise InvalidValue(tr("the {what} {problem}", what=_WHAT.get(what, what), problem=problem), "send plain text",
+                           field=field)
     return text
 
 
@@ -384,9 +385,9 @@ def _tell_responsible(write: Write, process_id: str, item: dict[str, Any], todo_
         return
     deadline = _deadline(due.day, due.moment)
     who = notices.author(write)
-    notices.tell(write, [responsible], process_id, item, "todo", f"Дело / To-do: {title}",
-                 f"{who} поручил(а) вам дело «{title}». {who} gave you a to-do: “{title}”."
-                 + (f" Срок / due: {deadline}" if deadline else ""),
+    notices.tell(write, [responsible], process_id, item, "todo", tr("To-do: {todo}", todo=title),
+                 tr("{author} gave you a to-do: “{todo}”, due {due}.", author=who, todo=title, due=deadline)
+                 if deadline else tr("{author} gave you a to-do: “{todo}”.", author=who, todo=title),
                  details={"todo": title, "due": deadline, "anchor": f"todo-{todo_id}"})
 
 
@@ -620,9 +621,8 @@ def remind_overdue(write: Write, limit: int) -> int:
             continue
         deadline = _deadline(row.due_date, row.due_at)
         notices.tell(write, [row.responsible_id], row.process, {"id": row.item_id, "title": title}, "overdue",
-                     f"Просрочено / Overdue: {row.title}",
-                     f"Срок дела «{row.title}» прошёл ({deadline}). "
-                     f"The to-do “{row.title}” is overdue (due {deadline}).",
+                     tr("Overdue: {todo}", todo=row.title),
+                     tr("The to-do “{todo}” is overdue (due {due}).", todo=row.title, due=deadline),
                      details={"todo": row.title, "due": deadline, "anchor": f"todo-{row.id}"})
     return len(rows)
 

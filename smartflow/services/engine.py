@@ -34,7 +34,7 @@ from smartflow.errors import (
     NotFound,
     PermissionDenied,
 )
-from smartflow.i18n import tr
+from smartflow.i18n import Name, tr
 from smartflow.runtime import audit, auth, clock, codes, items, notices, people, query
 from smartflow.runtime import files as item_files
 from smartflow.runtime.access import LOCAL_ADMIN, Actor, hidden_fields, visible
@@ -246,6 +246,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
                 if not (inspector.has_table("sf_role_grants") and inspector.has_table("sf_file_chunks")):
                     return True
                 newer = {"sf_users": {"email_notifications", "language"}, "sf_todos": {"reminded_at"},
+                         "sf_inbox": {"localized"},
                          "sf_role_grants": {"pipeline"}}
                 return any(inspector.has_table(table) and not columns <= {
                     column["name"] for column in inspector.get_columns(table)} for table, columns in newer.items())
@@ -556,7 +557,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
             people.require_admin(write.actor)
             found = [u for u in people.list_users(write.connection, write.compiled) if u["login"] == login]
             if not found:
-                raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+                raise NotFound(tr("there is no user {login}", login=Name(login)), "run `smartflow user list`")
             return found[0]
 
     def users(self, process: str | None = None) -> list[dict[str, Any]]:

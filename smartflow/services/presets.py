@@ -12,7 +12,8 @@ from typing import Any
 
 from smartflow.definitions.filters import split_filter
 from smartflow.errors import NotFound
-from smartflow.runtime import access, items
+from smartflow.i18n import Name, tr
+from smartflow.runtime import access, items, names
 from smartflow.runtime import presets as stored
 
 MINE_FIELD = "assigned_to"  # "my items": the ones assigned to the user looking
@@ -71,7 +72,8 @@ class PresetMethods:
             for preset in shared(write, compiled):
                 if preset["id"] == preset_id:
                     return conditions(preset, write.actor.login)
-        raise NotFound(f"{process} has no preset `{preset_id}`", "choose one of the presets the board offers")
+            raise NotFound(tr("{process} has no preset {preset}", process=names.process(compiled),
+                              preset=Name(preset_id)), tr("choose one of the presets the board offers"))
 
     def save_preset(self, process: str, title: str, query: str) -> dict[str, Any]:
         """Keep a view's filter (its query string) for this user under a title."""

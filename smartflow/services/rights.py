@@ -7,6 +7,7 @@ from typing import Any
 
 from smartflow.definitions.model import ACTIONS
 from smartflow.errors import NotFound
+from smartflow.i18n import Name, tr
 from smartflow.runtime import people
 from smartflow.runtime.access import Actor, level, visible
 from smartflow.runtime.compiled import CompiledProcess
@@ -111,7 +112,7 @@ def user_report(write: Write, login: str) -> dict[str, Any]:
     entry for all of a process and one per pipeline of it where they hold roles of that pipeline only."""
     user = next((u for u in people.list_users(write.connection, write.compiled) if u["login"] == login), None)
     if user is None:
-        raise NotFound(f"there is no user `{login}`", "run `smartflow user list`")
+        raise NotFound(tr("there is no user {login}", login=Name(login)), "run `smartflow user list`")
     processes = []
     for process_id, compiled in write.compiled.processes.items():
         roles = frozenset(user["roles"]) | frozenset(user["process_roles"].get(process_id, ()))

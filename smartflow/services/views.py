@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from smartflow import errors
+from smartflow.i18n import Name, joined, tr
 from smartflow.services.engine import Engine
 
 GROUPS = ("overdue", "today", "this_week", "next_week", "later", "none")
@@ -67,7 +68,7 @@ class Week:
                                         "next_week": self.end_of_next_week, "later": self.end_of_week_after_next,
                                         "none": None}
         if group not in days:
-            raise errors.InvalidValue(f"there is no deadlines group `{group}`",
+            raise errors.InvalidValue(tr("there is no deadlines group {group}", group=Name(group)),
                                       f"use one of: {', '.join(GROUPS)}", field="group")
         return days[group]
 
@@ -110,6 +111,11 @@ def date_fields(described: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in described["fields"] if f["type"] in DATE_TYPES and not f.get("multiple")]
 
 
+def _process(described: dict[str, Any]) -> Name:
+    """A described process as a message names it: its id in English, its title for people."""
+    return Name(described["id"], described.get("title"), quote="")
+
+
 def chosen_field(described: dict[str, Any], wanted: str | None = None) -> dict[str, Any]:
     """The field a view groups by: wanted, else the one named `deadline`, else the first date field."""
     fields = date_fields(described)
@@ -117,14 +123,18 @@ def chosen_field(described: dict[str, Any], wanted: str | None = None) -> dict[s
         for found in fields:
             if found["id"] == wanted:
                 return found
-        raise errors.InvalidValue(f"`{wanted}` is not a date field of {described['id']} you may see",
-                                  "choose one of: " + (", ".join(f["id"] for f in fields) or "(none)"), field="field")
+        seen = {f["id"]: f.get("title") for f in described["fields"]}  # a field of another type, by its title
+        raise errors.InvalidValue(tr("{field} is not a date field of {process} you may see",
+                                     field=Name(wanted, seen.get(wanted)), process=_process(described)),
+                                  tr("choose one of: {fields}", fields=joined(Name(f["id"], f.get("title"))
+                                                                              for f in fields) if fields else "-"),
+                                  field="field")
     for found in fields:
         if found["id"] == DEADLINE_FIELD:
             return found
     if not fields:
-        raise errors.NotFound(f"{described['id']} has no date field you may see",
-                              "the deadlines and calendar views need a date or date-time field")
+        raise errors.NotFound(tr("{process} has no date field you may see", process=_process(described)),
+                              tr("the deadlines and calendar views need a date or date-time field"))
     return fields[0]
 
 
@@ -166,7 +176,8 @@ def _scope(described: dict[str, Any], pipeline: str | None) -> list[str]:
     if pipeline is None:
         return []
     if pipeline not in [p["id"] for p in described["pipelines"]]:
-        raise errors.NotFound(f"{described['id']} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
+        raise errors.NotFound(tr("{process} has no pipeline {pipeline}", process=_process(described),
+                                 pipeline=Name(pipeline)), tr("choose one of the board's pipelines"))
     return [f"pipeline = {pipeline}"]
 
 
@@ -234,8 +245,8 @@ def month_start(text: str | None, today: date) -> date:
             raise ValueError(text)
         return date(year, month, 1)
     except ValueError:
-        raise errors.InvalidValue(f"not a month: {text!r}", "write it as YYYY-MM, such as 2026-12",
-                                  field="month") from None
+        raise errors.InvalidValue(tr("not a month: {value}", value=repr(text)),
+                                  tr("write it as YYYY-MM, such as 2026-12"), field="month") from None
 
 
 def calendar(crm: Engine, process: str, *, month: str | None = None, field: str | None = None,

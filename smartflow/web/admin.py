@@ -274,7 +274,7 @@ def automation_page(request: Request, status: str | None = None) -> Response:
 def retry_or_cancel(request: Request, kind: str, row_id: int, what: str, csrf: Csrf) -> Response:
     found = changed(request, csrf)
     if kind not in ("job", "message") or what not in ("retry", "cancel"):
-        raise errors.NotFound("there is no such automation action", "use the buttons of /admin/automation")
+        raise errors.NotFound(tr("there is no such automation action"), tr("use the buttons of the automation page"))
     (found.crm.retry if what == "retry" else found.crm.cancel)(kind, row_id)
     return back("/admin/automation", f"{kind}_{what}")
 

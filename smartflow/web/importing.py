@@ -28,6 +28,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from smartflow import errors
+from smartflow.i18n import Message, Name, tr
 from smartflow.services import Engine
 from smartflow.services.data import DataFileError, ImportOptions, count_rows
 from smartflow.web import session
@@ -94,14 +95,16 @@ def _upload(found: Visitor, process: str, token: str) -> Upload:
         upload = Upload(folder)
         if upload.meta.get("login") == found.login and upload.meta.get("process") == process:
             return upload
-    raise errors.NotFound("there is no such upload (it was imported, or it expired)", "upload the file again")
+    raise errors.NotFound(tr("there is no such upload (it was imported, or it expired)"), tr("upload the file again"))
 
 
 def _importer(request: Request, process: str) -> tuple[Visitor, Any]:
     found = session.visitor(request)
     view = process_view(found, process)
     if view.may.get("import", "none") == "none":
-        raise errors.PermissionDenied(f"you may not import {process} items", "ask for the `import` right")
+        raise errors.PermissionDenied(tr("you may not import {process} items",
+                                         process=Name(process, view.data.get("title"), quote="")),
+                                      "ask for the `import` right")
     return found, view
 
 
@@ -118,8 +121,8 @@ def upload_file(request: Request, process: str, csrf: Csrf, file: Annotated[Uplo
     session.check_csrf(found, csrf)
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        refused = errors.InvalidValue(f"the file {file.filename!r} is neither .csv nor .xlsx",
-                                      "upload a CSV or xlsx file")
+        refused = errors.InvalidValue(tr("the file {name} is neither .csv nor .xlsx", name=repr(file.filename)),
+                                      tr("upload a CSV or xlsx file"))
         return render("import.html", 422, **frame(found, view=view, page="import", step="upload", preview=None,
                                                   result=None, upload=None, progress=None,
                                                   max_mib=MAX_UPLOAD >> 20, error=refused))
@@ -133,7 +136,7 @@ def upload_file(request: Request, process: str, csrf: Csrf, file: Annotated[Uplo
             size += len(chunk)
             if size > MAX_UPLOAD:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise errors.InvalidValue(f"the file is larger than {MAX_UPLOAD >> 20} MiB",
+                raise errors.InvalidValue(tr("the file is larger than {size} MiB", size=MAX_UPLOAD >> 20),
                                           "split it, or import it with `smartflow import`")
             target.write(chunk)
     name = Path(file.filename or "file").name
@@ -157,8 +160,9 @@ def _preview(found: Visitor, process: str, upload: Upload, mapping: dict[str, st
     try:
         return found.crm.import_preview(process, upload.path, mapping, PREVIEW_ROWS)
     except DataFileError as unreadable:
-        raise errors.InvalidValue(str(unreadable).replace(str(upload.path), upload.meta["name"]),
-                                  unreadable.hint) from None
+        said = unreadable.message if isinstance(unreadable.message, Message) \
+            else str(unreadable).replace(str(upload.path), upload.meta["name"])  # the upload's name, not our path
+        raise errors.InvalidValue(said, unreadable.hint_message) from None
 
 
 def _page(found: Visitor, view: Any, upload: Upload, preview: Any, result: Any = None, status: int = 200
@@ -215,13 +219,14 @@ def _check_or_import(request: Request, process: str, token: str, form: Any) -> R
                                                                            mapping=mapping))
         return _page(found, view, upload, preview, result)
     upload.save_progress({"state": "running", "rows": 0, "on_error": on_error})
-    worker = threading.Thread(target=_import, args=(found.crm, process, upload, mapping, on_error),
+    worker = threading.Thread(target=_import, args=(found.crm, process, upload, mapping, on_error, found.lang),
                               name=f"import-{token[:8]}", daemon=True)
     worker.start()
     return RedirectResponse(f"/processes/{process}/import/{token}/run", status_code=303)
 
 
-def _import(crm: Engine, process: str, upload: Upload, mapping: dict[str, str | None], on_error: str) -> None:
+def _import(crm: Engine, process: str, upload: Upload, mapping: dict[str, str | None], on_error: str,
+            lang: str) -> None:
     """The import itself, in a thread of its own; its progress and outcome go to the upload's folder."""
     last = [0.0]
     try:
@@ -237,12 +242,12 @@ def _import(crm: Engine, process: str, upload: Upload, mapping: dict[str, str | 
         upload.save_progress({"state": "done", "rows": result.rows, "total": result.rows, "created": result.created,
                               "updated": result.updated, "failed_rows": result.failed_rows,
                               "written": result.written,
-                              "problems": [str(p) for p in result.problems[:SHOWN_PROBLEMS]],
+                              "problems": [p.render(lang) for p in result.problems[:SHOWN_PROBLEMS]],
                               "more_problems": max(0, len(result.problems) - SHOWN_PROBLEMS)})
     except errors.SmartflowError as refused:
         upload.save_progress({"state": "failed", "rows": 0,
-                              "message": str(refused).replace(str(upload.path), upload.meta["name"]),
-                              "hint": refused.hint or ""})
+                              "message": refused.in_language(lang).replace(str(upload.path), upload.meta["name"]),
+                              "hint": refused.hint_in_language(lang) or ""})
     except Exception:  # never lost silently: the page says it failed, the log has why
         import logging
 

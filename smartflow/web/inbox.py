@@ -15,16 +15,15 @@ from smartflow.web.text import WORDS
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 WORDS.update({
-    "mark_read": ("Прочитано", "Mark read"),
-    "mark_all_read": ("Отметить все прочитанными", "Mark all read"),
-    "notification_settings": ("Уведомления по почте", "E-mail notifications"),
-    "email_me": ("Присылать уведомления на почту", "Send notifications by e-mail too"),
-    "email_to": ("Адрес", "Address"),
-    "no_email_address": ("У вас нет адреса почты: письма не приходят. Его указывает администратор.",
-                         "You have no e-mail address, so no e-mail is sent. An administrator sets it."),
-    "email_language": ("Язык писем", "Language of the e-mails"),
-    "default_language": ("как на сервере", "the server's default"),
-    "item_number": ("№ {id}", "no. {id}"),
+    "mark_read": "Mark read",
+    "mark_all_read": "Mark all read",
+    "notification_settings": "E-mail notifications",
+    "email_me": "Send notifications by e-mail too",
+    "email_to": "Address",
+    "no_email_address": "You have no e-mail address, so no e-mail is sent. An administrator sets it.",
+    "email_language": "Language of the e-mails",
+    "default_language": "the server's default",
+    "item_number": "no. {id}",
 })
 
 

@@ -40,8 +40,8 @@ def number(form: dict[str, list[str]], name: str) -> int:
     if not text:
         return 0
     if not (text.isascii() and text.isdigit() and len(text) <= 9):
-        raise errors.InvalidValue(f"the form's `{name}` {text[:20]!r} is not a whole number",
-                                  "reload the card and save again", field=name)
+        raise errors.InvalidValue(tr("the form's {name} {value} is not a whole number", name=Name(name),
+                                     value=repr(text[:20])), tr("reload the card and save again"), field=name)
     return int(text)
 
 

@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
+from smartflow.i18n import render as render_message
 from smartflow.services import Engine
 from smartflow.services.engine import SESSION_SECONDS
 from smartflow.services.home import overview
@@ -26,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-TEMPLATES.globals.update(word=word, title=title)
+TEMPLATES.globals.update(word=word, title=title, in_language=render_message)
 STATUS = {errors.AuthenticationFailed: 401, errors.NotFound: 404, errors.NotDeployed: 404,
           errors.PermissionDenied: 403, errors.InvalidValue: 422, errors.TransitionNotAllowed: 409,
           errors.ConflictError: 409, errors.DatabaseUnavailable: 503}
@@ -112,8 +114,9 @@ def require_read(view: ProcessView) -> None:
     """PermissionDenied for a user whose roles give no right to read the process's items: a page of
     theirs would be an empty board of zeros, which says nothing of why."""
     if view.may.get("read", "none") == "none":
-        raise errors.PermissionDenied(f"your roles do not allow reading the items of {view.title}",
-                                      "ask an administrator for the read right in this process")
+        raise errors.PermissionDenied(tr("your roles do not allow reading the items of {process}",
+                                         process=Name(view.title, view.data.get("title"), quote="")),
+                                      tr("ask an administrator for the read right in this process"))
 
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -181,7 +184,8 @@ def welcome_form(request: Request, code: str = "") -> Response:
     try:
         holder = base.code_holder(code) if code else None
     except errors.AuthenticationFailed as refused:
-        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     return render("welcome.html", lang=lang, code=code, holder=holder, error=None, hint=None)
 
 
@@ -198,9 +202,11 @@ def welcome(request: Request, code: Annotated[str, Form(max_length=128)],
         login = base.redeem_code(code, password)
         secret, caller = base.start_session(login, password)
     except errors.AuthenticationFailed as refused:
-        return render("welcome.html", 401, lang=lang, code="", holder=None, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 401, lang=lang, code="", holder=None, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     except errors.InvalidValue as refused:
-        return render("welcome.html", 422, lang=lang, code=code, holder=holder, error=str(refused), hint=refused.hint)
+        return render("welcome.html", 422, lang=lang, code=code, holder=holder, error=refused.in_language(lang),
+                      hint=refused.hint_in_language(lang))
     response = RedirectResponse("/", status_code=303)
     secure = request.url.scheme == "https"
     response.set_cookie(session.SESSION_COOKIE, secret, max_age=SESSION_SECONDS, httponly=True, samesite="strict",

@@ -126,8 +126,8 @@ def check_login_csrf(request: Request, sent: str) -> None:
     """PermissionDenied unless the sign-in form's token came back in both its field and its cookie."""
     kept = request.cookies.get(login_csrf_cookie(request), "")
     if not (_is_token(kept) and _is_token(sent) and hmac.compare_digest(kept.encode(), sent.encode())):
-        raise errors.PermissionDenied("the sign-in form is out of date or came from another site",
-                                      "sign in again with this form")
+        raise errors.PermissionDenied(tr("the sign-in form is out of date or came from another site"),
+                                      tr("sign in again with this form"))
 
 
 def _is_token(value: str) -> bool:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartflow import errors
+from smartflow.i18n import Name, tr
 from smartflow.services import views as dated
 from smartflow.services.analytics import ReportOptions
 from smartflow.web import charts, session, viewfilter
@@ -34,7 +35,9 @@ Choice = Annotated[str | None, Query(max_length=64)]
 
 def _pipeline(view: ProcessView, pipeline: str | None) -> str | None:
     if pipeline and pipeline not in [p["id"] for p in view.pipelines()]:
-        raise errors.NotFound(f"{view.id} has no pipeline `{pipeline}`", "choose one of the board's pipelines")
+        raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                 process=Name(view.id, view.data.get("title"), quote="")),
+                              tr("choose one of the board's pipelines"))
     return pipeline or None
 
 
@@ -123,7 +126,8 @@ def _day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise errors.InvalidValue(f"not a day: {text!r}", "write it as YYYY-MM-DD", field=name) from None
+        raise errors.InvalidValue(tr("not a day: {value}", value=repr(text)), tr("write it as YYYY-MM-DD"),
+                                  field=name) from None
 
 
 @router.get("/processes/{process}/analytics")

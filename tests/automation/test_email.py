@@ -27,7 +27,9 @@ from aiosmtpd.controller import Controller
 
 from smartflow.automation import mail
 from smartflow.automation.worker import BACKOFF
-from smartflow.errors import InvalidValue
+from smartflow.deploy import apply as deploy
+from smartflow.errors import InvalidValue, NotDeployed
+from smartflow.i18n import render
 from tests.automation.support import ROLES, SYSTEM, Auto, Clock, process
 from tests.runtime.support import invoke, module_url
 
@@ -174,6 +176,59 @@ def test_assignment_todo_and_notify_action_email_in_the_readers_language(db: Aut
     assert "Due: 2030-02-01" in text(petrov[0]) and f"{BASE}/processes/orders/items/{item}#todo-" in text(petrov[0])
     assert "Проверьте счёт для «Картриджи»" in text(petrov[1])
     assert f"Open the card: {BASE}/processes/orders/items/{item}\n" in text(petrov[1])
+
+
+def test_the_inbox_tells_each_reader_in_their_language_and_an_older_line_as_it_was_written(db: Auto,
+                                                                                          smtp: Server) -> None:
+    boss, ivanova = db.as_user("boss"), db.as_user("ivanova")
+    item = boss.create("orders", {"title": "Тонер"})
+    boss.update("orders", item, {"assigned_to": "ivanova"})
+    [line] = [m for m in ivanova.inbox() if m["item_id"] == item]
+    assert (line["subject"], line["message"]) == ("You are responsible: Тонер",
+                                                  "Начальник made you responsible for “Тонер”.")  # the CLI's
+    assert render(line["subject"], "ru") == "Вы ответственный: Тонер"
+    assert render(line["message"], "ru") == "Начальник назначил(а) вас ответственным за «Тонер»."
+    assert render(line["message"], "en") == line["message"]
+    [stored] = db.rows("sf_inbox", SYSTEM["sf_inbox"].c.id == line["id"])
+    assert stored["message"] == line["message"]  # the English beside the msgid and its parameters
+    assert stored["localized"]["message"] == ["{author} made you responsible for “{title}”.",
+                                              {"author": "Начальник", "title": "Тонер"}]
+    db.drain()
+    [mailed] = [m for m in smtp.mailbox.to("ivanova@example.com") if "Тонер" in m["Subject"]]
+    assert mailed["Subject"] == "Заказы · Тонер: Начальник назначил(а) вас ответственным"  # she reads Russian
+    assert "Открыть карточку: " in text(mailed) and "Open" not in text(mailed)
+    # a line written before messages were kept (or a `notify` text) shows what it stored, in any language
+    with db.raw.begin() as connection:
+        connection.execute(SYSTEM["sf_inbox"].update().where(SYSTEM["sf_inbox"].c.id == line["id"]).values(
+            localized=None, message="Вы ответственный / You are responsible: Тонер"))
+    [older] = [m for m in ivanova.inbox() if m["id"] == line["id"]]
+    assert render(older["message"], "ru") == render(older["message"], "en") == \
+        "Вы ответственный / You are responsible: Тонер"
+    assert older["subject"] == "You are responsible: Тонер"
+
+
+def test_apply_gives_an_older_inbox_its_messages_column_and_older_lines_read_as_written(
+        db_url: str, tmp_path: Path) -> None:
+    older = Auto(db_url, tmp_path / "defs", ROLES, orders())
+    try:
+        older.admin.add_user("boss", "Начальник", ["lead"])
+        older.admin.add_user("ivanova", "Иванова Мария", ["agent"])
+        older.as_user("boss").create("orders", {"title": "Бумага", "assigned_to": "ivanova"})
+        older.execute("UPDATE sf_inbox SET message = 'Вы ответственный / You are responsible: Бумага'")
+        older.execute("ALTER TABLE sf_inbox DROP COLUMN localized")  # the table as smartflow made it before
+        with pytest.raises(NotDeployed, match="older than this smartflow"):
+            older.as_user("ivanova").inbox()
+        definitions = deploy.load_desired([tmp_path / "defs"])
+        assert [op.describe() for op in deploy.plan(definitions, db_url).changes] == [
+            "add column(s) localized to smartflow's table sf_inbox"]
+        deploy.apply(definitions, db_url)
+        [line] = older.as_user("ivanova").inbox()
+        assert render(line["message"], "ru") == "Вы ответственный / You are responsible: Бумага"
+        older.as_user("boss").create("orders", {"title": "Скрепки", "assigned_to": "ivanova"})
+        assert render(older.as_user("ivanova").inbox()[0]["message"], "ru") == \
+            "Начальник назначил(а) вас ответственным за «Скрепки»."
+    finally:
+        older.close()
 
 
 def test_off_switch_and_no_address_mean_the_inbox_only(db: Auto, smtp: Server) -> None:
@@ -339,7 +394,8 @@ def test_a_todo_gone_overdue_is_told_once_to_its_responsible_person(db: Auto, sm
     [told] = smtp.mailbox.messages
     assert told["Subject"] == "Заказы · Счёт-фактура: Срок дела «Сверить счёт» прошёл"
     assert f"Срок: {soon.strftime('%Y-%m-%d %H:%M')} UTC" in text(told)
-    assert ivanova.inbox()[0]["subject"] == "Просрочено / Overdue: Сверить счёт"
+    assert ivanova.inbox()[0]["subject"] == "Overdue: Сверить счёт"  # English for the CLI, the reader's below
+    assert render(ivanova.inbox()[0]["subject"], "ru") == "Просрочено: Сверить счёт"
     db.clock.advance(hours=1)
     db.drain()  # once only
     assert len(smtp.mailbox.messages) == 1

@@ -213,6 +213,11 @@ def test_import_multipart_dry_run_and_per_row_errors(api: Api) -> None:
     dry = api.call("POST", path, files={"file": ("orders.csv", data, "text/csv")}, data={"dry_run": "true"}).json()
     assert dry["dry_run"] is True and dry["rows"] == 2 and dry["failed_rows"] == 1 and dry["written"] is False
     assert dry["problems"][0]["row"] == 3 and dry["problems"][0]["column"] == "qty"
+    assert dry["problems"][0]["message"] == '"many" is not a whole number'
+    russian = api.call("POST", path, files={"file": ("orders.csv", data, "text/csv")}, data={"dry_run": "true"},
+                       headers={"Accept-Language": "ru"})
+    assert russian.json()["problems"][0]["message"] == '"many" — не целое число'
+    assert russian.headers["content-language"] == "ru"
     assert api.db.count("p_purchase") == before
     real = api.call("POST", path, files={"file": ("orders.csv", data, "text/csv")}).json()
     assert real["created"] == 1 and api.db.count("p_purchase") == before + 1

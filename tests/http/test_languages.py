@@ -46,3 +46,25 @@ def test_validation_and_not_found_in_russian(api: Api) -> None:  # noqa: F811
     assert missing["code"] == "not-found" and missing["message"] == "элемент «Заказ» № 999999 не найден"
     assert missing["hint"].startswith("проверьте номер")
     assert api.call("GET", f"{ITEMS}/999999").json()["message"] == "purchase 999999 not found"
+
+
+@pytest.mark.db
+def test_the_newer_refusals_in_russian(api: Api) -> None:  # noqa: F811
+    """A hidden field in a filter and in the sort, the deadlines and calendar views' refusals: titles in
+    Russian for `ru`, the CLI's English (ids) without the header; the codes alike."""
+    russian = {"Accept-Language": "ru"}
+    hidden = api.call("GET", ITEMS, "peek", params={"where": "supplier = x"}, headers=russian)
+    assert hidden.status_code == 403 and hidden.json()["message"] == \
+        "вам нельзя фильтровать по полю «Поставщик»: ваши роли его скрывают", hidden.json()
+    english = api.call("GET", ITEMS, "peek", params={"where": "supplier = x"}).json()
+    assert english["message"] == "you may not filter on field `supplier` of purchase: your roles hide it"
+    assert english["code"] == hidden.json()["code"]
+    sorted_by = api.call("GET", ITEMS, "peek", params={"sort": "supplier"}, headers=russian).json()
+    assert sorted_by["message"] == "вам нельзя сортировать по полю «Поставщик»: ваши роли его скрывают"
+    views = "/api/v1/processes/purchase"
+    month = api.call("GET", f"{views}/calendar", params={"month": "2026-13"}, headers=russian)
+    assert month.status_code == 422 and month.json()["field"] == "month"
+    assert month.json()["message"] == "не месяц: '2026-13'" and month.json()["hint"].startswith("пишите месяц")
+    grouped = api.call("GET", f"{views}/deadlines", params={"field": "amount"}, headers=russian).json()
+    assert grouped["message"] == "«Сумма» — не видимое вам поле с датой процесса «Заказ»", grouped
+    assert not LATIN_ID.search(grouped.get("hint", "")), grouped

@@ -183,6 +183,10 @@ def test_an_observer_reads_the_item_and_stops_when_removed(clinic: Clinic) -> No
     inbox = clinic.call("GET", "/inbox", "lebedev").json()
     messages = inbox["messages"] if isinstance(inbox, dict) else inbox
     assert any(m["item_id"] == item_id and "observe" in (m["subject"] or "") for m in messages)
+    russian = clinic.client.get("/api/v1/inbox", headers={"Authorization": f"Bearer {clinic.tokens['lebedev']}",
+                                                          "Accept-Language": "ru"}).json()["messages"]
+    [told] = [m for m in russian if m["item_id"] == item_id]  # the same line, in his language
+    assert told["subject"].startswith("Вы наблюдатель: ") and " добавил(а) вас в наблюдатели «" in told["message"]
     removed = clinic.call("POST", path + "/observers", "sokolova", json={"remove": ["lebedev"]})
     assert removed.json()["observers"] == []
     assert clinic.call("GET", path, "lebedev").status_code == 404

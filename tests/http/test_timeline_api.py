@@ -158,6 +158,30 @@ def test_the_inbox_names_process_and_item_and_is_marked_read_one_and_all(api: Ap
 
 
 @pytest.mark.db
+def test_what_smartflow_writes_in_the_inbox_comes_in_the_accept_language(api: Api, item: int) -> None:
+    """A to-do given to someone: the inbox keeps the message's msgid and parameters, and renders it for the
+    reader: English without Accept-Language (and with `en`), Russian with `ru`; the to-do's title as written."""
+    made = api.call("POST", f"{ITEMS}/{item}/todos", "ivanova",
+                    json={"title": "Сверить смету", "due": "2030-01-10", "responsible": "peek"})
+    assert made.status_code == 201, made.text
+
+    def told(**headers: str) -> tuple[dict[str, str], dict[str, str]]:
+        answer = api.call("GET", "/api/v1/inbox", "peek", headers=headers)
+        [found] = [m for m in answer.json()["messages"] if m["subject"] and "Сверить смету" in m["subject"]]
+        return found, dict(answer.headers)
+
+    english, plain = told()
+    assert english["subject"] == "To-do: Сверить смету"
+    assert english["message"] == "Ivanova gave you a to-do: “Сверить смету”, due 2030-01-10."
+    assert "content-language" not in plain
+    russian, headers = told(**{"Accept-Language": "ru-RU,ru;q=0.9"})
+    assert russian["subject"] == "Дело: Сверить смету"
+    assert russian["message"] == "Ivanova поручил(а) вам дело «Сверить смету», срок: 2030-01-10."
+    assert headers["content-language"] == "ru" and russian["id"] == english["id"]
+    assert told(**{"Accept-Language": "en"})[0]["message"] == english["message"]
+
+
+@pytest.mark.db
 def test_own_settings_turn_email_off_and_choose_a_language(api: Api) -> None:
     assert api.call("GET", "/api/v1/settings", "peek").json()["email_notifications"] is True
     changed = api.call("PATCH", "/api/v1/settings", "peek", json={"email_notifications": False, "language": "ru"})

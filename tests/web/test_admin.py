@@ -259,6 +259,12 @@ def test_a_role_given_in_one_pipeline_from_the_users_page(site: Site, boss: http
     mixed = boss.post("/admin/users/praktika/roles", data={"csrf": csrf, "role": "recruiter", "process": "procurement",
                                                             "pipeline": "candidate/hiring"})
     assert mixed.status_code == 422 and "needs exactly one process" in mixed.text
+    russian = boss.post("/admin/users/praktika/roles", headers={"Accept-Language": "ru"}, data={
+        "csrf": csrf, "role": "recruiter", "process": "procurement", "pipeline": "candidate/hiring"})
+    assert russian.status_code == 422 and "для роли в отдельных воронках нужен ровно один процесс" in russian.text
+    again = boss.post("/admin/users", data={"csrf": csrf, "login": "praktika", "name": "Вторая"},
+                      headers={"Accept-Language": "ru"})
+    assert again.status_code == 422 and "пользователь «praktika» уже есть" in again.text, again.text
     taken = boss.post("/admin/users/praktika/roles/remove", data={"csrf": csrf, "role": "recruiter",
                                                                    "process": "candidate", "pipeline": "internship"})
     assert taken.status_code == 303

@@ -58,7 +58,8 @@ def test_a_manager_previews_maps_checks_and_imports_an_xlsx(site: Site, page: An
     assert (counts.get_attribute("data-rows"), counts.get_attribute("data-failed")) == ("3", "1")
     assert "С ошибками: 1" in counts.inner_text()
     problems = page.locator(".import-result .problems li").all_inner_texts()
-    assert len(problems) == 1 and "row 3" in problems[0], problems
+    # in the reader's language, naming the column as the file has it: no field ids, no English
+    assert problems == ['строка 3, столбец "Сумма, руб": -5 меньше минимума 0'], problems
     assert page.locator("select[name=map-2]").input_value() == "estimate"  # the choice is kept
     assert site.admin.count("procurement") == before  # a check writes nothing
 
@@ -115,3 +116,17 @@ def test_the_import_right_the_uploader_and_the_csrf_token_hold(site: Site, tmp_p
             wrong = manager.post("/processes/procurement/import", data={"csrf": csrf},
                                  files={"file": ("notes.txt", handle)})
         assert wrong.status_code == 422 and "neither .csv nor .xlsx" in wrong.text
+        with (tmp_path / "notes.txt").open("rb") as handle:  # the same refusal for a Russian reader
+            russian = manager.post("/processes/procurement/import", data={"csrf": csrf},
+                                   files={"file": ("notes.txt", handle)}, headers={"Accept-Language": "ru"})
+        assert russian.status_code == 422 and "notes.txt&#39; — не .csv и не .xlsx" in russian.text
+        assert "загрузите файл CSV или xlsx" in russian.text and "neither" not in russian.text
+        untitled = tmp_path / "untitled.csv"
+        untitled.write_text("Поставщик\nООО Ромашка\n", encoding="utf-8")
+        with untitled.open("rb") as handle:
+            sent = manager.post("/processes/procurement/import", data={"csrf": csrf},
+                                files={"file": (untitled.name, handle)})
+        checked = manager.post(sent.headers["location"], data={"csrf": csrf, "action": "check", "map-0": "supplier"},
+                               headers={"Accept-Language": "ru"})
+        assert checked.status_code >= 400, checked.text
+        assert "в файле нет столбца с названием: у каждого элемента должно быть название" in checked.text

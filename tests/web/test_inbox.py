@@ -82,3 +82,26 @@ def test_notifications_name_their_item_and_are_marked_read_one_then_all(site: Si
     assert site.as_user("petrov").settings() | {"email": None} == {
         "login": "petrov", "email": None, "email_notifications": False, "language": "ru"}
     phone.screenshot(path=str(shots / "inbox-read-390.png"), full_page=True)
+
+
+def test_what_smartflow_writes_reads_in_the_browsers_language(site: Site, phone: Any, browser: Any) -> None:
+    """An assignment's notification is kept as a message: the Russian browser reads it in Russian, an
+    English one in English, from the same line of the inbox."""
+    ivanova = site.as_user("ivanova")
+    item = ivanova.create("procurement", {"title": "Щебень 20-40", "estimate": "50"})
+    ivanova.update("procurement", item, {"assigned_to": "petrov"})
+    name = site.admin.user("ivanova")["name"]
+    phone.goto(site.base + "/lang/ru?next=/")
+    sign_in(phone, site, "petrov", "/inbox")
+    newest = phone.locator("ol.inbox > li").first
+    assert newest.locator(".inbox-subject").inner_text() == "Вы ответственный: Щебень 20-40"
+    assert newest.locator("p").inner_text() == f"{name} назначил(а) вас ответственным за «Щебень 20-40»."
+    english = browser.new_context(locale="en-US")
+    try:
+        page = english.new_page()
+        sign_in(page, site, "petrov", "/inbox")
+        newest = page.locator("ol.inbox > li").first
+        assert newest.locator(".inbox-subject").inner_text() == "You are responsible: Щебень 20-40"
+        assert newest.locator("p").inner_text() == f"{name} made you responsible for “Щебень 20-40”."
+    finally:
+        english.close()

@@ -6,6 +6,7 @@ shows `smartflow report`'s numbers), in Russian and at 390 px, with screenshots.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -288,6 +289,9 @@ def test_the_deadlines_view_in_russian_on_a_phone(site: Site, browser: Any, shot
         page.screenshot(path=str(shots / "calendar-ru-390.png"), full_page=True)
         page.goto(site.base + "/processes/procurement/analytics")
         assert page.locator(".chart figcaption").first.inner_text() == "Воронка"
+        shown = page.locator("main").inner_text()  # headers, charts, tables, notes: all Russian
+        latin = set(re.findall(r"[A-Za-z]{2,}", shown)) - {"smartflow", "report", "JSON"}  # a command, a format
+        assert not latin, latin
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(shots / "analytics-ru-390.png"), full_page=True)
         page.locator('table[data-table="stages"]').scroll_into_view_if_needed()
