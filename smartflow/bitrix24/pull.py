@@ -444,7 +444,8 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
                      f"{sum(map(len, found.comments.values()))} | {sum(map(len, found.files.values()))} | {products} |")
     order = _import_order(pulled)
     lines += ["", "## Importing it", "", "```sh", "smartflow validate .", "smartflow apply .",
-              "# each user of users.csv: smartflow user add LOGIN --name NAME"]
+              "# each user of users.csv: smartflow user add LOGIN --name NAME --role manager",
+              "# (an item goes only to someone with a right in its pipeline: deactivate who left after the import)"]
     for found in order:
         p = found.process_id
         lines.append(f"smartflow import {p} data/{p}.csv --keep-ids bitrix_id --files .")
@@ -472,8 +473,9 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "- Product rows, of types linked with products, as `data/<id>.products.csv` (one row per product "
               "row: the item's Bitrix24 id, then Bitrix24's own columns). smartflow has no product catalogue: "
               "they are kept as data, for a process of their own or a report; nothing imports them by itself.",
-              "- Users as `users.csv` (create them with `smartflow user add` before importing, so that "
-              "responsibles, user fields and comments' authors resolve)."]
+              "- Users as `users.csv` (create them with `smartflow user add … --role manager` before importing, "
+              "so that responsibles, user fields and comments' authors resolve: an item is given only to an "
+              "active user with a right in its pipeline, so a former employee is deactivated after the import)."]
     lines += ["", "## Names your scripts use", "",
               "Each `<id>.yaml` declares the portal's own numbers and names in `bitrix24:` blocks: the smart "
               "process's entityTypeId and id, each pipeline's categoryId, stage codes where they are not the "

@@ -467,7 +467,8 @@ def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict
             reach = access.level(write.actor, plan.process, "import", item.get("pipeline"))
             raise PermissionDenied(f"you may not import into {process_id} {item['id']} "
                                    f"(your roles allow `import: {reach}`)")
-        changes = items.update(write, process_id, item["id"], read.values)
+        into = plan.resolver.pipeline(plan.cell(row, "pipeline"))  # the people it names must work there
+        changes = items.update(write, process_id, item["id"], read.values, pipeline=into.id if into else None)
         moved = _move(plan, row, item)
         return "updated" if changes or moved else "unchanged"
     pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline

@@ -80,7 +80,10 @@ def move_problems(process: CompiledProcess, item: dict[str, Any], actor: Actor, 
         return [tr("the item is already in stage {stage}", stage=names.stage(process, target_stage, pipeline_id))]
     problems.extend(right_problems(process, item, actor))
     if not access.stage_allowed(actor, process, target_stage, pipeline_id):
-        problems.append(tr("your roles may not move items into stage {stage}",
+        problems.append(tr("your roles may not move items into stage {stage} of pipeline {pipeline}",
+                           stage=names.stage(process, target_stage, pipeline_id),
+                           pipeline=names.pipeline(process, pipeline_id)) if changing_pipeline else
+                        tr("your roles may not move items into stage {stage}",
                            stage=names.stage(process, target_stage, pipeline_id)))
     elif not problems and not access.may_move_into(actor, process, item, target_stage, pipeline_id):
         problems.append(tr("none of your roles both reaches this item and may move items into stage {stage}",

@@ -165,7 +165,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
     assert invoke(target_url, "apply", str(out)).exit_code == 0
     with Engine(target_url) as crm, (out / "users.csv").open(encoding="utf-8") as sheet:
         for person in csv.DictReader(sheet):
-            crm.add_user(person["login"], person["name"])
+            crm.add_user(person["login"], person["name"], ["manager"])  # as PULL.md says
     for process in source:  # in the report's order: patients before the appointments that link to them
         imported = invoke(target_url, "import", process, str(out / "data" / f"{process}.csv"),
                           "--keep-ids", "bitrix_id", "--files", str(out))

@@ -283,8 +283,8 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'target.db'}"
     assert invoke(url, "apply", str(out)).exit_code == 0
     with Engine(url) as crm:
-        for person in _sheet(out / "users.csv"):
-            crm.add_user(person["login"], person["name"])
+        for person in _sheet(out / "users.csv"):  # as PULL.md says: with a role, so items may be theirs
+            crm.add_user(person["login"], person["name"], ["manager"])
     imported = invoke(url, "import", "supplies", str(out / "data" / "supplies.csv"), "--keep-ids", "bitrix_id",
                       "--files", str(out))
     assert imported.exit_code == 0, imported.output
