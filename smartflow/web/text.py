@@ -159,7 +159,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
                         "Hand the code or the link to the user: it works once, within 24 hours."),
     "effective_rights": ("Права по процессам", "Rights per process"),
     "no_rights": ("нет прав", "no rights"),
-    "stages_move": ("Этапы (перемещение)", "Stages (moves)"),
+    "stages_move": ("Этапы по праву move", "Stages the move right allows"),
     "hidden": ("Скрытые поля", "Hidden fields"),
     "fields": ("Поля", "Fields"),
     "type": ("Тип", "Type"),
@@ -172,6 +172,16 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (ru, en)
     "rights": ("Права ролей", "Rights of the roles"),
     "who_may": ("Кто что может", "Who may do what"),
     "who_may_enter": ("Кто может перевести в этап", "Who may move an item into each stage"),
+    "who_may_note": ("«Этапы по праву move» — этапы, которые разрешают роли пользователя; переходы "
+                     "воронки могут пускать в этап только некоторые роли, поэтому кто на деле может перевести "
+                     "элемент в этап — в таблице «Кто может перевести в этап» ниже.",
+                     "“Stages the move right allows”: the stages the user's roles permit; a "
+                     "pipeline's transitions may admit only some roles into a stage, so who may actually move an "
+                     "item into each stage is in the table “Who may move an item into each stage” below."),
+    "who_may_enter_note": ("Учтены право move, его этапы и роли переходов в этап; условия переходов и то, чьи "
+                           "элементы достаются уровню права, проверяются при перемещении.",
+                           "Counts the move right, its stages and the roles the transitions into the stage admit; "
+                           "the transitions' conditions and whose items a level reaches are checked on the move."),
     "versions": ("Версии", "Versions"),
     "version": ("Версия", "Version"),
     "deployed_by": ("Кто развернул", "Deployed by"),
