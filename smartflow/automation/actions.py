@@ -96,14 +96,15 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
 
 def _candidates(write: Any, process_id: str, params: dict[str, Any], pipeline: str) -> list[int]:
     """The active users to assign to: the holders of a role in this process (for the item's pipeline),
-    or a department's people."""
+    or a department's people with a right in the item's pipeline (whom an item may be given to)."""
     users = write.compiled.metadata.tables["sf_users"]
     query = sa.select(users.c.id).where(users.c.active.is_(True)).order_by(users.c.id)
     if "role" in params:
         query = query.where(users.c.id.in_(people.holders(write.connection, write.compiled, process_id,
                                                           params["role"], pipeline) or [-1]))
     if "department" in params:
-        query = query.where(users.c.department_id == params["department"])
+        query = query.where(users.c.department_id == params["department"], users.c.id.in_(
+            people.members(write.connection, write.compiled, process_id, pipeline) or [-1]))
     return [int(i) for i in write.connection.execute(query).scalars()]
 
 

@@ -413,12 +413,14 @@ def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], peo
                 _csv(staging / "data" / f"{found.process_id}.products.csv", ("item", *PRODUCT_COLUMNS),
                      [[item_id, *[row.get(c, "") for c in PRODUCT_COLUMNS]]
                       for item_id, listed in sorted(found.products.items()) for row in listed])
-        _csv(staging / "users.csv", ("id", "login", "name", "email", "active"),  # for `smartflow user import`
+        # for `smartflow user import`: everyone active, so that their items can be theirs (an item goes only
+        # to an active user with a right in its pipeline); PULL.md deactivates who left after the items
+        _csv(staging / "users.csv", ("id", "login", "name", "email"),
              [[person["ID"], users[str(person["ID"])],
                " ".join(str(person.get(k) or "") for k in ("NAME", "LAST_NAME")).strip() or users[str(person["ID"])],
-               str(person.get("EMAIL") or "").strip(),
-               "true" if person.get("ACTIVE", True) not in (False, "N") else "false"] for person in people])
-        (staging / "PULL.md").write_text(_report(webhook, pulled, len(people)), encoding="utf-8")
+               str(person.get("EMAIL") or "").strip()] for person in people])
+        left = [users[str(person["ID"])] for person in people if person.get("ACTIVE", True) in (False, "N")]
+        (staging / "PULL.md").write_text(_report(webhook, pulled, len(people), left), encoding="utf-8")
         result = deploy.validate([staging])
         if not result.ok:
             raise PullError("the definitions written from the portal do not validate:\n"
@@ -431,7 +433,7 @@ def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], peo
         raise
 
 
-def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
+def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str]) -> str:
     portal = urllib.parse.urlsplit(webhook).netloc
     lines = [f"# Pulled from {portal}", "",
              f"{len(pulled)} smart processes, {users} users.", "",
@@ -453,6 +455,7 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
         p = found.process_id
         lines += [f"smartflow import {p} data/{p}.history.csv --history",
                   f"smartflow import {p} data/{p}.comments.csv --comments"]
+    lines += [f"smartflow user deactivate {login}" for login in left]  # inactive in Bitrix24: after their items
     lines += ["```", "",
               "`--keep-ids bitrix_id` gives each item its Bitrix24 id, so links between items, and the ids the "
               "REST facade of `smartflow serve` answers, stay those integrations know. Processes that others "
@@ -461,7 +464,9 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "items (whose responsibles, user fields and comments' authors name them by login): run it on a "
               "fresh database, before anyone else is added, since an id a user holds already is refused. "
               "`--role manager` gives each of them the role `roles.yaml` declares; change roles later with "
-              "`smartflow user role add|remove`. Users Bitrix24 lists as inactive are added deactivated.", "",
+              "`smartflow user role add|remove`. Users Bitrix24 lists as inactive are added active, so that the "
+              "items they were responsible for can still be theirs, and deactivated after the import (the last "
+              "commands above).", "",
               "## Carried over", "",
               "- Each smart process as `<id>.yaml`: title, pipelines (categories) and stages with their semantics "
               "and colours, user fields with types, titles (in the portal's language, and every other language "
@@ -478,8 +483,10 @@ def _report(webhook: str, pulled: list[Pulled], users: int) -> str:
               "- Product rows, of types linked with products, as `data/<id>.products.csv` (one row per product "
               "row: the item's Bitrix24 id, then Bitrix24's own columns). smartflow has no product catalogue: "
               "they are kept as data, for a process of their own or a report; nothing imports them by itself.",
-              "- Users as `users.csv`: each one's Bitrix24 id, login (the portal's login or e-mail), name, "
-              "e-mail and whether they are active; `smartflow user import` gives them those ids."]
+              "- Users as `users.csv`: each one's Bitrix24 id, login (the portal's login or e-mail), name and "
+              "e-mail; `smartflow user import` gives them those ids. An item goes only to an active user with a "
+              "right in its pipeline, so everyone is imported active, with a role, and those Bitrix24 lists as "
+              "inactive are deactivated after the items (the commands above do so)."]
     lines += ["", "## Names your scripts use", "",
               "Each `<id>.yaml` declares the portal's own numbers and names in `bitrix24:` blocks: the smart "
               "process's entityTypeId and id, each pipeline's categoryId, stage codes where they are not the "

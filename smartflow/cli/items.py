@@ -422,13 +422,17 @@ def item_update(process: str, item_id: int, sets: tuple[str, ...], json_text: st
 @click.argument("item_id", type=int, metavar="ID")
 @click.argument("stage")
 @click.option("--pipeline", default=None, help="Move into this pipeline (its own operation).")
+@sets_option
 @click.option("--if-version", type=int, default=None, help="Refuse if the item's version is not this one.")
 @common(data=False)
-def item_move(process: str, item_id: int, stage: str, pipeline: str | None, if_version: int | None,
-              db_url: str | None, as_user: str | None) -> None:
-    """Move an item to a stage."""
+def item_move(process: str, item_id: int, stage: str, pipeline: str | None, sets: tuple[str, ...],
+              if_version: int | None, db_url: str | None, as_user: str | None) -> None:
+    """Move an item to a stage; --set changes fields in the same step (a stage's required fields, or a new
+    responsible person who works in the pipeline it moves into)."""
+    values = parse_sets(sets, None)
     with engine(db_url, as_user) as crm:
-        moved = crm.move(process, item_id, stage, pipeline=pipeline, expected_version=if_version)
+        moved = crm.move(process, item_id, stage, pipeline=pipeline, expected_version=if_version,
+                         values=values or None, typed_text=True)
     click.echo(f"{process} {item_id}: {moved['from']} → {moved['to']}")
 
 

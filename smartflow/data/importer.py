@@ -480,7 +480,8 @@ def _apply(plan: _Plan, row: SheetRow, read: _Row, existing: dict[Any, list[dict
             raise PermissionDenied(tr("you may not import into {process} {item} (your roles allow {reach})",
                                       process=names.process(plan.process), item=item["id"],
                                       reach=Name(f"import: {reach}", names.LEVEL_TITLES.get(reach))))
-        changes = items.update(write, process_id, item["id"], read.values)
+        into = plan.resolver.pipeline(plan.cell(row, "pipeline"))  # the people it names must work there
+        changes = items.update(write, process_id, item["id"], read.values, pipeline=into.id if into else None)
         moved = _move(plan, row, item)
         return "updated" if changes or moved else "unchanged"
     pipeline = plan.resolver.pipeline(plan.cell(row, "pipeline")) or plan.process.process.default_pipeline

@@ -22,11 +22,13 @@ PAGE_LIMIT = 500
 
 
 class Move(BaseModel):
-    """Where to move an item: a stage, and a pipeline to move it into another pipeline."""
+    """Where to move an item: a stage, and a pipeline to move it into another pipeline; values: fields to
+    set in the same change (a new responsible person who works in the pipeline it moves into, say)."""
 
     model_config = ConfigDict(extra="forbid")
     stage: str = Field(min_length=1, max_length=64)
     pipeline: str | None = Field(default=None, min_length=1, max_length=64)
+    values: dict[str, Any] | None = None
 
 
 def _version(if_match: str | None) -> int | None:
@@ -143,7 +145,7 @@ def move_item(process: str, item_id: ItemId, crm: Crm, move: Move,
     by a caller whose `move` level does not reach the item → 403."""
     expected = _version(if_match)
     try:
-        crm.move(process, item_id, move.stage, pipeline=move.pipeline, expected_version=expected)
+        crm.move(process, item_id, move.stage, pipeline=move.pipeline, expected_version=expected, values=move.values)
     except errors.ConflictError as error:
         if expected is None:
             raise

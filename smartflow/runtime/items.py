@@ -21,14 +21,14 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
-from smartflow.i18n import Name, disjoined, joined, tr
+from smartflow.i18n import Name, joined, tr
 from smartflow.runtime import access, clock, fieldrules, fields, filestore, names, notices
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import follow_sequence, insert_rows
 from smartflow.runtime.compiled import CompiledDefinition, CompiledProcess, built
 from smartflow.runtime.events import Event, changed_events
 from smartflow.runtime.fieldrules import move_problems
-from smartflow.runtime.people import grants_in_process, user_id
+from smartflow.runtime.people import grants_in_process, may_hold, user_id
 from smartflow.runtime.rules import entry_problems, named_fields, right_problems
 
 SYSTEM_SETTABLE = ("title", "assigned_to")
@@ -263,19 +263,24 @@ def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[s
 
 
 def prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
-            canonical: bool = False, current: dict[str, Any] | None = None) -> dict[str, Any]:
+            canonical: bool = False, current: dict[str, Any] | None = None,
+            pipeline: str | None = None) -> dict[str, Any]:
     """Coerce and check the given values; raises InvalidValue naming field, value and rule.
 
     canonical: the values are canonical already (an import's cells, read for the field's type by
     data/parse.py with the same `fields.parse_text` / `coerce`), so only the field's rules are checked.
     current: the item an update changes (None for a new item): a file field may name by id only a
-    file it holds already."""
-    return _prepare(write, process, values, typed_text, canonical, current)[0]
+    file it holds already, and a user it holds already is kept without asking again whether they may.
+    pipeline: the item's (current's, when not given): whom it may be given to (`check_holder`)."""
+    return _prepare(write, process, values, typed_text, canonical, current, pipeline)[0]
 
 
 def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typed_text: bool,
-             canonical: bool, current: dict[str, Any] | None = None) -> tuple[dict[str, Any], set[str]]:
+             canonical: bool, current: dict[str, Any] | None = None,
+             pipeline: str | None = None) -> tuple[dict[str, Any], set[str]]:
     """prepare's values, and which of them are not empty (an empty cell sets nothing)."""
+    if pipeline is None and current is not None:
+        pipeline = current.get("pipeline")
     prepared: dict[str, Any] = {}
     filled: set[str] = set()
     hidden = access.hidden_fields(write.actor, process)
@@ -310,6 +315,8 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
             prepared["assigned_to"] = _user_id(write, raw, responsible) if raw not in (None, "") else None
             if prepared["assigned_to"] is not None:
                 filled.add(key)
+                if current is None or current.get("assigned_to") != prepared["assigned_to"]:
+                    check_holder(write, process, "assigned_to", prepared["assigned_to"], pipeline)
             continue
         field = process.fields.get(key)
         if field is None:
@@ -334,7 +341,7 @@ def _prepare(write: Write, process: CompiledProcess, values: dict[str, Any], typ
         except fields.ValueProblem as problem:
             raise InvalidValue(tr("field {field}: {problem}", field=names.field(process, key), problem=problem.args[0]),
                                _hint(field), field=key) from None
-        prepared[key] = _resolve_references(write, process, field, value, current) \
+        prepared[key] = _resolve_references(write, process, field, value, current, pipeline) \
             if field.type in REFERENCE_TYPES else value
     return prepared, filled
 
@@ -397,37 +404,108 @@ def _user_id(write: Write, value: Any, field: Name) -> int:
     return found
 
 
-def check_field_roles(write: Write, process_id: str, field: Field, user: int) -> None:
-    """A user field limited to roles (`roles: [doctor]`) takes only a user holding one of them in the process."""
-    known = ("field_roles", process_id, field.id, user)
+def check_holder(write: Write, process: CompiledProcess, field_id: str, user: int, pipeline: str | None) -> None:
+    """An item of pipeline (None: of some pipeline) may be given only to an active user with a right in
+    that pipeline: as its responsible person (`assigned_to`), or in a user field limited to roles
+    (`roles: [doctor]`), holding one of them there. The same test as the user pickers' (`people.may_hold`),
+    on every path that writes an item: the board, the API, the CLI, an import and automation."""
+    field = process.fields.get(field_id)
+    field_roles = field.roles if field is not None else ()
+    known = ("holder", process.process.id, field_id, user, pipeline)
     if known in write.found:
         return
-    whole, piped = grants_in_process(write.connection, write.compiled, process_id, [user]).get(user, (frozenset(), {}))
-    held = whole.union(*piped.values())  # in all of the process or in some pipeline of it
-    if not held & set(field.roles):
-        login = write.connection.execute(sa.select(write.compiled.metadata.tables["sf_users"].c.login).where(
-            write.compiled.metadata.tables["sf_users"].c.id == user)).scalar()
-        process = write.compiled.processes[process_id]
-        raise InvalidValue(tr("field {field}: user {login} does not hold the role {roles} in {process}",
-                              field=names.field(process, field.id), login=Name(str(login)),
-                              roles=disjoined([names.role(process, r) for r in field.roles]),
-                              process=names.process(process)),
-                           f"choose a user with the role (`smartflow user list`), or grant it: "
-                           f"smartflow user role add {login} {field.roles[0]} --process {process_id}", field=field.id)
+    held = grants_in_process(write.connection, write.compiled, process.process.id, [user]).get(user)
+    if held is None or not may_hold(process, held, pipeline, field_roles):
+        raise _not_holder(write, process, field_id, field_roles, user, pipeline)
     write.found[known] = user
 
 
+def _person(write: Write, user: int) -> tuple[Name, bool]:
+    """A user as a message names them (their login in English, their name for people), and whether active."""
+    users = write.compiled.metadata.tables["sf_users"]
+    row = write.connection.execute(sa.select(users.c.login, users.c.name, users.c.active)
+                                   .where(users.c.id == user)).first()
+    if row is None:
+        return Name(f"#{user}"), False
+    return Name(row.login, row.name or row.login), bool(row.active)
+
+
+def _not_holder(write: Write, process: CompiledProcess, field_id: str, field_roles: tuple[str, ...], user: int,
+                pipeline: str | None) -> InvalidValue:
+    """Why an item may not be given to user (check_holder): they are deactivated, have no right in the
+    item's pipeline, or do not hold the field's role there. A pipeline is named when the process has several."""
+    person, active = _person(write, user)
+    field, process_id = names.field(process, field_id), process.process.id
+    if not active:
+        return InvalidValue(tr("field {field}: user {user} is deactivated", field=field, user=person),
+                            "choose an active user (`smartflow user list`)", field=field_id)
+    named = pipeline if pipeline is not None and len(process.process.pipelines) > 1 else None
+    where = dict(process=names.process(process), pipeline=names.pipeline(process, named)) if named else \
+        dict(process=names.process(process))
+    scope = f" --pipeline {named}" if named else ""
+    if field_roles:
+        roles = _roles_named(process, field_roles)
+        message = tr("field {field}: user {user} does not hold the role {roles} in pipeline {pipeline} of {process}",
+                     field=field, user=person, roles=roles, **where) if named else \
+            tr("field {field}: user {user} does not hold the role {roles} in {process}",
+               field=field, user=person, roles=roles, **where)
+        return InvalidValue(message, f"choose a user with the role (`smartflow user list`), or grant it: "
+                            f"smartflow user role add {person.id} {field_roles[0]} --process {process_id}{scope}",
+                            field=field_id)
+    message = tr("field {field}: user {user} has no right in pipeline {pipeline} of {process}",
+                 field=field, user=person, **where) if named else \
+        tr("field {field}: user {user} has no right in {process}", field=field, user=person, **where)
+    return InvalidValue(message, f"choose someone who works there (the picker offers them: `smartflow access "
+                        f"{process_id}`), or give them a role there: smartflow user role add {person.id} ROLE "
+                        f"--process {process_id}{scope}", field=field_id)
+
+
+def _kept_across(write: Write, process: CompiledProcess, item: dict[str, Any], pipeline: str) -> list[Any]:
+    """Why an item may not move into pipeline as it is: its responsible person, or a user field limited to
+    roles that the mover may see, holds someone without a right (or the role) there. A move that should take
+    it sets a new one with the move (`Engine.move(values=…)`)."""
+    hidden = access.hidden_fields(write.actor, process)
+    given = [(field_id, field_roles, user) for field_id, field_roles in
+             [("assigned_to", ())] + [(f.id, f.roles) for f in process.process.fields
+                                      if f.type == "user" and f.roles and f.id not in hidden]
+             for user in _users_in(item.get(field_id))]
+    if not given:
+        return []
+    grants = grants_in_process(write.connection, write.compiled, process.process.id, [u for _, _, u in given])
+    problems: list[Any] = []
+    for field_id, field_roles, user in given:
+        held = grants.get(user)
+        if held is not None and may_hold(process, held, pipeline, field_roles):
+            continue
+        person = _person(write, user)[0]
+        problems.append(tr("its responsible person {user} has no right there", user=person) if not field_roles
+                        else tr("field {field} holds {user}, who does not hold the role {roles} there",
+                                field=names.field(process, field_id), user=person,
+                                roles=_roles_named(process, field_roles)))
+    return problems
+
+
+def _roles_named(process: CompiledProcess, role_ids: tuple[str, ...]) -> Any:
+    return joined((names.role(process, r) for r in role_ids), tr(" or "))
+
+
+def _users_in(value: Any) -> list[int]:
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int)]
+
+
 def _resolve_references(write: Write, process: CompiledProcess, field: Field, value: Any,
-                        current: dict[str, Any] | None = None) -> Any:
+                        current: dict[str, Any] | None = None, pipeline: str | None = None) -> Any:
     if fields.is_empty(value):
         return value
     values = value if field.multiple else [value]
+    before = current.get(field.id) if current is not None else None
+    kept = set(before if isinstance(before, list) else [before])  # users the field holds already
     resolved = []
     for item in values:
         if field.type == "user":
             item = _user_id(write, item, names.field(process, field.id))
-            if field.roles:
-                check_field_roles(write, process.process.id, field, item)
+            if field.roles and item not in kept:
+                check_holder(write, process, field.id, item, pipeline)
         elif field.type == "link":
             _check_link(write, field, item)
         elif field.type == "file":
@@ -725,7 +803,7 @@ def new_item(write: Write, process_id: str, values: dict[str, Any], *, pipeline:
     if stage_id != chosen.stages[0].id and not access.stage_allowed(write.actor, process, stage_id, chosen.id):
         raise PermissionDenied(tr("you may not put items into stage {stage}",
                                   stage=names.stage(process, stage_id, chosen.id)))
-    prepared, filled = _prepare(write, process, values, typed_text, canonical)
+    prepared, filled = _prepare(write, process, values, typed_text, canonical, pipeline=chosen.id)
     shape = _shape(process)
     defaults = _defaults(process, prepared, shape)
     item = {**defaults, **prepared}
@@ -905,13 +983,16 @@ def _conflict(process: CompiledProcess, item: dict[str, Any]) -> ConflictError:
 
 
 def update(write: Write, process_id: str, item_id: int, values: dict[str, Any], *,
-           expected_version: int | None = None, typed_text: bool = False) -> dict[str, Any]:
-    """Change fields; returns {field: (old, new)} of what changed."""
+           expected_version: int | None = None, typed_text: bool = False,
+           pipeline: str | None = None) -> dict[str, Any]:
+    """Change fields; returns {field: (old, new)} of what changed. pipeline: the one a move made with
+    these values takes the item into, where the people they name must have a right (`check_holder`)."""
     process = process_of(write, process_id)
     item = fetch(write, process, item_id, "update", lock=True)
     if expected_version is not None and expected_version != item["version"]:
         raise _conflict(process, item)  # even when nothing would change: the caller decided on a stale copy
-    prepared = prepare(write, process, values, typed_text, current=item)
+    prepared = prepare(write, process, values, typed_text, current=item,
+                       pipeline=pipeline if pipeline is not None and process.process.pipeline(pipeline) else None)
     changes = {k: (item.get(k), v) for k, v in prepared.items() if item.get(k) != v}
     if not changes:
         return {}
@@ -979,6 +1060,14 @@ def move(write: Write, process_id: str, item_id: int, stage: str, *, pipeline: s
     target_pipeline = pipeline or item["pipeline"]
     target = process.pipelines[target_pipeline].pipeline.stage(stage)
     assert target is not None
+    kept = _kept_across(write, process, item, target_pipeline) if target_pipeline != item["pipeline"] else []
+    if kept:  # an item nobody there may be responsible for would be out of everyone's reach
+        raise TransitionNotAllowed(tr("{process} {item} cannot move into pipeline {pipeline}: {reasons}",
+                                      process=names.process(process), item=item_id, reasons=joined(kept, "; "),
+                                      pipeline=names.pipeline(process, target_pipeline)), kept,
+                                   f"give it someone who works in `{target_pipeline}` with the move: smartflow item "
+                                   f"move {process_id} {item_id} {stage} --pipeline {target_pipeline} --set "
+                                   f"assigned_to=LOGIN (the API: \"values\": {{\"assigned_to\": LOGIN}})")
     columns: dict[str, Any] = {"stage": stage, "pipeline": target_pipeline, "moved_by": write.actor.id,
                                "moved_at": write.now, "closed_at": write.now if target.final else None}
     _guarded_update(write, process, item, columns, None)

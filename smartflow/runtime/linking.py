@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound
 from smartflow.runtime import access, fields, people
 from smartflow.runtime.items import Write, process_of
@@ -77,10 +78,11 @@ def lookup(write: Write, process_id: str, text: str = "", limit: int = PICK_LIMI
 
 
 def pickable_people(write: Write, process_id: str, field_id: str | None = None, text: str = "",
-                    limit: int = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
+                    limit: int | None = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
     """The active users a user field (or the responsible person, without field_id) of a process may hold,
     whose login or name contains text: the members of the process (of its pipeline, when given), and
-    of a field with `roles` only those holding one of them there."""
+    of a field with `roles` only those holding one of them there (`people.may_hold`, which writes check
+    too). limit: at most 100; None: all (a list the board fills whole)."""
     process = process_of(write, process_id)
     field_roles: tuple[str, ...] = ()
     if field_id and field_id not in ("assigned_to", "observers"):
@@ -88,12 +90,12 @@ def pickable_people(write: Write, process_id: str, field_id: str | None = None, 
         if field is None or field.type != "user" or field_id in access.hidden_fields(write.actor, process):
             raise InvalidValue(f"{process_id} has no user field `{field_id}`", field="field")
         field_roles = field.roles
-    held = people.grants_in_process(write.connection, write.compiled, process_id)
-    sets = {user: ([whole | piped.get(pipeline, frozenset())] if pipeline is not None
-                   else people.role_sets((whole, piped))) for user, (whole, piped) in held.items()}
-    members = [user for user, mine in sets.items()
-               if any(any(reach != "none" for reach in process.grants(roles)[0].values())
-                      and (not field_roles or roles & set(field_roles)) for roles in mine)]
+    if pipeline is not None and process.process.pipeline(pipeline) is None:
+        known = [p.id for p in process.process.pipelines]
+        raise InvalidValue(f"{process_id} has no pipeline `{pipeline}`",
+                           did_you_mean(pipeline, known) or f"pipelines: {known_list(known)}", field="pipeline")
+    members = [user for user, held in people.grants_in_process(write.connection, write.compiled, process_id).items()
+               if people.may_hold(process, held, pipeline, field_roles)]
     if not members:
         return []
     users = write.compiled.metadata.tables["sf_users"]
@@ -102,7 +104,7 @@ def pickable_people(write: Write, process_id: str, field_id: str | None = None, 
     wanted = (text or "").strip().casefold()
     found = [{"id": r.id, "login": r.login, "name": r.name or r.login} for r in rows
              if not wanted or wanted in r.login.casefold() or wanted in (r.name or "").casefold()]
-    return found[:max(1, min(limit, 100))]
+    return found if limit is None else found[:max(1, min(limit, 100))]
 
 
 def recycle_bin(write: Write, process_id: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -148,6 +149,22 @@ def role_sets(held: Held) -> list[frozenset[str]]:
     return [whole] + [whole | extra for extra in piped.values()]
 
 
+def role_sets_in(held: Held, pipeline: str | None) -> list[frozenset[str]]:
+    """The role sets a user holds where an item of pipeline is (None: anywhere in the process)."""
+    whole, piped = held
+    return [whole | piped.get(pipeline, frozenset())] if pipeline is not None else role_sets(held)
+
+
+def may_hold(process: Any, held: Held, pipeline: str | None, field_roles: Iterable[str] = ()) -> bool:
+    """Whether a user with these grants in a process may be given an item of pipeline (None: of some
+    pipeline): made its responsible person, or put in a user field limited to field_roles. Some role set
+    of theirs there grants a right in the process, and with field_roles holds one of them. What the user
+    pickers offer and what a write takes (`runtime.items`), so the two cannot disagree."""
+    wanted = frozenset(field_roles)
+    return any(any(reach != "none" for reach in process.grants(roles)[0].values()) and (not wanted or roles & wanted)
+               for roles in role_sets_in(held, pipeline))
+
+
 def holders(connection: Any, compiled: CompiledDefinition, process_id: str, role: str,
             pipeline: str | None = None) -> list[int]:
     """The active users who hold role in a process (in it alone or in every process; with a pipeline,
@@ -161,12 +178,8 @@ def members(connection: Any, compiled: CompiledDefinition, process_id: str, pipe
     """The active users with some right in a process (those a user picker of it offers), by id: in
     some pipeline of it, or with a pipeline, in that one."""
     process = compiled.processes[process_id]
-    found = []
-    for user, held in grants_in_process(connection, compiled, process_id).items():
-        sets = [held[0] | held[1].get(pipeline, frozenset())] if pipeline is not None else role_sets(held)
-        if any(reach != "none" for roles in sets for reach in process.grants(roles)[0].values()):
-            found.append(user)
-    return sorted(found)
+    return sorted(user for user, held in grants_in_process(connection, compiled, process_id).items()
+                  if may_hold(process, held, pipeline))
 
 
 def is_admin(actor: Actor) -> bool:

@@ -293,12 +293,15 @@ class Engine(TimelineMethods, Linking, PresetMethods):
             return changes
 
     def move(self, process: str, item_id: int, stage: str, *, pipeline: str | None = None,
-             expected_version: int | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+             expected_version: int | None = None, values: dict[str, Any] | None = None,
+             typed_text: bool = False) -> dict[str, Any]:
         """Move to a stage; with values, first set those fields in the same transaction (the fields a
-        stage requires, asked for when the move is tried): a refused move then changes nothing."""
+        stage requires, asked for when the move is tried; a new responsible person for the pipeline it
+        moves into): a refused move then changes nothing."""
         with self.session(True) as write:
             if values:
-                items.update(write, process, item_id, values, expected_version=expected_version)
+                items.update(write, process, item_id, values, expected_version=expected_version,
+                             typed_text=typed_text, pipeline=pipeline)
                 expected_version = None
             return items.move(write, process, item_id, stage, pipeline=pipeline, expected_version=expected_version)
 

@@ -80,7 +80,7 @@ class Linking:
             return linking.lookup(write, process, text, limit)
 
     def pickable_people(self, process: str, field: str | None = None, text: str = "",
-                        limit: int = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
+                        limit: int | None = PICK_LIMIT, pipeline: str | None = None) -> list[dict[str, Any]]:
         """The users a user field (by default the responsible person) may hold, whose login or name contains
         text; a field with `roles` offers only users holding one of them (in pipeline, when given)."""
         with self.session(False) as write:

@@ -16,7 +16,7 @@ from smartflow.services import MAX_ID
 from smartflow.web import session, viewfilter
 from smartflow.web.cardparts import remember_titles
 from smartflow.web.forms import sent_fields, values_from
-from smartflow.web.items import inputs_for
+from smartflow.web.items import inputs_for, picker_people
 from smartflow.web.pages import TEMPLATES, PageRoute, frame, process_view, render, require_read, status_of
 from smartflow.web.present import ProcessView, amount
 from smartflow.web.session import Visitor
@@ -166,6 +166,7 @@ def required_form(found: Visitor, view: ProcessView, item_id: int, stage: str, m
                   sent: dict[str, list[str]] | None = None) -> str:
     """The fields a move waits for, as the card's inputs, with what the user typed when a try was refused."""
     item = found.crm.get(view.id, item_id)
-    inputs = inputs_for(view, item, missing, sent)
+    pipeline = item["pipeline"]
+    inputs = inputs_for(view, item, missing, sent, pipeline, picker_people(found, view, missing, pipeline))
     return TEMPLATES.get_template("required.html").render(
         inputs=inputs, stage_title=view.stage_title(stage), lang=found.lang, view=view, item=item)

@@ -46,8 +46,14 @@ def number(form: dict[str, list[str]], name: str) -> int:
 
 
 def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
-               sent: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-    """One input per field: its spec, kind, title and value (what the user sent, when a save failed)."""
+               sent: dict[str, list[str]] | None = None, pipeline: str | None = None,
+               people: dict[str, list[int]] | None = None, refused: errors.SmartflowError | None = None,
+               lang: str = "en") -> list[dict[str, Any]]:
+    """One input per field: its spec, kind, title and value (what the user sent, when a save failed).
+    pipeline: the item's (a create's: the chosen one), whose people a user picker offers; people: per
+    multiple user field, whom its list offers (`picker_people`); refused: the error a save met, shown on
+    the field it names (in lang)."""
+    wrong = getattr(refused, "field", None) if refused is not None else None
     inputs = []
     for field_id in field_ids:
         spec = view.field(field_id)
@@ -63,8 +69,17 @@ def inputs_for(view: ProcessView, item: dict[str, Any], field_ids: list[str],
             currency = (sent.get(f"{field_id}__currency") or [currency])[-1]
         inputs.append({"spec": spec, "kind": input_kind(spec), "title": view.field_title(field_id), "value": value,
                        "raw": item.get(field_id), "required": spec.get("required"), "currency": currency,
+                       "pipeline": pipeline, "people": (people or {}).get(field_id),
+                       "error": refused.in_language(lang) if refused is not None and wrong == field_id else None,
                        "currencies": currency_choices(spec, currency) if spec.get("type") == "money" else []})
     return inputs
+
+
+def picker_people(found: Visitor, view: ProcessView, field_ids: list[str], pipeline: str) -> dict[str, list[int]]:
+    """Per multiple user field among field_ids, whom its list offers: the users it may hold in an item of
+    pipeline, as the single pickers ask the API (`…/people?field=…&pipeline=…`)."""
+    wanted = [f for f in field_ids if input_kind(view.field(f)) == "user" and view.field(f).get("multiple")]
+    return {f: [u["id"] for u in found.crm.pickable_people(view.id, f, "", None, pipeline)] for f in wanted}
 
 
 def _user_id(text: Any) -> Any:
@@ -97,7 +112,7 @@ def timeline(view: ProcessView, history: list[dict[str, Any]]) -> list[dict[str,
 
 def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 200, alert: list[str] | None = None,
               stale: list[dict[str, Any]] | None = None, sent: dict[str, list[str]] | None = None,
-              notice: str | None = None) -> Response:
+              notice: str | None = None, refused: errors.SmartflowError | None = None) -> Response:
     """The card; notice: a word key, or text already in the user's language (a move's confirmation)."""
     live_after = found.crm.feed_position()  # before the item: a change made meanwhile is told
     card = found.crm.card(view.id, item_id, history_limit=1)
@@ -105,12 +120,16 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
     history = found.crm.history(view.id, item_id)
     rights = found.crm.item_rights(view.id, item_id)
     editable = rights["update"]
-    sections = [{"title": section_title(view, section), "inputs": inputs_for(view, item, section["fields"], sent)}
+    people = picker_people(found, view, list(view.fields()), item["pipeline"]) if editable else {}
+    sections = [{"title": section_title(view, section),
+                 "inputs": inputs_for(view, item, section["fields"], sent, item["pipeline"], people, refused,
+                                     found.lang)}
                 for section in view.data["card"]]
     placed = {f for section in view.data["card"] for f in section["fields"]}
     rest = [f for f in view.fields() if f not in placed]
     if rest:
-        sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent)})
+        sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent, item["pipeline"], people, refused,
+                                                           found.lang)})
     files.with_files(found, view, item_id, sections)
     targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
     named = {p["id"]: title(p["title"], found.lang, p["id"]) for p in found.crm.processes()} \
@@ -164,7 +183,8 @@ def create_defaults(view: ProcessView, field_ids: list[str]) -> dict[str, Any]:
 
 
 def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int = 200,
-                alert: list[str] | None = None, sent: dict[str, list[str]] | None = None) -> Response:
+                alert: list[str] | None = None, sent: dict[str, list[str]] | None = None,
+                refused: errors.SmartflowError | None = None) -> Response:
     if view.may["create"] == "none":
         raise errors.PermissionDenied(tr("your roles do not allow creating items of {process}",
                                          process=Name(view.id, view.data.get("title"), quote="")))
@@ -172,7 +192,8 @@ def create_page(found: Visitor, view: ProcessView, pipeline_id: str, status: int
     shown += [f for f in linked_fields(view) if f in (sent or {}) and f not in shown]
     remember_titles(found, view, [{f: int(v[-1]) for f, v in (sent or {}).items()
                                    if f in linked_fields(view) and v and v[-1].isascii() and v[-1].isdigit()}])
-    inputs = inputs_for(view, create_defaults(view, shown), shown, sent)
+    inputs = inputs_for(view, create_defaults(view, shown), shown, sent, pipeline_id,
+                        picker_people(found, view, shown, pipeline_id), refused, found.lang)
     return render("create.html", status, **frame(found, view=view, page="create", inputs=inputs, pipeline=pipeline_id,
                                                   alert=alert or [], title_input=(sent or {}).get("title", [""])[-1]))
 
@@ -191,7 +212,7 @@ async def create_item(request: Request, process: str) -> Response:
     try:
         new_id = found.crm.create(process, values, pipeline=pipeline_id)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError) as refused:
-        return create_page(found, view, pipeline_id, 422, [refused.in_language(found.lang)], form)
+        return create_page(found, view, pipeline_id, 422, [refused.in_language(found.lang)], form, refused)
     try:
         files.attach(found, process, new_id, uploads)
     except (errors.InvalidValue, errors.PermissionDenied, errors.ConflictError, errors.NotFound) as refused:
@@ -233,7 +254,8 @@ async def save_item(request: Request, process: str, item_id: int) -> Response:
         changes = found.crm.history(process, item_id)[seen:]
         return card_page(found, view, item_id, status=409, stale=timeline(view, changes), sent=form)
     except (errors.InvalidValue, errors.PermissionDenied) as refused:
-        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)], sent=form)
+        return card_page(found, view, item_id, status=422, alert=[refused.in_language(found.lang)], sent=form,
+                         refused=refused)
     return RedirectResponse(f"/processes/{process}/items/{item_id}?saved=1", status_code=303)
 
 

@@ -30,11 +30,13 @@ class ProcessView:
     files: dict[int, str] = field(default_factory=dict)  # file id → name (of the card's item: web/files.py)
     links: dict[str, dict[int, str]] = field(default_factory=dict)  # linked process → id → title (readable ones)
 
-    def choices(self, value: Any) -> dict[int, str]:
-        """A user picker's options: the pickable users, and whoever the field holds now (kept, even if
-        they left the process or were deactivated)."""
+    def choices(self, value: Any, pickable: list[int] | None = None) -> dict[int, str]:
+        """A user picker's options: the pickable users (of the process, or those given: the field's in the
+        item's pipeline), and whoever the field holds now (kept, even if they left the process or were
+        deactivated)."""
         held = value if isinstance(value, list) else [value]
-        return {user_id: name for user_id, name in self.users.items() if user_id in self.pickable or user_id in held}
+        offered = set(self.pickable if pickable is None else pickable)
+        return {user_id: name for user_id, name in self.users.items() if user_id in offered or user_id in held}
 
     def person(self, login: str | None) -> str:
         """A user's name for their login (history rows name people by login)."""

@@ -155,7 +155,12 @@ WORDS: dict[str, str] = {  # key: English (Russian: the catalogue)
     "reset_code_hint": "Hand the code or the link to the user: it works once, within 24 hours.",
     "effective_rights": "Rights per process",
     "no_rights": "no rights",
-    "stages_move": "Stages (moves)",
+    "stages_move": "Stages the move right allows",
+    "who_may_note": ("“Stages the move right allows”: the stages the user's roles permit; a pipeline's transitions "
+                     "may admit only some roles into a stage, so who may actually move an item into each stage is "
+                     "in the table “Who may move an item into each stage” below."),
+    "who_may_enter_note": ("Counts the move right, its stages and the roles the transitions into the stage admit; "
+                           "the transitions' conditions and whose items a level reaches are checked on the move."),
     "hidden": "Hidden fields",
     "fields": "Fields",
     "type": "Type",

@@ -103,7 +103,7 @@ def db(module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Au
     admin.add_user("a2", "Агент 2", ["agent"], "sales")
     admin.add_user("a3", "Агент 3", ["agent"])
     admin.add_user("boss", "Начальник", ["lead"])
-    admin.add_user("petrov", "Пётр Петров", [])
+    admin.add_user("petrov", "Пётр Петров", ["manager"], processes=["ld"])  # an item goes to someone with a right
     yield auto
     auto.close()
 

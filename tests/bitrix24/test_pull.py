@@ -162,7 +162,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
     checked = CliRunner().invoke(main, ["validate", str(out)])
     assert checked.exit_code == 0, checked.output
     assert invoke(target_url, "apply", str(out)).exit_code == 0
-    people = invoke(target_url, "user", "import", str(out / "users.csv"))
+    people = invoke(target_url, "user", "import", str(out / "users.csv"), "--role", "manager")
     assert people.exit_code == 0, people.output
     for process in source:  # in the report's order: patients before the appointments that link to them
         imported = invoke(target_url, "import", process, str(out / "data" / f"{process}.csv"),

@@ -286,10 +286,12 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
     url = f"sqlite:///{tmp_path / 'target.db'}"
     assert _sheet(out / "users.csv") == [
-        {"id": "17", "login": "ivanova", "name": "Анна Иванова", "email": "ivanova@example.ru", "active": "true"},
-        {"id": "23", "login": "petrov", "name": "Олег Петров", "email": "petrov@example.ru", "active": "true"},
-        {"id": "31", "login": "gone@example.ru", "name": "Ушедший", "email": "gone@example.ru", "active": "false"}]
+        {"id": "17", "login": "ivanova", "name": "Анна Иванова", "email": "ivanova@example.ru"},
+        {"id": "23", "login": "petrov", "name": "Олег Петров", "email": "petrov@example.ru"},
+        {"id": "31", "login": "gone@example.ru", "name": "Ушедший", "email": "gone@example.ru"}]
     assert "smartflow user import users.csv --role manager" in report
+    # who left is deactivated after the items (which may still be theirs), as the report's last command
+    assert report.index("smartflow user deactivate gone@example.ru") > report.index("--comments")
     assert invoke(url, "apply", str(out)).exit_code == 0
     people = invoke(url, "user", "import", str(out / "users.csv"), "--role", "manager")
     assert people.exit_code == 0 and "3 users added (3 with the ids of the file)" in people.output, people.output
@@ -299,6 +301,7 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     for kind in ("history", "comments"):
         done = invoke(url, "import", "supplies", str(out / "data" / f"supplies.{kind}.csv"), f"--{kind}")
         assert done.exit_code == 0, done.output
+    assert invoke(url, "user", "deactivate", "gone@example.ru").exit_code == 0
     with Engine(url) as crm:
         assert [(u["id"], u["login"], u["active"]) for u in sorted(crm.users(), key=lambda u: u["id"])] == [
             (17, "ivanova", True), (23, "petrov", True), (31, "gone@example.ru", False)]

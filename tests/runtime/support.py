@@ -85,6 +85,15 @@ class Db:
                 connection.execute(sa.text(f"UPDATE p_{process} SET created_by = :who WHERE id = :id"),
                                    {"who": users[login] if login else None, "id": item_id})
 
+    def set_assignees(self, process: str, assignees: dict[int, str | None]) -> None:
+        """Make item id → login (None: nobody) the responsible person, bypassing the rule that they have a
+        right in the item's pipeline (an item left to someone who lost their rights, or never had any)."""
+        with self.raw.begin() as connection:
+            users = {r.login: r.id for r in connection.execute(sa.text("SELECT id, login FROM sf_users"))}
+            for item_id, login in assignees.items():
+                connection.execute(sa.text(f"UPDATE p_{process} SET assigned_to = :who WHERE id = :id"),
+                                   {"who": users[login] if login else None, "id": item_id})
+
     def insert_items(self, process: str, rows: list[dict[str, Any]]) -> list[int]:
         """Items straight into the table in one transaction (fast fixtures; no history is written).
 

@@ -67,6 +67,12 @@ def test_the_process_page_says_who_may_move_a_purchase_into_contract(site: Site,
     assert may_contract == expected
     assert {"ivanova", "orlov", "petrov", "boss"} <= set(may_contract)
     assert not {"lebedev", "gusev", "smirnova"} & set(rows)  # other teams hold no role in procurement
+    # the per-user column counts the move right's stages, not the transitions' roles, and says so: nobody
+    # may move a purchase into its first stage (no transition leads there), yet every row lists it
+    assert table.count("Stages the move right allows") == 1 and "who may actually move an item" in page
+    assert all("estimate" in stages for stages in rows.values())
+    movers = site.admin.access_report("procurement")["movers"]
+    assert next(m for m in movers if m["stage"] == "estimate")["users"] == []
 
 
 def test_a_deactivated_users_open_session_is_signed_out_on_the_next_request(site: Site) -> None:
