@@ -81,8 +81,8 @@ def test_the_create_forms_picker_offers_only_the_people_of_the_chosen_pipeline(s
     page.click(".create-form button[type=submit]")
     page.wait_for_selector("label.field.invalid .field-error")
     said = page.locator("label.field.invalid .field-error").inner_text()
-    assert said.startswith("field “Foreman”: user “Прораб Северов” does not hold the role “buyer” in pipeline "
-                           "“South”"), said
+    assert said.startswith("field “Foreman”: user “Прораб Северов” does not hold the role “Procurement specialist” "
+                           "in pipeline “South”"), said
     assert site.admin.count("works") == 1
 
     # the card (the edit form) of the southern work offers the south's people, its crew list too
@@ -106,8 +106,8 @@ def test_on_a_phone_in_russian_the_refusal_is_on_the_field(site: Site, browser: 
         page.click(".create-form button[type=submit]")
         page.wait_for_selector("label.field.invalid .field-error")
         said = page.locator("label.field.invalid .field-error").inner_text()
-        assert said == ("поле «Прораб»: у пользователя «Прораб Южный» нет роли «buyer» в воронке «Север» "
-                        "процесса «Работы»"), said
+        assert said == ("поле «Прораб»: у пользователя «Прораб Южный» нет роли «Специалист по закупкам» "
+                        "в воронке «Север» процесса «Работы»"), said
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(shots / "pipeline-pickers-ru-phone.png"), full_page=True)
     finally:
