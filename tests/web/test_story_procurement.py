@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def test_two_buyers_a_filter_last_months_funnel_and_an_email(site: Site, clock: 
 
     # 2. the buyer narrows the board to her own overdue purchases: the shared preset, in the address
     anna.click(".presets a.chip[href*='preset=my_overdue']")
-    anna.wait_for_url("**preset=my_overdue**")
+    anna.wait_for_url(re.compile(r"preset=my_overdue"))  # a pattern: older Playwrights glob a query wrong
     hers = overdue_of(site, "ivanova")
     assert set(ivanova_overdue) <= hers and ivanova_later not in hers and orlov_overdue not in hers
     wait_until(anna, f"document.querySelectorAll('.column .card[data-item-id]').length == {len(hers)}")
@@ -165,7 +166,7 @@ def test_two_buyers_a_filter_last_months_funnel_and_an_email(site: Site, clock: 
     boss = russian(browser)
     sign_in(boss, site, "petrov", "/processes/procurement/analytics")
     boss.click(".periods a.chip[data-period='last_month']")
-    boss.wait_for_url("**from=**")
+    boss.wait_for_url(re.compile(r"[?&]from="))
     first_of_month = today.replace(day=1)
     last_day = first_of_month - timedelta(days=1)
     expected = ReportOptions(date_from=last_day.replace(day=1), date_to=last_day)
