@@ -98,7 +98,9 @@ def main() -> None:
             admin.set_password("user0", PASSWORD)
             counts = {c["stage"]: c["count"] for c in admin.kanban("deal", top=0)["columns"]}
         with TestClient(create_app(url)) as client:
-            assert client.post("/login", data={"login": "user0", "password": PASSWORD},
+            token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)  # the form's CSRF token
+            assert token is not None
+            assert client.post("/login", data={"login": "user0", "password": PASSWORD, "csrf": token.group(1)},
                                follow_redirects=False).status_code == 303
             sides = {"board page": "/processes/deal/kanban", "API kanban (top=5)": "/api/v1/processes/deal/kanban",
                      "API kanban (top=20)": "/api/v1/processes/deal/kanban?top=20"}
