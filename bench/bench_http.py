@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import sqlalchemy as sa
 
-from bench.bench_apply import fresh_url  # a fresh SQLite file or PostgreSQL schema
+from bench.bench_apply import drop, fresh_url  # a fresh SQLite file or PostgreSQL schema, dropped after
 from smartflow import Engine
 from smartflow.definitions.convert import to_yaml
 from smartflow.deploy import apply as deploy
@@ -121,11 +121,7 @@ def main() -> None:
         try:
             run(url, args, Path(folder))
         finally:
-            if cleanup:
-                engine, schema = cleanup
-                with engine.begin() as connection:
-                    connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-                engine.dispose()
+            drop(cleanup)
 
 
 def run(url: str, args: argparse.Namespace, folder: Path) -> None:

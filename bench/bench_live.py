@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import sqlalchemy as sa
 
-from bench.bench_apply import fresh_url
+from bench.bench_apply import drop, fresh_url
 from bench.bench_http import PROCESS, free_port, start, stop
 from smartflow import Engine
 from smartflow.definitions.convert import to_yaml
@@ -207,11 +207,7 @@ def main() -> None:
         try:
             run(url, args, Path(folder))
         finally:
-            if cleanup:
-                engine, schema = cleanup
-                with engine.begin() as connection:
-                    connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-                engine.dispose()
+            drop(cleanup)
 
 
 if __name__ == "__main__":
