@@ -10,6 +10,10 @@ SQLite needs two things SQLAlchemy's defaults don't give:
   transactions (never corrupt the file), a trade the documentation states (docs/how-to/items.md, "SQLite").
 - Statistics for the query planner: `PRAGMA optimize` when a connection goes back to the pool, at most
   once a second (see `_on_checkin`).
+
+PostgreSQL connections are tested before use only when they have been idle in the pool for
+PING_IDLE_SECONDS (see `_pinged`): SQLAlchemy's `pool_pre_ping` would ping on every checkout, a
+round trip per operation, as much as a small write itself.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 DEFAULT_URL = "sqlite:///smartflow.db"
 BUSY_TIMEOUT_MS = 10_000
 OPTIMIZE_SECONDS = 1.0  # SQLite: `PRAGMA optimize` at most this often per engine (about 20 µs when idle)
+PING_IDLE_SECONDS = 1.0  # PostgreSQL: a pooled connection idle this long is pinged before it is used again
 URL_ENV = "SMARTFLOW_DATABASE_URL"
 
 
@@ -44,7 +49,7 @@ def make_engine(url: str | None = None, busy_timeout: float | None = None, **kwa
         target = target.set(drivername="postgresql+psycopg")
     kwargs.setdefault("json_serializer", _json_dumps)  # keep Cyrillic readable in JSON columns
     if target.get_backend_name() != "sqlite":
-        return create_engine(target, pool_pre_ping=True, **kwargs)
+        return _pinged(create_engine(target, **kwargs))
 
     timeout_ms = BUSY_TIMEOUT_MS if busy_timeout is None else max(0, round(busy_timeout * 1000))
     engine = create_engine(target, connect_args={"timeout": timeout_ms / 1000}, **kwargs)
@@ -92,6 +97,36 @@ def make_engine(url: str | None = None, busy_timeout: float | None = None, **kwa
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _pinged(engine: Any) -> Any:
+    """engine, whose pooled connections are pinged before use when idle for PING_IDLE_SECONDS or more: the
+    pessimistic disconnect handling of SQLAlchemy's pooling guide, on a checkout event, where `pool_pre_ping`
+    pings on every checkout. A dead connection is replaced before the operation sees it (the pool connects
+    anew on DisconnectionError). One used less than a second ago is not pinged: a server restart that
+    happened meanwhile is seen by the operation itself, as a server dying during it would be, and the pool
+    then drops every connection made before it."""
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["sf_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("sf_idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # just connected, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error
+            raise
+        if alive is False:
+            raise exc.DisconnectionError("the connection did not answer a ping")
 
     return engine
 

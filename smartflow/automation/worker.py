@@ -31,9 +31,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -89,7 +89,23 @@ def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
 # ---- jobs ----------------------------------------------------------------------------
 
 
-Lease = tuple[list[int], datetime]  # the ids of jobs a worker leased, and the time of the lease
+class Lease(NamedTuple):
+    """The jobs a worker leased: their ids in due order, the time of the lease, and their rows as the
+    lease left them (read back by the statement that leased them)."""
+
+    ids: list[int]
+    at: datetime
+    rows: list[dict[str, Any]]
+
+
+class _Careful(Exception):
+    """A batch run without savepoints met a failure, or a job whose lease had been taken over: it is rolled
+    back whole and run again with a savepoint per job. known: the outcome of the job that failed, which is
+    not run twice."""
+
+    def __init__(self, known: dict[int, tuple[str, str | None, bool]]) -> None:
+        super().__init__("run the batch again, carefully")
+        self.known = known
 
 
 def _statements(write: Any) -> dict[str, Any]:
@@ -98,61 +114,96 @@ def _statements(write: Any) -> dict[str, Any]:
     jobs = write.compiled.metadata.tables["sf_jobs"]
 
     def build() -> dict[str, Any]:
-        def due(condition: Any) -> Any:
+        def due(condition: Any, *columns: Any) -> Any:
             # each answered by the (status, due_at) index, where one query with an OR would scan the table
-            query = sa.select(jobs.c.id, jobs.c.status, jobs.c.attempts, jobs.c.locked_by).where(condition).order_by(
-                jobs.c.due_at, jobs.c.id).limit(sa.bindparam("_limit"))
+            query = sa.select(*columns).where(condition).order_by(jobs.c.due_at, jobs.c.id).limit(
+                sa.bindparam("_limit"))
             return query if write.sqlite else query.with_for_update(skip_locked=True)
 
+        pending = sa.and_(jobs.c.status == "pending", jobs.c.due_at <= sa.bindparam("_now"))
+        # what running a job reads of its row
+        running = (jobs.c.id, jobs.c.process, jobs.c.item_id, jobs.c.trigger, jobs.c.due_at, jobs.c.attempts,
+                   jobs.c.payload, jobs.c.last_error)
+        leasing = {"status": "running", "attempts": jobs.c.attempts + 1, "locked_by": sa.bindparam("_worker"),
+                   "locked_at": sa.bindparam("_now")}
         outcome = {name: sa.bindparam(f"_{name}") for name in ("status", "last_error", "due_at", "attempts")}
-        return {
-            "orphans": due(sa.and_(jobs.c.status == "running", jobs.c.locked_at <= sa.bindparam("_now"))),
-            "pending": due(sa.and_(jobs.c.status == "pending", jobs.c.due_at <= sa.bindparam("_now"))),
-            "lease": sa.update(jobs).where(jobs.c.id == sa.bindparam("_id")).values(
-                status="running", attempts=jobs.c.attempts + 1, locked_by=sa.bindparam("_worker"),
-                locked_at=sa.bindparam("_now")),
-            "leased": sa.select(jobs).where(
+        statements = {
+            "orphans": due(sa.and_(jobs.c.status == "running", jobs.c.locked_at <= sa.bindparam("_now")),
+                           jobs.c.id, jobs.c.status, jobs.c.attempts, jobs.c.locked_by),
+            "pending": due(pending, jobs.c.id),
+            "lease": sa.update(jobs).where(jobs.c.id == sa.bindparam("_id")).values(leasing),
+            # the rows of a lease, held (FOR UPDATE) while they run: what the careful run reads again
+            "leased": sa.select(*running).where(
                 jobs.c.id.in_(sa.bindparam("_ids", expanding=True)), jobs.c.status == "running",
-                jobs.c.locked_by == sa.bindparam("_worker"), jobs.c.locked_at == sa.bindparam("_now"),
+                jobs.c.locked_by == sa.bindparam("_worker"), jobs.c.locked_at == sa.bindparam("_leased"),
             ).order_by(jobs.c.due_at, jobs.c.id).with_for_update(),
-            "finish": sa.update(jobs).where(jobs.c.id == sa.bindparam("_id")).values(outcome),
+            "read": sa.select(*running).where(jobs.c.id.in_(sa.bindparam("_ids", expanding=True))),
+            # an outcome is written only while the lease is this worker's: a job whose lease ran out and
+            # was taken over by another worker is not finished twice (see run_jobs)
+            "finish": sa.update(jobs).where(
+                jobs.c.id == sa.bindparam("_id"), jobs.c.status == "running",
+                jobs.c.locked_by == sa.bindparam("_worker"), jobs.c.locked_at == sa.bindparam("_leased"),
+            ).values(outcome),
         }
+        if write.connection.dialect.update_returning:
+            # the due jobs taken and leased in one statement that hands back their rows (SQLite ≥ 3.35, PostgreSQL)
+            take = sa.update(jobs).where(jobs.c.id.in_(due(pending, jobs.c.id))).values(leasing)
+            statements["take"] = take.returning(*running)
+            if not write.sqlite:
+                # PostgreSQL: a lone job's outcome and the next lease in one statement (a round trip less for
+                # each job of a trickle). Both run on the statement's snapshot: the job just finished is not
+                # due to be taken again in it. One row always, with the outcome's count.
+                finished = statements["finish"].returning(jobs.c.id).cte("finished")
+                taken = take.returning(*running).cte("taken")
+                one = sa.select(sa.literal(1).label("one")).subquery("one")
+                statements["finish_take"] = sa.select(
+                    sa.select(sa.func.count()).select_from(finished).scalar_subquery().label("_finished"),
+                    *taken.c).select_from(one.outerjoin(taken, sa.true()))
+        return statements
 
     found: dict[str, Any] = built((jobs, "worker", write.sqlite), build)
     return found
 
 
-def _take(write: Any, worker: str, lease: timedelta, size: int, orphans: bool, tally: Tally) -> list[int] | None:
+def _take(write: Any, worker: str, lease: timedelta, size: int, orphans: bool, tally: Tally) -> Lease | None:
     """Lease up to size due jobs in write's transaction, in due order; None when none is due.
 
     With orphans, a job whose worker's lease ran out is looked for first, and leased alone: if it is
     what killed its worker, it cannot take a batch of other jobs down with it again (orphans are few,
-    so a backlog cannot starve them). One that has had its JOB_ATTEMPTS is failed instead (then no id
-    is returned).
+    so a backlog cannot starve them). One that has had its JOB_ATTEMPTS is failed instead (then no job
+    is leased).
     """
     statements = _statements(write)
-    found: list[Any] = []
+    connection = write.connection
     if orphans:
-        found = list(write.connection.execute(statements["orphans"], {"_now": write.now - lease, "_limit": 1}))
-    if not found:
-        found = list(write.connection.execute(statements["pending"], {"_now": write.now, "_limit": size}))
-    if not found:
-        return None
-    ids = []
-    for job in found:
-        if job.status == "running" and job.attempts >= JOB_ATTEMPTS:
-            error = (f"its worker ({job.locked_by}) stopped while running it, {job.attempts} times in all; "
-                     "not tried again")
-            jobs = write.compiled.metadata.tables["sf_jobs"]
-            write.connection.execute(sa.update(jobs).where(jobs.c.id == job.id).values(
-                status="failed", last_error=error))
-            tally.failed += 1
-            tally.errors.append(f"job {job.id}: {error}")
-        else:
-            ids.append(job.id)
-    if ids:
-        write.connection.execute(statements["lease"], [{"_id": i, "_worker": worker, "_now": write.now} for i in ids])
-    return ids
+        found = connection.execute(statements["orphans"], {"_now": write.now - lease, "_limit": 1}).first()
+        if found is not None:
+            if found.attempts >= JOB_ATTEMPTS:
+                error = (f"its worker ({found.locked_by}) stopped while running it, {found.attempts} times in all; "
+                         "not tried again")
+                jobs = write.compiled.metadata.tables["sf_jobs"]
+                connection.execute(sa.update(jobs).where(jobs.c.id == found.id).values(
+                    status="failed", last_error=error))
+                tally.failed += 1
+                tally.errors.append(f"job {found.id}: {error}")
+                return Lease([], write.now, [])
+            return _lease(write, statements, worker, [found.id])
+    if "take" in statements:
+        rows = [dict(row) for row in connection.execute(statements["take"], {
+            "_now": write.now, "_limit": size, "_worker": worker}).mappings()]
+        if not rows:
+            return None
+        rows.sort(key=lambda row: (row["due_at"], row["id"]))
+        return Lease([row["id"] for row in rows], write.now, rows)
+    ids = list(connection.execute(statements["pending"], {"_now": write.now, "_limit": size}).scalars())
+    return _lease(write, statements, worker, ids) if ids else None
+
+
+def _lease(write: Any, statements: dict[str, Any], worker: str, ids: list[int]) -> Lease:
+    """Lease the jobs of ids (held by this transaction), and read back their rows."""
+    write.connection.execute(statements["lease"], [{"_id": i, "_worker": worker, "_now": write.now} for i in ids])
+    rows = {row["id"]: dict(row) for row in write.connection.execute(statements["read"], {"_ids": ids}).mappings()}
+    return Lease(ids, write.now, [rows[i] for i in ids])
 
 
 def lease_jobs(engine: Sessions, worker: str, tally: Tally, lease: timedelta = LEASE, size: int = CLAIM,
@@ -168,8 +219,7 @@ def lease_jobs(engine: Sessions, worker: str, tally: Tally, lease: timedelta = L
             # The lease need not wait for its WAL flush: the jobs' own commit flushes the WAL up to
             # itself, lease included. A lease lost in a server crash only leaves the jobs pending.
             write.connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        ids = _take(write, worker, lease, size, orphans, tally)
-        return None if ids is None else (ids, write.now)
+        return _take(write, worker, lease, size, orphans, tally)
 
 
 def run_jobs(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease: timedelta = LEASE,
@@ -177,45 +227,82 @@ def run_jobs(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease: 
     """Run the jobs this worker leased; with then, lease up to that many more due jobs in the same
     transaction and return them (None when none is due).
 
-    The jobs run in one transaction that holds their rows (FOR UPDATE) and commits their changes with
-    their outcomes, one savepoint per job: a job that fails leaves nothing of itself written and the
-    others' changes intact. If the worker is killed meanwhile, nothing of the batch is written, its
-    rows stay `running` under the dead worker's lease, and once the lease has run out other workers
-    take them and run them again (once each: the lease is renewed in the transaction that takes a
-    job). The next batch's lease commits with this batch's outcomes, before those jobs run: a steady
-    worker spends one transaction per batch. Jobs not reached within BATCH_SECONDS go back to the
-    queue, their attempt not counted.
+    The jobs run in one transaction that commits their changes with their outcomes. It first runs
+    them as they come, without a savepoint each, and writes their outcomes only where the lease is
+    still this worker's: the least a job can cost. If a job fails, or a lease ran out and another
+    worker took the job over (the outcome's UPDATE finds it no longer ours), that transaction is
+    rolled back whole and the batch runs again carefully: its rows read and held (FOR UPDATE) while
+    this worker still has them, a savepoint per job, so a job that fails leaves nothing of itself
+    written and the others' changes intact; the job that failed is not run twice, its outcome kept.
+    If the worker is killed meanwhile, nothing of the batch is written, its rows stay `running` under
+    the dead worker's lease, and once the lease has run out other workers take them and run them again
+    (once each: the lease is renewed in the transaction that takes a job). The next batch's lease
+    commits with this batch's outcomes, before those jobs run: a steady worker spends one transaction
+    per batch. Jobs not reached within BATCH_SECONDS go back to the queue, their attempt not counted.
     """
-    ids, leased_at = leased
+    try:
+        return _run_batch(engine, worker, leased, tally, lease, then, None)
+    except _Careful as careful:
+        return _run_batch(engine, worker, leased, tally, lease, then, careful.known)
+
+
+def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease: timedelta, then: int,
+               known: dict[int, tuple[str, str | None, bool]] | None) -> Lease | None:
+    """run_jobs' one attempt: fast (known is None: no savepoints, any failure raises _Careful) or careful."""
+    careful = known is not None
+    counted = Tally()  # added to tally once the transaction commits
     with engine.session(True) as write:
         statements = _statements(write)
-        rows: list[Any] = []
-        if ids:  # a job whose lease ran out before this worker got to it may have been taken by another
+        rows: list[Any] = leased.rows
+        if careful and leased.ids:  # only the jobs still leased to this worker, held while they run
             rows = list(write.connection.execute(statements["leased"], {
-                "_ids": ids, "_worker": worker, "_now": leased_at}).mappings())
+                "_ids": leased.ids, "_worker": worker, "_leased": leased.at}).mappings())
         deadline = time.monotonic() + BATCH_SECONDS
         finished: list[dict[str, Any]] = []
         for job in rows:
+            ours = {"_id": job["id"], "_worker": worker, "_leased": leased.at}
             if finished and time.monotonic() > deadline:  # the rest back to the queue, as if never leased
-                finished.append({"_id": job["id"], "_status": "pending", "_last_error": job["last_error"],
+                finished.append({**ours, "_status": "pending", "_last_error": job["last_error"],
                                  "_due_at": job["due_at"], "_attempts": job["attempts"] - 1})
                 continue
-            outcome, error, retry = _run_job(write, job)
-            values = {"_id": job["id"], "_status": outcome, "_last_error": error, "_due_at": job["due_at"],
+            if careful and job["id"] in known:
+                outcome, error, retry = known[job["id"]]
+            else:
+                outcome, error, retry = _run_job(write, job, savepoint=careful)
+                if not careful and outcome == "failed":
+                    raise _Careful({job["id"]: (outcome, error, retry)})
+            values = {**ours, "_status": outcome, "_last_error": error, "_due_at": job["due_at"],
                       "_attempts": job["attempts"]}
             if retry and job["attempts"] < JOB_ATTEMPTS:
                 outcome = "postponed"
                 values.update(_status="pending", _due_at=write.now + BACKOFF * (2 ** (job["attempts"] - 1)))
             finished.append(values)
-            setattr(tally, outcome, getattr(tally, outcome) + 1)
+            setattr(counted, outcome, getattr(counted, outcome) + 1)
             if error and outcome in ("failed", "postponed"):
-                tally.errors.append(f"job {job['id']}: {error}" + (" (to run again)" if outcome == "postponed" else ""))
-        if finished:  # every outcome in one statement (executemany)
-            write.connection.execute(statements["finish"], finished)
-        if then <= 0:
-            return None
-        following = _take(write, worker, lease, then, False, tally)
-        return None if following is None else (following, write.now)
+                again = " (to run again)" if outcome == "postponed" else ""
+                counted.errors.append(f"job {job['id']}: {error}{again}")
+        following: Lease | None = None
+        if len(finished) == 1 and then > 0 and "finish_take" in statements:
+            found = [dict(row) for row in write.connection.execute(statements["finish_take"], {
+                **finished[0], "_now": write.now, "_limit": then}).mappings()]
+            written = found[0]["_finished"]
+            for row in found:
+                del row["_finished"]
+            if written != 1 and not careful:  # a lease taken over meanwhile: see run_jobs
+                raise _Careful({})
+            taken = sorted((row for row in found if row["id"] is not None), key=lambda row: (row["due_at"], row["id"]))
+            if taken:
+                following = Lease([row["id"] for row in taken], write.now, taken)
+        else:
+            if finished:  # every outcome in one statement (executemany)
+                written = write.connection.execute(statements["finish"], finished).rowcount
+                if written != len(finished) and not careful:  # a lease taken over meanwhile: see run_jobs
+                    raise _Careful({})
+            following = _take(write, worker, lease, then, False, counted) if then > 0 else None
+    for name in ("done", "dropped", "failed", "postponed"):
+        setattr(tally, name, getattr(tally, name) + getattr(counted, name))
+    tally.errors.extend(counted.errors)
+    return following
 
 
 def run_one_job(engine: Sessions, worker: str, tally: Tally, lease: timedelta = LEASE) -> bool:
@@ -227,8 +314,9 @@ def run_one_job(engine: Sessions, worker: str, tally: Tally, lease: timedelta = 
     return True
 
 
-def _run_job(write: Any, job: Any) -> tuple[str, str | None, bool]:
-    """Run a due job's actions inside a savepoint; returns (status, reason, whether to retry it)."""
+def _run_job(write: Any, job: Any, savepoint: bool = True) -> tuple[str, str | None, bool]:
+    """Run a due job's actions (inside a savepoint of its own with savepoint); returns (status, reason,
+    whether to retry it). Without a savepoint, a job that failed leaves the transaction to be rolled back."""
     compiled_trigger = write.compiled.listener.names.get(f"{job['process']}.{job['trigger']}")
     if compiled_trigger is None:
         return "dropped", "the trigger no longer exists in the deployed definitions", False
@@ -253,18 +341,22 @@ def _run_job(write: Any, job: Any) -> tuple[str, str | None, bool]:
     # The job's own savepoint, in plain SQL: SQLAlchemy's begin_nested() compiles its SAVEPOINT and
     # RELEASE anew each time, which cost more than the job's comment itself (1.3 ms a job, measured)
     connection = write.connection
-    connection.exec_driver_sql("SAVEPOINT sf_job")
+    if savepoint:
+        connection.exec_driver_sql("SAVEPOINT sf_job")
     try:
-        run_trigger(replace(write, chain=chain), compiled_trigger, item, chain)
+        run_trigger(write.derived(chain=chain), compiled_trigger, item, chain)
     except ItemError as error:
-        _undo(connection)
+        if savepoint:
+            _undo(connection)
         return "failed", str(error), _stopped_by_a_limit(error)
     except sa.exc.DBAPIError as error:
         # the database refused a write (a conflict with a concurrent change, say): this job only is
         # undone, and runs again after a backoff; the batch's other jobs keep their changes
-        _undo(connection)
+        if savepoint:
+            _undo(connection)
         return "failed", f"the database refused it: {str(error.orig).splitlines()[0]}", True
-    connection.exec_driver_sql("RELEASE SAVEPOINT sf_job")
+    if savepoint:
+        connection.exec_driver_sql("RELEASE SAVEPOINT sf_job")
     return "done", None, False
 
 

@@ -177,3 +177,54 @@ def test_jobs_a_batch_did_not_reach_in_time_go_back_to_the_queue_uncounted(auto:
     monkeypatch.setattr(worker, "BATCH_SECONDS", 5.0)
     assert auto.drain().done == 1
     assert {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
+
+
+@pytest.mark.parametrize("survivor_ran_it", [False, True])
+@pytest.mark.parametrize("leased_together", [1, 2])
+def test_a_lease_taken_over_before_its_batch_ran_is_not_run_twice(auto: Auto, leased_together: int,
+                                                                 survivor_ran_it: bool) -> None:
+    """A worker that stalls past its lease finds, when it writes the outcomes, that another worker took a
+    job over (and is running it, or has run it): what it ran of the batch is rolled back, and it runs only
+    the jobs still its own."""
+    items = _items(auto, "a", "b")
+    auto.clock.advance(minutes=5)
+    stalled = worker.lease_jobs(auto.admin, "stalled", Tally(), LEASE, size=leased_together)
+    assert stalled is not None and len(stalled.ids) == leased_together
+    auto.clock.advance(seconds=LEASE.total_seconds() + 1)
+    # another worker takes the first job over (an orphan, alone)
+    survivor = worker.lease_jobs(auto.admin, "survivor", Tally(), LEASE, size=1, orphans=True)
+    assert survivor is not None and survivor.ids == [_job(auto, items[0])["id"]]
+    if survivor_ran_it:
+        worker.run_jobs(auto.admin, "survivor", survivor, Tally())
+    tally = Tally()
+    following = worker.run_jobs(auto.admin, "stalled", stalled, tally, then=5)
+    assert tally.done == leased_together - 1  # only the job still leased to it
+    if not survivor_ran_it:
+        assert _job(auto, items[0])["status"] == "running"
+        worker.run_jobs(auto.admin, "survivor", survivor, Tally())
+    if following is not None:
+        worker.run_jobs(auto.admin, "stalled", following, tally)
+    assert [auto.comments("gated", i) for i in items] == [["job for заявка 0"], ["job for заявка 1"]]
+    assert [(j["status"], j["attempts"]) for j in (_job(auto, i) for i in items)] == [("done", 2), ("done", 1)]
+
+
+def test_a_batch_with_a_failure_runs_again_carefully_without_running_the_failed_job_twice(
+        auto: Auto, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = _items(auto, "a", "", "c")
+    auto.clock.advance(minutes=5)
+    ran: list[int] = []
+    real = worker._run_job
+
+    def counting(write: Any, job: Any, savepoint: bool = True) -> tuple[str, str | None, bool]:
+        ran.append(job["item_id"])
+        return real(write, job, savepoint)
+
+    monkeypatch.setattr(worker, "_run_job", counting)
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=10)
+    assert leased is not None
+    worker.run_jobs(auto.admin, "w1", leased, tally)
+    # the first pass stops at the failing job and is rolled back; the careful pass runs the others again
+    assert ran == [items[0], items[1], items[0], items[2]]
+    assert (tally.done, tally.failed) == (2, 1)
+    assert [auto.comments("gated", i) for i in items] == [["job for заявка 0"], [], ["job for заявка 2"]]
