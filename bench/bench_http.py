@@ -3,11 +3,13 @@ with 1 and 2 worker processes; each figure printed beside a minimal endpoint on 
 (bench/http_baseline.py: FastAPI, uvicorn, the same database, raw SQLAlchemy Core doing the same
 row work, no credentials or rules), measured in the same run.
 
-    python3 bench/bench_http.py [--db URL] [--requests 400] [--concurrency 8] [--workers 1 2]
+    python3 bench/bench_http.py [--db URL] [--requests 400] [--concurrency 8] [--workers 1 2] [--rounds 3]
 
 Without --db it runs on a SQLite file in a temporary folder; pass a PostgreSQL URL to measure
-there (a fresh schema, dropped after). Goals: get and list ≥ 0.5× the minimal endpoint's
-requests/s, move ≥ 0.4×.
+there (a fresh schema, dropped after). Each operation runs --rounds times on each side, the order of
+the sides alternating, and the medians are printed (throughput, and p50 / p99 latency): the load
+generator shares the machine's CPUs with both servers. Goals (16 clients, 2 workers, PostgreSQL): get
+and list ≥ 0.7× the minimal endpoint's requests/s, move ≥ 0.6×.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each operation on each side (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url, cleanup = fresh_url(args.db, Path(folder), 0)
@@ -128,7 +131,7 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> None:
     (folder / "defs").mkdir()
     (folder / "defs" / "bench.yaml").write_text(to_yaml(PROCESS), encoding="utf-8")
     deploy.apply(deploy.load_desired([folder / "defs"]), url)
-    moves_needed = args.requests * 2 * len(args.workers)
+    moves_needed = args.requests * 2 * len(args.workers) * args.rounds
     with Engine(url) as admin:
         admin.add_user("bench", "Bench", ["manager"])
         token = admin.create_token("bench")
@@ -145,19 +148,24 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> None:
                         str(base_port), "--workers", str(workers), "--log-level", "warning"], url, base_port)
         try:
             for op in ("get", "list", "create", "move"):
-                figures = []
                 auth = {"Authorization": f"Bearer {token}"}
-                for base, prefix, headers in ((f"http://127.0.0.1:{port}", "/api/v1/processes/bench/items", auth),
-                                              (f"http://127.0.0.1:{base_port}", "/items", {})):
-                    ids = seeded if op != "move" else seeded[next(movable):]
+                sides = ((f"http://127.0.0.1:{port}", "/api/v1/processes/bench/items", auth),
+                         (f"http://127.0.0.1:{base_port}", "/items", {}))
+                for base, prefix, headers in sides:
                     asyncio.run(load(base, headers, workload("get", prefix, seeded, 20), 2))  # warm up
-                    rate, latencies = asyncio.run(load(base, headers, workload(op, prefix, ids, args.requests),
-                                                       args.concurrency))
-                    cuts = statistics.quantiles(latencies, n=100)
-                    figures.append((rate, cuts[49], cuts[98]))
-                (ours_rate, ours_p50, ours_p99), (raw_rate, raw_p50, raw_p99) = figures
+                runs: list[list[tuple[float, float, float]]] = [[], []]
+                for round_number in range(args.rounds):
+                    for side in ((0, 1) if round_number % 2 == 0 else (1, 0)):
+                        base, prefix, headers = sides[side]
+                        ids = seeded if op != "move" else seeded[next(movable):]
+                        rate, latencies = asyncio.run(load(base, headers, workload(op, prefix, ids, args.requests),
+                                                           args.concurrency))
+                        cuts = statistics.quantiles(latencies, n=100)
+                        runs[side].append((rate, cuts[49], cuts[98]))
+                (ours_rate, ours_p50, ours_p99), (raw_rate, raw_p50, raw_p99) = (
+                    tuple(statistics.median(run[k] for run in side_runs) for k in range(3)) for side_runs in runs)
                 print(f"{workers:>7} {op:<9} {ours_rate:>9.0f} ({ours_p50:6.1f} / {ours_p99:6.1f}) "
-                      f"{raw_rate:>9.0f} ({raw_p50:6.1f} / {raw_p99:6.1f}) {ours_rate / raw_rate:>5.2f}×")
+                      f"{raw_rate:>9.0f} ({raw_p50:6.1f} / {raw_p99:6.1f}) {ours_rate / raw_rate:>5.2f}×", flush=True)
         finally:
             stop(ours)
             stop(theirs)

@@ -72,7 +72,8 @@ class Portal:
         with pytest.MonkeyPatch.context() as patch:  # the tests call faster than Bitrix24's 2 per second
             patch.setenv("SMARTFLOW_BITRIX24_LIMIT", "1000,100000")
             app = create_app(engine=self.db.admin)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

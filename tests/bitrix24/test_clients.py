@@ -6,6 +6,7 @@ pages with the right total, reads, adds, updates and deletes, and sees exactly t
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import threading
@@ -169,6 +170,7 @@ def tls_server(portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         wait_listening(port, server)
         yield f"127.0.0.1:{port}"
     finally:
+        gc.collect()  # the clients' pooled TLS connections, closed as their sessions go
         server.terminate()
         try:  # (a TLS connection a client left open holds uvicorn's graceful stop for up to 30 s)
             server.communicate(timeout=10)

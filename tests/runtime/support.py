@@ -104,13 +104,27 @@ class Db:
         ids: list[int] = []
         with self.raw.begin() as connection:
             users = {r.login: r.id for r in connection.execute(sa.text("SELECT id, login FROM sf_users"))}
+            batch: list[dict[str, Any]] = []
             for row in rows:
                 values = {"title": "item", "pipeline": "main", "stage": "new", "created_at": now, "updated_at": now,
                           "version": 1, **row}
                 for key in ("created_by", "assigned_to"):
                     values[key] = users[values[key]] if values.get(key) else None
-                ids.append(int(connection.execute(table.insert().values(values)).inserted_primary_key[0]))
+                if batch and values.keys() != batch[0].keys():  # one executemany per run of rows alike
+                    ids += self._insert_many(connection, table, batch)
+                    batch = []
+                batch.append(values)
+            if batch:
+                ids += self._insert_many(connection, table, batch)
         return ids
+
+    @staticmethod
+    def _insert_many(connection: Any, table: sa.Table, batch: list[dict[str, Any]]) -> list[int]:
+        """The rows in one executemany (a few statements of many rows each), their ids in the rows' order."""
+        if len(batch) == 1:
+            return [int(connection.execute(table.insert().values(batch[0])).inserted_primary_key[0])]
+        inserted = connection.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), batch)
+        return [int(found) for found in inserted.scalars()]
 
     def row(self, process: str, item_id: int) -> dict[str, Any] | None:
         """An item's row as stored, deleted or not."""

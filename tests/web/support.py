@@ -82,8 +82,10 @@ class Site:
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
+        # a stop gives open event streams (a page's EventSource, a test's reader) a second, not their next
+        # heartbeat: `smartflow serve`'s own graceful stop is tested in tests/http/test_serve.py
         config = uvicorn.Config(create_app(engine=self.admin), host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
         self.thread.start()
