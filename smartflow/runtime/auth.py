@@ -25,7 +25,7 @@ from smartflow.errors import AuthenticationFailed, InvalidValue, NotFound, Permi
 from smartflow.i18n import Name, tr
 from smartflow.runtime import clock
 from smartflow.runtime.access import Actor
-from smartflow.runtime.compiled import CompiledDefinition
+from smartflow.runtime.compiled import CompiledDefinition, built
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms a hash: OWASP's scrypt minimum
 TOKEN_PREFIX = "sf_"
@@ -46,6 +46,9 @@ class Caller:
     login: str
     kind: str
     csrf: str | None = None
+    # the user's row and role grants, read with the credential (people.resolve_actor needs no query of its own)
+    user: dict[str, Any] | None = None
+    grants: tuple[tuple[str, str, str], ...] = ()
 
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
@@ -203,18 +206,27 @@ def _aware(moment: datetime) -> datetime:
 
 
 def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: str) -> Caller:
-    """The user a token or session secret belongs to; AuthenticationFailed when it is unknown, expired or revoked."""
+    """The user a token or session secret belongs to, with their row and role grants (one query: every API
+    request asks); AuthenticationFailed when it is unknown, expired or revoked."""
     users, _, tokens, _ = _tables(compiled)
-    row = connection.execute(
-        sa.select(tokens.c.id, tokens.c.expires_at, tokens.c.revoked_at, users.c.login, users.c.active)
-        .join(users, users.c.id == tokens.c.user_id)
-        .where(tokens.c.digest == digest(secret), tokens.c.kind == kind)).first()
+    grants = compiled.metadata.tables["sf_role_grants"]
+    statement = built((tokens, "caller_of"), lambda: sa.select(
+        tokens.c.expires_at, tokens.c.revoked_at, users.c.id, users.c.login, users.c.name, users.c.active,
+        users.c.department_id, grants.c.role, grants.c.process, grants.c.pipeline,
+    ).select_from(tokens.join(users, users.c.id == tokens.c.user_id).outerjoin(grants, grants.c.user_id == users.c.id))
+        .where(tokens.c.digest == sa.bindparam("_digest"), tokens.c.kind == sa.bindparam("_kind"))
+        .order_by(grants.c.role))
+    rows = connection.execute(statement, {"_digest": digest(secret), "_kind": kind}).all()
+    row = rows[0] if rows else None
     now = clock.now()
     if (row is None or row.revoked_at is not None or not row.active
             or (row.expires_at is not None and _aware(row.expires_at) <= now)):
         raise AuthenticationFailed("the credential is unknown, expired or revoked",
                                    "log in again, or create a token: smartflow token create LOGIN")
-    return Caller(row.login, kind, csrf_of(secret) if kind == "session" else None)
+    user = {"id": row.id, "login": row.login, "name": row.name, "active": row.active,
+            "department_id": row.department_id}
+    held = tuple((found.role, found.process, found.pipeline) for found in rows if found.role is not None)
+    return Caller(row.login, kind, csrf_of(secret) if kind == "session" else None, user, held)
 
 
 def _upsert(connection: Any, table: sa.Table) -> Any:

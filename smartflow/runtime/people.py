@@ -65,20 +65,27 @@ def _subtree(connection: Any, departments: sa.Table, root: str) -> set[str]:
     return found
 
 
-def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | None) -> Actor:
-    """The actor for --as LOGIN; the local administrator when no login is given."""
+def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | None,
+                  known: tuple[dict[str, Any], tuple[tuple[str, str, str], ...]] | None = None) -> Actor:
+    """The actor for --as LOGIN; the local administrator when no login is given. known: the user's row and
+    grants (role, process, pipeline) when already read (auth.caller_of reads them with the credential)."""
     if not login:
         return LOCAL_ADMIN
     users, grants, departments = _tables(compiled)
-    row = connection.execute(sa.select(users.c.id, users.c.login, users.c.name, users.c.active,
-                                       users.c.department_id).where(users.c.login == login)).mappings().first()
+    held: Iterable[tuple[str, str, str]] | None = None
+    if known is not None:
+        row, held = known
+    else:
+        row = connection.execute(built((users, "resolve_actor"), lambda: sa.select(
+            users.c.id, users.c.login, users.c.name, users.c.active, users.c.department_id).where(
+            users.c.login == sa.bindparam("_login"))), {"_login": login}).mappings().first()
     if row is None:
         raise NotFound(tr("there is no user {login}", login=Name(login)),
                        "run `smartflow user list`, or `smartflow user add`")
     if not row["active"]:
         raise NotFound(tr("the user {login} is deactivated", login=Name(login)),
                        f"an administrator may run `smartflow user activate {login}`")
-    everywhere, scoped, piped = _grants_of(connection, grants, row["id"])
+    everywhere, scoped, piped = _grants_of(connection, grants, row["id"], held)
     colleagues: tuple[int, ...] = (row["id"],)
     if row["department_id"]:
         subtree = _subtree(connection, departments, row["department_id"])
@@ -90,16 +97,19 @@ def resolve_actor(connection: Any, compiled: CompiledDefinition, login: str | No
                              for (process, pipeline), roles in sorted(piped.items())))
 
 
-def _grants_of(connection: Any, grants: sa.Table, user: int
+def _grants_of(connection: Any, grants: sa.Table, user: int, held: Iterable[tuple[str, str, str]] | None = None
                ) -> tuple[list[str], dict[str, list[str]], dict[tuple[str, str], list[str]]]:
     """A user's roles held in every process, per process those held in all of it, and per process and
-    pipeline those held in that pipeline only."""
+    pipeline those held in that pipeline only; held: their grants (role, process, pipeline) by role, when
+    already read."""
     everywhere: list[str] = []
     scoped: dict[str, list[str]] = {}
     piped: dict[tuple[str, str], list[str]] = {}
-    for role, process, pipeline in connection.execute(
-            sa.select(grants.c.role, grants.c.process, grants.c.pipeline)
-            .where(grants.c.user_id == user).order_by(grants.c.role)):
+    if held is None:
+        held = connection.execute(built((grants, "grants_of"), lambda: sa.select(
+            grants.c.role, grants.c.process, grants.c.pipeline).where(
+            grants.c.user_id == sa.bindparam("_user")).order_by(grants.c.role)), {"_user": user})
+    for role, process, pipeline in held:
         if pipeline != EVERY_PIPELINE:
             piped.setdefault((process, pipeline), []).append(role)
         elif process == EVERY_PROCESS:

@@ -213,9 +213,12 @@ class Engine(TimelineMethods, Linking, PresetMethods):
                 with connection.begin(), clock.using(self.clock()):
                     compiled, subscribed = self._compiled(connection)
                     if self._actor is None or self._actor_version != compiled.version:
+                        known = None
                         if self._credential is not None:
-                            self.login = self._caller(connection, compiled).login
-                        self._actor = people.resolve_actor(connection, compiled, self.login)
+                            caller = self._caller(connection, compiled)
+                            self.login = caller.login
+                            known = (caller.user, caller.grants) if caller.user is not None else None
+                        self._actor = people.resolve_actor(connection, compiled, self.login, known)
                         self._actor_version = compiled.version
                     yield items.Write(connection, compiled, self._actor, self.via, now=self.clock(),
                                       subscribed=subscribed)
