@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -280,3 +281,41 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_api_tokens(db: Db) 
     with pytest.raises(AuthenticationFailed):
         db.admin.authenticate(laptop, "session")
     assert db.admin.authenticate(token).login == "changer"
+
+
+def test_an_api_request_reads_the_deployed_version_with_its_credential(db_url: str, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """One query checks an API request's credential and reads the deployed version (and whether an event
+    subscription exists): a version deployed meanwhile, or a subscription made meanwhile, is still seen by
+    the very next request."""
+    from smartflow.deploy import apply as deploy
+    from smartflow.services import engine as engine_module
+    from tests.runtime.support import ORDER, write_definitions
+
+    database = Db(db_url, tmp_path / "defs", *DOCUMENTS)
+    try:
+        database.admin.add_user("petrov", "Пётр Петров", ["clerk"])
+        token = database.admin.create_token("petrov")
+        first = database.admin.deployed_version()
+        assert database.admin.acting_for(token).whoami() == "petrov"
+        asked: list[bool] = []
+        real = engine_module._latest_version
+        monkeypatch.setattr(engine_module, "_latest_version", lambda *a: asked.append(True) or real(*a))
+        assert database.admin.acting_for(token).deployed_version() == first
+        assert asked == []  # read with the credential, in the same query
+        noted = {**ORDER, "fields": {**ORDER["fields"], "remark": {"type": "text"}}}
+        deploy.apply(write_definitions(tmp_path / "next", *(d if d is not ORDER else noted for d in DOCUMENTS)),
+                     db_url)
+        acting = database.admin.acting_for(token)
+        assert acting.deployed_version() == first + 1
+        assert "remark" in {field.id for field in acting.process("purchase").fields}
+        with database.admin.acting_for(token).session(False) as write:
+            assert not write.subscribed
+        database.admin.subscribe("updated", "onCrmDynamicItemUpdate", "http://127.0.0.1:9/hook",
+                                 allow_hosts={"127.0.0.1"})
+        with database.admin.acting_for(token).session(False) as write:
+            assert write.subscribed
+        with pytest.raises(AuthenticationFailed):
+            database.admin.acting_for("sf_wrong").deployed_version()
+    finally:
+        database.close()
