@@ -189,14 +189,18 @@ def _take(write: Any, worker: str, lease: timedelta, size: int, orphans: bool, t
                 return Lease([], write.now, [])
             return _lease(write, statements, worker, [found.id])
     if "take" in statements:
-        rows = [dict(row) for row in connection.execute(statements["take"], {
-            "_now": write.now, "_limit": size, "_worker": worker}).mappings()]
-        if not rows:
-            return None
-        rows.sort(key=lambda row: (row["due_at"], row["id"]))
-        return Lease([row["id"] for row in rows], write.now, rows)
+        return _in_due_order([dict(row) for row in connection.execute(statements["take"], {
+            "_now": write.now, "_limit": size, "_worker": worker}).mappings()], write.now)
     ids = list(connection.execute(statements["pending"], {"_now": write.now, "_limit": size}).scalars())
     return _lease(write, statements, worker, ids) if ids else None
+
+
+def _in_due_order(rows: list[dict[str, Any]], at: datetime) -> Lease | None:
+    """The lease of rows a statement took and handed back in no order; None when it took none."""
+    if not rows:
+        return None
+    rows.sort(key=lambda row: (row["due_at"], row["id"]))
+    return Lease([row["id"] for row in rows], at, rows)
 
 
 def _lease(write: Any, statements: dict[str, Any], worker: str, ids: list[int]) -> Lease:
@@ -290,9 +294,7 @@ def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease
                 del row["_finished"]
             if written != 1 and not careful:  # a lease taken over meanwhile: see run_jobs
                 raise _Careful({})
-            taken = sorted((row for row in found if row["id"] is not None), key=lambda row: (row["due_at"], row["id"]))
-            if taken:
-                following = Lease([row["id"] for row in taken], write.now, taken)
+            following = _in_due_order([row for row in found if row["id"] is not None], write.now)
         else:
             if finished:  # every outcome in one statement (executemany)
                 written = write.connection.execute(statements["finish"], finished).rowcount
