@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smartflow"
 # above them.
 RANKS: dict[str, int] = {
     "i18n": -1,  # the message type and catalogues, beneath errors (which carry messages): standard library only
-    "errors": 0, "db": 0,
+    "errors": 0, "db": 0, "grid": 0,
     "definitions": 1,
     "compile": 2,
     "deploy": 3, "runtime": 3,

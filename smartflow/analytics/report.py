@@ -20,6 +20,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue
+from smartflow.grid import grid
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write, process_of
@@ -28,6 +29,8 @@ from smartflow.runtime.query import money_totals, shown_money, shown_money_field
 
 @dataclass
 class ReportOptions:
+    """What a report covers: one pipeline or all, a period of dates, the language of its titles."""
+
     pipeline: str | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -128,7 +131,7 @@ def _entries(write: Write, process: CompiledProcess, base: Any) -> Any:
     Creates and stage moves are entries; an item without any history (inserted by other means)
     counts as having entered its current stage when it was created.
     """
-    history = write.compiled.metadata.tables["sf_history"]
+    history = write.compiled.tables["sf_history"]
     table = process.table
     pid = process.process.id
     moves = sa.select(history.c.item_id, _json_text(write, history.c.new).label("stage"), history.c.at,
@@ -200,7 +203,7 @@ def _overdue(write: Write, process: CompiledProcess, pipeline: Pipeline, base: A
 def _by_user(write: Write, process: CompiledProcess, pipeline: Pipeline, base: Any) -> list[dict[str, Any]]:
     """Per assigned user: items, won, lost, still open, the win rate and the money won per currency."""
     table, money = process.table, shown_money(write, process)
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     won = table.c.stage.in_([s.id for s in pipeline.stages if s.semantic == "success"])
     lost = table.c.stage.in_([s.id for s in pipeline.stages if s.semantic == "failure"])
     selected: list[Any] = [table.c.assigned_to, users.c.login, users.c.name, sa.func.count(),
@@ -292,8 +295,6 @@ def tables(report: dict[str, Any], for_people: bool = True) -> list[tuple[str, l
 
 
 def render_text(report: dict[str, Any]) -> str:
-    from tabulate import tabulate
-
     period = ""
     if report["from"] or report["to"]:
         period = f", created {report['from'] or '…'} – {report['to'] or '…'}"
@@ -301,7 +302,7 @@ def render_text(report: dict[str, Any]) -> str:
              f"{period}"]
     for title, headers, rows in tables(report):
         lines += ["", title + ":"]
-        lines.append(tabulate(rows, headers=headers, disable_numparse=True) if rows else "  (none)")
+        lines.append(grid(rows, headers) if rows else "  (none)")
     lines += ["", "reached: items that ever entered the stage; → success: of those, the share now in a success "
               "stage; time in stage: completed stays, from history"]
     return "\n".join(lines)

@@ -111,10 +111,9 @@ def emit(rows: list[dict[str, Any]], columns: list[str], output_format: str, hea
         for row in rows:
             writer.writerow([plain(row.get(c)) for c in columns])
         return
-    from tabulate import tabulate
+    from smartflow.services import grid
 
-    click.echo(tabulate([[plain(r.get(c)) for c in columns] for r in rows], headers=headers or columns,
-                        disable_numparse=True))
+    click.echo(grid([[plain(r.get(c)) for c in columns] for r in rows], headers or columns))
 
 
 def parse_sets(pairs: tuple[str, ...], json_text: str | None) -> dict[str, Any]:

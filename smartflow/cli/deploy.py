@@ -137,9 +137,7 @@ def versions(db_url: str | None, output_format: str) -> None:
     """List the deployed definition versions, newest first."""
     import json
 
-    from tabulate import tabulate
-
-    from smartflow.services import deploy
+    from smartflow.services import deploy, grid
 
     rows = deploy.versions(db_url)
     if output_format == "json":
@@ -150,7 +148,7 @@ def versions(db_url: str | None, output_format: str) -> None:
         return
     table = [[r["version"], str(r["created_at"])[:19], r["created_by"], (r["git_commit"] or "")[:12],
               r["hash"][:12], r["changes"]] for r in rows]
-    click.echo(tabulate(table, headers=["version", "deployed at", "by", "git commit", "hash", "changes"]))
+    click.echo(grid(table, ["version", "deployed at", "by", "git commit", "hash", "changes"], right={0, 5}))
 
 
 @click.command()

@@ -10,7 +10,7 @@ have, `DEFAULT_CURRENCY` the one of a money field that declares none; `MAX_ID` i
 a user or a file may have, and `text_problem` says why a text cannot be stored (interfaces refuse such
 input before asking); `entity_type_id` is a process's Bitrix24 entityTypeId (from `Engine.numbers()`) as the
 facade and event messages give it; `mail_settings` is how the worker sends e-mail, as its environment
-configures it.
+configures it. `grid` lays rows out as a plain-text table under their headers.
 """
 
 from typing import Any
@@ -18,11 +18,12 @@ from typing import Any
 from smartflow.compile.numbers import entity_type_id
 from smartflow.definitions.model import Text
 from smartflow.definitions.values import CURRENCIES
+from smartflow.grid import grid
 from smartflow.runtime.fields import DEFAULT_CURRENCY, MAX_ID, plain, text_problem
 from smartflow.services.engine import Engine
 
-__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "mail_settings", "plain",
-           "text_problem"]
+__all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "grid", "mail_settings",
+           "plain", "text_problem"]
 
 
 def mail_settings() -> Any:
