@@ -12,7 +12,9 @@ item's history; what ran before stays (the item is in the state the last action 
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -69,12 +71,38 @@ class Chain:
         return child
 
 
+class _ByProcess(Mapping[str, list[CompiledTrigger]]):
+    """The compiled triggers of each process, a process's compiled when first asked for: a command that
+    changes one item compiles that process's conditions and templates, not every process's (a
+    process's working-hours calendar, Jinja2 templates: milliseconds each)."""
+
+    def __init__(self, processes: list[Process]) -> None:
+        self._processes = {process.id: process for process in processes}
+        self._built: dict[str, list[CompiledTrigger]] = {}
+        self._lock = threading.Lock()  # the HTTP API's threads share one deployed version's automation
+
+    def __getitem__(self, process_id: str) -> list[CompiledTrigger]:
+        found = self._built.get(process_id)
+        if found is None:
+            process = self._processes[process_id]
+            with self._lock:
+                found = self._built.get(process_id)
+                if found is None:
+                    found = self._built[process_id] = [CompiledTrigger(process, t) for t in process.triggers]
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._processes)
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+
 class Automation:
     """The triggers of a deployed version, indexed by process."""
 
     def __init__(self, processes: list[Process]) -> None:
-        self.by_process: dict[str, list[CompiledTrigger]] = {
-            process.id: [CompiledTrigger(process, t) for t in process.triggers] for process in processes}
+        self.by_process = _ByProcess(processes)
 
     def matching(self, process_id: str, events: list[Event], item: dict[str, Any]) -> list[CompiledTrigger]:
         return [t for t in self.by_process.get(process_id, []) if any(t.listens(e, item) for e in events)]
@@ -146,7 +174,7 @@ def fire(write: Any, process_id: str, item_id: int, events: list[Event], item: d
 def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any], chain: Chain,
              events: list[Event]) -> None:
     """Queue a delayed trigger as a job; a rescheduled one replaces its pending job."""
-    jobs = write.compiled.metadata.tables["sf_jobs"]
+    jobs = write.compiled.tables["sf_jobs"]
     trigger = compiled_trigger.trigger
     when = due_time(trigger, item, write.now, compiled_trigger.calendar)
     if trigger.on == "scheduled":
@@ -167,7 +195,7 @@ def schedule(write: Any, compiled_trigger: CompiledTrigger, item: dict[str, Any]
 
 def drop_jobs(write: Any, process_id: str, item_id: int, reason: str) -> None:
     """Drop an item's pending jobs (it was deleted for good)."""
-    jobs = write.compiled.metadata.tables["sf_jobs"]
+    jobs = write.compiled.tables["sf_jobs"]
     write.connection.execute(sa.update(jobs).where(jobs.c.process == process_id, jobs.c.item_id == item_id,
                                                    jobs.c.status == "pending")
                              .values(status="dropped", last_error=reason))

@@ -88,9 +88,12 @@ class Calendar:
         if self.country is None:
             return frozenset()
         if year not in self._years:
-            import holidays
+            import holidays  # about 0.1 s: only a calendar that counts working days with holidays imports it
 
-            self._years[year] = frozenset(holidays.country_holidays(self.country, years=year))
+            try:
+                self._years[year] = frozenset(holidays.country_holidays(self.country, years=year))
+            except NotImplementedError:  # validation refuses such a country; an older `holidays` may lack it
+                raise CalendarError(f"unknown country `{self.country}` for public holidays") from None
         return self._years[year]
 
     def is_working_day(self, day: date) -> bool:
@@ -164,10 +167,9 @@ def _calendar(hours: WorkingHours) -> Calendar:
     start, end = parse_clock(hours.start), parse_clock(hours.end)
     if start >= end:
         raise CalendarError(f"the working day ends ({hours.end}) before it starts ({hours.start})")
-    country = hours.holidays
-    if country is not None and country not in supported_countries():
-        raise CalendarError(f"unknown country `{country}` for public holidays")
-    return Calendar(parse_days(hours.days), start, end, zone(hours.timezone), country)
+    # The country is checked when its holidays are first needed (Calendar.holidays): validation has
+    # checked it against the list, and importing that list costs about 0.15 s, a process start's worth.
+    return Calendar(parse_days(hours.days), start, end, zone(hours.timezone), hours.holidays)
 
 
 DEFAULT = Calendar(frozenset(range(5)), 9 * 60, 18 * 60, UTC)

@@ -105,3 +105,20 @@ def test_a_rights_change_takes_effect_on_the_next_change(db: Db, tmp_path: Any) 
     db.admin.move("cvac", third, "won")
     assert db.admin.get("cvac", third)["note"] == "v1 was (hidden)"
     assert _messages(db, third) == ["v1: (hidden)"]
+
+
+def test_a_process_s_triggers_are_compiled_when_it_first_changes() -> None:
+    from smartflow.automation.triggers import Automation
+    from tests.conftest import PROCESSES
+
+    processes = list(deploy.load_desired([PROCESSES]).definition.processes)
+    automation = Automation(processes)
+    assert list(automation.by_process) == [p.id for p in processes]
+    assert automation.by_process._built == {}  # type: ignore[attr-defined]  # nothing compiled yet
+    procurement = automation.by_process["procurement"]
+    assert [t.name for t in procurement] == [f"procurement.{t.id}" for t in processes[
+        [p.id for p in processes].index("procurement")].triggers]
+    assert automation.by_process["procurement"] is procurement  # compiled once
+    assert set(automation.by_process._built) == {"procurement"}  # type: ignore[attr-defined]
+    assert automation.by_process.get("nothing") is None and "nothing" not in automation.by_process
+    assert len(automation.names) == sum(len(p.triggers) for p in processes)  # every name: all compiled
