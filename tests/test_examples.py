@@ -1,4 +1,5 @@
-"""The examples, run as their READMEs say: `sh examples/<name>/demo.sh` in a fresh folder, twice.
+"""The examples, run as their READMEs say: `sh examples/<name>/demo.sh` in a fresh folder, twice; the
+procurement demo is also the README's quickstart.
 
 The four demos run side by side, each in its own folder and database (the file costs their CPU
 time spread over the cores, not its sum). Each README may only show commands its demo.sh runs,
@@ -175,6 +176,20 @@ def test_second_run_imports_nothing_new(example: Example, runs: dict[str, Runs])
         assert len(titles) == len(expected) + by_hand, process
         assert sorted(set(expected) - set(titles)) == [], f"{process}: rows of {sample} missing"
     assert _board(run.again.stdout, example.board) == _board(run.first.stdout, example.board)
+
+
+def test_the_readme_quickstart_deploys_walks_imports_and_shows_the_procurement_board(runs: dict[str, Runs]) -> None:
+    """The README's first command ends with `sh examples/procurement/demo.sh`, run by the installed
+    `smartflow` as here (the procurement demo's two runs above are that command's)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "&& python3 -m pip install . && sh examples/procurement/demo.sh" in readme
+    run = runs["procurement"]
+    board = _board(run.first.stdout, "Получена смета")
+    assert len(board) == 8, "the columns' titles and totals, a rule, then five cards"
+    assert board[1].startswith("8 · 2.1M RUB")
+    # the first purchase, delivered, was handed over to production by the trigger: the newest card there
+    assert "#1 Бетон М300" in board[3].split("│")[4]
+    assert _board(run.again.stdout, "Получена смета") == board
 
 
 def _logical_lines(text: str) -> list[str]:
