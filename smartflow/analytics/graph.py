@@ -29,6 +29,8 @@ _STATUS_MARK = {"": "", "added": "+ ", "removed": "− ", "changed": "~ "}
 
 @dataclass(frozen=True)
 class Node:
+    """A stage to draw: its id, title and semantic (process, success, failure)."""
+
     id: str
     title: str
     semantic: str
@@ -36,6 +38,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
+    """A transition to draw, from a stage (or any) to a stage, with its label's lines."""
+
     source: str  # a stage id, or ANY
     target: str
     label: tuple[str, ...]  # title, condition, roles: one line each

@@ -97,7 +97,7 @@ def _assign(write: Any, trigger: CompiledTrigger, index: int, params: dict[str, 
 def _candidates(write: Any, process_id: str, params: dict[str, Any], pipeline: str) -> list[int]:
     """The active users to assign to: the holders of a role in this process (for the item's pipeline),
     or a department's people with a right in the item's pipeline (whom an item may be given to)."""
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     query = sa.select(users.c.id).where(users.c.active.is_(True)).order_by(users.c.id)
     if "role" in params:
         query = query.where(users.c.id.in_(people.holders(write.connection, write.compiled, process_id,
@@ -114,7 +114,7 @@ def _round_robin(write: Any, key: str, candidates: list[int]) -> int:
     The last pick is kept in sf_counters, so the rotation advances even when a pick leaves
     the item's assignee unchanged (nothing is then written to the item's history).
     """
-    counters = write.compiled.metadata.tables["sf_counters"]
+    counters = write.compiled.tables["sf_counters"]
     last = write.connection.execute(sa.select(counters.c.value).where(counters.c.key == key)).scalar()
     chosen = candidates[0]
     if last is not None:

@@ -111,7 +111,7 @@ class _Careful(Exception):
 def _statements(write: Any) -> dict[str, Any]:
     """The worker's statements on sf_jobs, built once per deployed version (building one costs
     SQLAlchemy more than running it)."""
-    jobs = write.compiled.metadata.tables["sf_jobs"]
+    jobs = write.compiled.tables["sf_jobs"]
 
     def build() -> dict[str, Any]:
         def due(condition: Any, *columns: Any) -> Any:
@@ -181,7 +181,7 @@ def _take(write: Any, worker: str, lease: timedelta, size: int, orphans: bool, t
             if found.attempts >= JOB_ATTEMPTS:
                 error = (f"its worker ({found.locked_by}) stopped while running it, {found.attempts} times in all; "
                          "not tried again")
-                jobs = write.compiled.metadata.tables["sf_jobs"]
+                jobs = write.compiled.tables["sf_jobs"]
                 connection.execute(sa.update(jobs).where(jobs.c.id == found.id).values(
                     status="failed", last_error=error))
                 tally.failed += 1
@@ -402,7 +402,7 @@ def deliver_one(engine: Sessions, worker: str, tally: Tally, allow_hosts: set[st
                 send: Sender = send_http, timeout: float = TIMEOUT) -> bool:
     """Claim and deliver the next pending outbox message; False when none is due."""
     with engine.session(True) as write:
-        outbox = write.compiled.metadata.tables["sf_outbox"]
+        outbox = write.compiled.tables["sf_outbox"]
         message = _claim(write, outbox, outbox.c.next_attempt_at)
         if message is None:
             return False
@@ -460,7 +460,7 @@ def _deliver_email(write: Any, outbox_id: int, payload: dict[str, Any]) -> str |
         return f"{wrong} ({wrong.hint})"
     if found is None:
         return NOT_SENT + "e-mail is not configured (set SMARTFLOW_SMTP_URL for the worker, then retry it)"
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     reader = write.connection.execute(sa.select(users.c.email, users.c.name, users.c.active,
                                                 users.c.email_notifications, users.c.language).where(
         users.c.id == payload.get("user_id"))).first()
@@ -589,7 +589,7 @@ def _require_admin(write: Any) -> None:
 
 def list_rows(write: Any, table_name: str, status: str | None, limit: int) -> list[dict[str, Any]]:
     _require_admin(write)
-    table = write.compiled.metadata.tables[table_name]
+    table = write.compiled.tables[table_name]
     query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
     if status:
         query = query.where(table.c.status == status)
@@ -601,7 +601,7 @@ def retry(write: Any, table_name: str, row_id: int) -> None:
     from smartflow.errors import InvalidValue, NotFound
 
     _require_admin(write)
-    table = write.compiled.metadata.tables[table_name]
+    table = write.compiled.tables[table_name]
     row = write.connection.execute(sa.select(table.c.status).where(table.c.id == row_id)).first()
     what = "job" if table_name == "sf_jobs" else "message"
     if row is None:
@@ -617,7 +617,7 @@ def cancel(write: Any, table_name: str, row_id: int) -> None:
     from smartflow.errors import InvalidValue, NotFound
 
     _require_admin(write)
-    table = write.compiled.metadata.tables[table_name]
+    table = write.compiled.tables[table_name]
     what = "job" if table_name == "sf_jobs" else "message"
     changed = write.connection.execute(sa.update(table).where(table.c.id == row_id,
                                                               table.c.status.in_(("pending", "failed")))

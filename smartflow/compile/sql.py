@@ -12,6 +12,7 @@ SQL. A money field has a second column `<field>__currency`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -239,9 +240,38 @@ EVERY_PIPELINE = "*"  # the pipeline of a role grant that holds in every pipelin
 LEGACY_GRANTS = "sf_user_roles"  # roles without a process, before sf_role_grants: moved there by apply
 
 
+_SYSTEM: dict[str, Callable[[MetaData], Table]] = {}  # smartflow's own tables: name → what builds it
+
+
+def _system(name: str) -> Callable[[Callable[[MetaData], Table]], Callable[[MetaData], Table]]:
+    def register(build: Callable[[MetaData], Table]) -> Callable[[MetaData], Table]:
+        _SYSTEM[name] = build
+        return build
+    return register
+
+
+def system_table(metadata: MetaData, name: str) -> Table:
+    """One of smartflow's own tables, built into metadata unless it is there already, with the tables its
+    foreign keys name. The runtime builds only those an operation uses (each costs SQLAlchemy about a
+    millisecond); apply builds them all (`system_tables`)."""
+    table = metadata.tables.get(name)
+    if table is None:
+        table = _SYSTEM[name](metadata)
+        for key in table.foreign_keys:
+            target = key.target_fullname.partition(".")[0]
+            if target != name:
+                system_table(metadata, target)
+    return table
+
+
 def system_tables(metadata: MetaData) -> list[Table]:
-    """smartflow's own tables: versions, people, history, jobs, outbox, files, archive."""
-    versions = Table(
+    """smartflow's own tables: versions, people, history, jobs, outbox, files, archive…, all built."""
+    return [system_table(metadata, name) for name in SYSTEM_TABLE_NAMES]
+
+
+@_system("sf_versions")
+def _sf_versions(metadata: MetaData) -> Table:
+    return Table(
         "sf_versions", metadata,
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("hash", String(64), nullable=False),
@@ -252,14 +282,22 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("documents", JSON, nullable=False),
         Column("plan", JSON, nullable=False),
     )
-    departments = Table(
+
+
+@_system("sf_departments")
+def _sf_departments(metadata: MetaData) -> Table:
+    return Table(
         "sf_departments", metadata,
         Column("id", String(64), primary_key=True),
         Column("title", String, nullable=False),
         Column("parent_id", String(64), ForeignKey("sf_departments.id", ondelete="RESTRICT"), nullable=True),
         Column("head_id", Integer, nullable=True),  # a user (no reference: users and departments name each other)
     )
-    users = Table(
+
+
+@_system("sf_users")
+def _sf_users(metadata: MetaData) -> Table:
+    return Table(
         "sf_users", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("login", String(128), nullable=False, unique=True),
@@ -272,14 +310,24 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("email_notifications", Boolean, nullable=True),
         Column("language", String(8), nullable=True),
     )
-    grants = Table(  # a role a user holds in every process (process `*`) or in one named process, there in
-        "sf_role_grants", metadata,  # every pipeline (pipeline `*`) or in one named pipeline only
+
+
+@_system("sf_role_grants")
+def _sf_role_grants(metadata: MetaData) -> Table:
+    """A role a user holds in every process (process `*`) or in one named process, there in every
+    pipeline (pipeline `*`) or in one named pipeline only."""
+    return Table(
+        "sf_role_grants", metadata,
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
         Column("role", String(28), primary_key=True),
         Column("process", String(28), primary_key=True, server_default=EVERY_PROCESS),
         Column("pipeline", String(28), primary_key=True, server_default=EVERY_PIPELINE),
     )
-    history = Table(
+
+
+@_system("sf_history")
+def _sf_history(metadata: MetaData) -> Table:
+    return Table(
         "sf_history", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("process", String(28), nullable=False),
@@ -294,7 +342,11 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("definition_version", Integer, nullable=True),
         Index("ix_sf_history_item", "process", "item_id", "id"),
     )
-    jobs = Table(
+
+
+@_system("sf_jobs")
+def _sf_jobs(metadata: MetaData) -> Table:
+    return Table(
         "sf_jobs", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("process", String(28), nullable=False),
@@ -310,7 +362,11 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("created_at", _timestamp(), nullable=False),
         Index("ix_sf_jobs_due", "status", "due_at"),
     )
-    outbox = Table(
+
+
+@_system("sf_outbox")
+def _sf_outbox(metadata: MetaData) -> Table:
+    return Table(
         "sf_outbox", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("kind", String(16), nullable=False),
@@ -323,7 +379,11 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("sent_at", _timestamp(), nullable=True),
         Index("ix_sf_outbox_status", "status", "next_attempt_at"),
     )
-    files = Table(
+
+
+@_system("sf_files")
+def _sf_files(metadata: MetaData) -> Table:
+    return Table(
         "sf_files", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("name", String, nullable=False),
@@ -338,13 +398,22 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("field", String(64), nullable=True),
         Column("uploaded_by", Integer, ForeignKey("sf_users.id", ondelete="SET NULL"), nullable=True),
     )
-    file_chunks = Table(  # the database file store: a file's bytes by SHA-256, in chunks of at most 1 MiB
+
+
+@_system("sf_file_chunks")
+def _sf_file_chunks(metadata: MetaData) -> Table:
+    """The database file store: a file's bytes by SHA-256, in chunks of at most 1 MiB."""
+    return Table(
         "sf_file_chunks", metadata,
         Column("checksum", String(64), primary_key=True),
         Column("position", Integer, primary_key=True, autoincrement=False),
         Column("data", LargeBinary, nullable=False),
     )
-    archive = Table(
+
+
+@_system("sf_archive")
+def _sf_archive(metadata: MetaData) -> Table:
+    return Table(
         "sf_archive", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("version_id", Integer, nullable=True),
@@ -356,7 +425,11 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("archived_at", _timestamp(), nullable=False),
         Index("ix_sf_archive_item", "process", "item_id"),
     )
-    inbox = Table(
+
+
+@_system("sf_inbox")
+def _sf_inbox(metadata: MetaData) -> Table:
+    return Table(
         "sf_inbox", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=False),
@@ -372,19 +445,33 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("localized", JSON, nullable=True),
         Index("ix_sf_inbox_user", "user_id", "read_at", "id"),
     )
-    counters = Table(
+
+
+@_system("sf_counters")
+def _sf_counters(metadata: MetaData) -> Table:
+    return Table(
         "sf_counters", metadata,
         Column("key", String(160), primary_key=True),
         Column("value", BigInteger, nullable=False),
     )
-    numbers = Table(  # stable integers for outside protocols (the Bitrix24 facade's entityTypeId, categoryId…)
+
+
+@_system("sf_numbers")
+def _sf_numbers(metadata: MetaData) -> Table:
+    """Stable integers for outside protocols (the Bitrix24 facade's entityTypeId, categoryId…)."""
+    return Table(
         "sf_numbers", metadata,
         Column("kind", String(16), primary_key=True),  # type, category, stage, option
         Column("key", String(200), primary_key=True),  # process[/pipeline[/stage]] or process/field/option
         Column("number", Integer, nullable=False),
         UniqueConstraint("kind", "number", name="uq_sf_numbers_number"),
     )
-    audit = Table(  # every administrative change: who, what, when
+
+
+@_system("sf_audit")
+def _sf_audit(metadata: MetaData) -> Table:
+    """Every administrative change: who, what, when."""
+    return Table(
         "sf_audit", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("at", _timestamp(), nullable=False),
@@ -395,7 +482,12 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("details", JSON, nullable=True),
         Index("ix_sf_audit_at", "at"),
     )
-    bindings = Table(  # outbound event subscriptions (runtime/subscriptions.py): who hears which changes, where
+
+
+@_system("sf_event_bindings")
+def _sf_event_bindings(metadata: MetaData) -> Table:
+    """Outbound event subscriptions (runtime/subscriptions.py): who hears which changes, where."""
+    return Table(
         "sf_event_bindings", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("kind", String(16), nullable=False),  # created, updated, deleted
@@ -407,12 +499,12 @@ def system_tables(metadata: MetaData) -> list[Table]:
         Column("created_at", _timestamp(), nullable=False),
         Index("ix_sf_event_bindings_kind", "kind"),
     )
-    return [versions, departments, users, grants, history, jobs, outbox, files, archive, inbox, counters, audit,
-            *_credential_tables(metadata), _board_totals_table(metadata), _changes_table(metadata), numbers,
-            bindings, file_chunks, *_timeline_tables(metadata), _presets_table(metadata)]
 
 
-def _presets_table(metadata: MetaData) -> Table:
+
+
+@_system("sf_presets")
+def _sf_presets(metadata: MetaData) -> Table:
     """The filters people saved for themselves on a process's views (runtime/presets.py): a title and the
     view's query string, as the board's address holds it."""
     return Table(
@@ -427,10 +519,11 @@ def _presets_table(metadata: MetaData) -> Table:
     )
 
 
-def _timeline_tables(metadata: MetaData) -> list[Table]:
+@_system("sf_comments")
+def _sf_comments(metadata: MetaData) -> Table:
     """People's comments on items (with the users they mention) and to-dos (runtime/timeline.py): each
     names its item by process and id, as sf_history does, so they follow an item into the recycle bin."""
-    comments = Table(
+    return Table(
         "sf_comments", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("process", String(28), nullable=False),
@@ -443,13 +536,23 @@ def _timeline_tables(metadata: MetaData) -> list[Table]:
         Column("via", String(128), nullable=True),
         Index("ix_sf_comments_item", "process", "item_id", "id"),
     )
-    mentions = Table(
+
+
+@_system("sf_comment_mentions")
+def _sf_comment_mentions(metadata: MetaData) -> Table:
+    """Whom a comment mentions (their inbox shows it)."""
+    return Table(
         "sf_comment_mentions", metadata,
         Column("comment_id", Integer, ForeignKey("sf_comments.id", ondelete="CASCADE"), primary_key=True),
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
         Index("ix_sf_comment_mentions_user", "user_id", "comment_id"),
     )
-    todos = Table(
+
+
+@_system("sf_todos")
+def _sf_todos(metadata: MetaData) -> Table:
+    """To-dos on items: a title, a deadline (a day or a moment), a responsible person."""
+    return Table(
         "sf_todos", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("process", String(28), nullable=False),
@@ -467,10 +570,10 @@ def _timeline_tables(metadata: MetaData) -> list[Table]:
         Index("ix_sf_todos_item", "process", "item_id", "id"),
         Index("ix_sf_todos_responsible", "responsible_id", "done_at"),
     )
-    return [comments, mentions, todos]
 
 
-def _board_totals_table(metadata: MetaData) -> Table:
+@_system("sf_board_totals")
+def _sf_board_totals(metadata: MetaData) -> Table:
     """The board's per-stage counts and money sums, kept by triggers (compile/totals.py explains them).
 
     SQLite: one row per key (process, pipeline, stage, field, currency), a unique index the
@@ -499,7 +602,8 @@ def _board_totals_table(metadata: MetaData) -> Table:
 CHANGES_TABLE = "sf_changes"
 
 
-def _changes_table(metadata: MetaData) -> Table:
+@_system(CHANGES_TABLE)
+def _sf_changes(metadata: MetaData) -> Table:
     """The change feed (compile/changes.py explains it): one row per item a write touched, or a row with
     no item when many were."""
     return Table(
@@ -511,16 +615,21 @@ def _changes_table(metadata: MetaData) -> Table:
     )
 
 
-def _credential_tables(metadata: MetaData) -> list[Table]:
-    """Passwords (a memory-hard hash with its salt and parameters), API tokens and browser sessions
-    (only a digest of the secret is kept), and failed logins (to throttle guessing)."""
-    passwords = Table(
+@_system("sf_passwords")
+def _sf_passwords(metadata: MetaData) -> Table:
+    """Passwords: a memory-hard hash with its salt and parameters."""
+    return Table(
         "sf_passwords", metadata,
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), primary_key=True),
         Column("hash", String(256), nullable=False),
         Column("updated_at", _timestamp(), nullable=False),
     )
-    tokens = Table(
+
+
+@_system("sf_tokens")
+def _sf_tokens(metadata: MetaData) -> Table:
+    """API tokens and browser sessions (only a digest of the secret is kept)."""
+    return Table(
         "sf_tokens", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("user_id", Integer, ForeignKey("sf_users.id", ondelete="CASCADE"), nullable=False),
@@ -530,13 +639,17 @@ def _credential_tables(metadata: MetaData) -> list[Table]:
         Column("expires_at", _timestamp(), nullable=True),
         Column("revoked_at", _timestamp(), nullable=True),
     )
-    failures = Table(
+
+
+@_system("sf_login_failures")
+def _sf_login_failures(metadata: MetaData) -> Table:
+    """Failed logins, to throttle guessing."""
+    return Table(
         "sf_login_failures", metadata,
         Column("login", String(128), primary_key=True),
         Column("failures", Integer, nullable=False),
         Column("first_at", _timestamp(), nullable=False),
     )
-    return [passwords, tokens, failures]
 
 
 SYSTEM_TABLE_NAMES = ("sf_versions", "sf_departments", "sf_users", "sf_role_grants", "sf_history", "sf_jobs",

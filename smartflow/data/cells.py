@@ -31,6 +31,8 @@ _CURRENCY_FORMAT = re.compile(r'"([A-Za-z]{3})"')
 
 @dataclass(frozen=True)
 class Money:
+    """An amount of money read from a cell, with its currency code."""
+
     amount: Decimal
     currency: str
 

@@ -63,6 +63,8 @@ class ExportOptions:
 
 @dataclass
 class ExportResult:
+    """What an export wrote: items, the readable items it could not include, its columns."""
+
     exported: int
     not_exportable: int  # readable items the export level does not reach
     columns: list[str]
@@ -178,7 +180,7 @@ def _file_names(write: Write, columns: list[Column], batch: dict[str, Sequence[A
     ids = set().union(*_ids(columns, batch, "file").values())
     if not ids:
         return {}
-    files = write.compiled.metadata.tables["sf_files"]
+    files = write.compiled.tables["sf_files"]
     return {row.id: row.name for row in write.connection.execute(sa.select(files.c.id, files.c.name)
                                                                   .where(files.c.id.in_(ids)))}
 

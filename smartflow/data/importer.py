@@ -42,6 +42,8 @@ ON_ERROR = ("skip", "abort")
 
 @dataclass
 class ImportOptions:
+    """How to import: a dry run or not, what a bad row does, the key, the columns' mapping…"""
+
     dry_run: bool = False
     on_error: str = "skip"  # skip: write the good rows; abort: nothing if any row fails
     key: str | None = None  # a column naming the item to update instead of creating one
@@ -77,6 +79,8 @@ class Problem:
 
 @dataclass
 class ImportResult:
+    """What an import did: rows read, items created, updated and unchanged, and each failed row's problems."""
+
     process: str
     dry_run: bool
     on_error: str
@@ -316,6 +320,8 @@ class _Plan:
 
 @dataclass
 class _Row:
+    """One sheet row read: its values by field id, its key, and the cells that could not be read."""
+
     values: dict[str, Any]
     key: Any
     problems: list[CellProblem]

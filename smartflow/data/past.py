@@ -34,6 +34,8 @@ COLUMNS = {"history": ("item", "at", "kind", "pipeline", "stage"), "comments": (
 
 @dataclass
 class PastResult:
+    """What an import of past history or comments wrote, skipped (imported before) and refused."""
+
     process: str
     kind: str
     rows: int = 0
@@ -126,7 +128,7 @@ def _history(write: Write, process: Any, item_id: int, row: dict[str, str], at: 
     stage = str(row.get("stage") or "").strip()
     if pipeline is None or pipeline.stage(stage) is None:
         raise ValueError(f"no stage {row.get('pipeline')}/{stage} in {definition.id}")
-    history = write.compiled.metadata.tables["sf_history"]
+    history = write.compiled.tables["sf_history"]
     mine = sa.and_(history.c.process == definition.id, history.c.item_id == item_id)
     kind = str(row.get("kind") or "").strip()
     if kind == "create":
@@ -176,7 +178,7 @@ def _comment(write: Write, process_id: str, item_id: int, row: dict[str, str], a
     text = str(row.get("text") or "")
     if not text.strip():
         raise ValueError("text: a comment needs its text")
-    comments = write.compiled.metadata.tables["sf_comments"]
+    comments = write.compiled.tables["sf_comments"]
     seen = write.connection.execute(sa.select(comments.c.created_at).where(
         comments.c.process == process_id, comments.c.item_id == item_id, comments.c.text == text)).scalars()
     if any(_same(s, at) for s in seen):

@@ -24,6 +24,8 @@ _CHUNK = 1 << 16
 
 @dataclass
 class SheetRow:
+    """A row of a sheet: its number as the spreadsheet shows it, its cells and their formats."""
+
     number: int  # as the spreadsheet shows it: the header is row 1
     values: list[Any]
     formats: list[str | None] | None  # xlsx number formats; None for CSV
@@ -31,6 +33,8 @@ class SheetRow:
 
 @dataclass
 class Sheet:
+    """A CSV or xlsx sheet being read: its headers, its rows (read lazily) and how the CSV was written."""
+
     kind: str  # csv | xlsx
     headers: list[str]
     rows: Iterator[SheetRow]

@@ -63,6 +63,8 @@ class Text:
 
 @dataclass(frozen=True)
 class Option:
+    """One option of a select field: its id (what is stored), its title and colour."""
+
     id: str
     title: Text
     color: str | None = None
@@ -72,6 +74,8 @@ class Option:
 
 @dataclass(frozen=True)
 class Field:
+    """A typed field of a process, with its rules (required, bounds, pattern, options, a link's target…)."""
+
     id: str
     type: str
     title: Text | None = None
@@ -112,6 +116,9 @@ class Field:
 
 @dataclass(frozen=True)
 class Stage:
+    """A stage of a pipeline: its semantic (process, success, failure), fields it requires or keeps
+    read-only, and what it replaces or was renamed from."""
+
     id: str
     title: Text
     semantic: str = "process"
@@ -159,6 +166,8 @@ class Transition:
 
 @dataclass(frozen=True)
 class Pipeline:
+    """A pipeline: its stages in order and the moves between them (transitions None: any move)."""
+
     id: str
     title: Text
     stages: tuple[Stage, ...]
@@ -193,6 +202,8 @@ class Action:
 
 @dataclass(frozen=True)
 class Trigger:
+    """Automation: when it fires (on an event, after a delay, at a time; under a condition) and what it does."""
+
     id: str
     on: str
     do: tuple[Action, ...]
@@ -229,6 +240,8 @@ class Permission:
 
 @dataclass(frozen=True)
 class CardSection:
+    """A section of an item's card: a titled group of fields."""
+
     id: str
     title: Text
     fields: tuple[str, ...]
@@ -248,6 +261,8 @@ class Preset:
 
 @dataclass(frozen=True)
 class Features:
+    """What a process switches on beyond its fields: observers, the recycle bin, begin and close dates, links."""
+
     observers: bool = False
     recycle_bin: bool = False
     begin_close_dates: bool = False
@@ -271,6 +286,8 @@ class WorkingHours:
 
 @dataclass(frozen=True)
 class Process:
+    """A smart process: its fields, pipelines, automation, permissions and how its views show items."""
+
     id: str
     title: Text
     fields: tuple[Field, ...]
@@ -301,6 +318,8 @@ class Process:
 
 @dataclass(frozen=True)
 class Role:
+    """A role people may hold (in every process, one process, or one pipeline)."""
+
     id: str
     title: Text
     description: Text | None = None

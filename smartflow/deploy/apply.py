@@ -111,6 +111,8 @@ def actor_name(actor: str | None) -> str:
 
 @dataclass
 class Deployed:
+    """What a database holds: the deployed version and definition, and whether smartflow's tables exist."""
+
     version: int | None
     definition: Definition | None
     system_tables: bool

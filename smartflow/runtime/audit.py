@@ -15,7 +15,7 @@ from smartflow.runtime.compiled import CompiledDefinition
 def record(connection: Any, compiled: CompiledDefinition, actor: Actor, via: str, action: str,
            target: str | None, details: dict[str, Any] | None = None) -> None:
     """One entry, written in the transaction of the change it records (both stay, or neither)."""
-    table = compiled.metadata.tables["sf_audit"]
+    table = compiled.tables["sf_audit"]
     connection.execute(table.insert().values(at=clock.now(), actor=actor.login, via=via, action=action,
                                              target=target, details=details or None))
 
@@ -23,7 +23,7 @@ def record(connection: Any, compiled: CompiledDefinition, actor: Actor, via: str
 def entries(connection: Any, compiled: CompiledDefinition, limit: int = 100, target: str | None = None
             ) -> list[dict[str, Any]]:
     """The newest entries first (of one target when given)."""
-    table = compiled.metadata.tables["sf_audit"]
+    table = compiled.tables["sf_audit"]
     query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
     if target is not None:
         query = query.where(table.c.target == target)

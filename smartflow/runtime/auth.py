@@ -55,7 +55,7 @@ class Caller:
 
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
-    tables = compiled.metadata.tables
+    tables = compiled.tables
     return tables["sf_users"], tables["sf_passwords"], tables["sf_tokens"], tables["sf_login_failures"]
 
 
@@ -218,16 +218,16 @@ def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: 
     asks on every operation: a round trip less per API request. smartflow's own tables are the same in
     every version, so compiled may be the one cached before."""
     users, _, tokens, _ = _tables(compiled)
-    grants = compiled.metadata.tables["sf_role_grants"]
+    grants = compiled.tables["sf_role_grants"]
 
     def build() -> Any:
         columns = [tokens.c.expires_at, tokens.c.revoked_at, users.c.id, users.c.login, users.c.name,
                    users.c.active, users.c.department_id, grants.c.role, grants.c.process, grants.c.pipeline]
         if deployed is not None:
-            versions = compiled.metadata.tables["sf_versions"]
+            versions = compiled.tables["sf_versions"]
             columns.append(sa.select(sa.func.max(versions.c.id)).scalar_subquery().label("_version"))
         if deployed == "subscriptions":
-            bindings = compiled.metadata.tables["sf_event_bindings"]
+            bindings = compiled.tables["sf_event_bindings"]
             columns.append(sa.exists(sa.select(bindings.c.id)).label("_subscribed"))
         return sa.select(*columns).select_from(
             tokens.join(users, users.c.id == tokens.c.user_id).outerjoin(grants, grants.c.user_id == users.c.id)

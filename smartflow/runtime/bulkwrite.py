@@ -26,6 +26,8 @@ COPY_FROM = 50  # rows from which COPY beats an executemany on PostgreSQL (a COP
 
 @dataclass(frozen=True)
 class _Statement:
+    """A bulk write's statements for one table and columns, with each column's value processor."""
+
     insert: str  # INSERT … VALUES with the driver's positional markers
     copy: str | None  # COPY … FROM STDIN (PostgreSQL)
     processors: tuple[Callable[[Any], Any] | None, ...]

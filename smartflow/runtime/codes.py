@@ -27,7 +27,7 @@ LIFETIME = timedelta(hours=24)
 
 def issue(connection: Any, compiled: CompiledDefinition, login: str, lifetime: timedelta = LIFETIME) -> str:
     """A new one-time code for login (an active user), returned once."""
-    tables = compiled.metadata.tables
+    tables = compiled.tables
     users, tokens = tables["sf_users"], tables["sf_tokens"]
     user = connection.execute(sa.select(users.c.id).where(users.c.login == login, users.c.active.is_(True))).scalar()
     if user is None:
@@ -52,7 +52,7 @@ def holder(connection: Any, compiled: CompiledDefinition, code: str) -> str:
 
 def redeem(connection: Any, compiled: CompiledDefinition, code: str) -> str:
     """Use a code up: the login it belongs to. The caller sets the password in the same transaction."""
-    tokens = compiled.metadata.tables["sf_tokens"]
+    tokens = compiled.tables["sf_tokens"]
     login = holder(connection, compiled, code)
     used = connection.execute(tokens.update().where(tokens.c.digest == auth.digest(code.strip()),
                                                     tokens.c.kind == KIND,
@@ -65,7 +65,7 @@ def redeem(connection: Any, compiled: CompiledDefinition, code: str) -> str:
 
 def admins_without_password(connection: Any, compiled: CompiledDefinition) -> tuple[list[str], bool]:
     """The active administrators (of every process) with no password, and whether any has one."""
-    tables = compiled.metadata.tables
+    tables = compiled.tables
     users, grants, passwords = tables["sf_users"], tables["sf_role_grants"], tables["sf_passwords"]
     rows = connection.execute(
         sa.select(users.c.login, passwords.c.user_id).join(grants, grants.c.user_id == users.c.id)

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import item_table_name, process_tables, system_tables, values_table_name
+from smartflow.compile.sql import SYSTEM_TABLE_NAMES, item_table_name, process_tables, system_table, values_table_name
 from smartflow.definitions.model import (
     ACTIONS,
     LEVELS,
@@ -95,6 +95,9 @@ class PipelineRules:
 
 @dataclass
 class CompiledProcess:
+    """A process compiled for the runtime: its tables, and what each set of roles may do, see and change
+    (worked out once per set of roles)."""
+
     process: Process
     table: sa.Table
     values_tables: dict[str, sa.Table]
@@ -192,12 +195,12 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
     unique field's partial index would also import SQLAlchemy's PostgreSQL dialect on SQLite.
     """
 
-    def __init__(self, definition: Definition, metadata: sa.MetaData) -> None:
+    def __init__(self, definition: Definition, metadata: sa.MetaData, lock: threading.Lock) -> None:
         self._processes = {process.id: process for process in definition.processes}
         self._roles = tuple(definition.roles)
         self._metadata = metadata
         self._built: dict[str, CompiledProcess] = {}
-        self._lock = threading.Lock()  # the HTTP API's threads share one compiled definition
+        self._lock = lock  # the HTTP API's threads share one compiled definition (and its MetaData)
 
     def __getitem__(self, process_id: str) -> CompiledProcess:
         found = self._built.get(process_id)
@@ -219,7 +222,11 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
         return len(self._processes)
 
     def _compile(self, process: Process) -> CompiledProcess:
-        process_tables(process, self._metadata, indexes=False)
+        for table in process_tables(process, self._metadata, indexes=False):
+            for key in table.foreign_keys:  # smartflow's own tables it names (sf_users, sf_files)
+                target = key.target_fullname.partition(".")[0]
+                if target in SYSTEM_TABLE_NAMES:
+                    system_table(self._metadata, target)
         tables = self._metadata.tables
         return CompiledProcess(
             process=process,
@@ -230,6 +237,37 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
         )
 
 
+class SystemTables(Mapping[str, sa.Table]):
+    """smartflow's own tables by name, each built into the shared MetaData when first asked for: a
+    command reads a few of the two dozen, and building a table costs SQLAlchemy about a millisecond.
+    (A process's tables are there too once built, through `CompiledProcesses`.)"""
+
+    def __init__(self, metadata: sa.MetaData, lock: threading.Lock) -> None:
+        self._metadata = metadata
+        self._lock = lock
+        # Whole tables only: SQLAlchemy adds a Table to its MetaData before it has its columns.
+        self._ready: dict[str, sa.Table] = {}
+
+    def __getitem__(self, name: str) -> sa.Table:
+        found = self._ready.get(name)
+        if found is None:
+            if name not in SYSTEM_TABLE_NAMES:  # a process's, built (under the lock) before it is used
+                return self._metadata.tables[name]
+            with self._lock:
+                found = self._ready[name] = system_table(self._metadata, name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in SYSTEM_TABLE_NAMES or name in self._metadata.tables
+
+    def __iter__(self) -> Iterator[str]:
+        yield from SYSTEM_TABLE_NAMES
+        yield from (name for name in self._metadata.tables if name not in SYSTEM_TABLE_NAMES)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class CompiledDefinition:
     """Everything the runtime needs of one deployed version, built once (a process's tables when
     it is first used)."""
@@ -237,9 +275,11 @@ class CompiledDefinition:
     def __init__(self, definition: Definition, version: int) -> None:
         self.definition = definition
         self.version = version
-        self.metadata = sa.MetaData()  # smartflow's own tables; a process's join when it is first used
-        system_tables(self.metadata)
-        self.processes = CompiledProcesses(definition, self.metadata)
+        # The tables built so far: smartflow's own and a process's each join when first used (`tables`).
+        self.metadata = sa.MetaData()
+        lock = threading.Lock()
+        self.tables = SystemTables(self.metadata, lock)
+        self.processes = CompiledProcesses(definition, self.metadata, lock)
         # Who hears the items' changes (events.Listener); the services layer attaches automation.
         self.listener: Any = None
 

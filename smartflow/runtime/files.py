@@ -51,7 +51,7 @@ def described_all(write: Write, process: CompiledProcess, found: list[dict[str, 
     present = [f for f in process.file_fields if any(f in item for item in found)]
     if not present:
         return found
-    rows = filestore.rows(write.connection, write.compiled.metadata.tables,
+    rows = filestore.rows(write.connection, write.compiled.tables,
                           sorted({i for item in found for f in present for i in _ids(item.get(f))}))
     out = []
     for item in found:
@@ -104,7 +104,7 @@ def upload(write: Write, process_id: str, item_id: int, field_id: str,
     value: Any = [*held, *refs] if field.multiple else refs[0]
     items.update(write, process_id, item_id, {field_id: value})
     if not field.multiple and held:
-        filestore.discard(write.connection, write.compiled.metadata.tables, held)
+        filestore.discard(write.connection, write.compiled.tables, held)
     return listing(write, process_id, item_id).get(field_id, [])
 
 
@@ -125,7 +125,7 @@ def download(write: Write, process_id: str, item_id: int, file_id: int) -> tuple
         raise _missing(process_id, item_id, file_id) from None
     if _holding(write, process, item, file_id) is None:
         raise _missing(process_id, item_id, file_id)
-    tables = write.compiled.metadata.tables
+    tables = write.compiled.tables
     row = filestore.rows(write.connection, tables, [file_id]).get(file_id)
     if row is None:
         raise _missing(process_id, item_id, file_id)
@@ -148,5 +148,5 @@ def remove(write: Write, process_id: str, item_id: int, file_id: int) -> dict[st
     field = process.fields[field_id]
     value: Any = [i for i in _ids(item.get(field_id)) if i != file_id] if field.multiple else None
     items.update(write, process_id, item_id, {field_id: value})
-    filestore.discard(write.connection, write.compiled.metadata.tables, [file_id])
+    filestore.discard(write.connection, write.compiled.tables, [file_id])
     return {"field": field_id, "files": listing(write, process_id, item_id).get(field_id, [])}

@@ -67,11 +67,9 @@ class DatabaseStore:
     @property
     def table(self) -> sa.Table:
         if self._table is None:
-            from smartflow.compile.sql import system_tables
+            from smartflow.compile.sql import system_table
 
-            metadata = sa.MetaData()
-            system_tables(metadata)
-            self._table = metadata.tables["sf_file_chunks"]
+            self._table = system_table(sa.MetaData(), "sf_file_chunks")
         return self._table
 
     def put(self, connection: Any, checksum: str, content: bytes) -> None:

@@ -422,7 +422,7 @@ def check_holder(write: Write, process: CompiledProcess, field_id: str, user: in
 
 def _person(write: Write, user: int) -> tuple[Name, bool]:
     """A user as a message names them (their login in English, their name for people), and whether active."""
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     row = write.connection.execute(sa.select(users.c.login, users.c.name, users.c.active)
                                    .where(users.c.id == user)).first()
     if row is None:
@@ -542,7 +542,7 @@ def _held_file(write: Write, field: Field, file_id: int, current: dict[str, Any]
         raise InvalidValue(f"field `{field.id}`: file #{file_id} is not attached to this item's `{field.id}`; "
                            "a file is given by id only to keep the one the field holds",
                            f"attach a file by uploading it: --set {field.id}=@path", field=field.id)
-    files = write.compiled.metadata.tables["sf_files"]
+    files = write.compiled.tables["sf_files"]
     row = write.connection.execute(sa.select(files.c.name, files.c.size, files.c.checksum)
                                    .where(files.c.id == file_id)).first()
     if row is not None:
@@ -558,7 +558,7 @@ def _store_file(write: Write, process: CompiledProcess, field: Field, ref: field
                 current: dict[str, Any] | None) -> int:
     """An upload (checked by the field's rules already): its bytes into the file store, its row into
     sf_files, for this process, field and item (a create's item is named once it has an id)."""
-    return filestore.keep(write.connection, write.compiled.metadata.tables, ref.name, ref.size, ref.checksum,
+    return filestore.keep(write.connection, write.compiled.tables, ref.name, ref.size, ref.checksum,
                           ref.content, ref.content_type, now=write.now, process=process.process.id, field=field.id,
                           item_id=current.get("id") if current is not None else None, uploaded_by=write.actor.id)
 
@@ -696,7 +696,7 @@ def hold(write: Write, table_name: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _insert(write: Write, table_name: str, rows: list[dict[str, Any]]) -> None:
-    table = write.compiled.metadata.tables[table_name]
+    table = write.compiled.tables[table_name]
     write.connection.execute(built((table, "insert"), table.insert), rows)
 
 
@@ -750,7 +750,7 @@ def create(write: Write, process_id: str, values: dict[str, Any], *, pipeline: s
     item_id = int(result.inserted_primary_key[0])
     _write_multiple(write, new.process, item_id, new.item)
     if new.process.file_fields:  # the files uploaded with the item: theirs from now on
-        filestore.claim(write.connection, write.compiled.metadata.tables, _file_ids(new.process, new.item), item_id)
+        filestore.claim(write.connection, write.compiled.tables, _file_ids(new.process, new.item), item_id)
     _record_then_publish(write, process_id, item_id, [_created_history(write, new, item_id)],
                          [Event("created"), Event("stage_entered", stage=new.stage)])
     _tell_assigned(write, process_id, {"id": item_id, "title": new.item.get("title")}, new.row.get("assigned_to"))
@@ -898,7 +898,7 @@ def insert_new(write: Write, news: list[NewItem]) -> list[int]:
         write.compiled.version
     history = [(process_id, item_id, now, actor, kind, None, None, _snapshot(new), via, version)
                for item_id, new in zip(ids, news, strict=True)]
-    insert_rows(write.connection, write.compiled.metadata.tables["sf_history"], HISTORY_COLUMNS, history)
+    insert_rows(write.connection, write.compiled.tables["sf_history"], HISTORY_COLUMNS, history)
     return ids
 
 
@@ -1112,7 +1112,7 @@ def delete(write: Write, process_id: str, item_id: int) -> str:
     else:
         write.connection.execute(sa.delete(table).where(table.c.id == item_id))
         if process.file_fields:  # gone for good: its files too (a recycle bin keeps them with the item)
-            filestore.discard(write.connection, write.compiled.metadata.tables, _file_ids(process, item))
+            filestore.discard(write.connection, write.compiled.tables, _file_ids(process, item))
         if write.compiled.listener is not None:  # SQLite may give its id to a new item: its jobs must go
             write.compiled.listener.removed(write, process_id, item_id, "the item was deleted")
         outcome = "deleted"

@@ -98,7 +98,7 @@ def pickable_people(write: Write, process_id: str, field_id: str | None = None, 
                if people.may_hold(process, held, pipeline, field_roles)]
     if not members:
         return []
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     rows = write.connection.execute(sa.select(users.c.id, users.c.login, users.c.name)
                                     .where(users.c.id.in_(members)).order_by(users.c.name, users.c.login))
     wanted = (text or "").strip().casefold()
@@ -169,7 +169,7 @@ def titles_for_readers(write: Write, process_id: str, item: dict[str, Any], fiel
               if f.id in set(field_ids) and f.type == "link" and not f.multiple and f.to and _ids(item.get(f.id))}
     if not wanted or not user_ids:
         return {user: {} for user in user_ids}
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     logins = dict(write.connection.execute(sa.select(users.c.id, users.c.login).where(users.c.id.in_(user_ids))).all())
     found: dict[int, dict[str, Any]] = {}
     for user in user_ids:

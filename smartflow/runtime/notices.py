@@ -43,7 +43,7 @@ def tell(write: Any, user_ids: list[int], process_id: str | None, item: dict[str
     wanted = list(dict.fromkeys(int(u) for u in user_ids))
     if not wanted:
         return []
-    tables = write.compiled.metadata.tables
+    tables = write.compiled.tables
     users, inbox = tables["sf_users"], tables["sf_inbox"]
     rows = write.connection.execute(sa.select(users.c.id, users.c.email, users.c.email_notifications).where(
         users.c.id.in_(wanted), users.c.active.is_(True))).all()
@@ -114,7 +114,7 @@ def inbox(write: Any, unread_only: bool, limit: int, mark_read: bool) -> list[di
     """The acting user's notifications, newest first, each with its process's title (`process_title`,
     a definition text) and its item's title (`item_title`, None when they may not read it now)."""
     _require_user(write)
-    table = write.compiled.metadata.tables["sf_inbox"]
+    table = write.compiled.tables["sf_inbox"]
     query = sa.select(table).where(table.c.user_id == write.actor.id).order_by(table.c.id.desc()).limit(limit)
     if unread_only:
         query = query.where(table.c.read_at.is_(None))
@@ -135,7 +135,7 @@ def mark(write: Any, ids: list[int] | None, read: bool = True) -> int:
     """Mark the acting user's notifications read (or unread again): those of ids, or all of them with
     None. Someone else's ids are not theirs to mark, and are left alone. Returns how many changed."""
     _require_user(write)
-    table = write.compiled.metadata.tables["sf_inbox"]
+    table = write.compiled.tables["sf_inbox"]
     mine = sa.and_(table.c.user_id == write.actor.id,
                    table.c.read_at.is_(None) if read else table.c.read_at.is_not(None))
     if ids is not None:

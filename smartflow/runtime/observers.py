@@ -43,7 +43,7 @@ def of_item(write: Write, process_id: str, item_id: int) -> list[dict[str, Any]]
     process = process_of(write, process_id)
     fetch(write, process, item_id)
     ids = held(write, process, item_id)
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     rows = write.connection.execute(sa.select(users.c.id, users.c.login, users.c.name)
                                     .where(users.c.id.in_(ids)).order_by(users.c.login)) if ids else []
     return [{"id": r.id, "login": r.login, "name": r.name or r.login} for r in rows]
@@ -72,7 +72,7 @@ def _user(write: Write, value: Any) -> int:
 def _check_new(write: Write, process: CompiledProcess, found: int, value: Any, pipeline: str) -> None:
     """A new observer is an active user with some right in the process, for the item's pipeline (one who
     could not see it would observe nothing)."""
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     active = write.connection.execute(sa.select(users.c.active).where(users.c.id == found)).scalar()
     if not active:
         raise InvalidValue(f"field `{FIELD}`: user {value!r} is deactivated", "choose an active user", field=FIELD)

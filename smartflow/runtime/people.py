@@ -19,7 +19,7 @@ from smartflow.runtime.fields import MAX_ID, text_problem
 
 
 def _tables(compiled: CompiledDefinition) -> tuple[sa.Table, sa.Table, sa.Table]:
-    tables = compiled.metadata.tables
+    tables = compiled.tables
     return tables["sf_users"], tables["sf_role_grants"], tables["sf_departments"]
 
 

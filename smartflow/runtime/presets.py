@@ -36,7 +36,7 @@ def require_table(write: Write, cache: dict[str, Any]) -> None:
 
 
 def _table(write: Write) -> sa.Table:
-    return write.compiled.metadata.tables[TABLE]
+    return write.compiled.tables[TABLE]
 
 
 # What the preset's texts are called in its refusals.

@@ -399,8 +399,8 @@ def history(write: Write, process_id: str, item_id: int, limit: int | None = Non
             ids: bool = False) -> list[dict[str, Any]]:
     process = process_of(write, process_id)
     fetch(write, process, item_id)
-    table = write.compiled.metadata.tables["sf_history"]
-    users = write.compiled.metadata.tables["sf_users"]
+    table = write.compiled.tables["sf_history"]
+    users = write.compiled.tables["sf_users"]
     query = (sa.select(table, users.c.login).join(users, users.c.id == table.c.actor_id, isouter=True)
              .where(table.c.process == process_id, table.c.item_id == item_id).order_by(table.c.id.desc()))
     hidden = access.hidden_fields(write.actor, process)
@@ -533,7 +533,7 @@ def kept_totals(write: Write, process: CompiledProcess, pipeline: str
     counts by a GROUP BY over the items the actor sees."""
     if access.level(write.actor, process, "read", pipeline) != "all":
         return None
-    totals_table = write.compiled.metadata.tables[TOTALS_TABLE]
+    totals_table = write.compiled.tables[TOTALS_TABLE]
     connection = write.connection
     if not built((process.table, "totals kept"), lambda: sa.inspect(connection).has_table(TOTALS_TABLE)):
         return None

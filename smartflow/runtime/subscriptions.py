@@ -46,7 +46,7 @@ def kinds_of(events: list[Event]) -> set[str]:
 # ---- binding -------------------------------------------------------------------------------------
 
 def _table(write: Any) -> sa.Table:
-    return write.compiled.metadata.tables[TABLE]
+    return write.compiled.tables[TABLE]
 
 
 def bind(write: Any, kind: str, name: str, handler: str, format_: str, details: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def _reads(write: Any, process: Any, item_id: int, user_id: int | None) -> bool:
     """Whether the subscription's user may read the item now (deleted items: as they were)."""
     if user_id is None:
         return True  # the local administrator
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     login = write.connection.execute(sa.select(users.c.login).where(users.c.id == user_id,
                                                                     users.c.active.is_(True))).scalar()
     if login is None:
@@ -148,7 +148,7 @@ def _reads(write: Any, process: Any, item_id: int, user_id: int | None) -> bool:
 
 def _message(write: Any, binding: dict[str, Any], process_id: str, item_id: int) -> dict[str, Any]:
     """The outbox payload of one subscription hearing one change (only the format `bitrix24` so far)."""
-    table = write.compiled.metadata.tables["sf_numbers"]
+    table = write.compiled.tables["sf_numbers"]
     numbers: dict[str, dict[str, int]] = {}
     for kind, number in write.connection.execute(sa.select(table.c.kind, table.c.number).where(
             table.c.kind.in_(("entity", "type")), table.c.key == process_id)):

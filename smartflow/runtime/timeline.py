@@ -44,7 +44,7 @@ MENTION = re.compile(r"(?:(?<=^)|(?<=[\s(\[{«\"'>]))@([^\s@,;:!?()\[\]{}<>\"'«
 
 
 def _tables(write: Write) -> tuple[sa.Table, sa.Table, sa.Table]:
-    tables = write.compiled.metadata.tables
+    tables = write.compiled.tables
     return tables["sf_comments"], tables["sf_comment_mentions"], tables["sf_todos"]
 
 
@@ -89,7 +89,7 @@ def _readable(write: Write, process_id: str, item_id: int) -> dict[str, Any]:
 
 
 def _users(write: Write, ids: set[int]) -> dict[int, tuple[str, str]]:
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     if not ids:
         return {}
     rows = write.connection.execute(sa.select(users.c.id, users.c.login, users.c.name).where(users.c.id.in_(ids)))
@@ -132,7 +132,7 @@ def _mention(write: Write, process_id: str, item: dict[str, Any], comment_id: in
              already: frozenset[int] = frozenset()) -> list[str]:
     """Record whom text mentions and notify those who may read the item (each once per comment)."""
     _, mentions, _ = _tables(write)
-    users = write.compiled.metadata.tables["sf_users"]
+    users = write.compiled.tables["sf_users"]
     logins = mentioned_logins(text)
     if not logins:
         return []

@@ -33,6 +33,8 @@ DEFAULT_START = "2026-01-05T09:00:00+00:00"  # a Monday morning
 
 @dataclass
 class StepFailure:
+    """The step of a scenario that failed: where it is, what it expected and what it found."""
+
     index: int
     location: Location
     step: str
@@ -42,6 +44,8 @@ class StepFailure:
 
 @dataclass
 class ScenarioResult:
+    """One scenario's outcome: passed, or the step that failed, and how long it took."""
+
     file: str
     location: Location
     name: str
@@ -55,6 +59,8 @@ class ScenarioResult:
 
 @dataclass
 class Run:
+    """The outcome of every scenario run."""
+
     results: list[ScenarioResult] = field(default_factory=list)
     seconds: float = 0.0
 

@@ -39,7 +39,7 @@ def process_overview(write: Write, compiled: CompiledProcess, lang: str | None =
 def versions(write: Write, process_id: str | None = None) -> list[dict[str, Any]]:
     """Deployed versions, newest first: who deployed them, when, and the plan each applied (the
     steps of one process only, when given)."""
-    table = write.compiled.metadata.tables["sf_versions"]
+    table = write.compiled.tables["sf_versions"]
     rows = write.connection.execute(sa.select(table.c.id, table.c.created_at, table.c.created_by, table.c.git_commit,
                                               table.c.plan).order_by(table.c.id.desc()))
     found = []

@@ -410,7 +410,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
                 raise NotDeployed("this database has no table of numbers yet",
                                   "run `smartflow apply` once to create smartflow's new system tables")
             self._cache["numbers"] = True
-            return numbers.read(write.connection, write.compiled.metadata.tables["sf_numbers"])
+            return numbers.read(write.connection, write.compiled.tables["sf_numbers"])
 
     def explain(self, process: str, item_id: int, stage: str, pipeline: str | None = None) -> list[str]:
         """Every reason a move would be refused (empty when it would be allowed)."""

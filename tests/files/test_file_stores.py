@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from smartflow.compile.sql import system_tables
 from smartflow.runtime import filestore
 from smartflow.services import deploy as deploying
 from tests.files.support import PNG, Files, files
@@ -109,8 +108,6 @@ def test_a_download_adopts_a_legacy_file_on_first_use(files: Files, tmp_path: Pa
     old.write_bytes(b"lazy")
     file_id = _legacy(files, item_id, str(old), "lazy.txt")
     assert files.call("GET", f"/api/v1/processes/dossier/items/{item_id}/files/{file_id}").content == b"lazy"
-    metadata = sa.MetaData()
-    system_tables(metadata)
     with files.db.raw.connect() as connection:
         assert connection.execute(sa.text("SELECT location FROM sf_files WHERE id = :i"),
                                   {"i": file_id}).scalar_one() == "database"

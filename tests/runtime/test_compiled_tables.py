@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
-from smartflow.compile.sql import build_metadata
+from smartflow.compile.sql import SYSTEM_TABLE_NAMES, build_metadata, system_tables
 from smartflow.deploy import apply as deploy
 from smartflow.runtime.compiled import CompiledDefinition
 from tests.conftest import PROCESSES
@@ -41,6 +42,7 @@ def test_the_runtime_tables_are_apply_s_tables_without_the_indexes() -> None:
     definition = _definition()
     compiled = CompiledDefinition(definition, 1)
     built = list(compiled.processes.values())  # every process
+    assert [compiled.tables[name].name for name in SYSTEM_TABLE_NAMES] == list(SYSTEM_TABLE_NAMES)
     full = build_metadata(definition)
     assert sorted(compiled.metadata.tables) == sorted(full.tables)
     for name, table in compiled.metadata.tables.items():
@@ -49,7 +51,7 @@ def test_the_runtime_tables_are_apply_s_tables_without_the_indexes() -> None:
     for process in built:
         assert process.table.indexes == set()
         assert full.tables[process.table.name].indexes  # apply's own tables have them
-        assert process.table is compiled.metadata.tables[process.table.name]
+        assert process.table is compiled.metadata.tables[process.table.name] is compiled.tables[process.table.name]
 
 
 def test_threads_asking_for_the_same_process_get_one_compiled_process() -> None:
@@ -72,3 +74,56 @@ def test_threads_asking_for_the_same_process_get_one_compiled_process() -> None:
         thread.join()
     assert errors == []
     assert len(found) == 8 and all(process is found[0] for process in found)
+
+
+def test_smartflow_s_own_tables_are_built_when_first_asked_for_with_those_they_refer_to() -> None:
+    compiled = CompiledDefinition(_definition(), 1)
+    assert dict(compiled.metadata.tables) == {}
+    todos = compiled.tables["sf_todos"]
+    assert compiled.tables["sf_todos"] is todos
+    # its foreign keys name sf_users, whose own names sf_departments: each resolves
+    assert sorted(compiled.metadata.tables) == ["sf_departments", "sf_todos", "sf_users"]
+    assert {key.column.table.name for key in todos.foreign_keys} == {"sf_users"}
+    assert "sf_jobs" in compiled.tables and "sf_nothing" not in compiled.tables
+    assert sorted(compiled.tables) == sorted(SYSTEM_TABLE_NAMES) and len(compiled.tables) == len(SYSTEM_TABLE_NAMES)
+    with pytest.raises(KeyError):
+        compiled.tables["sf_nothing"]
+
+
+def test_a_process_s_tables_bring_the_system_tables_their_foreign_keys_name() -> None:
+    compiled = CompiledDefinition(_definition(), 1)
+    procurement = compiled.processes["procurement"]
+    targets = {key.column.table.name for key in procurement.table.foreign_keys}  # resolves every reference
+    assert "sf_users" in targets and "sf_users" in compiled.metadata.tables
+    assert "sf_jobs" not in compiled.metadata.tables
+
+
+def test_every_system_table_has_its_builder_and_apply_builds_them_all() -> None:
+    metadata = sa.MetaData()
+    assert [table.name for table in system_tables(metadata)] == list(SYSTEM_TABLE_NAMES)
+    assert sorted(metadata.tables) == sorted(SYSTEM_TABLE_NAMES)
+
+
+def test_threads_asking_for_the_same_system_table_get_one_whole_table() -> None:
+    compiled = CompiledDefinition(_definition(), 1)
+    start = threading.Barrier(8)
+    found: list[Any] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            found.append(compiled.tables["sf_comment_mentions"])
+            found.append(compiled.processes["candidate"].table)
+        except BaseException as error:  # a table defined twice in one MetaData raises
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    mentions = [table for table in found if table.name == "sf_comment_mentions"]
+    assert len(mentions) == 8 and all(table is mentions[0] for table in mentions)
+    assert len(mentions[0].c) == 2  # whole: every column there

@@ -201,6 +201,8 @@ class WidenRoleGrants(Op):
 
 @dataclass(kw_only=True)
 class CreateProcess(Op):
+    """Create a new process's tables."""
+
     symbol: ClassVar[str] = "+"
     definition: Process
     tables: list[str] = field(default_factory=list)
@@ -241,6 +243,8 @@ class CreateProcess(Op):
 
 @dataclass(kw_only=True)
 class DropProcess(Op):
+    """Drop a removed process's tables, its items and their values archived first."""
+
     symbol: ClassVar[str] = "-"
     tables: list[str]
     items: int = 0
@@ -268,6 +272,8 @@ class DropProcess(Op):
 
 @dataclass(kw_only=True)
 class AddField(Op):
+    """Add a field's column (or values table), filled for existing items where it must be."""
+
     symbol: ClassVar[str] = "+"
     definition: Field
     fill: Any = None
@@ -314,6 +320,8 @@ def fill_values(ctx: Context, process_id: str, field: Field, values: list[Any]) 
 
 @dataclass(kw_only=True)
 class DropField(Op):
+    """Drop a removed field's column (or values table), its values archived first."""
+
     symbol: ClassVar[str] = "-"
     definition: Field
     filled: int = 0
@@ -379,6 +387,8 @@ def rename_values_table(ctx: Context, process_id: str, old_id: str, new_id: str)
 
 @dataclass(kw_only=True)
 class RenameField(Op):
+    """Rename a field's column, keeping its values."""
+
     old: Field
     new: Field
     filled: int = 0
@@ -478,6 +488,8 @@ class RewriteField(Op):
 
 @dataclass(kw_only=True)
 class FillRequired(Op):
+    """Fill a field that became required where items leave it empty."""
+
     definition: Field
     empty: int = 0
     backfill: Any = None
@@ -503,6 +515,8 @@ class FillRequired(Op):
 
 @dataclass(kw_only=True)
 class SetUnique(Op):
+    """Add or drop a field's unique index (refused while values repeat)."""
+
     definition: Field
     unique: bool
     duplicates: int = 0
@@ -562,6 +576,8 @@ class EmptyTextToNull(Op):
 
 @dataclass(kw_only=True)
 class RemoveOption(Op):
+    """Remove an option of a select field (refused, or its values archived, while items hold it)."""
+
     symbol: ClassVar[str] = "-"
     definition: Field
     option: str
@@ -589,6 +605,8 @@ class RemoveOption(Op):
 
 @dataclass(kw_only=True)
 class RenameOption(Op):
+    """Rename an option of a select field, in every item that holds it."""
+
     definition: Field
     old: str
     new: str
@@ -673,6 +691,8 @@ class AddTable(Op):
 
 @dataclass(kw_only=True)
 class DropTable(Op):
+    """Drop a table of a feature switched off (observers), its rows archived first."""
+
     symbol: ClassVar[str] = "-"
     table: str
     reason: str
@@ -691,6 +711,8 @@ class DropTable(Op):
 
 @dataclass(kw_only=True)
 class AddColumns(Op):
+    """Add the columns a feature switched on needs (begin and close dates) to a process's table."""
+
     symbol: ClassVar[str] = "+"
     columns: list[str]
     reason: str
@@ -708,6 +730,8 @@ class AddColumns(Op):
 
 @dataclass(kw_only=True)
 class DropColumns(Op):
+    """Drop the columns of a feature switched off from a process's table, their values archived first."""
+
     symbol: ClassVar[str] = "-"
     columns: list[str]
     reason: str
@@ -731,6 +755,8 @@ class DropColumns(Op):
 
 @dataclass(kw_only=True)
 class RecordVersion(Op):
+    """Record the deployed definition as a new version."""
+
     symbol: ClassVar[str] = "="
     hash: str
     number: int
