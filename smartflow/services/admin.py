@@ -8,13 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.analytics import graph
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Write
 from smartflow.services import catalog, rights
 
 
 def process_overview(write: Write, compiled: CompiledProcess, lang: str | None = None) -> dict[str, Any]:
+    from smartflow.analytics import graph  # the administration pages only: not on every command's start-up
+
     process = compiled.process
     graphs = []
     for pipeline in process.pipelines:

@@ -3,7 +3,7 @@ their effect on the items already in the database (counted there, one query per 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,11 +75,13 @@ class Counter:
 
 def diff(deployed: Definition | None, desired: Definition, counter: Counter,
          missing_system_tables: list[str], legacy_unique: Sequence[tuple[str, str]] = (),
-         empty_texts: Sequence[tuple[str, tuple[str, ...], int]] = ()) -> list[ops.Op]:
+         empty_texts: Sequence[tuple[str, tuple[str, ...], int]] = (),
+         tables: Callable[[], sa.MetaData] | None = None) -> list[ops.Op]:
     """Every operation that turns the deployed definition into the desired one.
 
     legacy_unique: (process, field) pairs whose full unique index an older deployment made.
     empty_texts: (process, live text fields, items) where items hold `''`, which becomes NULL first.
+    tables: the desired definition's tables when the caller has them built (or builds them once).
     """
     plan: list[ops.Op] = []
     if missing_system_tables:
@@ -94,7 +96,7 @@ def diff(deployed: Definition | None, desired: Definition, counter: Counter,
     for process in desired.processes:
         if process.id not in before:
             if desired_tables is None:
-                desired_tables = build_metadata(desired)
+                desired_tables = tables() if tables is not None else build_metadata(desired)
             names = [t.name for t in desired_tables.sorted_tables
                      if t.name == item_table_name(process.id) or t.name.startswith(item_table_name(process.id) + "__")]
             plan.append(ops.CreateProcess(process=process.id, definition=process, tables=names))
