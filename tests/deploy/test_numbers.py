@@ -11,9 +11,22 @@ import pytest
 from smartflow.deploy import apply as deploy
 from smartflow.errors import DeployError
 from smartflow.services import Engine
+from tests.dbutil import statements
 from tests.deploy.helpers import base, desired
 
 pytestmark = pytest.mark.db
+
+
+def test_a_fresh_database_s_numbers_are_written_in_one_statement(db_url: str, tmp_path: Path) -> None:
+    """Not one INSERT a stage or an option: the shipped processes number about a hundred things."""
+    other = copy.deepcopy(base())
+    other["id"] = "lead"
+    with statements(lambda sql: sql.lstrip().upper().startswith("INSERT INTO SF_NUMBERS")) as inserts:
+        deploy.apply(desired(tmp_path, base(), other), db_url)
+    assert len(inserts) == 1
+    with Engine(db_url) as crm:
+        numbers = crm.numbers()
+    assert sum(len(by_key) for by_key in numbers.values()) > 10
 
 
 def test_numbers_are_given_once_and_follow_renames(db_url: str, tmp_path: Path) -> None:
