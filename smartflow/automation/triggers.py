@@ -12,9 +12,7 @@ item's history; what ran before stays (the item is in the state the last action 
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -28,6 +26,7 @@ from smartflow.definitions.model import Process
 from smartflow.errors import AutomationFailed, ItemError
 from smartflow.runtime import fields
 from smartflow.runtime.access import Actor, hidden_fields
+from smartflow.runtime.compiled import Lazy
 from smartflow.runtime.events import Event
 from smartflow.runtime.items import _record, built, fetch_unfiltered
 from smartflow.runtime.people import resolve_actor
@@ -71,38 +70,16 @@ class Chain:
         return child
 
 
-class _ByProcess(Mapping[str, list[CompiledTrigger]]):
-    """The compiled triggers of each process, a process's compiled when first asked for: a command that
-    changes one item compiles that process's conditions and templates, not every process's (a
-    process's working-hours calendar, Jinja2 templates: milliseconds each)."""
-
-    def __init__(self, processes: list[Process]) -> None:
-        self._processes = {process.id: process for process in processes}
-        self._built: dict[str, list[CompiledTrigger]] = {}
-        self._lock = threading.Lock()  # the HTTP API's threads share one deployed version's automation
-
-    def __getitem__(self, process_id: str) -> list[CompiledTrigger]:
-        found = self._built.get(process_id)
-        if found is None:
-            process = self._processes[process_id]
-            with self._lock:
-                found = self._built.get(process_id)
-                if found is None:
-                    found = self._built[process_id] = [CompiledTrigger(process, t) for t in process.triggers]
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._processes)
-
-    def __len__(self) -> int:
-        return len(self._processes)
-
-
 class Automation:
     """The triggers of a deployed version, indexed by process."""
 
     def __init__(self, processes: list[Process]) -> None:
-        self.by_process = _ByProcess(processes)
+        # a process's triggers compiled when it first changes: a command that changes one item compiles
+        # that process's conditions and templates, not every process's (its working-hours calendar, its
+        # Jinja2 templates: milliseconds each)
+        self.by_process: Lazy[Process, list[CompiledTrigger]] = Lazy(
+            {process.id: process for process in processes},
+            lambda process: [CompiledTrigger(process, trigger) for trigger in process.triggers])
 
     def matching(self, process_id: str, events: list[Event], item: dict[str, Any]) -> list[CompiledTrigger]:
         return [t for t in self.by_process.get(process_id, []) if any(t.listens(e, item) for e in events)]

@@ -256,11 +256,17 @@ def system_table(metadata: MetaData, name: str) -> Table:
     millisecond); apply builds them all (`system_tables`)."""
     table = metadata.tables.get(name)
     if table is None:
-        table = _SYSTEM[name](metadata)
-        for key in table.foreign_keys:
-            target = key.target_fullname.partition(".")[0]
-            if target != name:
-                system_table(metadata, target)
+        table = with_referenced(metadata, _SYSTEM[name](metadata))
+    return table
+
+
+def with_referenced(metadata: MetaData, table: Table) -> Table:
+    """table, once smartflow's own tables its foreign keys name are built into metadata too (a process's
+    table names sf_users or sf_files; sf_todos names sf_users, which names sf_departments)."""
+    for key in table.foreign_keys:
+        target = key.target_fullname.partition(".")[0]
+        if target != table.name and target in _SYSTEM:
+            system_table(metadata, target)
     return table
 
 

@@ -12,11 +12,18 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
-from smartflow.compile.sql import SYSTEM_TABLE_NAMES, item_table_name, process_tables, system_table, values_table_name
+from smartflow.compile.sql import (
+    SYSTEM_TABLE_NAMES,
+    item_table_name,
+    process_tables,
+    system_table,
+    values_table_name,
+    with_referenced,
+)
 from smartflow.definitions.model import (
     ACTIONS,
     LEVELS,
@@ -186,7 +193,42 @@ class CompiledProcess:
         return levels, (frozenset(stages) if stages is not None else None)
 
 
-class CompiledProcesses(Mapping[str, CompiledProcess]):
+S = TypeVar("S")
+V = TypeVar("V")
+
+
+class Lazy(Mapping[str, V], Generic[S, V]):
+    """Values by key in the order of their sources, each built from its source when first asked for and
+    then kept: once, under the lock, because the HTTP API's threads share them (a compiled process,
+    a process's compiled triggers, one of smartflow's own tables)."""
+
+    def __init__(self, sources: dict[str, S], build: Callable[[S], V], lock: threading.Lock | None = None) -> None:
+        self._sources = sources
+        self._build = build
+        self._built: dict[str, V] = {}
+        self._lock = lock or threading.Lock()
+
+    def __getitem__(self, key: str) -> V:
+        found = self._built.get(key)
+        if found is None:
+            source = self._sources[key]
+            with self._lock:
+                found = self._built.get(key)
+                if found is None:
+                    found = self._built[key] = self._build(source)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
+class CompiledProcesses(Lazy[Process, CompiledProcess]):
     """The compiled processes of a definition by id, in the definition's order.
 
     A process's tables join the shared MetaData when it is first asked for: a command that touches
@@ -196,37 +238,14 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
     """
 
     def __init__(self, definition: Definition, metadata: sa.MetaData, lock: threading.Lock) -> None:
-        self._processes = {process.id: process for process in definition.processes}
+        # the lock is the definition's: its tables share one MetaData
+        super().__init__({process.id: process for process in definition.processes}, self._compile, lock)
         self._roles = tuple(definition.roles)
         self._metadata = metadata
-        self._built: dict[str, CompiledProcess] = {}
-        self._lock = lock  # the HTTP API's threads share one compiled definition (and its MetaData)
-
-    def __getitem__(self, process_id: str) -> CompiledProcess:
-        found = self._built.get(process_id)
-        if found is None:
-            process = self._processes[process_id]
-            with self._lock:
-                found = self._built.get(process_id)
-                if found is None:
-                    found = self._built[process_id] = self._compile(process)
-        return found
-
-    def __contains__(self, process_id: object) -> bool:
-        return process_id in self._processes
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._processes)
-
-    def __len__(self) -> int:
-        return len(self._processes)
 
     def _compile(self, process: Process) -> CompiledProcess:
         for table in process_tables(process, self._metadata, indexes=False):
-            for key in table.foreign_keys:  # smartflow's own tables it names (sf_users, sf_files)
-                target = key.target_fullname.partition(".")[0]
-                if target in SYSTEM_TABLE_NAMES:
-                    system_table(self._metadata, target)
+            with_referenced(self._metadata, table)
         tables = self._metadata.tables
         return CompiledProcess(
             process=process,
@@ -237,25 +256,20 @@ class CompiledProcesses(Mapping[str, CompiledProcess]):
         )
 
 
-class SystemTables(Mapping[str, sa.Table]):
+class SystemTables(Lazy[str, sa.Table]):
     """smartflow's own tables by name, each built into the shared MetaData when first asked for: a
     command reads a few of the two dozen, and building a table costs SQLAlchemy about a millisecond.
-    (A process's tables are there too once built, through `CompiledProcesses`.)"""
+    (A process's tables are there too once built, through `CompiledProcesses`.) A table is handed out
+    whole only: SQLAlchemy adds a Table to its MetaData before it has its columns."""
 
     def __init__(self, metadata: sa.MetaData, lock: threading.Lock) -> None:
+        super().__init__({name: name for name in SYSTEM_TABLE_NAMES}, lambda name: system_table(metadata, name), lock)
         self._metadata = metadata
-        self._lock = lock
-        # Whole tables only: SQLAlchemy adds a Table to its MetaData before it has its columns.
-        self._ready: dict[str, sa.Table] = {}
 
     def __getitem__(self, name: str) -> sa.Table:
-        found = self._ready.get(name)
-        if found is None:
-            if name not in SYSTEM_TABLE_NAMES:  # a process's, built (under the lock) before it is used
-                return self._metadata.tables[name]
-            with self._lock:
-                found = self._ready[name] = system_table(self._metadata, name)
-        return found
+        if name not in SYSTEM_TABLE_NAMES:  # a process's, built (under the lock) before it is used
+            return self._metadata.tables[name]
+        return super().__getitem__(name)
 
     def __contains__(self, name: object) -> bool:
         return name in SYSTEM_TABLE_NAMES or name in self._metadata.tables

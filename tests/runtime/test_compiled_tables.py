@@ -4,6 +4,7 @@ and they are the tables apply creates, less the indexes."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -54,25 +55,32 @@ def test_the_runtime_tables_are_apply_s_tables_without_the_indexes() -> None:
         assert process.table is compiled.metadata.tables[process.table.name] is compiled.tables[process.table.name]
 
 
-def test_threads_asking_for_the_same_process_get_one_compiled_process() -> None:
-    compiled = CompiledDefinition(_definition(), 1)
-    start = threading.Barrier(8)
+def _in_threads(ask: Callable[[], list[Any]], count: int = 8) -> list[Any]:
+    """What ask returns in each of count threads started together, joined; no thread may raise (a table
+    defined twice in one MetaData raises)."""
+    start = threading.Barrier(count)
     found: list[Any] = []
     errors: list[BaseException] = []
 
-    def ask() -> None:
+    def run() -> None:
         start.wait()
         try:
-            found.append(compiled.processes["candidate"])
-        except BaseException as error:  # a table defined twice in one MetaData raises
+            found.extend(ask())
+        except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+    return found
+
+
+def test_threads_asking_for_the_same_process_get_one_compiled_process() -> None:
+    compiled = CompiledDefinition(_definition(), 1)
+    found = _in_threads(lambda: [compiled.processes["candidate"]])
     assert len(found) == 8 and all(process is found[0] for process in found)
 
 
@@ -106,24 +114,7 @@ def test_every_system_table_has_its_builder_and_apply_builds_them_all() -> None:
 
 def test_threads_asking_for_the_same_system_table_get_one_whole_table() -> None:
     compiled = CompiledDefinition(_definition(), 1)
-    start = threading.Barrier(8)
-    found: list[Any] = []
-    errors: list[BaseException] = []
-
-    def ask() -> None:
-        start.wait()
-        try:
-            found.append(compiled.tables["sf_comment_mentions"])
-            found.append(compiled.processes["candidate"].table)
-        except BaseException as error:  # a table defined twice in one MetaData raises
-            errors.append(error)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    found = _in_threads(lambda: [compiled.tables["sf_comment_mentions"], compiled.processes["candidate"].table])
     mentions = [table for table in found if table.name == "sf_comment_mentions"]
     assert len(mentions) == 8 and all(table is mentions[0] for table in mentions)
     assert len(mentions[0].c) == 2  # whole: every column there
