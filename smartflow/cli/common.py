@@ -88,6 +88,19 @@ def display(definition: Any, column: str, value: Any, lang: str | None, users: d
     return plain(value, lang)
 
 
+def user_ids(definition: Any, rows: list[dict[str, Any]], columns: Any) -> set[int]:
+    """The user ids the columns of rows hold (who is assigned, who created, a user field's people): whose
+    names `display` shows."""
+    wanted = [c for c in columns if c in _USER_COLUMNS
+              or (definition is not None and (field := definition.field(c)) is not None and field.type == "user")]
+    found: set[int] = set()
+    for row in rows:
+        for column in wanted:
+            value = row.get(column)
+            found.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int))
+    return found
+
+
 def displayed_rows(definition: Any, rows: list[dict[str, Any]], columns: list[str], lang: str | None,
                    users: dict[int, str]) -> list[dict[str, Any]]:
     return [{c: display(definition, c, row.get(c), lang, users) for c in columns} for row in rows]

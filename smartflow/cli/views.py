@@ -6,7 +6,17 @@ from typing import Any
 
 import click
 
-from smartflow.cli.common import common, display, displayed_rows, emit, engine, history_line, lang_option, plain
+from smartflow.cli.common import (
+    common,
+    display,
+    displayed_rows,
+    emit,
+    engine,
+    history_line,
+    lang_option,
+    plain,
+    user_ids,
+)
 
 
 @click.command("show")
@@ -19,10 +29,10 @@ def item_show(process: str, item_id: int, lang: str | None, db_url: str | None, 
     """The item card: fields by section, stage, pipeline, links both ways, recent history."""
     from smartflow.services import plain as plain_value
 
-    with engine(db_url, as_user) as crm:
+    with engine(db_url, as_user) as crm, crm.snapshot():
         card = crm.card(process, item_id)
-        users = {u["id"]: u["name"] for u in crm.users()}
-    item, definition = card["item"], card["process"]
+        item, definition = card["item"], card["process"]
+        users = crm.user_names(user_ids(definition, [item], item)) if output_format == "table" else {}
     if output_format != "table":
         payload = {k: plain_value(v) for k, v in item.items()}
         payload["links"] = card["links"]
@@ -96,7 +106,7 @@ def item_list(process: str, pipeline: str | None, stage: str | None, where: tupl
               sort: str | None, limit: int, after: int | None, columns: str | None, lang: str | None,
               db_url: str | None, as_user: str | None, output_format: str) -> None:
     """The list view: filter, search, sort and page through items."""
-    with engine(db_url, as_user) as crm:
+    with engine(db_url, as_user) as crm, crm.snapshot():
         definition = crm.process(process)
         if columns:
             chosen = [c.strip() for c in columns.split(",") if c.strip()]
@@ -107,7 +117,7 @@ def item_list(process: str, pipeline: str | None, stage: str | None, where: tupl
             chosen.insert(0, "id")
         rows = crm.list(process, pipeline=pipeline, stage=stage, where=list(where), search=search, sort=sort,
                         limit=limit, after=after, columns=tuple(chosen) if columns else None)
-        users = {u["id"]: u["name"] for u in crm.users()} if output_format != "json" else {}
+        users = crm.user_names(user_ids(definition, rows, chosen)) if output_format != "json" else {}
     headers = [definition.field(c).label(lang) if definition.field(c) else c for c in chosen]
     if output_format == "json":
         emit(rows, chosen, "json")

@@ -468,6 +468,16 @@ def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login
     return {("department" if k == "department_id" else k): v for k, v in changed.items()}
 
 
+def names_of(connection: Any, compiled: CompiledDefinition, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """(login, name) of the users of ids, in one query; unknown ids are left out."""
+    users, _, _ = _tables(compiled)
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = connection.execute(sa.select(users.c.id, users.c.login, users.c.name).where(users.c.id.in_(wanted)))
+    return {row.id: (row.login, row.name) for row in rows}
+
+
 def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:
     """Every user with the roles they hold in every process (`roles`), per process (`process_roles`) and
     per process and pipeline (`pipeline_roles`: {process: {pipeline: roles}})."""

@@ -89,11 +89,7 @@ def _readable(write: Write, process_id: str, item_id: int) -> dict[str, Any]:
 
 
 def _users(write: Write, ids: set[int]) -> dict[int, tuple[str, str]]:
-    users = write.compiled.tables["sf_users"]
-    if not ids:
-        return {}
-    rows = write.connection.execute(sa.select(users.c.id, users.c.login, users.c.name).where(users.c.id.in_(ids)))
-    return {row.id: (row.login, row.name) for row in rows}
+    return people.names_of(write.connection, write.compiled, ids)
 
 
 def _who(users: dict[int, tuple[str, str]], user_id: int | None, via: str | None) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,6 +136,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
         self._actor: Actor | None = None  # resolved once per engine and deployed version
         self._actor_version: int | None = None
         self._credential: tuple[str, str, str | None] | None = None  # see acting_for
+        self._snapshot: tuple[int, items.Write] | None = None  # see snapshot: (thread, its transaction)
 
     def as_user(self, login: str | None) -> Engine:
         """The same engine acting as another user."""
@@ -205,9 +207,37 @@ class Engine(TimelineMethods, Linking, PresetMethods):
         return cached, subscribed
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads made inside share one transaction: one consistent view of the data (a change committed
+        meanwhile shows in none of them, or on PostgreSQL's READ COMMITTED in all later statements alike),
+        one connection, one look at the deployed version. For a screen that reads several things at once.
+
+            with crm.snapshot():
+                card = crm.card("procurement", 7)
+                names = crm.user_names([card["item"]["assigned_to"]])
+
+        Only reads: a change inside raises RuntimeError (it would wait on the snapshot's own locks on
+        SQLite). Per thread: another thread using this engine meanwhile opens its own transactions."""
+        if self._snapshot is not None and self._snapshot[0] == threading.get_ident():
+            yield  # already inside one
+            return
+        with self.session(False) as write:
+            self._snapshot = (threading.get_ident(), write)
+            try:
+                yield
+            finally:
+                self._snapshot = None
+
+    @contextmanager
     def session(self, write: bool) -> Iterator[items.Write]:
         """One transaction as this engine's user, with the live definition and the clock: what every
         method runs in, and what data, analytics and the worker are handed (runtime.items.Sessions)."""
+        shared = self._snapshot
+        if shared is not None and shared[0] == threading.get_ident():
+            if write:
+                raise RuntimeError("a change inside Engine.snapshot(): a snapshot is for reads only")
+            yield shared[1]
+            return
         connection_options = {} if write else {"sqlite_begin": "DEFERRED"}
         try:
             with self._db.connect() as connection:
@@ -761,6 +791,15 @@ class Engine(TimelineMethods, Linking, PresetMethods):
     def end_session(self, secret: str) -> None:
         with self._credentials(True) as write:
             auth.revoke_secret(write.connection, write.compiled, secret)
+
+    def user_names(self, ids: Iterable[int | None]) -> dict[int, str]:
+        """The names of the users of ids (None and unknown ids left out): what a screen needs to show who
+        is assigned or who created an item, without listing every user (`users`). Names are public."""
+        wanted = sorted({i for i in ids if isinstance(i, int)})
+        if not wanted:
+            return {}
+        with self.session(False) as write:
+            return {i: name for i, (_, name) in people.names_of(write.connection, write.compiled, wanted).items()}
 
     def hidden_fields(self, process: str) -> frozenset[str]:
         """The fields of a process hidden from this engine's user (by `hidden_fields` in their roles' rights)."""

@@ -114,36 +114,37 @@ def card_page(found: Visitor, view: ProcessView, item_id: int, *, status: int = 
               stale: list[dict[str, Any]] | None = None, sent: dict[str, list[str]] | None = None,
               notice: str | None = None, refused: errors.SmartflowError | None = None) -> Response:
     """The card; notice: a word key, or text already in the user's language (a move's confirmation)."""
-    live_after = found.crm.feed_position()  # before the item: a change made meanwhile is told
-    card = found.crm.card(view.id, item_id, history_limit=1)
-    item = card["item"]
-    history = found.crm.history(view.id, item_id)
-    rights = found.crm.item_rights(view.id, item_id)
-    editable = rights["update"]
-    people = picker_people(found, view, list(view.fields()), item["pipeline"]) if editable else {}
-    sections = [{"title": section_title(view, section),
-                 "inputs": inputs_for(view, item, section["fields"], sent, item["pipeline"], people, refused,
-                                     found.lang)}
-                for section in view.data["card"]]
-    placed = {f for section in view.data["card"] for f in section["fields"]}
-    rest = [f for f in view.fields() if f not in placed]
-    if rest:
-        sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent, item["pipeline"], people, refused,
-                                                           found.lang)})
-    files.with_files(found, view, item_id, sections)
-    targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
-    named = {p["id"]: title(p["title"], found.lang, p["id"]) for p in found.crm.processes()} \
-        if card["links"]["in"] else {}
-    links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
-             "in": [{**link, "process_title": named.get(link["process"], link["process"])}
-                    for link in card["links"]["in"]]}
-    extras = card_extras(found, view, item, history, rights)  # people, observers, linked items' titles, delete
-    return render("card.html", status, **frame(
-        found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
-        history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
-        alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
-        else item["title"], live_after=live_after, timeline=card_timeline(found, view, item_id, timeline),
-        people=responsible_choices(view), **extras))
+    with found.crm.snapshot():  # one transaction: the feed position, the item, its history and rights agree
+        live_after = found.crm.feed_position()  # before the item: a change made meanwhile is told
+        card = found.crm.card(view.id, item_id, history_limit=1)
+        item = card["item"]
+        history = found.crm.history(view.id, item_id)
+        rights = found.crm.item_rights(view.id, item_id)
+        editable = rights["update"]
+        people = picker_people(found, view, list(view.fields()), item["pipeline"]) if editable else {}
+        sections = [{"title": section_title(view, section),
+                     "inputs": inputs_for(view, item, section["fields"], sent, item["pipeline"], people, refused,
+                                         found.lang)}
+                    for section in view.data["card"]]
+        placed = {f for section in view.data["card"] for f in section["fields"]}
+        rest = [f for f in view.fields() if f not in placed]
+        if rest:
+            sections.append({"title": "", "inputs": inputs_for(view, item, rest, sent, item["pipeline"], people,
+                                                               refused, found.lang)})
+        files.with_files(found, view, item_id, sections)
+        targets = found.crm.move_targets(view.id, [item]).get(item_id, []) if rights["move"] else []
+        named = {p["id"]: title(p["title"], found.lang, p["id"]) for p in found.crm.processes()} \
+            if card["links"]["in"] else {}
+        links = {"out": [{**link, "field_title": view.field_title(link["field"])} for link in card["links"]["out"]],
+                 "in": [{**link, "process_title": named.get(link["process"], link["process"])}
+                        for link in card["links"]["in"]]}
+        extras = card_extras(found, view, item, history, rights)  # people, observers, linked items' titles, delete
+        return render("card.html", status, **frame(
+            found, view=view, page="card", item=item, sections=sections, editable=editable, seen=len(history),
+            history=timeline(view, history), stages=stage_bar(view, item), targets=targets, links=links,
+            alert=alert or [], stale=stale, notice=notice, title_input=sent["title"][-1] if sent and "title" in sent
+            else item["title"], live_after=live_after, timeline=card_timeline(found, view, item_id, timeline),
+            people=responsible_choices(view), **extras))
 
 
 def section_title(view: ProcessView, section: dict[str, Any]) -> str:
@@ -225,11 +226,12 @@ def item_card(request: Request, process: str, item_id: int, saved: bool = False,
               moved: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     """The card; `?saved=1` after a save, `?moved=STAGE` after a move from it, say so."""
     found = session.visitor(request)
-    view = process_view(found, process)
-    notice = "saved" if saved else None
-    if moved and view.stage(moved) is not None:
-        notice = word("moved_to", found.lang).format(stage=view.stage_title(moved))
-    return card_page(found, view, item_id, notice=notice)
+    with found.crm.snapshot():  # the process, the item and all around it as of one moment
+        view = process_view(found, process)
+        notice = "saved" if saved else None
+        if moved and view.stage(moved) is not None:
+            notice = word("moved_to", found.lang).format(stage=view.stage_title(moved))
+        return card_page(found, view, item_id, notice=notice)
 
 
 @router.post("/processes/{process}/items/{item_id}")

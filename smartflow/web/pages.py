@@ -238,9 +238,10 @@ def home(request: Request) -> Response:
 def process_view(found: Visitor, process: str) -> ProcessView:
     """The process for the visitor: every user's name (a deactivated one's marked so, their items stay
     theirs), and whom its user pickers offer (the active users with a right in it)."""
-    people = found.crm.users()
+    with found.crm.snapshot():  # one transaction for the three reads
+        people = found.crm.users()
+        pickable = [u["id"] for u in found.crm.users(process)]
+        described = found.crm.describe(process)
     gone = f" ({word('deactivated', found.lang)})"
     names = {u["id"]: (u.get("name") or u["login"]) + ("" if u.get("active", True) else gone) for u in people}
-    pickable = [u["id"] for u in found.crm.users(process)]
-    return ProcessView(found.crm.describe(process), found.lang, names, {u["id"]: u["login"] for u in people},
-                       pickable)
+    return ProcessView(described, found.lang, names, {u["id"]: u["login"] for u in people}, pickable)

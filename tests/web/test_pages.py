@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from smartflow.web.present import amount
 from tests.web.support import PASSWORD, Site, login_form_token, post_sign_in
@@ -239,3 +240,22 @@ def test_the_board_moves_into_another_pipeline_only_by_its_transitions(site: Sit
     assert answer.status_code == 200 and answer.json()["moved"] is True
     moved = site.admin.get("candidate", item_id)
     assert (moved["pipeline"], moved["stage"]) == ("internship", "application")
+
+
+def test_the_card_page_reads_in_one_transaction(site: Site, boss: httpx.Client) -> None:
+    """The card, its history, rights, targets, links and timeline come from one snapshot (Engine.snapshot):
+    one view of the item, not a dozen transactions that a concurrent move could fall between."""
+    item_id = site.admin.create("procurement", {"title": "one view", "estimate": "10", "materials": ["timber"]})
+    boss.get(f"/processes/procurement/items/{item_id}")  # the visitor's first page: their session is read
+    taken: list[int] = []
+
+    def checkout(*_: object) -> None:
+        taken.append(1)
+
+    sa.event.listen(site.admin._db, "checkout", checkout)
+    try:
+        page = boss.get(f"/processes/procurement/items/{item_id}")
+    finally:
+        sa.event.remove(site.admin._db, "checkout", checkout)
+    assert page.status_code == 200 and "one view" in page.text
+    assert len(taken) == 2  # the visitor's session, then the page's snapshot (it was 17 transactions)
