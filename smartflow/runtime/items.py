@@ -240,6 +240,17 @@ def reader(process: CompiledProcess, only: tuple[str, ...] | None = None) -> Row
     return found
 
 
+def _multiple_statement(table: sa.Table, money: bool) -> Any:
+    """The values of a multiple field for a batch of items (`_ids`), in order: built once per table."""
+
+    def build() -> Any:
+        columns = [table.c.item_id, table.c.value] + ([table.c.currency] if money else [])
+        return (sa.select(*columns).where(table.c.item_id.in_(sa.bindparam("_ids", expanding=True)))
+                .order_by(table.c.item_id, table.c.position))
+
+    return built((table, "multiple"), build)
+
+
 def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[str, Any]],
                    only: list[str] | None = None) -> None:
     """Fill multiple-valued fields (all, or the ones in only) for a batch of items: one query per field."""
@@ -251,9 +262,7 @@ def _load_multiple(connection: Any, process: CompiledProcess, items: list[dict[s
         field = process.fields[field_id]
         for item in items:
             item[field_id] = []
-        columns = [table.c.item_id, table.c.value] + ([table.c.currency] if field.type == "money" else [])
-        rows = connection.execute(sa.select(*columns).where(table.c.item_id.in_(ids))
-                                  .order_by(table.c.item_id, table.c.position))
+        rows = connection.execute(_multiple_statement(table, field.type == "money"), {"_ids": ids})
         for row in rows:
             currency = row[2] if field.type == "money" else None
             by_id[row.item_id][field_id].append(fields.scalar_from_stored(field, row.value, currency))
