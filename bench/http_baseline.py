@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from smartflow.db import make_engine
 
-engine = make_engine(os.environ["SMARTFLOW_DATABASE_URL"])
+engine = make_engine(os.environ["SMARTFLOW_DATABASE_URL"], connections=15)  # as `smartflow serve` keeps its own
 metadata = sa.MetaData()
 items = sa.Table("p_bench", metadata, autoload_with=engine)
 history = sa.Table("sf_history", metadata, autoload_with=engine)

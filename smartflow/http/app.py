@@ -99,7 +99,9 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 
 def create_app(url: str | None = None, *, engine: Engine | None = None) -> FastAPI:
     """The HTTP API on a database (url, else $SMARTFLOW_DATABASE_URL, else ./smartflow.db)."""
-    base = engine or Engine(url, via="http")
+    # a server keeps its connections open: SQLAlchemy's default pool keeps five and would open (and close)
+    # one per request beyond them, a new PostgreSQL backend each time
+    base = engine or Engine(url, via="http", server=True)
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from smartflow.db import make_engine, resolve_url
+from smartflow.db import make_engine, resolve_url, server_connections
 from smartflow.definitions.convert import definition_from_documents
 from smartflow.definitions.durations import parse_duration
 from smartflow.errors import (
@@ -126,11 +126,14 @@ class Engine(TimelineMethods, Linking, PresetMethods):
     """smartflow's runtime on one database, acting as one user (the local administrator by default)."""
 
     def __init__(self, url: str | None = None, *, as_user: str | None = None, via: str = "api",
-                 clock: Callable[[], datetime] | None = None, _shared: Any = None) -> None:
+                 clock: Callable[[], datetime] | None = None, server: bool = False, _shared: Any = None) -> None:
+        """server: for a long-running server's many threads: its connections (SMARTFLOW_DB_CONNECTIONS, 15 by
+        default) are all kept open in the pool instead of opened and closed per operation beyond five."""
         self.url = resolve_url(url)
         self.login = as_user
         self.via = via
-        self._db = _shared["db"] if _shared else make_engine(self.url)
+        self._db = _shared["db"] if _shared else make_engine(self.url,
+                                                             connections=server_connections() if server else None)
         self._cache: dict[str, Any] = _shared if _shared else {
             "db": self._db, "compiled": None, "clock": clock or (lambda: datetime.now(UTC))}
         self._actor: Actor | None = None  # resolved once per engine and deployed version
