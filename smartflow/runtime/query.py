@@ -396,24 +396,38 @@ def count_items(write: Write, process_id: str, where: list[str] | tuple[str, ...
 
 
 def history(write: Write, process_id: str, item_id: int, limit: int | None = None, *,
-            ids: bool = False) -> list[dict[str, Any]]:
+            ids: bool = False, read: bool = False) -> list[dict[str, Any]]:
+    """The item's history, oldest first (the latest limit rows), without the fields hidden from the actor.
+    NotFound unless the actor may read the item; read: the caller has just read it in this transaction."""
     process = process_of(write, process_id)
-    fetch(write, process, item_id)
-    table = write.compiled.tables["sf_history"]
-    users = write.compiled.tables["sf_users"]
-    query = (sa.select(table, users.c.login).join(users, users.c.id == table.c.actor_id, isouter=True)
-             .where(table.c.process == process_id, table.c.item_id == item_id).order_by(table.c.id.desc()))
+    if not read:
+        fetch(write, process, item_id)
     hidden = access.hidden_fields(write.actor, process)
-    if hidden:  # before the limit: the card's latest rows are the latest the user may see
-        query = query.where(sa.or_(table.c.field.is_(None), table.c.field.not_in(sorted(hidden))))
-    if limit:
-        query = query.limit(limit)
-    rows = write.connection.execute(query).mappings().all()
+    query = _history_statement(write, hidden, bool(limit))
+    rows = write.connection.execute(query, {"_process": process_id, "_item_id": item_id, "_limit": limit or 0,
+                                            "_hidden": sorted(hidden)}).mappings().all()
     return [{"at": r["at"], "who": r["login"] or _automated(r["via"]) or "local administrator",
              "kind": r["kind"], "field": r["field"],
              "old": _without(r["old"], hidden), "new": _without(r["new"], hidden), "via": r["via"],
              **({"id": r["id"]} if ids else {})}
             for r in reversed(rows) if r["field"] not in hidden]
+
+
+def _history_statement(write: Write, hidden: frozenset[str], limited: bool) -> Any:
+    """An item's history rows with their actors' logins, newest first: built once per deployed version."""
+    table = write.compiled.tables["sf_history"]
+
+    def build() -> Any:
+        users = write.compiled.tables["sf_users"]
+        query = (sa.select(table, users.c.login).join(users, users.c.id == table.c.actor_id, isouter=True)
+                 .where(table.c.process == sa.bindparam("_process"), table.c.item_id == sa.bindparam("_item_id"))
+                 .order_by(table.c.id.desc()))
+        if hidden:  # before the limit: the card's latest rows are the latest the user may see
+            query = query.where(sa.or_(table.c.field.is_(None),
+                                       table.c.field.not_in(sa.bindparam("_hidden", expanding=True))))
+        return query.limit(sa.bindparam("_limit")) if limited else query
+
+    return built((table, "history", bool(hidden), limited), build)
 
 
 def _without(value: Any, hidden: frozenset[str]) -> Any:

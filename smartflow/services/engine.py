@@ -415,7 +415,7 @@ class Engine(TimelineMethods, Linking, PresetMethods):
             shown = {k: v for k, v in item.items() if k not in absent}
             return {"item": item_files.described(write, compiled, shown) if files else shown,
                     "process": compiled.process, "links": query.links(write, process, item),
-                    "history": query.history(write, process, item_id, limit=history_limit)}
+                    "history": query.history(write, process, item_id, limit=history_limit, read=True)}
 
     def list(self, process: str, *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """The list view: pipeline, stage, where (list of "FIELD OP VALUE"), search, sort, limit, after,

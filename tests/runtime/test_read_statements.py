@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from smartflow.runtime import items
+from smartflow.runtime import items, query
+from tests.dbutil import statements
 from tests.runtime.support import DOCUMENTS, Db, module_url
 
 __all__ = ["module_url"]  # the fixture, imported for pytest
@@ -44,10 +45,26 @@ def test_reading_items_builds_no_statement_per_call(db: Db, monkeypatch: pytest.
     second = crm.create("purchase", {"title": "два", "tags": ["c"]})
     assert crm.get("purchase", first)["tags"] == ["a", "b"]  # the statements built, once
     crm.list("purchase", where=[f"id in {first},{second}"])
+    crm.card("purchase", first)
+    crm.history("purchase", first)
     counting = _Counting()
     monkeypatch.setattr(items, "sa", counting)
+    monkeypatch.setattr(query, "sa", counting)
     assert crm.get("purchase", second)["tags"] == ["c"]
     assert crm.card("purchase", first)["item"]["tags"] == ["a", "b"]
     assert [row["tags"] for row in crm.list("purchase", where=[f"id in {first},{second}"], sort="id")] == [
         ["a", "b"], ["c"]]
+    assert [h["kind"] for h in crm.history("purchase", second)] == ["create"]
     assert counting.selects == 0
+
+
+def test_the_card_reads_its_item_once(db: Db) -> None:
+    """The card's history does not read the item again to check that it may be read: the card just did."""
+    crm = db.admin
+    item_id = crm.create("purchase", {"title": "once", "tags": ["x"]})
+    with statements(lambda sql: " FROM p_purchase " in sql.replace("\n", " ")) as seen:
+        card = crm.card("purchase", item_id)
+    assert card["item"]["title"] == "once" and [h["kind"] for h in card["history"]] == ["create"]
+    assert len(seen) == 1
+    with pytest.raises(Exception, match="not found"):
+        crm.history("purchase", 999_999)  # alone, history still refuses an item that is not there
