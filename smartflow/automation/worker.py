@@ -149,7 +149,33 @@ def _statements(write: Any) -> dict[str, Any]:
             # the due jobs taken and leased in one statement that hands back their rows (SQLite ≥ 3.35, PostgreSQL)
             take = sa.update(jobs).where(jobs.c.id.in_(due(pending, jobs.c.id))).values(leasing)
             statements["take"] = take.returning(*running)
-            if not write.sqlite:
+            if write.sqlite:
+                # SQLite (no data-modifying CTE): a lone job's outcome and the next lease in one UPDATE, each
+                # row set by whether it is the job finished (its outcome, only while the lease is this
+                # worker's) or one taken (leased). The due jobs are chosen before any row changes (SQLite
+                # evaluates the IN list once): the job just finished is running then, never taken again.
+                # Its rows come back flagged `_finished`. A statement less for each job of a trickle.
+                ours = jobs.c.id == sa.bindparam("_id")
+
+                def pick(finish: Any, leased: Any) -> Any:
+                    return sa.case((ours, finish), else_=leased)
+
+                def typed(name: str, column: Any) -> Any:  # a bind inside CASE knows no type by itself
+                    return sa.bindparam(name, type_=column.type)
+
+                statements["finish_take"] = sa.update(jobs).where(sa.or_(
+                    sa.and_(ours, jobs.c.status == "running", jobs.c.locked_by == sa.bindparam("_worker"),
+                            jobs.c.locked_at == typed("_leased", jobs.c.locked_at)),
+                    jobs.c.id.in_(due(pending, jobs.c.id)),
+                )).values({
+                    "status": pick(typed("_status", jobs.c.status), sa.literal("running", jobs.c.status.type)),
+                    "attempts": pick(typed("_attempts", jobs.c.attempts), jobs.c.attempts + 1),
+                    "locked_by": pick(jobs.c.locked_by, typed("_worker", jobs.c.locked_by)),
+                    "locked_at": pick(jobs.c.locked_at, typed("_now", jobs.c.locked_at)),
+                    "last_error": pick(typed("_last_error", jobs.c.last_error), jobs.c.last_error),
+                    "due_at": pick(typed("_due_at", jobs.c.due_at), jobs.c.due_at),
+                }).returning(*running, ours.label("_finished"))
+            else:
                 # PostgreSQL: a lone job's outcome and the next lease in one statement (a round trip less for
                 # each job of a trickle). Both run on the statement's snapshot: the job just finished is not
                 # due to be taken again in it. One row always, with the outcome's count.
@@ -289,12 +315,17 @@ def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease
         if len(finished) == 1 and then > 0 and "finish_take" in statements:
             found = [dict(row) for row in write.connection.execute(statements["finish_take"], {
                 **finished[0], "_now": write.now, "_limit": then}).mappings()]
-            written = found[0]["_finished"]
+            if write.sqlite:  # a row per job changed: the one finished (flagged) and those taken
+                written = sum(1 for row in found if row["_finished"])
+                found = [row for row in found if not row["_finished"]]
+            else:  # one row: the count of outcomes written, beside a job taken (its id None when none was)
+                written = found[0]["_finished"]
+                found = [row for row in found if row["id"] is not None]
             for row in found:
                 del row["_finished"]
             if written != 1 and not careful:  # a lease taken over meanwhile: see run_jobs
                 raise _Careful({})
-            following = _in_due_order([row for row in found if row["id"] is not None], write.now)
+            following = _in_due_order(found, write.now)
         else:
             if finished:  # every outcome in one statement (executemany)
                 written = write.connection.execute(statements["finish"], finished).rowcount

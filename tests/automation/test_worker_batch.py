@@ -92,6 +92,26 @@ def test_the_next_batch_is_leased_in_the_transaction_that_finishes_one(auto: Aut
     assert tally.done == 5 and {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
 
 
+def test_a_lone_job_s_outcome_and_the_next_lease_are_one_statement(auto: Auto) -> None:
+    """A trickle (every lease finds one job): the outcome of the job run and the lease of the next due one are
+    one UPDATE on both databases (PostgreSQL: two data-modifying CTEs; SQLite: one UPDATE choosing per row)."""
+    items = _items(auto, "a", "b", "c")
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=1)
+    assert leased is not None and leased[0] == [_job(auto, items[0])["id"]]
+    with statements(lambda sql: "sf_jobs" in sql and sql.lstrip().upper().startswith(("UPDATE", "WITH"))) as seen:
+        following = worker.run_jobs(auto.admin, "w1", leased, tally, then=1)
+    assert len(seen) == 1
+    assert following is not None and following[0] == [_job(auto, items[1])["id"]]
+    assert following[2][0]["attempts"] == 1 and following[2][0]["item_id"] == items[1]
+    assert [(j["status"], j["attempts"], j["locked_by"]) for j in (_job(auto, i) for i in items)] == [
+        ("done", 1, "w1"), ("running", 1, "w1"), ("pending", 0, None)]
+    last = worker.run_jobs(auto.admin, "w1", following, tally, then=1)
+    assert last is not None and last[0] == [_job(auto, items[2])["id"]]
+    assert worker.run_jobs(auto.admin, "w1", last, tally, then=1) is None
+    assert tally.done == 3 and {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
+
+
 def test_a_job_that_fails_in_a_batch_keeps_the_others_results(auto: Auto) -> None:
     items = _items(auto, "есть", "", "yes", "", "да")
     auto.clock.advance(minutes=5)
