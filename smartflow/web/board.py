@@ -80,23 +80,24 @@ def render_cards(found: Visitor, view: ProcessView, cards: list[dict[str, Any]],
 def kanban(request: Request, process: str, pipeline: str | None = None) -> Response:
     """The board of a pipeline (the default one without `pipeline`)."""
     found = session.visitor(request)
-    live_after = found.crm.feed_position()  # before the board's data: a change made meanwhile is told
-    view = process_view(found, process)
-    require_read(view)
-    chosen = view.pipeline(pipeline)
-    if pipeline is not None and chosen["id"] != pipeline:
-        raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
-                                 process=Name(process, view.data.get("title"), quote="")),
-                              tr("choose one of the board's pipelines"))
-    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
-    columns = columns_of(found, view, chosen, narrowed)
-    for column in columns:
-        cards = column_cards(found, view, chosen["id"], column["id"], narrowed)
-        column["cards_html"] = render_cards(found, view, cards)
-        column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
-    return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban",
-                                         live_after=live_after, filter=narrowed,
-                                         filter_path=f"/processes/{process}/kanban"))
+    with found.crm.snapshot():  # the board as of one moment, in one transaction
+        live_after = found.crm.feed_position()  # before the board's data: a change made meanwhile is told
+        view = process_view(found, process)
+        require_read(view)
+        chosen = view.pipeline(pipeline)
+        if pipeline is not None and chosen["id"] != pipeline:
+            raise errors.NotFound(tr("{process} has no pipeline {pipeline}", pipeline=Name(pipeline),
+                                     process=Name(process, view.data.get("title"), quote="")),
+                                  tr("choose one of the board's pipelines"))
+        narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+        columns = columns_of(found, view, chosen, narrowed)
+        for column in columns:
+            cards = column_cards(found, view, chosen["id"], column["id"], narrowed)
+            column["cards_html"] = render_cards(found, view, cards)
+            column["after"] = cards[-1]["id"] if len(cards) == PAGE else None
+        return render("kanban.html", **frame(found, view=view, pipeline=chosen, columns=columns, page="kanban",
+                                             live_after=live_after, filter=narrowed,
+                                             filter_path=f"/processes/{process}/kanban"))
 
 
 @router.get("/processes/{process}/kanban/cards")
@@ -104,13 +105,14 @@ def more_cards(request: Request, process: str, stage: Annotated[str, Query(max_l
                after: Annotated[int, Query(ge=1, le=MAX_ID)], pipeline: str | None = None) -> Response:
     """The next page of a column's cards, as HTML; `X-Next-After` names the cursor after it (empty at the end)."""
     found = session.visitor(request)
-    view = process_view(found, process)
-    require_read(view)
-    chosen = view.pipeline(pipeline)
-    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
-    cards = column_cards(found, view, chosen["id"], stage, narrowed, after)
-    following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
-    return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
+    with found.crm.snapshot():  # one transaction
+        view = process_view(found, process)
+        require_read(view)
+        chosen = view.pipeline(pipeline)
+        narrowed = viewfilter.read(found, view, request.query_params.multi_items(), f"/processes/{process}/kanban")
+        cards = column_cards(found, view, chosen["id"], stage, narrowed, after)
+        following = str(cards[-1]["id"]) if len(cards) == PAGE else ""
+        return Response(render_cards(found, view, cards), media_type="text/html", headers={"X-Next-After": following})
 
 
 @router.get("/processes/{process}/items/{item_id}/explain")

@@ -230,9 +230,10 @@ def home(request: Request) -> Response:
     """The user's day: the processes they may read as tiles with their counts (each opening its board),
     their own open items and their overdue to-dos (services.home)."""
     found = session.visitor(request)
-    data = overview(found.crm)
-    views = {tile["id"]: ProcessView(tile["described"], found.lang) for tile in data["tiles"]}
-    return render("home.html", **frame(found, tiles=data["tiles"], todos=data["todos"], views=views, view=None))
+    with found.crm.snapshot():  # one transaction for the page
+        data = overview(found.crm)
+        views = {tile["id"]: ProcessView(tile["described"], found.lang) for tile in data["tiles"]}
+        return render("home.html", **frame(found, tiles=data["tiles"], todos=data["todos"], views=views, view=None))
 
 
 def process_view(found: Visitor, process: str) -> ProcessView:
