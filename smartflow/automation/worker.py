@@ -163,14 +163,15 @@ def _statements(write: Any) -> dict[str, Any]:
                 def typed(name: str, column: Any) -> Any:  # a bind inside CASE knows no type by itself
                     return sa.bindparam(name, type_=column.type)
 
+                holder = typed("_worker", jobs.c.locked_by)  # the worker holding (or taking) the lease
                 statements["finish_take"] = sa.update(jobs).where(sa.or_(
-                    sa.and_(ours, jobs.c.status == "running", jobs.c.locked_by == sa.bindparam("_worker"),
+                    sa.and_(ours, jobs.c.status == "running", jobs.c.locked_by == holder,
                             jobs.c.locked_at == typed("_leased", jobs.c.locked_at)),
                     jobs.c.id.in_(due(pending, jobs.c.id)),
                 )).values({
                     "status": pick(typed("_status", jobs.c.status), sa.literal("running", jobs.c.status.type)),
                     "attempts": pick(typed("_attempts", jobs.c.attempts), jobs.c.attempts + 1),
-                    "locked_by": pick(jobs.c.locked_by, typed("_worker", jobs.c.locked_by)),
+                    "locked_by": pick(jobs.c.locked_by, holder),
                     "locked_at": pick(jobs.c.locked_at, typed("_now", jobs.c.locked_at)),
                     "last_error": pick(typed("_last_error", jobs.c.last_error), jobs.c.last_error),
                     "due_at": pick(typed("_due_at", jobs.c.due_at), jobs.c.due_at),

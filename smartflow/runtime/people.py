@@ -471,11 +471,12 @@ def edit_user(connection: Any, compiled: CompiledDefinition, actor: Actor, login
 def names_of(connection: Any, compiled: CompiledDefinition, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """(login, name) of the users of ids, in one query; unknown ids are left out."""
     users, _, _ = _tables(compiled)
-    wanted = set(ids)
+    wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = connection.execute(sa.select(users.c.id, users.c.login, users.c.name).where(users.c.id.in_(wanted)))
-    return {row.id: (row.login, row.name) for row in rows}
+    query = built((users, "names_of"), lambda: sa.select(users.c.id, users.c.login, users.c.name).where(
+        users.c.id.in_(sa.bindparam("_ids", expanding=True))))
+    return {row.id: (row.login, row.name) for row in connection.execute(query, {"_ids": wanted})}
 
 
 def list_users(connection: Any, compiled: CompiledDefinition) -> list[dict[str, Any]]:

@@ -798,9 +798,9 @@ class Engine(TimelineMethods, Linking, PresetMethods):
     def user_names(self, ids: Iterable[int | None]) -> dict[int, str]:
         """The names of the users of ids (None and unknown ids left out): what a screen needs to show who
         is assigned or who created an item, without listing every user (`users`). Names are public."""
-        wanted = sorted({i for i in ids if isinstance(i, int)})
+        wanted = {i for i in ids if isinstance(i, int)}
         if not wanted:
-            return {}
+            return {}  # no transaction for nobody
         with self.session(False) as write:
             return {i: name for i, (_, name) in people.names_of(write.connection, write.compiled, wanted).items()}
 
