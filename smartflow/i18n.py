@@ -15,11 +15,12 @@ from __future__ import annotations
 import ast
 import gettext
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from string import Formatter
 from typing import Any
+
+from smartflow.records import record
 
 DOMAIN = "smartflow"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -78,7 +79,7 @@ def accepted(header: str | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Name:
     """A field, stage or pipeline a message names: its id for developers (`amount`, as the CLI has
     always printed it), its title for people («Сумма»). title is a definition's Text (anything with
@@ -106,7 +107,7 @@ class Name:
         return str(title) if title else self.id
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Joined:
     """Several parameters shown as one: `a`, `b` (each rendered in the reader's language)."""
 

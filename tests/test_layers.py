@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smartflow"
 # alone; http composes the API, the board (web) and the Bitrix24 facade (bitrix24), so it stands one rank
 # above them.
 RANKS: dict[str, int] = {
+    "records": -2,  # `record`, the dataclass decorator every layer uses: standard library only
     "i18n": -1,  # the message type and catalogues, beneath errors (which carry messages): standard library only
     "errors": 0, "db": 0, "grid": 0,
     "definitions": 1,
@@ -32,11 +33,11 @@ RANKS: dict[str, int] = {
 }
 # What an interface may import besides its own package: the services, the errors, the version.
 INTERFACE_IMPORTS: dict[str, set[str]] = {
-    "cli": {"services", "errors", "scenarios", "cli"},
-    "scenarios": {"services", "errors", "definitions", "scenarios"},
-    "http": {"services", "errors", "i18n", "http", "web", "bitrix24"},
-    "bitrix24": {"services", "errors", "bitrix24"},
-    "web": {"services", "errors", "i18n", "web"},
+    "cli": {"services", "errors", "scenarios", "cli", "records"},
+    "scenarios": {"services", "errors", "definitions", "scenarios", "records"},
+    "http": {"services", "errors", "i18n", "http", "web", "bitrix24", "records"},
+    "bitrix24": {"services", "errors", "bitrix24", "records"},
+    "web": {"services", "errors", "i18n", "web", "records"},
 }
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Pipeline, Process, Transition
 from smartflow.errors import InvalidValue
+from smartflow.records import record
 
 ANY = "*"
 _FILL = {"process": "#e3f2fd", "success": "#c8e6c9", "failure": "#ffcdd2"}
@@ -27,7 +28,7 @@ _STATUS_COLOUR = {"added": "#2e7d32", "removed": "#c62828", "changed": "#f9a825"
 _STATUS_MARK = {"": "", "added": "+ ", "removed": "− ", "changed": "~ "}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Node:
     """A stage to draw: its id, title and semantic (process, success, failure)."""
 
@@ -36,7 +37,7 @@ class Node:
     semantic: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Edge:
     """A transition to draw, from a stage (or any) to a stage, with its label's lines."""
 
@@ -45,7 +46,7 @@ class Edge:
     label: tuple[str, ...]  # title, condition, roles: one line each
 
 
-@dataclass
+@record
 class Graph:
     """What to draw: nodes and edges, each with a status ("" or added / removed / changed)."""
 

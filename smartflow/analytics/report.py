@@ -9,7 +9,6 @@ items the user may read count, as in the list and on the kanban board. A period 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,17 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue
 from smartflow.grid import grid
+from smartflow.records import record
 from smartflow.runtime.access import hidden_fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write, process_of
 from smartflow.runtime.query import money_totals, shown_money, shown_money_fields, visible
 
 
-@dataclass
+@record
 class ReportOptions:
     """What a report covers: one pipeline or all, a period of dates, the language of its titles."""
 

@@ -23,7 +23,6 @@ import os
 import smtplib
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.message import Message as Email
@@ -35,13 +34,14 @@ from urllib.parse import unquote, urlsplit
 
 from smartflow.errors import InvalidValue
 from smartflow.i18n import Message, tr
+from smartflow.records import record
 
 TIMEOUT = 20.0  # seconds for the SMTP server to answer
 SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("ssl", 465)}
 LANGUAGES = ("ru", "en")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """Where and how the worker sends e-mail."""
 
@@ -116,7 +116,7 @@ def _say(table: dict[str, Message], key: str, language: str, **values: Any) -> s
     return Message(table[key].msgid, **values).render(language)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Letter:
     """One notification e-mail, before it is a message."""
 

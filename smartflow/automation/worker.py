@@ -31,7 +31,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -41,6 +41,7 @@ from smartflow.automation import mail, outbound
 from smartflow.automation.triggers import Chain, moved_since, run_trigger
 from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import InvalidValue, ItemError
+from smartflow.records import record
 from smartflow.runtime import notices, timeline
 from smartflow.runtime.compiled import built
 from smartflow.runtime.items import Sessions, fetch_unfiltered
@@ -60,7 +61,7 @@ REMIND_EVERY = 60.0  # seconds between a running worker's looks for to-dos gone 
 Sender = Callable[[str, str, dict[str, str], bytes, float], int]
 
 
-@dataclass
+@record
 class Tally:
     """What one pass of the worker did."""
 

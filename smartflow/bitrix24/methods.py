@@ -13,7 +13,6 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from smartflow.bitrix24.protocol import (
     timing,
     truthy,
 )
+from smartflow.records import record
 from smartflow.services import Engine
 
 PAGE = 50  # Bitrix24's fixed page size
@@ -36,7 +36,7 @@ BATCH_LIMIT = 50
 Result = tuple[Any, dict[str, Any]]
 
 
-@dataclass
+@record
 class Call:
     """One method call: the engine acting as the caller, its portal, the parameters."""
 
@@ -470,7 +470,7 @@ def comment_add(call: Call) -> Result:
     return int(made["id"]), {}
 
 
-@dataclass
+@record
 class Download:
     """A method's answer that is a file's content, not JSON (crm.controller.item.getFile)."""
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from smartflow.bitrix24.protocol import BitrixError, camel, squash
+from smartflow.records import record
 from smartflow.services import Engine, entity_type_id
 
 # smartflow's field types as Bitrix24 names user-field types
@@ -53,7 +54,7 @@ def title(titles: dict[str, str] | None, fallback: str) -> str:
     return next(iter(titles.values())) if titles else fallback
 
 
-@dataclass
+@record
 class Spec:
     """One field as Bitrix names it."""
 

@@ -22,13 +22,14 @@ import re
 import shutil
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from smartflow.bitrix24.reading import Client, MethodMissing, PullError, Reader, Work
+from smartflow.records import record
 from smartflow.services import deploy
 
 __all__ = ["PullError", "pull"]
@@ -74,7 +75,7 @@ def _titles(text: Any, language: str, labels: dict[str, str] | None = None) -> A
     return {language: main, **{k: v for k, v in sorted(found.items())}} if main else text
 
 
-@dataclass
+@record
 class Pulled:
     """One smart process as read, and how its names map to smartflow's."""
 

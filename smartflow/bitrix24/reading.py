@@ -18,11 +18,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smartflow import errors
+from smartflow.records import record
 
 PAGE = 50
 RETRIED = {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT", "INTERNAL_SERVER_ERROR"}
@@ -39,7 +39,7 @@ class MethodMissing(PullError):
     """The portal has no such method (or the webhook lacks its scope): that part is not carried."""
 
 
-@dataclass
+@record
 class Client:
     """Calls to one inbound webhook, paced and retried."""
 

@@ -17,13 +17,14 @@ created): the importer then creates row by row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import sqlalchemy as sa
 
 from smartflow.definitions.model import Field
 from smartflow.errors import ItemError
+from smartflow.records import record
 from smartflow.runtime import fields, items
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import NewItem, Write
@@ -37,7 +38,7 @@ def usable(write: Write, process: CompiledProcess) -> bool:
     return not links_itself and not items.watched(write, process.process.id)
 
 
-@dataclass
+@record
 class Pending:
     """A chunk of checked rows not yet written: each row's tag (its place in the file) and new item.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from smartflow.compile.sql import currency_column
 from smartflow.data.columns import Column
 from smartflow.definitions.model import Process
+from smartflow.records import record
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _RISKY = frozenset([*FORMULA_START, "'"])
@@ -29,7 +30,7 @@ _BOOLEAN_WORDS = {"ru": ("да", "нет")}
 _CURRENCY_FORMAT = re.compile(r'"([A-Za-z]{3})"')
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Money:
     """An amount of money read from a cell, with its currency code."""
 
@@ -74,7 +75,7 @@ def number_format(places: int) -> str:
     return "0." + "0" * places if places else "0"
 
 
-@dataclass
+@record
 class Lookups:
     """Names and titles for the ids of one batch: users (all), linked items and files (per batch)."""
 

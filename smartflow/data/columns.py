@@ -7,15 +7,15 @@ in Russian imports back as it is and a hand-made file with ids works too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smartflow.data import DataFileError
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Field, Process, Text
 from smartflow.errors import InvalidValue
 from smartflow.i18n import Name, tr
+from smartflow.records import record
 
 SYSTEM_TITLES: dict[str, Text] = {
     "id": Text((("en", "ID"), ("ru", "ID"))),
@@ -36,7 +36,7 @@ READ_ONLY = ("id", "created_by", "created_at", "updated_at", "moved_at", "closed
 SKIP = "skip"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Column:
     """One column of a file: a process field, or a system column given a stand-in field of its type."""
 
@@ -105,7 +105,7 @@ def _names(process: Process) -> dict[str, set[str]]:
     return names
 
 
-@dataclass
+@record
 class HeaderMatch:
     """What each header of a file means: a column, or None with the reason it is not imported."""
 

@@ -17,7 +17,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -36,6 +36,7 @@ from smartflow.data.cells import (
 )
 from smartflow.data.columns import Column, export_columns
 from smartflow.errors import InvalidValue, PermissionDenied
+from smartflow.records import record
 from smartflow.runtime import access, people, query
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write, process_of
@@ -44,7 +45,7 @@ BATCH = 2000
 FORMATS = ("csv", "xlsx")
 
 
-@dataclass
+@record
 class ExportOptions:
     """What to export and how: the filters of `item list`, the columns, the language, the CSV dialect."""
 
@@ -61,7 +62,7 @@ class ExportOptions:
     batch: int = BATCH
 
 
-@dataclass
+@record
 class ExportResult:
     """What an export wrote: items, the readable items it could not include, its columns."""
 

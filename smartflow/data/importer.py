@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from smartflow.data.sheets import Sheet, SheetRow, open_sheet
 from smartflow.definitions.model import Pipeline
 from smartflow.errors import InvalidValue, ItemError, PermissionDenied, SmartflowError
 from smartflow.i18n import Message, Name, tr
+from smartflow.records import record
 from smartflow.runtime import access, fields, items, names, people, query
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import Sessions, Write
@@ -40,7 +41,7 @@ ANALYZE_FROM = 1000  # rows written from which an import refreshes the table's s
 ON_ERROR = ("skip", "abort")
 
 
-@dataclass
+@record
 class ImportOptions:
     """How to import: a dry run or not, what a bad row does, the key, the columns' mapping…"""
 
@@ -54,7 +55,7 @@ class ImportOptions:
     files: Path | None = None  # the folder whose files a file column's cells name (`@files/12/scan.pdf`)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     """Why one row (or one cell of it) was not imported."""
 
@@ -77,7 +78,7 @@ class Problem:
         return tr("row {row}: {problem}", row=self.row, problem=self.message).render(lang)
 
 
-@dataclass
+@record
 class ImportResult:
     """What an import did: rows read, items created, updated and unchanged, and each failed row's problems."""
 
@@ -162,7 +163,7 @@ def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
         yield batch
 
 
-@dataclass
+@record
 class Preview:
     """The first rows of a file and what each of its columns would mean, before anything is imported."""
 
@@ -205,7 +206,7 @@ def preview(crm: Sessions, process_id: str, path: Path, mapping: dict[str, str |
         return Preview(process_id, sheet.kind, list(sheet.headers), first, chosen, ignored, choices, sheet.encoding)
 
 
-@dataclass
+@record
 class _Plan:
     """One transaction's view of the import: the process, what each column means, the resolver."""
 
@@ -318,7 +319,7 @@ class _Plan:
         return found
 
 
-@dataclass
+@record
 class _Row:
     """One sheet row read: its values by field id, its key, and the cells that could not be read."""
 

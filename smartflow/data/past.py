@@ -16,7 +16,7 @@ unique field such as `bitrix_id`); a row about an item that is not there is a pr
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from smartflow.data import DataFileError
 from smartflow.errors import PermissionDenied
+from smartflow.records import record
 from smartflow.runtime import fields, items, people
 from smartflow.runtime.items import Sessions, Write
 
@@ -32,7 +33,7 @@ KINDS = ("history", "comments")
 COLUMNS = {"history": ("item", "at", "kind", "pipeline", "stage"), "comments": ("item", "at", "text")}
 
 
-@dataclass
+@record
 class PastResult:
     """What an import of past history or comments wrote, skipped (imported before) and refused."""
 

@@ -12,17 +12,17 @@ import codecs
 import csv
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from smartflow.data import DataFileError
 from smartflow.i18n import tr
+from smartflow.records import record
 
 _CHUNK = 1 << 16
 
 
-@dataclass
+@record
 class SheetRow:
     """A row of a sheet: its number as the spreadsheet shows it, its cells and their formats."""
 
@@ -31,7 +31,7 @@ class SheetRow:
     formats: list[str | None] | None  # xlsx number formats; None for CSV
 
 
-@dataclass
+@record
 class Sheet:
     """A CSV or xlsx sheet being read: its headers, its rows (read lazily) and how the CSV was written."""
 

@@ -10,12 +10,13 @@ days off moved by government decree are in it), loaded once per country and year
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smartflow.definitions.model import WorkingHours
+from smartflow.records import record
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^(\d\d):(\d\d)$")
@@ -66,7 +67,7 @@ def supported_countries() -> list[str]:
     return sorted(holidays.list_supported_countries())
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Calendar:
     """Working days and hours in a timezone, less a country's public holidays."""
 

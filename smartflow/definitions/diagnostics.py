@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from smartflow.definitions.hints import did_you_mean, known_list
+from smartflow.records import record
+
+__all__ = ["Diagnostic", "Diagnostics", "Location", "Severity", "did_you_mean", "known_list"]
 
 
 class Severity(StrEnum):
@@ -27,7 +31,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Diagnostic:
     """One problem found in a definition, with where it is and how to fix it."""
 
@@ -55,7 +59,7 @@ class Diagnostic:
         return (loc.file, loc.line, loc.col, self.code)
 
 
-@dataclass
+@record
 class Diagnostics:
     """An ordered collection of diagnostics."""
 
@@ -83,23 +87,3 @@ class Diagnostics:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def did_you_mean(word: str, possibilities: Iterable[str]) -> str | None:
-    """A "did you mean …?" hint for a misspelt name, or None when nothing is close."""
-    candidates = sorted(set(possibilities))
-    matches = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
-    if not matches:
-        return None
-    if len(matches) == 1:
-        return f"did you mean `{matches[0]}`?"
-    return "did you mean one of " + ", ".join(f"`{m}`" for m in matches) + "?"
-
-
-def known_list(possibilities: Iterable[str], limit: int = 12) -> str:
-    """A short list of the names that would have been accepted."""
-    names = sorted(set(possibilities))
-    shown = ", ".join(f"`{n}`" for n in names[:limit])
-    if len(names) > limit:
-        shown += f" and {len(names) - limit} more"
-    return shown or "none"

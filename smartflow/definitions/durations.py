@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from smartflow.definitions.calendars import DEFAULT, Calendar
+if TYPE_CHECKING:
+    from smartflow.definitions.calendars import Calendar
 
 DURATION = re.compile(r"^(\d+)(m|h|d|w|wd|wh)$")
 AT = re.compile(r"^([a-z][a-z0-9_]*)(?:\s*([-+])\s*(\d+(?:m|h|d|w|wd|wh)))?$")
@@ -15,10 +17,15 @@ AT = re.compile(r"^([a-z][a-z0-9_]*)(?:\s*([-+])\s*(\d+(?:m|h|d|w|wd|wh)))?$")
 def shift(moment: datetime, amount: int, unit: str, calendar: Calendar | None = None) -> datetime:
     """moment moved by a duration; `wd` counts working days and `wh` working hours of calendar
     (default: Monday to Friday, 09:00–18:00 UTC, no holidays)."""
+    if unit in ("wd", "wh") and calendar is None:
+        # the calendars (zoneinfo, holidays) only when working time is counted: not on every start-up
+        from smartflow.definitions.calendars import DEFAULT
+
+        calendar = DEFAULT
     if unit == "wd":
-        return (calendar or DEFAULT).add_working_days(moment, amount)
+        return calendar.add_working_days(moment, amount)
     if unit == "wh":
-        return (calendar or DEFAULT).add_working_hours(moment, amount)
+        return calendar.add_working_hours(moment, amount)
     sizes = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
     return moment + sizes[unit] * amount
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from smartflow.records import record
 
 # Names every condition and template may use besides the item's fields and system fields.
 CONTEXT_NAMES = ("now", "today", "user")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParseProblem:
     """A condition or template that does not parse; line is within the expression."""
 

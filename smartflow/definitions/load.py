@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from smartflow.definitions.diagnostics import Diagnostic, Location
+from smartflow.records import record
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -59,7 +60,7 @@ def format_path(path: JsonPath) -> str:
     return out or "(document)"
 
 
-@dataclass
+@record
 class SourceMap:
     """Where each node of a document came from: json path -> (line, col), 1-based."""
 
@@ -82,7 +83,7 @@ class SourceMap:
         return self.value_at(path)
 
 
-@dataclass
+@record
 class Document:
     """One loaded YAML document: its data, where it came from and its source map."""
 

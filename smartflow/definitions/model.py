@@ -1,13 +1,15 @@
-"""The intermediate model of definitions: plain frozen dataclasses.
+"""The intermediate model of definitions: plain frozen dataclasses (`smartflow.records.record`).
 
-This module imports nothing of smartflow's: every later stage (compile, plan, runtime)
-reads these objects, and nothing here knows about YAML, SQL or the CLI.
+This module imports nothing of smartflow's but that decorator: every later stage (compile, plan,
+runtime) reads these objects, and nothing here knows about YAML, SQL or the CLI.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from smartflow.records import record
 
 LEVELS = ("none", "own", "department", "all")
 ACTIONS = ("read", "create", "update", "delete", "move", "export", "import")
@@ -33,7 +35,7 @@ DEFAULT_ROLES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Text:
     """A user-facing text: one string, or translations by language code."""
 
@@ -61,7 +63,7 @@ class Text:
         return dict(self.values)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Option:
     """One option of a select field: its id (what is stored), its title and colour."""
 
@@ -72,7 +74,7 @@ class Option:
     bitrix24_id: int | None = None  # the Bitrix24 portal's enum item id (`bitrix24: {id}`)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Field:
     """A typed field of a process, with its rules (required, bounds, pattern, options, a link's target…)."""
 
@@ -114,7 +116,7 @@ class Field:
         return self.title.get(lang) if self.title else self.id
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stage:
     """A stage of a pipeline: its semantic (process, success, failure), fields it requires or keeps
     read-only, and what it replaces or was renamed from."""
@@ -135,7 +137,7 @@ class Stage:
         return self.semantic != "process"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Transition:
     """An allowed move; sources is None for "*" (from any stage of its pipeline). A source written
     `pipeline.stage` names a stage of another pipeline of the process: the transition takes items
@@ -164,7 +166,7 @@ class Transition:
         return tuple((s.split(".", 1)[0], s.split(".", 1)[1]) for s in self.sources or () if "." in s)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pipeline:
     """A pipeline: its stages in order and the moves between them (transitions None: any move)."""
 
@@ -192,7 +194,7 @@ class Pipeline:
         return pairs
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Action:
     """One trigger action: its kind and its parameters as written."""
 
@@ -200,7 +202,7 @@ class Action:
     params: Any
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Trigger:
     """Automation: when it fires (on an event, after a delay, at a time; under a condition) and what it does."""
 
@@ -218,7 +220,7 @@ class Trigger:
     run_as: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Permission:
     """What one role may do with a process; stages is None when not restricted.
 
@@ -238,7 +240,7 @@ class Permission:
         return dict(self.levels).get(action, "none")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CardSection:
     """A section of an item's card: a titled group of fields."""
 
@@ -247,7 +249,7 @@ class CardSection:
     fields: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Preset:
     """A shared filter of a process's views: conditions in the `--where` language (`due_date < today`:
     relative days are read when the filter is used), the viewer's own items (mine), a search."""
@@ -259,7 +261,7 @@ class Preset:
     search: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Features:
     """What a process switches on beyond its fields: observers, the recycle bin, begin and close dates, links."""
 
@@ -269,7 +271,7 @@ class Features:
     links: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkingHours:
     """When a process's team works, as written: `wd` and `wh` delays count these days and hours.
 
@@ -284,7 +286,7 @@ class WorkingHours:
     holidays: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Process:
     """A smart process: its fields, pipelines, automation, permissions and how its views show items."""
 
@@ -316,7 +318,7 @@ class Process:
         return next((p for p in self.pipelines if p.default), self.pipelines[0])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Role:
     """A role people may hold (in every process, one process, or one pipeline)."""
 
@@ -326,7 +328,7 @@ class Role:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Definition:
     """Everything one folder of definitions declares."""
 

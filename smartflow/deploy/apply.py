@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -39,6 +38,7 @@ from smartflow.deploy.timeouts import (
     statement_timeout_error,
 )
 from smartflow.errors import ApplyRefused, Busy, DatabaseUnavailable, DefinitionError, UnknownVersion
+from smartflow.records import record
 
 LOCK_KEY = 0x5F_1F_10_57  # the advisory lock id of deploys on PostgreSQL, with the schema's (LOCK_SCHEMA)
 # A deploy writes into the current schema only (the first of the search path that exists), so the
@@ -48,7 +48,7 @@ LOCK_SCHEMA = "hashtext(coalesce(current_schema(), ''))"
 USER_ENV = "SMARTFLOW_USER"
 
 
-@dataclass
+@record
 class Desired:
     """Definitions to deploy: the model, the document data and the source texts."""
 
@@ -109,7 +109,7 @@ def actor_name(actor: str | None) -> str:
         return "unknown"
 
 
-@dataclass
+@record
 class Deployed:
     """What a database holds: the deployed version and definition, and whether smartflow's tables exist."""
 

@@ -19,7 +19,7 @@ Keys: type and entity `process`; category `process/pipeline`; stage `process/pip
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from smartflow.compile.numbers import default_entity_type_id
 from smartflow.definitions.model import Definition
 from smartflow.errors import DeployError
+from smartflow.records import record
 
 KINDS = ("type", "entity", "category", "stage", "option")
 # what a kind's number is called in Bitrix24, and the key of the definition that declares it
@@ -34,7 +35,7 @@ DECLARED = {"type": ("smart process id", "bitrix24.id"), "entity": ("entityTypeI
             "category": ("categoryId", "bitrix24.category_id"), "option": ("enumeration item id", "bitrix24.id")}
 
 
-@dataclass
+@record
 class Wanted:
     """One numbered thing of a definition."""
 

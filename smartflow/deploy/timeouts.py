@@ -10,13 +10,13 @@ tables (pg_locks joined with pg_stat_activity) in one line, then rolls everythin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
 
 from smartflow.errors import Busy
+from smartflow.records import record
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out
 QUERY_CANCELED = "57014"  # statement_timeout ran out
@@ -25,7 +25,7 @@ DEFAULT_TABLE_LOCK_TIMEOUT = 10.0
 DEFAULT_STATEMENT_TIMEOUT = 600.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Timeouts:
     """Seconds apply waits for a table lock, and a single statement may run (0: no limit)."""
 
@@ -64,7 +64,7 @@ _HOLDERS = sa.text("""
 """)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Holder:
     """A session holding a lock on one of the deployment's tables."""
 

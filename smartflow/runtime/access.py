@@ -15,18 +15,18 @@ and writes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from smartflow.errors import PermissionDenied
 from smartflow.i18n import Message, tr
+from smartflow.records import record
 from smartflow.runtime import names
 from smartflow.runtime.compiled import CompiledProcess
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Actor:
     """The user an operation runs as; the local administrator when id is None.
 

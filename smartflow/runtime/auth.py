@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 
 from smartflow.errors import AuthenticationFailed, InvalidValue, NotFound, PermissionDenied, TooManyAttempts
 from smartflow.i18n import Name, tr
+from smartflow.records import record
 from smartflow.runtime import clock
 from smartflow.runtime.access import Actor
 from smartflow.runtime.compiled import CompiledDefinition, built
@@ -39,7 +39,7 @@ ZXCVBN_LENGTH = 72  # the characters of a password zxcvbn rates (its own limit)
 _RATING = threading.Lock()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Caller:
     """Who a credential belongs to, and (for a browser session) the CSRF token its unsafe requests must echo."""
 

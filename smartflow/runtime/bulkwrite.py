@@ -13,18 +13,18 @@ database refuses raises `sqlalchemy.exc.IntegrityError` (or the DBAPIError it is
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from smartflow.records import record
 from smartflow.runtime.compiled import built
 
 COPY_FROM = 50  # rows from which COPY beats an executemany on PostgreSQL (a COPY costs a round trip more)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Statement:
     """A bulk write's statements for one table and columns, with each column's value processor."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -35,11 +35,12 @@ from smartflow.definitions.model import (
     Role,
     Transition,
 )
+from smartflow.records import record
 
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
-@dataclass
+@record
 class Rule:
     """One allowed move of a pipeline, with its compiled condition."""
 
@@ -100,7 +101,7 @@ class PipelineRules:
         return {self.first: []}
 
 
-@dataclass
+@record
 class CompiledProcess:
     """A process compiled for the runtime: its tables, and what each set of roles may do, see and change
     (worked out once per set of roles)."""

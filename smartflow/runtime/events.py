@@ -7,11 +7,12 @@ is that listener today. A version without one (no triggers wired) publishes to n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from smartflow.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Event:
     """One thing that happened to an item in a change."""
 
@@ -50,7 +51,7 @@ GAP_SECONDS = 60.0  # an id not seen this long after later ones: its transaction
 READ_AT_MOST = 1000  # feed rows read in one step; more: the screen reads everything again
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Changed:
     """Items of a process written since the last step: their ids, or every item (`everything`: a large
     import, an apply, or a follower that fell behind the rows the feed keeps)."""

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,6 +23,7 @@ from smartflow.compile.sql import currency_column, precision_of
 from smartflow.definitions.model import Field
 from smartflow.definitions.values import boolean, currency, to_date, to_datetime
 from smartflow.i18n import tr
+from smartflow.records import record
 from smartflow.runtime import clock, media
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,7 +39,7 @@ class ValueProblem(ValueError):
     """A value that breaks a field's rule; the message names the value and the rule."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileRef:
     """A file to attach: its content, held until the write stores it (runtime/filestore.py); the
     media type is sniffed from the bytes (runtime/media.py), never taken from the client."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from smartflow.compile.sql import currency_column, precision_of
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import ConflictError, InvalidValue, NotDeployed, NotFound, PermissionDenied, TransitionNotAllowed
 from smartflow.i18n import Name, joined, tr
+from smartflow.records import record
 from smartflow.runtime import access, clock, fieldrules, fields, filestore, names, notices
 from smartflow.runtime.access import Actor
 from smartflow.runtime.bulkwrite import follow_sequence, insert_rows
@@ -36,7 +37,7 @@ SYSTEM_KEYS = ("id", "title", "pipeline", "stage", "assigned_to", "created_by", 
                "updated_at", "moved_by", "moved_at", "closed_at", "version", "deleted_at", "definition_version")
 
 
-@dataclass
+@record
 class Write:
     """What one operation needs: the connection, the compiled definition, who and how."""
 
@@ -734,7 +735,7 @@ def _record_then_publish(write: Write, process_id: str, item_id: int, rows: list
 # ---- operations --------------------------------------------------------------------
 
 
-@dataclass
+@record
 class NewItem:
     """An item checked by every rule of a create and ready to be written: what `create` writes one
     at a time and an import writes many at a time (`insert_new`)."""

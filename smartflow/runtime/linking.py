@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound
 from smartflow.runtime import access, fields, people
 from smartflow.runtime.items import Write, process_of

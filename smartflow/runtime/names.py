@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from smartflow.definitions.model import DEFAULT_ROLES, Role
 from smartflow.i18n import Joined, Message, Name, joined, tr
+from smartflow.records import record
 from smartflow.runtime.compiled import CompiledProcess
 
 # The columns every item has, titled for people (a declared field brings its own title).
@@ -73,7 +73,7 @@ def pipeline(process: CompiledProcess, pipeline_id: str, quote: str = "`") -> Na
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Expression:
     """A condition as a message quotes it: its source in backticks in English (`estimate > 0`), and for
     people with each field it reads named by its title («Смета» > 0)."""
@@ -115,7 +115,7 @@ def process(compiled: CompiledProcess) -> Name:
     return Name(compiled.process.id, compiled.process.title, quote="")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Place:
     """A stage of a named pipeline: `hiring.new` in English, «Новый» (воронка «Найм») for people."""
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.compile.sql import EVERY_PIPELINE, EVERY_PROCESS
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.errors import InvalidValue, NotFound, PermissionDenied
 from smartflow.i18n import Name, tr
 from smartflow.runtime import clock, names

@@ -7,7 +7,6 @@ show only what the actor may see.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -17,10 +16,11 @@ import sqlalchemy as sa
 from smartflow.compile.sql import currency_column, precision_of
 from smartflow.compile.totals import MARKER_PIPELINE
 from smartflow.compile.totals import TABLE as TOTALS_TABLE
-from smartflow.definitions.diagnostics import did_you_mean, known_list
 from smartflow.definitions.filters import OPERATORS, SYSTEM_COLUMNS, doubled, split_filter
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Field
 from smartflow.errors import InvalidValue
+from smartflow.records import record
 from smartflow.runtime import access, fields
 from smartflow.runtime.compiled import CompiledProcess
 from smartflow.runtime.items import (
@@ -98,7 +98,7 @@ def _like(text: str) -> str:
     return "%" + text.casefold().replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Filter:
     """One `--where "FIELD OP VALUE"`, read and checked: the shape of its SQL, and the value bound into it.
 

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from smartflow.definitions.diagnostics import known_list
 from smartflow.definitions.expressions import names_used, parse_condition
+from smartflow.definitions.hints import known_list
 from smartflow.i18n import Joined, Message, conjoined, joined, tr
 from smartflow.runtime import access, clock, names
 from smartflow.runtime.access import Actor

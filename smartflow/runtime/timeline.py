@@ -21,7 +21,6 @@ Rights, decided here once for every door (the board, the API, the CLI, automatio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -31,6 +30,7 @@ from smartflow.definitions.calendars import Calendar
 from smartflow.definitions.durations import DURATION, shift
 from smartflow.errors import InvalidValue, NotDeployed, NotFound, PermissionDenied
 from smartflow.i18n import tr
+from smartflow.records import record
 from smartflow.runtime import access, fields, notices, people
 from smartflow.runtime.items import Write, _record, built, fetch, process_of
 
@@ -259,7 +259,7 @@ def get_comment(write: Write, process_id: str, item_id: int, comment_id: int) ->
 # ---- to-dos -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Due:
     """A deadline: a day, or a moment (aware, UTC); neither for a to-do without one."""
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,13 +25,14 @@ from smartflow.definitions.diagnostics import Location
 from smartflow.definitions.durations import parse_duration, shift
 from smartflow.definitions.load import Document, JsonPath
 from smartflow.errors import DefinitionError
+from smartflow.records import record
 from smartflow.services import deploy
 from smartflow.services.engine import Engine
 
 DEFAULT_START = "2026-01-05T09:00:00+00:00"  # a Monday morning
 
 
-@dataclass
+@record
 class StepFailure:
     """The step of a scenario that failed: where it is, what it expected and what it found."""
 
@@ -42,7 +43,7 @@ class StepFailure:
     found: str
 
 
-@dataclass
+@record
 class ScenarioResult:
     """One scenario's outcome: passed, or the step that failed, and how long it took."""
 
@@ -57,7 +58,7 @@ class ScenarioResult:
         return self.failure is None
 
 
-@dataclass
+@record
 class Run:
     """The outcome of every scenario run."""
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartflow.db import make_engine
-from smartflow.definitions.diagnostics import did_you_mean, known_list
+from smartflow.definitions.hints import did_you_mean, known_list
 from smartflow.definitions.model import Process
 from smartflow.definitions.scaffold import ScaffoldError, scaffold
 from smartflow.definitions.validate import Result, validate_paths

@@ -11,13 +11,13 @@ process's `working_hours.timezone`, else UTC).
 from __future__ import annotations
 
 from calendar import monthrange
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from smartflow import errors
 from smartflow.i18n import Name, joined, tr
+from smartflow.records import record
 from smartflow.services.engine import Engine
 
 GROUPS = ("overdue", "today", "this_week", "next_week", "later", "none")
@@ -28,7 +28,7 @@ CALENDAR_LIMIT = 1000  # items a calendar month shows (one query)
 END_OF_DAY = time(23, 59)  # the time a group sets on a datetime field that had none
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Week:
     """The weeks around today, Monday to Sunday (as a Russian calendar and Bitrix24 count them)."""
 

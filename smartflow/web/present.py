@@ -3,12 +3,13 @@ their language), and each value as text by its field's type."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from smartflow.records import record
 from smartflow.services import plain
 from smartflow.web.text import title, word
 
@@ -18,7 +19,7 @@ SYSTEM_TYPES = {"id": "integer", "title": "string", "stage": "stage", "pipeline"
                 "updated_at": "datetime", "moved_at": "datetime", "closed_at": "datetime", "version": "integer"}
 
 
-@dataclass
+@record
 class ProcessView:
     """A process as `Engine.describe` gives it for the user, with lookups the templates need."""
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Request, Response
 
 from smartflow import errors
 from smartflow.i18n import accepted, tr
+from smartflow.records import record
 from smartflow.services import Engine
 
 SESSION_COOKIE = "smartflow_session"  # the same cookies as POST /api/v1/session
@@ -35,7 +35,7 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Visitor:
     """The signed-in user of one request: their engine, login, CSRF token and language."""
 

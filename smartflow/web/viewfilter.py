@@ -6,13 +6,14 @@ address holds the whole filter, so a filtered board can be shared as a link."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from smartflow.records import record
 from smartflow.services import presets
 from smartflow.web import session
 from smartflow.web.pages import PageRoute
@@ -67,7 +68,7 @@ def one(query: dict[str, list[str]], key: str) -> str:
     return (query.get(key) or [""])[-1].strip()
 
 
-@dataclass
+@record
 class ViewFilter:
     """One view's filter as the address gives it: the form's fields, and what the services are asked."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from smartflow.definitions.load import Document, LoadError, discover, load_file
 from smartflow.definitions.validate import behaviour, bitrix24, calendars, fieldrules, scenarios, structure
 from smartflow.definitions.validate.context import Check, Folder, ProcessDoc
 from smartflow.definitions.validate.schema import check_document
+from smartflow.records import record
 
 # The semantic rules, in the order their diagnostics are most useful.
 CHECKS: tuple[Check, ...] = (
@@ -56,7 +57,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-@dataclass
+@record
 class Result:
     """What validating a set of files found: the documents that loaded and every diagnostic."""
 

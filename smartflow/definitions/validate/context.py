@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from smartflow.definitions.diagnostics import Diagnostic, Location, Severity, did_you_mean, known_list
 from smartflow.definitions.load import Document, JsonPath, format_path
 from smartflow.definitions.model import DEFAULT_ROLES, SYSTEM_FIELDS
+from smartflow.records import record
 
 
-@dataclass
+@record
 class ProcessDoc:
     """One process document: its data and where it lives."""
 
@@ -49,7 +50,7 @@ class ProcessDoc:
         return self.doc.location(path, key=key)
 
 
-@dataclass
+@record
 class Folder:
     """The documents of one validation run, by kind, plus the roles they declare."""
 

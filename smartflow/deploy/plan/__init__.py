@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from smartflow.deploy.plan.ops import Op, RecordVersion
+from smartflow.records import record
 
 
-@dataclass
+@record
 class Plan:
     """What `apply` would do, with the numbers `plan` shows; the same list apply executes."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -30,11 +30,12 @@ from smartflow.compile.sql import (
 )
 from smartflow.definitions.model import Field, Process
 from smartflow.deploy.plan.values import Unconvertible, convert, jsonable
+from smartflow.records import record
 
 BATCH = 1000
 
 
-@dataclass
+@record
 class Context:
     """What executing operations needs: the connection, the target schema, the flags."""
 
@@ -91,7 +92,7 @@ def item_table(process_id: str, *columns: str) -> Any:
     return sa.table(item_table_name(process_id), sa.column("id"), *(sa.column(c) for c in columns))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class Op:
     """One step of a plan."""
 
@@ -117,7 +118,7 @@ class Op:
                 "effect": self.effect, "needs_data_loss": self.needs_data_loss, "impossible": self.impossible}
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class Note(Op):
     """A change of the definition with no effect on the database's tables or items."""
 
@@ -133,7 +134,7 @@ class Note(Op):
         return out
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class CreateSystemTables(Op):
     """smartflow's own tables: all of them on a first deploy, the new ones after an upgrade."""
 
@@ -158,7 +159,7 @@ class CreateSystemTables(Op):
             ctx.connection.execute(sa.text(f"DROP TABLE {LEGACY_GRANTS}"))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class AddSystemColumns(Op):
     """Columns a newer smartflow added to one of its own tables (nullable: old rows read as empty)."""
 
@@ -176,7 +177,7 @@ class AddSystemColumns(Op):
             add_column(ctx, self.table, sa.Column(name, column.type, *references, nullable=True))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class WidenRoleGrants(Op):
     """Role grants get a pipeline (a key column, so a table rebuild): each existing grant is kept, held
     in every pipeline of its process(es) as before."""
@@ -199,7 +200,7 @@ class WidenRoleGrants(Op):
         connection.execute(sa.text(f"DROP TABLE {kept}"))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class CreateProcess(Op):
     """Create a new process's tables."""
 
@@ -241,7 +242,7 @@ class CreateProcess(Op):
                     ctx.connection.execute(AddConstraint(fk))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class DropProcess(Op):
     """Drop a removed process's tables, its items and their values archived first."""
 
@@ -270,7 +271,7 @@ class DropProcess(Op):
             ctx.ops.drop_table(name)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class AddField(Op):
     """Add a field's column (or values table), filled for existing items where it must be."""
 
@@ -318,7 +319,7 @@ def fill_values(ctx: Context, process_id: str, field: Field, values: list[Any]) 
         ctx.connection.execute(table.insert(), rows[start:start + BATCH])
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class DropField(Op):
     """Drop a removed field's column (or values table), its values archived first."""
 
@@ -385,7 +386,7 @@ def rename_values_table(ctx: Context, process_id: str, old_id: str, new_id: str)
     ctx.connection.exec_driver_sql(f"ALTER INDEX {old_index} RENAME TO {new_index}")
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class RenameField(Op):
     """Rename a field's column, keeping its values."""
 
@@ -409,7 +410,7 @@ class RenameField(Op):
         create_field_indexes(ctx, self.process, self.new.id)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class RewriteField(Op):
     """A type or precision change: every stored value converted, the unconvertible archived."""
 
@@ -486,7 +487,7 @@ class RewriteField(Op):
             ctx.connection.execute(table.insert(), kept[start:start + BATCH])
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class FillRequired(Op):
     """Fill a field that became required where items leave it empty."""
 
@@ -513,7 +514,7 @@ class FillRequired(Op):
         )
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class SetUnique(Op):
     """Add or drop a field's unique index (refused while values repeat)."""
 
@@ -531,7 +532,7 @@ class SetUnique(Op):
         create_field_indexes(ctx, self.process, self.definition.id)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class ReleaseUniqueValues(Op):
     """An older deployment's full unique index becomes one over the items not in the recycle bin."""
 
@@ -553,7 +554,7 @@ class ReleaseUniqueValues(Op):
                 index.create(ctx.connection)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class EmptyTextToNull(Op):
     """Text fields holding `''` (stored by a card save before empty meant NULL) get NULL, which every
     path stores for an empty value now: the same meaning, and a unique index no longer counts them.
@@ -574,7 +575,7 @@ class EmptyTextToNull(Op):
             ctx.connection.execute(sa.update(handle).where(handle.c[field_id] == "").values({field_id: None}))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class RemoveOption(Op):
     """Remove an option of a select field (refused, or its values archived, while items hold it)."""
 
@@ -603,7 +604,7 @@ class RemoveOption(Op):
         ctx.connection.execute(sa.update(handle).where(handle.c[f_id] == self.option).values({f_id: None}))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class RenameOption(Op):
     """Rename an option of a select field, in every item that holds it."""
 
@@ -626,7 +627,7 @@ class RenameOption(Op):
         ctx.connection.execute(sa.update(handle).where(handle.c[f_id] == self.old).values({f_id: self.new}))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class MoveItems(Op):
     """Items leave a pipeline or stage that is renamed, replaced or removed."""
 
@@ -674,7 +675,7 @@ class MoveItems(Op):
         ctx.connection.execute(sa.update(handle).where(where).values(values))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class AddTable(Op):
     """A side table a feature needs (observers)."""
 
@@ -689,7 +690,7 @@ class AddTable(Op):
         ctx.desired.tables[self.table].create(ctx.connection)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class DropTable(Op):
     """Drop a table of a feature switched off (observers), its rows archived first."""
 
@@ -709,7 +710,7 @@ class DropTable(Op):
         ctx.ops.drop_table(self.table)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class AddColumns(Op):
     """Add the columns a feature switched on needs (begin and close dates) to a process's table."""
 
@@ -728,7 +729,7 @@ class AddColumns(Op):
             ctx.ops.add_column(table.name, sa.Column(name, column.type, nullable=True))
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class DropColumns(Op):
     """Drop the columns of a feature switched off from a process's table, their values archived first."""
 
@@ -753,7 +754,7 @@ class DropColumns(Op):
                 batch.drop_column(name)
 
 
-@dataclass(kw_only=True)
+@record(kw_only=True)
 class RecordVersion(Op):
     """Record the deployed definition as a new version."""
 
