@@ -156,9 +156,10 @@ def new_item(request: Request, process: str, pipeline: str | None = None) -> Res
     """The create form: the title and the fields the first stage needs (and link fields given in the
     query, `?patient=31`: "create a linked item" from the linked item's card)."""
     found = session.visitor(request)
-    view = process_view(found, process)
-    given = {key: [value] for key, value in request.query_params.items() if key in linked_fields(view)}
-    return create_page(found, view, view.pipeline(pipeline)["id"], sent=given or None)
+    with found.crm.snapshot():  # the process, its people and the linked titles in one transaction
+        view = process_view(found, process)
+        given = {key: [value] for key, value in request.query_params.items() if key in linked_fields(view)}
+        return create_page(found, view, view.pipeline(pipeline)["id"], sent=given or None)
 
 
 def linked_fields(view: ProcessView) -> list[str]:

@@ -54,21 +54,22 @@ def _field_choices(view: ProcessView) -> list[dict[str, Any]]:
 def deadlines(request: Request, process: str, field: Choice = None, pipeline: Choice = None) -> Response:
     """The open items by how due they are (overdue, today, this week, next week, later, no date)."""
     found = session.visitor(request)
-    live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
-    view = process_view(found, process)
-    require_read(view)
-    chosen = _pipeline(view, pipeline)
-    path = f"/processes/{process}/deadlines"
-    keep = (("field", field or ""), ("pipeline", chosen or ""))
-    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
-    data = dated.deadlines(found.crm, process, field=field, pipeline=chosen, columns=card_columns(view),
-                           where=tuple(narrowed.where), search=narrowed.search)
-    groups = [{**g, "title": word(f"group_{g['id']}", found.lang), "cards_html": _cards(found, view, g["items"]),
-               "sets_text": view.show(data["field"], g["sets"]) if g["sets"] else ""} for g in data["groups"]]
-    return render("deadlines.html", **frame(found, view=view, page="deadlines", data=data, groups=groups,
-                                            fields=_field_choices(view), pipeline=chosen,
-                                            may_update=view.may["update"] != "none", filter=narrowed,
-                                            filter_path=path, filter_keep=keep, live_after=live_after))
+    with found.crm.snapshot():  # the groups as of one moment, in one transaction
+        live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
+        view = process_view(found, process)
+        require_read(view)
+        chosen = _pipeline(view, pipeline)
+        path = f"/processes/{process}/deadlines"
+        keep = (("field", field or ""), ("pipeline", chosen or ""))
+        narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
+        data = dated.deadlines(found.crm, process, field=field, pipeline=chosen, columns=card_columns(view),
+                               where=tuple(narrowed.where), search=narrowed.search)
+        groups = [{**g, "title": word(f"group_{g['id']}", found.lang), "cards_html": _cards(found, view, g["items"]),
+                   "sets_text": view.show(data["field"], g["sets"]) if g["sets"] else ""} for g in data["groups"]]
+        return render("deadlines.html", **frame(found, view=view, page="deadlines", data=data, groups=groups,
+                                                fields=_field_choices(view), pipeline=chosen,
+                                                may_update=view.may["update"] != "none", filter=narrowed,
+                                                filter_path=path, filter_keep=keep, live_after=live_after))
 
 
 class NewDeadline(BaseModel):
@@ -99,25 +100,26 @@ def calendar(request: Request, process: str, month: Annotated[str | None, Query(
              field: Choice = None, pipeline: Choice = None) -> Response:
     """A month of the items by a date field, weeks from Monday; each item opens its card."""
     found = session.visitor(request)
-    live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
-    view = process_view(found, process)
-    require_read(view)
-    chosen = _pipeline(view, pipeline)
-    path = f"/processes/{process}/calendar"
-    keep = (("month", month or ""), ("field", field or ""), ("pipeline", chosen or ""))
-    narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
-    data = dated.calendar(found.crm, process, month=month, field=field, pipeline=chosen,
-                          where=tuple(narrowed.where), search=narrowed.search)
-    first = dated.month_start(data["month"], data["today"])
-    kept = [(k, v) for k, v in (("field", field), ("pipeline", chosen)) if v] + narrowed.kept
-    link = {name: f"/processes/{process}/calendar?{urlencode([('month', data[name]), *kept])}"
-            for name in ("previous", "next")}
-    link["today"] = f"/processes/{process}/calendar?{urlencode(kept)}"
-    return render("calendar.html", **frame(found, view=view, page="calendar", data=data, link=link,
-                                           heading=f"{MONTHS[found.lang][first.month - 1]} {first.year}",
-                                           weekdays=WEEKDAYS[found.lang], fields=_field_choices(view),
-                                           pipeline=chosen, field=data["field"], filter=narrowed, filter_path=path,
-                                           filter_keep=keep, live_after=live_after))
+    with found.crm.snapshot():  # the month as of one moment, in one transaction
+        live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
+        view = process_view(found, process)
+        require_read(view)
+        chosen = _pipeline(view, pipeline)
+        path = f"/processes/{process}/calendar"
+        keep = (("month", month or ""), ("field", field or ""), ("pipeline", chosen or ""))
+        narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
+        data = dated.calendar(found.crm, process, month=month, field=field, pipeline=chosen,
+                              where=tuple(narrowed.where), search=narrowed.search)
+        first = dated.month_start(data["month"], data["today"])
+        kept = [(k, v) for k, v in (("field", field), ("pipeline", chosen)) if v] + narrowed.kept
+        link = {name: f"/processes/{process}/calendar?{urlencode([('month', data[name]), *kept])}"
+                for name in ("previous", "next")}
+        link["today"] = f"/processes/{process}/calendar?{urlencode(kept)}"
+        return render("calendar.html", **frame(found, view=view, page="calendar", data=data, link=link,
+                                               heading=f"{MONTHS[found.lang][first.month - 1]} {first.year}",
+                                               weekdays=WEEKDAYS[found.lang], fields=_field_choices(view),
+                                               pipeline=chosen, field=data["field"], filter=narrowed, filter_path=path,
+                                               filter_keep=keep, live_after=live_after))
 
 
 def _day(text: str | None, name: str) -> date | None:
@@ -136,23 +138,24 @@ def analytics(request: Request, process: str, pipeline: Choice = None,
               date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> Response:
     """The report of `smartflow report` (Engine.report: the items the user may read) as charts and tables."""
     found = session.visitor(request)
-    view = process_view(found, process)
-    require_read(view)
-    chosen = _pipeline(view, pipeline)
-    options = ReportOptions(pipeline=chosen, date_from=_day(date_from, "from"), date_to=_day(date_to, "to"),
-                            lang=found.lang)
-    report = found.crm.report(process, options)
-    query = urlencode([(k, v) for k, v in (("pipeline", chosen), ("from", date_from), ("to", date_to),
-                                            ("lang", found.lang)) if v])
-    ready = [{"id": key, "from": str(first), "to": str(last),
-              "href": f"/processes/{process}/analytics?" + urlencode(
-                  [(k, v) for k, v in (("pipeline", pipeline), ("from", str(first)), ("to", str(last))) if v]),
-              "current": (date_from, date_to) == (str(first), str(last))}
-             for key, (first, last) in dated.periods(found.crm, process).items()]
-    return render("analytics.html", **frame(
-        found, view=view, page="analytics", report=report, pipeline=report["pipeline"], date_from=date_from or "",
-        date_to=date_to or "", periods=ready, json_url=f"/api/v1/processes/{process}/report?{query}",
-        funnel=charts.funnel(report, found.lang), conversion=charts.conversion(report, found.lang),
-        stays=charts.stays(report, found.lang), people=charts.people(report, found.lang),
-        duration=lambda seconds: charts.duration(seconds, found.lang), money=charts.money_text(found.lang),
-        percent=charts.percent))
+    with found.crm.snapshot():  # the report and its periods in one transaction
+        view = process_view(found, process)
+        require_read(view)
+        chosen = _pipeline(view, pipeline)
+        options = ReportOptions(pipeline=chosen, date_from=_day(date_from, "from"), date_to=_day(date_to, "to"),
+                                lang=found.lang)
+        report = found.crm.report(process, options)
+        query = urlencode([(k, v) for k, v in (("pipeline", chosen), ("from", date_from), ("to", date_to),
+                                                ("lang", found.lang)) if v])
+        ready = [{"id": key, "from": str(first), "to": str(last),
+                  "href": f"/processes/{process}/analytics?" + urlencode(
+                      [(k, v) for k, v in (("pipeline", pipeline), ("from", str(first)), ("to", str(last))) if v]),
+                  "current": (date_from, date_to) == (str(first), str(last))}
+                 for key, (first, last) in dated.periods(found.crm, process).items()]
+        return render("analytics.html", **frame(
+            found, view=view, page="analytics", report=report, pipeline=report["pipeline"], date_from=date_from or "",
+            date_to=date_to or "", periods=ready, json_url=f"/api/v1/processes/{process}/report?{query}",
+            funnel=charts.funnel(report, found.lang), conversion=charts.conversion(report, found.lang),
+            stays=charts.stays(report, found.lang), people=charts.people(report, found.lang),
+            duration=lambda seconds: charts.duration(seconds, found.lang), money=charts.money_text(found.lang),
+            percent=charts.percent))
