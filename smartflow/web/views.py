@@ -50,15 +50,21 @@ def _field_choices(view: ProcessView) -> list[dict[str, Any]]:
     return [{"id": f["id"], "title": view.field_title(f["id"])} for f in dated.date_fields(view.data)]
 
 
+def _dated_view(found: Visitor, process: str, pipeline: str | None) -> tuple[str, ProcessView, str | None]:
+    """What the deadlines and the calendar start from: the change feed's position (read before the items, so
+    that a change made meanwhile is told to the page), the process the visitor may read, and its pipeline."""
+    live_after = found.crm.feed_position()
+    view = process_view(found, process)
+    require_read(view)
+    return live_after, view, _pipeline(view, pipeline)
+
+
 @router.get("/processes/{process}/deadlines")
 def deadlines(request: Request, process: str, field: Choice = None, pipeline: Choice = None) -> Response:
     """The open items by how due they are (overdue, today, this week, next week, later, no date)."""
     found = session.visitor(request)
     with found.crm.snapshot():  # the groups as of one moment, in one transaction
-        live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
-        view = process_view(found, process)
-        require_read(view)
-        chosen = _pipeline(view, pipeline)
+        live_after, view, chosen = _dated_view(found, process, pipeline)
         path = f"/processes/{process}/deadlines"
         keep = (("field", field or ""), ("pipeline", chosen or ""))
         narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
@@ -101,10 +107,7 @@ def calendar(request: Request, process: str, month: Annotated[str | None, Query(
     """A month of the items by a date field, weeks from Monday; each item opens its card."""
     found = session.visitor(request)
     with found.crm.snapshot():  # the month as of one moment, in one transaction
-        live_after = found.crm.feed_position()  # before the items: a change made meanwhile is told
-        view = process_view(found, process)
-        require_read(view)
-        chosen = _pipeline(view, pipeline)
+        live_after, view, chosen = _dated_view(found, process, pipeline)
         path = f"/processes/{process}/calendar"
         keep = (("month", month or ""), ("field", field or ""), ("pipeline", chosen or ""))
         narrowed = viewfilter.read(found, view, request.query_params.multi_items(), path, keep)
