@@ -241,9 +241,11 @@ def _one_comment(write: Write, process_id: str, item_id: int, comment_id: int) -
     return _listed_comments(write, [_comment_row(write, process_id, item_id, comment_id)])[0]
 
 
-def comments(write: Write, process_id: str, item_id: int) -> list[dict[str, Any]]:
-    """The item's comments, oldest first (NotFound when the actor may not read the item)."""
-    _readable(write, process_id, item_id)
+def comments(write: Write, process_id: str, item_id: int, *, read: bool = False) -> list[dict[str, Any]]:
+    """The item's comments, oldest first (NotFound when the actor may not read the item); read: the caller
+    has just read it, as this actor, in this transaction."""
+    if not read:
+        _readable(write, process_id, item_id)
     table, _, _ = _tables(write)
     rows = write.connection.execute(sa.select(table).where(
         table.c.process == process_id, table.c.item_id == item_id, table.c.deleted_at.is_(None))
@@ -455,9 +457,10 @@ def _one_todo(write: Write, process_id: str, item_id: int, todo_id: int) -> dict
     return _listed_todos(write, [_todo_row(write, process_id, item_id, todo_id)])[0]
 
 
-def todos(write: Write, process_id: str, item_id: int) -> list[dict[str, Any]]:
-    """The item's to-dos, oldest first."""
-    _readable(write, process_id, item_id)
+def todos(write: Write, process_id: str, item_id: int, *, read: bool = False) -> list[dict[str, Any]]:
+    """The item's to-dos, oldest first (NotFound when the actor may not read the item; read: as comments)."""
+    if not read:
+        _readable(write, process_id, item_id)
     _, _, table = _tables(write)
     rows = write.connection.execute(sa.select(table).where(
         table.c.process == process_id, table.c.item_id == item_id).order_by(table.c.id)).all()
@@ -656,13 +659,14 @@ def trigger_title(write: Write, via: str | None) -> Any:
 
 
 def timeline(write: Write, process_id: str, item_id: int, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Comments, to-dos and the item's history (as the actor may read it, given) in one list, newest first:
-    each entry {"kind": "comment" | "todo" | "history", "at", "entry": the comment, to-do or history row};
-    an automated entry's `trigger` is its trigger's title."""
+    """Comments, to-dos and the item's history (as the actor may read it, given: reading it checked that the
+    actor may read the item, which is not read again) in one list, newest first: each entry {"kind":
+    "comment" | "todo" | "history", "at", "entry": the comment, to-do or history row}; an automated entry's
+    `trigger` is its trigger's title."""
     entries: list[dict[str, Any]] = []
-    for comment in comments(write, process_id, item_id):
+    for comment in comments(write, process_id, item_id, read=True):
         entries.append({"kind": "comment", "at": comment["created_at"], "entry": comment, "order": (2, comment["id"])})
-    for todo in todos(write, process_id, item_id):
+    for todo in todos(write, process_id, item_id, read=True):
         entries.append({"kind": "todo", "at": todo["created_at"], "entry": todo, "order": (1, todo["id"])})
     for position, row in enumerate(history):  # oldest first: at one moment, the later row is the newer
         if row["kind"] in ("comment.edit",):

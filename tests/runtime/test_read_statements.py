@@ -68,3 +68,19 @@ def test_the_card_reads_its_item_once(db: Db) -> None:
     assert len(seen) == 1
     with pytest.raises(Exception, match="not found"):
         crm.history("purchase", 999_999)  # alone, history still refuses an item that is not there
+
+
+def test_the_timeline_reads_its_item_once(db: Db) -> None:
+    """The timeline's history checks that the item may be read; its comments and to-dos do not read it again."""
+    crm = db.admin
+    item_id = crm.create("purchase", {"title": "лента", "tags": ["x"]})
+    crm.comment("purchase", item_id, "первый комментарий")
+    with statements(lambda sql: " FROM p_purchase " in sql.replace("\n", " ")) as seen:
+        entries = crm.timeline("purchase", item_id)
+    assert [e["kind"] for e in entries] == ["comment", "history"]
+    assert entries[0]["entry"]["text"] == "первый комментарий"
+    assert len(seen) == 1
+    with pytest.raises(Exception, match="not found"):
+        crm.timeline("purchase", 999_999)
+    with pytest.raises(Exception, match="not found"):
+        crm.comments("purchase", 999_999)  # alone, comments still refuse an item that is not there
