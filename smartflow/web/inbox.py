@@ -31,10 +31,11 @@ WORDS.update({
 def inbox(request: Request) -> Response:
     """The user's to-dos, mentions and notifications (newest first), and their notification settings."""
     found = session.visitor(request)
-    messages = found.crm.inbox(limit=100)
-    todos, mentions = (found.crm.my_todos(), found.crm.mentions()) if todo_counts(found) is not None else ([], [])
-    return render("inbox.html", **frame(found, view=None, messages=messages, todos=todos, mentions=mentions,
-                                        settings=found.crm.settings()))
+    with found.crm.snapshot():  # one transaction: showing the inbox marks nothing read (POST /inbox/read does)
+        messages = found.crm.inbox(limit=100)
+        todos, mentions = (found.crm.my_todos(), found.crm.mentions()) if todo_counts(found) is not None else ([], [])
+        return render("inbox.html", **frame(found, view=None, messages=messages, todos=todos, mentions=mentions,
+                                            settings=found.crm.settings()))
 
 
 async def _form(request: Request) -> tuple[Visitor, dict[str, str]]:
