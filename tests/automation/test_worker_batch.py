@@ -248,3 +248,31 @@ def test_a_batch_with_a_failure_runs_again_carefully_without_running_the_failed_
     assert ran == [items[0], items[1], items[0], items[2]]
     assert (tally.done, tally.failed) == (2, 1)
     assert [auto.comments("gated", i) for i in items] == [["job for заявка 0"], [], ["job for заявка 2"]]
+
+
+def test_without_update_returning_jobs_are_leased_read_back_and_run_once(auto: Auto) -> None:
+    """SQLite before 3.35 has no UPDATE … RETURNING: the worker then picks the due jobs, leases them with one
+    UPDATE (an executemany) and reads them back, in the same transaction. This database has RETURNING; the
+    dialect is told it has not, before the worker builds its statements, so that path runs here."""
+    dialect = auto.admin._db.dialect
+    assert dialect.update_returning  # SQLite 3.35+ and PostgreSQL: the path every other test takes
+    items = _items(auto, "a", "b", "", "c")
+    auto.clock.advance(minutes=5)
+    dialect.update_returning = False
+    try:
+        with statements(lambda sql: "sf_jobs" in sql and "RETURNING" in sql.upper()) as returning:
+            tally = Tally()
+            leased = worker.lease_jobs(auto.admin, "w1", tally, size=2)
+            assert leased is not None and leased[0] == [_job(auto, i)["id"] for i in items[:2]]
+            assert [row["item_id"] for row in leased[2]] == items[:2]  # the rows read back, in due order
+            following = worker.run_jobs(auto.admin, "w1", leased, tally, then=2)
+            assert following is not None and following[0] == [_job(auto, i)["id"] for i in items[2:]]
+            assert worker.run_jobs(auto.admin, "w1", following, tally, then=2) is None
+        assert returning == []
+    finally:
+        dialect.update_returning = True
+    assert (tally.done, tally.failed) == (3, 1) and "memo" in tally.errors[0]
+    jobs = [_job(auto, i) for i in items]
+    assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1), ("done", 1), ("failed", 1), ("done", 1)]
+    assert [auto.comments("gated", i) for i in items] == [
+        ["job for заявка 0"], ["job for заявка 1"], [], ["job for заявка 3"]]
