@@ -92,11 +92,20 @@ def _claim(write: Any, table: sa.Table, due_column: Any) -> Any:
 
 class Lease(NamedTuple):
     """The jobs a worker leased: their ids in due order, the time of the lease, and their rows as the
-    lease left them (read back by the statement that leased them)."""
+    lease left them (read back by the statement that leased them). seen: the deployed version and whether
+    an outbound event subscription existed, read by the statement that took the lease (a lone job's
+    outcome and the next lease, see _statements); the jobs' transaction then need not read them again,
+    and checks them instead in its own last statement (see _run_batch)."""
 
     ids: list[int]
     at: datetime
     rows: list[dict[str, Any]]
+    seen: tuple[int, bool] | None = None
+
+
+class _Stale(Exception):
+    """The jobs ran under the version their lease saw, and a deploy (or a new event subscription) came
+    since: rolled back whole, they run again under the version read anew."""
 
 
 class _Careful(Exception):
@@ -115,6 +124,13 @@ def _statements(write: Any) -> dict[str, Any]:
     jobs = write.compiled.tables["sf_jobs"]
 
     def build() -> dict[str, Any]:
+        versions = write.compiled.tables["sf_versions"]
+        # what Engine.session reads first (services/engine.py, _latest_version), read instead by the statement
+        # that finishes a lone job and takes the next: the next job's transaction is spared that round trip
+        seen = (sa.select(versions.c.id).order_by(versions.c.id.desc()).limit(1).scalar_subquery().label("_version"),
+                (sa.exists().select_from(write.compiled.tables["sf_event_bindings"])
+                 if sa.inspect(write.connection).has_table("sf_event_bindings") else sa.false()).label("_subscribed"))
+
         def due(condition: Any, *columns: Any) -> Any:
             # each answered by the (status, due_at) index, where one query with an OR would scan the table
             query = sa.select(*columns).where(condition).order_by(jobs.c.due_at, jobs.c.id).limit(
@@ -129,6 +145,7 @@ def _statements(write: Any) -> dict[str, Any]:
                    "locked_at": sa.bindparam("_now")}
         outcome = {name: sa.bindparam(f"_{name}") for name in ("status", "last_error", "due_at", "attempts")}
         statements = {
+            "seen": sa.select(*seen),
             "orphans": due(sa.and_(jobs.c.status == "running", jobs.c.locked_at <= sa.bindparam("_now")),
                            jobs.c.id, jobs.c.status, jobs.c.attempts, jobs.c.locked_by),
             "pending": due(pending, jobs.c.id),
@@ -176,7 +193,7 @@ def _statements(write: Any) -> dict[str, Any]:
                     "locked_at": pick(jobs.c.locked_at, typed("_now", jobs.c.locked_at)),
                     "last_error": pick(typed("_last_error", jobs.c.last_error), jobs.c.last_error),
                     "due_at": pick(typed("_due_at", jobs.c.due_at), jobs.c.due_at),
-                }).returning(*running, ours.label("_finished"))
+                }).returning(*running, ours.label("_finished"), *seen)
             else:
                 # PostgreSQL: a lone job's outcome and the next lease in one statement (a round trip less for
                 # each job of a trickle). Both run on the statement's snapshot: the job just finished is not
@@ -186,7 +203,7 @@ def _statements(write: Any) -> dict[str, Any]:
                 one = sa.select(sa.literal(1).label("one")).subquery("one")
                 statements["finish_take"] = sa.select(
                     sa.select(sa.func.count()).select_from(finished).scalar_subquery().label("_finished"),
-                    *taken.c).select_from(one.outerjoin(taken, sa.true()))
+                    *seen, *taken.c).select_from(one.outerjoin(taken, sa.true()))
         return statements
 
     found: dict[str, Any] = built((jobs, "worker", write.sqlite), build)
@@ -223,12 +240,12 @@ def _take(write: Any, worker: str, lease: timedelta, size: int, orphans: bool, t
     return _lease(write, statements, worker, ids) if ids else None
 
 
-def _in_due_order(rows: list[dict[str, Any]], at: datetime) -> Lease | None:
+def _in_due_order(rows: list[dict[str, Any]], at: datetime, seen: tuple[int, bool] | None = None) -> Lease | None:
     """The lease of rows a statement took and handed back in no order; None when it took none."""
     if not rows:
         return None
     rows.sort(key=lambda row: (row["due_at"], row["id"]))
-    return Lease([row["id"] for row in rows], at, rows)
+    return Lease([row["id"] for row in rows], at, rows, seen)
 
 
 def _lease(write: Any, statements: dict[str, Any], worker: str, ids: list[int]) -> Lease:
@@ -271,7 +288,18 @@ def run_jobs(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease: 
     (once each: the lease is renewed in the transaction that takes a job). The next batch's lease
     commits with this batch's outcomes, before those jobs run: a steady worker spends one transaction
     per batch. Jobs not reached within BATCH_SECONDS go back to the queue, their attempt not counted.
+
+    A lease taken with a lone job's outcome saw the deployed version (Lease.seen): the jobs' transaction
+    runs under it without reading it first, and its own last statement reads it again. If it changed
+    meanwhile (a deploy, or a new event subscription), or anything failed, the transaction is rolled back
+    whole and the batch runs again as above, the version read first: nothing is ever committed under a
+    version that was not the latest when the transaction's last statement ran.
     """
+    if leased.seen is not None:
+        try:
+            return _run_batch(engine, worker, leased, tally, lease, then, None)
+        except (_Stale, _Careful, sa.exc.DBAPIError):
+            leased = leased._replace(seen=None)  # a failure may come from the version run: not told apart
     try:
         return _run_batch(engine, worker, leased, tally, lease, then, None)
     except _Careful as careful:
@@ -283,7 +311,7 @@ def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease
     """run_jobs' one attempt: fast (known is None: no savepoints, any failure raises _Careful) or careful."""
     careful = known is not None
     counted = Tally()  # added to tally once the transaction commits
-    with engine.session(True) as write:
+    with engine.session(True, seen=None if careful else leased.seen) as write:
         statements = _statements(write)
         rows: list[Any] = leased.rows
         if careful and leased.ids:  # only the jobs still leased to this worker, held while they run
@@ -317,6 +345,9 @@ def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease
         if len(finished) == 1 and then > 0 and "finish_take" in statements:
             found = [dict(row) for row in write.connection.execute(statements["finish_take"], {
                 **finished[0], "_now": write.now, "_limit": then}).mappings()]
+            seen = (found[0]["_version"], bool(found[0]["_subscribed"])) if found else None
+            if leased.seen is not None and not careful and seen != leased.seen:
+                raise _Stale()
             if write.sqlite:  # a row per job changed: the one finished (flagged) and those taken
                 written = sum(1 for row in found if row["_finished"])
                 found = [row for row in found if not row["_finished"]]
@@ -324,11 +355,15 @@ def _run_batch(engine: Sessions, worker: str, leased: Lease, tally: Tally, lease
                 written = found[0]["_finished"]
                 found = [row for row in found if row["id"] is not None]
             for row in found:
-                del row["_finished"]
+                del row["_finished"], row["_version"], row["_subscribed"]
             if written != 1 and not careful:  # a lease taken over meanwhile: see run_jobs
                 raise _Careful({})
-            following = _in_due_order(found, write.now)
+            following = _in_due_order(found, write.now, seen)
         else:
+            if leased.seen is not None and not careful:  # ran under the lease's version: is it still the latest?
+                version, subscribed = write.connection.execute(statements["seen"]).one()
+                if (version, bool(subscribed)) != leased.seen:
+                    raise _Stale()
             if finished:  # every outcome in one statement (executemany)
                 written = write.connection.execute(statements["finish"], finished).rowcount
                 if written != len(finished) and not careful:  # a lease taken over meanwhile: see run_jobs
@@ -580,16 +615,17 @@ def work_once(engine: Sessions, worker: str = "worker", batch: int = 100, allow_
     to batch of each); jobs are leased and run claim at a time."""
     tally = Tally()
     left = batch
-    # orphans (jobs whose worker died) are looked for once a pass: few rows, but a query each time
-    leased = lease_jobs(engine, worker, tally, lease, min(claim, batch), orphans=True)
-    while leased is not None:
-        left -= max(len(leased[0]), 1)
-        leased = run_jobs(engine, worker, leased, tally, lease, then=min(claim, left))
-    if remind:
-        remind_overdue(engine, tally, batch)
-    for _ in range(batch):
-        if not deliver_one(engine, worker, tally, allow_hosts, send):
-            break
+    with engine.held():  # the pass's transactions on one connection
+        # orphans (jobs whose worker died) are looked for once a pass: few rows, but a query each time
+        leased = lease_jobs(engine, worker, tally, lease, min(claim, batch), orphans=True)
+        while leased is not None:
+            left -= max(len(leased[0]), 1)
+            leased = run_jobs(engine, worker, leased, tally, lease, then=min(claim, left))
+        if remind:
+            remind_overdue(engine, tally, batch)
+        for _ in range(batch):
+            if not deliver_one(engine, worker, tally, allow_hosts, send):
+                break
     return tally
 
 

@@ -80,8 +80,14 @@ class Sessions(Protocol):
     """What opens one transaction as a user: the services layer's Engine. Data, analytics and the
     worker work inside such sessions without knowing who made them."""
 
-    def session(self, write: bool) -> AbstractContextManager[Write]:
-        """One transaction (a writing one when write) with the live definition, the user and the clock."""
+    def session(self, write: bool, *, seen: tuple[int, bool] | None = None) -> AbstractContextManager[Write]:
+        """One transaction (a writing one when write) with the live definition, the user and the clock.
+        seen: the deployed version and whether an event subscription exists, as the caller read them a
+        moment ago, not read again; the caller checks them before it commits (the worker, see run_jobs)."""
+        ...
+
+    def held(self) -> AbstractContextManager[None]:
+        """The sessions opened inside (by this thread) share one connection, one transaction after another."""
         ...
 
 

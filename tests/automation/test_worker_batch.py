@@ -8,6 +8,7 @@ Time is the fake clock of tests/automation/support.py; each test deploys a datab
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -17,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from smartflow.automation import worker
 from smartflow.automation.worker import LEASE, Tally
+from smartflow.deploy import apply as deploy
 from tests.automation.support import ROLES, Auto, Clock, process
 from tests.automation.test_worker import _hold_a_job
 from tests.dbutil import statements
+from tests.runtime.support import write_definitions
 
 # Each job comments, then moves its item to `gate`, which requires `memo`: an item without a memo makes
 # its job fail, and the job's comment must go with it.
@@ -110,6 +114,61 @@ def test_a_lone_job_s_outcome_and_the_next_lease_are_one_statement(auto: Auto) -
     assert last is not None and last[0] == [_job(auto, items[2])["id"]]
     assert worker.run_jobs(auto.admin, "w1", last, tally, then=1) is None
     assert tally.done == 3 and {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
+
+
+def test_a_deploy_between_two_jobs_of_a_trickle_runs_the_second_under_it(auto: Auto, tmp_path: Path) -> None:
+    """The lease taken with a lone job's outcome saw the deployed version, and the next job's transaction
+    runs under it without reading it again; a deploy that came in between is seen by that transaction's
+    last statement, and the job runs again, under the new version, before anything of it is committed."""
+    items = _items(auto, "a", "b", "c")
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=1)
+    assert leased is not None
+    following = worker.run_jobs(auto.admin, "w1", leased, tally, then=1)
+    assert following is not None and following.seen is not None
+    version = auto.scalar("SELECT max(id) FROM sf_versions")
+    assert following.seen[0] == version
+    changed = [{**trigger, "do": [{"comment": "v2: {{ title }}"}]} for trigger in GATED["triggers"]]
+    deploy.apply(write_definitions(tmp_path / "v2", ROLES, {**GATED, "triggers": changed}), auto.url)
+    last = worker.run_jobs(auto.admin, "w1", following, tally, then=1)
+    assert last is not None and last.seen is not None and last.seen[0] == version + 1
+    # and when the transaction leases nothing more (its last statement writes the outcome alone)
+    changed = [{**trigger, "do": [{"comment": "v3: {{ title }}"}]} for trigger in GATED["triggers"]]
+    deploy.apply(write_definitions(tmp_path / "v3", ROLES, {**GATED, "triggers": changed}), auto.url)
+    assert worker.run_jobs(auto.admin, "w1", last, tally, then=0) is None
+    assert [auto.comments("gated", item) for item in items] == [["job for заявка 0"], ["v2: заявка 1"],
+                                                                 ["v3: заявка 2"]]
+    assert tally.done == 3 and {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1)}
+
+
+def test_an_event_subscription_made_between_two_jobs_of_a_trickle_hears_the_second(auto: Auto) -> None:
+    """The lease also saw that no outbound event subscription existed; one bound in between is seen by the
+    next job's transaction before it commits, and the job's move is published to it."""
+    items = _items(auto, "a", "b")
+    tally = Tally()
+    leased = worker.lease_jobs(auto.admin, "w1", tally, size=1)
+    assert leased is not None
+    following = worker.run_jobs(auto.admin, "w1", leased, tally, then=1)
+    assert following is not None and following.seen is not None and following.seen[1] is False
+    auto.admin.subscribe("updated", "onCrmDynamicItemUpdate", "http://127.0.0.1:9/hook", allow_hosts={"127.0.0.1"})
+    assert worker.run_jobs(auto.admin, "w1", following, tally, then=1) is None
+    published = [json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+                 for row in auto.rows("sf_outbox")]
+    assert [message["form"]["data"]["FIELDS"]["ID"] for message in published] == [items[1]], published
+    assert tally.done == 2
+
+
+def test_a_pass_of_the_worker_runs_on_one_connection(auto: Auto) -> None:
+    """work() holds one connection for its transactions (a lease, a transaction per job, the outbox), a job
+    that fails (its transaction rolled back, run again carefully) included."""
+    _items(auto, "a", "", "b", "c")
+    auto.clock.advance(minutes=5)
+    checkouts: list[Any] = []
+    sa.event.listen(auto.admin._db, "checkout", lambda *args: checkouts.append(args))
+    tally = auto.admin.work("w1", claim=1)
+    assert (tally.done, tally.failed) == (3, 1)
+    assert len(checkouts) == 1
+    assert {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1), ("failed", 1)}
 
 
 def test_a_job_that_fails_in_a_batch_keeps_the_others_results(auto: Auto) -> None:
