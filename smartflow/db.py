@@ -42,9 +42,17 @@ def resolve_url(url: str | None) -> str:
 
 
 def server_connections() -> int:
-    """The connections a server process keeps open at most (SMARTFLOW_DB_CONNECTIONS; default 15)."""
+    """The connections a server process keeps open at most (SMARTFLOW_DB_CONNECTIONS; default 15 when
+    unset or empty). ValueError, with a message for the person who set it, when it is not a positive
+    whole number: a typo must not quietly give a server another pool than the one asked for."""
     raw = os.environ.get(CONNECTIONS_ENV, "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 0 else SERVER_CONNECTIONS
+    if not raw:
+        return SERVER_CONNECTIONS
+    if not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+        raise ValueError(f"{CONNECTIONS_ENV}={raw!r} is not a positive whole number; set it to the connections "
+                         f"each server process may keep open (say {SERVER_CONNECTIONS}), or unset it for "
+                         f"{SERVER_CONNECTIONS}")
+    return int(raw)
 
 
 def make_engine(url: str | None = None, busy_timeout: float | None = None, connections: int | None = None,

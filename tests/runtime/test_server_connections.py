@@ -68,6 +68,22 @@ def test_the_number_of_connections_is_a_setting(monkeypatch: pytest.MonkeyPatch,
     assert server_connections() == 40
     with Engine(f"sqlite:///{tmp_path / 'x.db'}", server=True) as server:
         assert server._db.pool.size() == 40
-    for wrong in ("0", "-3", "many", "١٢"):  # not a positive number (Arabic-Indic digits too): the default
+    monkeypatch.setenv("SMARTFLOW_DB_CONNECTIONS", " ")
+    assert server_connections() == SERVER_CONNECTIONS  # empty: the default
+    for wrong in ("0", "-3", "many", "١٢", "1.5"):  # not a positive whole number (Arabic-Indic digits too)
         monkeypatch.setenv("SMARTFLOW_DB_CONNECTIONS", wrong)
-        assert server_connections() == SERVER_CONNECTIONS
+        with pytest.raises(ValueError, match=r"SMARTFLOW_DB_CONNECTIONS=.* is not a positive whole number"):
+            server_connections()
+
+
+def test_serve_refuses_a_wrong_number_of_connections_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                  runner: Any) -> None:
+    """Before it opens the database or listens: the variable, what is wrong with it and how to fix it; exit 2."""
+    from smartflow.cli.main import main
+
+    monkeypatch.setenv("SMARTFLOW_DB_CONNECTIONS", "много")
+    result = runner.invoke(main, ["serve", "--db", "sqlite:///nowhere/at/all.db"])
+    assert result.exit_code == 2, result.output
+    [line] = [text for text in result.output.splitlines() if text.startswith("Error:")]
+    assert "SMARTFLOW_DB_CONNECTIONS='много' is not a positive whole number" in line and "unset it" in line
+    assert "Traceback" not in result.output
