@@ -39,15 +39,14 @@ def serve(host: str, port: int, workers: int, ssl_certfile: str | None, ssl_keyf
     `admin` user is made when there is none) and asks for a password, as Jupyter prints its token."""
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("give --ssl-certfile and --ssl-keyfile together")
-    from smartflow.db import server_connections
+    from smartflow.errors import InvalidValue
+    from smartflow.services import Engine, server_connections
 
     try:
         server_connections()  # read by every worker process as it starts: refused here, once, in one line
-    except ValueError as wrong:
+    except InvalidValue as wrong:
         raise click.UsageError(str(wrong)) from None
     import uvicorn
-
-    from smartflow.services import Engine
 
     with Engine(db_url, via="cli") as crm:
         version = crm.deployed_version()  # fail here, with the CLI's message, on a wrong URL or an empty database

@@ -10,7 +10,8 @@ have, `DEFAULT_CURRENCY` the one of a money field that declares none; `MAX_ID` i
 a user or a file may have, and `text_problem` says why a text cannot be stored (interfaces refuse such
 input before asking); `entity_type_id` is a process's Bitrix24 entityTypeId (from `Engine.numbers()`) as the
 facade and event messages give it; `mail_settings` is how the worker sends e-mail, as its environment
-configures it. `grid` lays rows out as a plain-text table under their headers.
+configures it, and `server_connections` how many database connections each `smartflow serve` process
+keeps. `grid` lays rows out as a plain-text table under their headers.
 """
 
 from typing import Any
@@ -23,7 +24,7 @@ from smartflow.runtime.fields import DEFAULT_CURRENCY, MAX_ID, plain, text_probl
 from smartflow.services.engine import Engine
 
 __all__ = ["CURRENCIES", "DEFAULT_CURRENCY", "MAX_ID", "Engine", "Text", "entity_type_id", "grid", "mail_settings",
-           "plain", "text_problem"]
+           "plain", "server_connections", "text_problem"]
 
 
 def mail_settings() -> Any:
@@ -32,3 +33,15 @@ def mail_settings() -> Any:
     from smartflow.automation import mail
 
     return mail.settings()
+
+
+def server_connections() -> int:
+    """The database connections each server process keeps open (SMARTFLOW_DB_CONNECTIONS, default 15);
+    InvalidValue naming the variable when it is not a positive whole number."""
+    from smartflow.db import server_connections as configured
+    from smartflow.errors import InvalidValue
+
+    try:
+        return configured()
+    except ValueError as wrong:
+        raise InvalidValue(str(wrong)) from None
