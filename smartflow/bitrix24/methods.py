@@ -494,13 +494,20 @@ def item_file(call: Call) -> Result:
 
 # ---- users ----------------------------------------------------------------------------------
 
+def _department_number(department_id: str) -> int | str:
+    """A department's id as Bitrix24 writes it in UF_DEPARTMENT (a number), where smartflow's is one."""
+    return int(department_id) if department_id.isascii() and department_id.isdigit() else department_id
+
+
 def user_get(call: Call) -> Result:
     rows = []
-    for user in call.crm.users():
+    for user in call.crm.users():  # departments to an administrator only (Engine.users)
         first, _, last = str(user.get("name") or "").partition(" ")
+        department = user.get("department")
         rows.append({"ID": str(user["id"]), "ACTIVE": bool(user.get("active", True)), "NAME": first,
                      "LAST_NAME": last, "SECOND_NAME": "", "EMAIL": "", "LOGIN": user["login"], "XML_ID": user["login"],
-                     "UF_DEPARTMENT": [], "USER_TYPE": "employee"})
+                     "UF_DEPARTMENT": [_department_number(department)] if department else [],
+                     "USER_TYPE": "employee"})
     flt = dict(call.mapping("filter") or call.mapping("FILTER"))
     for key in ("ID", "ACTIVE", "NAME", "LAST_NAME", "LOGIN"):  # also given beside the filter
         value = call.params.get(key)
@@ -508,6 +515,37 @@ def user_get(call: Call) -> Result:
             flt[key] = value
     rows = _simple_filter(rows, flt)
     rows.sort(key=lambda r: int(r["ID"]), reverse=str(call.get("order", "ASC")).upper() == "DESC")
+    return paged(rows, call.start())
+
+
+def department_get(call: Call) -> Result:
+    """department.get: ID, NAME, SORT, PARENT (absent for a top department) and UF_HEAD (the head's user id,
+    "0" for none), filtered by any of them, sorted by `sort` (`order` ASC or DESC). smartflow shows its
+    departments to administrators only (Engine.directory): anyone else is refused with ACCESS_DENIED, where
+    Bitrix24 shows them to every employee."""
+    directory = call.crm.directory()
+    ids = {user["login"]: user["id"] for user in directory["users"]}
+    rows = []
+    for department in directory["departments"]:
+        row: dict[str, Any] = {"ID": str(department["id"]), "NAME": department["title"], "SORT": 500,
+                               "UF_HEAD": str(ids.get(department["head"], 0))}
+        if department["parent"]:
+            row["PARENT"] = str(department["parent"])
+        rows.append(row)
+    flt = {}
+    for key in ("ID", "NAME", "SORT", "PARENT", "UF_HEAD"):
+        value = call.params.get(key)
+        if value not in (None, "") and not isinstance(value, dict):
+            flt[key] = value
+    rows = _simple_filter(rows, flt)
+    # `sort` names the field to sort by, `SORT` filters by one: told apart by case, as PHP reads them
+    by = str(call.params.get("sort") or "ID").upper()
+
+    def key(row: dict[str, Any]) -> tuple[int, int, str]:
+        value = str(row.get(by, ""))
+        return (0, int(value), "") if value.isascii() and value.isdigit() else (1, 0, value)
+
+    rows.sort(key=key, reverse=str(call.params.get("order") or "ASC").upper() == "DESC")
     return paged(rows, call.start())
 
 
@@ -655,6 +693,7 @@ METHODS: dict[str, Callable[[Call], Result]] = {
     "crm.timeline.comment.add": comment_add,
     "crm.controller.item.getfile": item_file,
     "user.get": user_get,
+    "department.get": department_get,
     "event.bind": event_bind,
     "event.unbind": event_unbind,
     "event.get": event_get,

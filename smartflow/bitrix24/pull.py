@@ -3,11 +3,12 @@ webhook) and write a folder smartflow can validate, apply and import.
 
 Read order (scopes `crm` and `user`): crm.type.list → per type crm.category.list, crm.status.list per
 category, crm.item.fields (and userfieldconfig.list for fields' titles per language, where the webhook
-may read it) → user.get → items by crm.item.list in batches of 50 pages read by id (`order[id]=ASC`,
-`filter[>id]`, `start=-1`) → crm.stagehistory.list → per 50 items crm.timeline.comment.list and, for a
-type linked with products, crm.item.productrow.list → the files of file fields, downloaded by their
-URLs through the webhook. At most `rate` requests a second (Bitrix24 allows 2); `QUERY_LIMIT_EXCEEDED`,
-`OPERATION_TIME_LIMIT` and 5xx answers are retried after a growing pause.
+may read it) → user.get → department.get (where the webhook may: scope `department`) → items by
+crm.item.list in batches of 50 pages read by id (`order[id]=ASC`, `filter[>id]`, `start=-1`) →
+crm.stagehistory.list → per 50 items crm.timeline.comment.list and, for a type linked with products,
+crm.item.productrow.list → the files of file fields, downloaded by their URLs through the webhook.
+At most `rate` requests a second (Bitrix24 allows 2); `QUERY_LIMIT_EXCEEDED`, `OPERATION_TIME_LIMIT`
+and 5xx answers are retried after a growing pause.
 
 Every answer is kept in a work folder beside the target as it is read (reading.py), so a pull that
 was interrupted continues from the last page read when run again. The folder itself is written
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shlex
 import shutil
 import urllib.parse
 from collections.abc import Callable
@@ -343,14 +345,14 @@ def pull(webhook: str, out: Path, types: list[str] | None = None, rate: float = 
     if work.resumed:
         say(f"resuming the pull interrupted in {work.folder}")
     try:
-        pulled, people, users = _read_portal(Reader(client, work), types, language, say, show)
+        pulled, people, users, departments = _read_portal(Reader(client, work), types, language, say, show)
     except PullError as error:
         if not work.steps.is_dir() or not any(work.steps.iterdir()):  # nothing read: nothing to resume from
             shutil.rmtree(work.folder, ignore_errors=True)
             raise
         raise PullError(str(error), f"{error.hint + '; ' if error.hint else ''}what was read is kept in "
                         f"{work.folder}: run the same command again to continue from there") from None
-    _write_folder(webhook, out, work, pulled, people, users)
+    _write_folder(webhook, out, work, pulled, people, users, departments)
     shutil.rmtree(work.folder, ignore_errors=True)
     say(f"{client.requests} REST requests" + (f" ({work.read} steps read from the interrupted pull)"
                                               if work.read else ""))
@@ -358,8 +360,10 @@ def pull(webhook: str, out: Path, types: list[str] | None = None, rate: float = 
 
 
 def _read_portal(reader: Reader, types: list[str] | None, language: str, say: Callable[[str], None],
-                 show: Callable[[str], None]) -> tuple[list[Pulled], list[dict[str, Any]], dict[str, str]]:
-    """Every wanted smart process as read (or from the work folder), the users, and their logins by id."""
+                 show: Callable[[str], None]
+                 ) -> tuple[list[Pulled], list[dict[str, Any]], dict[str, str], list[dict[str, Any]] | None]:
+    """Every wanted smart process as read (or from the work folder), the users, their logins by id, and the
+    departments (None when the webhook may not read them)."""
     kinds = reader.pages("types", "crm.type.list", {}, "types")
     wanted = {t.lower() for t in types or []}
     if wanted:
@@ -374,6 +378,11 @@ def _read_portal(reader: Reader, types: list[str] | None, language: str, say: Ca
                                                       taken) for k in kinds}
     people = reader.pages("users", "user.get", {}, None)
     users = {str(u["ID"]): str(u.get("LOGIN") or u.get("EMAIL") or f"user{u['ID']}") for u in people}
+    try:
+        departments: list[dict[str, Any]] | None = reader.pages("departments", "department.get", {}, None)
+    except MethodMissing:  # the webhook's scopes (department) or its user's rights
+        departments = None
+        say("departments not read: the webhook may not call department.get (scope department)")
     pulled = []
     for kind in kinds:
         process_id = process_of[int(kind["entityTypeId"])]
@@ -383,11 +392,42 @@ def _read_portal(reader: Reader, types: list[str] | None, language: str, say: Ca
         say(f"  {len(found.items)} items, {len(found.history)} stage moves, "
             f"{sum(map(len, found.comments.values()))} comments, {sum(map(len, found.files.values()))} files")
         pulled.append(found)
-    return pulled, people, users
+    return pulled, people, users, departments
+
+
+def _tree_order(departments: list[dict[str, Any]]) -> list[tuple[str, str, str | None, str | None]]:
+    """(id, title, parent, head's user id) of each department, every parent before its children; a parent
+    the portal did not list (or a cycle) leaves the department at the top."""
+    known = {str(d["ID"]): d for d in departments}
+    placed: set[str] = set()
+    order = []
+
+    def place(department_id: str, seen: frozenset[str] = frozenset()) -> None:
+        if department_id in placed:
+            return
+        found = known[department_id]
+        parent = str(found.get("PARENT") or "") or None
+        if parent not in known or parent in seen | {department_id}:
+            parent = None
+        else:
+            place(parent, seen | {department_id})
+        head = str(found.get("UF_HEAD") or "") or None
+        placed.add(department_id)
+        order.append((department_id, str(found.get("NAME") or department_id), parent, None if head == "0" else head))
+
+    for department_id in sorted(known, key=lambda i: (0, int(i), "") if i.isdigit() else (1, 0, i)):
+        place(department_id)
+    return order
+
+
+def _department_of(person: dict[str, Any], known: set[str]) -> str:
+    """A user's department: the first of UF_DEPARTMENT the portal listed (smartflow keeps one per user)."""
+    listed = person.get("UF_DEPARTMENT") or []
+    return next((str(d) for d in (listed if isinstance(listed, list) else [listed]) if str(d) in known), "")
 
 
 def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], people: list[dict[str, Any]],
-                  users: dict[str, str]) -> None:
+                  users: dict[str, str], departments: list[dict[str, Any]] | None = None) -> None:
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
@@ -416,12 +456,19 @@ def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], peo
                       for item_id, listed in sorted(found.products.items()) for row in listed])
         # for `smartflow user import`: everyone active, so that their items can be theirs (an item goes only
         # to an active user with a right in its pipeline); PULL.md deactivates who left after the items
-        _csv(staging / "users.csv", ("id", "login", "name", "email"),
+        tree = _tree_order(departments or [])
+        known = {department_id for department_id, *_ in tree}
+        _csv(staging / "users.csv", ("id", "login", "name", "email", *(("department",) if tree else ())),
              [[person["ID"], users[str(person["ID"])],
                " ".join(str(person.get(k) or "") for k in ("NAME", "LAST_NAME")).strip() or users[str(person["ID"])],
-               str(person.get("EMAIL") or "").strip()] for person in people])
+               str(person.get("EMAIL") or "").strip(), *((_department_of(person, known),) if tree else ())]
+              for person in people])
+        if tree:  # for reading, and what PULL.md's `smartflow department` commands were written from
+            _csv(staging / "departments.csv", ("id", "title", "parent", "head"),
+                 [[i, title, parent or "", users.get(head or "", "")] for i, title, parent, head in tree])
         left = [users[str(person["ID"])] for person in people if person.get("ACTIVE", True) in (False, "N")]
-        (staging / "PULL.md").write_text(_report(webhook, pulled, len(people), left), encoding="utf-8")
+        (staging / "PULL.md").write_text(_report(webhook, pulled, len(people), left, tree, users,
+                                                 departments is not None), encoding="utf-8")
         result = deploy.validate([staging])
         if not result.ok:
             raise PullError("the definitions written from the portal do not validate:\n"
@@ -434,10 +481,13 @@ def _write_folder(webhook: str, out: Path, work: Work, pulled: list[Pulled], peo
         raise
 
 
-def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str]) -> str:
+def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str],
+            tree: list[tuple[str, str, str | None, str | None]] | None = None, logins: dict[str, str] | None = None,
+            departments_read: bool = False) -> str:
     portal = urllib.parse.urlsplit(webhook).netloc
+    tree, logins = tree or [], logins or {}
     lines = [f"# Pulled from {portal}", "",
-             f"{len(pulled)} smart processes, {users} users.", "",
+             f"{len(pulled)} smart processes, {users} users, {len(tree)} departments.", "",
              "| process | Bitrix24 entityTypeId | items | pipelines | stages | fields | stage moves | comments | "
              "files | product rows |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -447,8 +497,13 @@ def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str]) -> 
                      f"{len(found.pipelines)} | {len(found.stages)} | {len(found.fields)} | {len(found.history)} | "
                      f"{sum(map(len, found.comments.values()))} | {sum(map(len, found.files.values()))} | {products} |")
     order = _import_order(pulled)
-    lines += ["", "## Importing it", "", "```sh", "smartflow validate .", "smartflow apply .",
-              "smartflow user import users.csv --role manager"]
+    lines += ["", "## Importing it", "", "```sh", "smartflow validate .", "smartflow apply ."]
+    for department_id, title, parent, _ in tree:  # parents first: a user's department must exist before them
+        lines.append(f"smartflow department add {shlex.quote(department_id)} --title {shlex.quote(title)}"
+                     + (f" --parent {shlex.quote(parent)}" if parent else ""))
+    lines.append("smartflow user import users.csv --role manager")
+    lines += [f"smartflow department head {shlex.quote(department_id)} {shlex.quote(logins[head])}"
+              for department_id, _, _, head in tree if head and head in logins]  # heads are users: after them
     for found in order:
         p = found.process_id
         lines.append(f"smartflow import {p} data/{p}.csv --keep-ids bitrix_id --files .")
@@ -487,7 +542,14 @@ def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str]) -> 
               "- Users as `users.csv`: each one's Bitrix24 id, login (the portal's login or e-mail), name and "
               "e-mail; `smartflow user import` gives them those ids. An item goes only to an active user with a "
               "right in its pipeline, so everyone is imported active, with a role, and those Bitrix24 lists as "
-              "inactive are deactivated after the items (the commands above do so)."]
+              "inactive are deactivated after the items (the commands above do so).",
+              "- Departments (`department.get`) as `departments.csv` (id, name, parent, head) and the "
+              "`smartflow department` commands above, parents first, with the portal's ids; each user's "
+              "department (the first of `UF_DEPARTMENT`) in `users.csv`. A department's head is named once "
+              "the users are in. smartflow keeps one department per user, and the `department` level of "
+              "`permissions` reaches the items of that department and the ones below it."
+              if departments_read else
+              "- Departments: not read (the webhook may not call `department.get`: scope `department`)."]
     lines += ["", "## Names your scripts use", "",
               "Each `<id>.yaml` declares the portal's own numbers and names in `bitrix24:` blocks: the smart "
               "process's entityTypeId and id, each pipeline's categoryId, stage codes where they are not the "
@@ -498,7 +560,7 @@ def _report(webhook: str, pulled: list[Pulled], users: int, left: list[str]) -> 
               "against the portal needs only its webhook URL changed, to `https://SMARTFLOW/rest/USER_ID/TOKEN/` "
               "(a smartflow user's id, the same as on the portal, and an API token). What still differs:", "",
               "- An imported item's `createdBy` and `updatedBy` are whoever imported it (Bitrix24's authors "
-              "are not carried); departments are not carried.",
+              "are not carried).",
               "- `bitrix_id` is one more field of each process (the item's Bitrix24 id); a stage's numeric `ID` "
               "in `crm.status.list` is smartflow's (its `STATUS_ID` is the portal's).",
               "- Bitrix24's system fields smartflow has not (`opportunity`, `companyId`, `contactId`, "

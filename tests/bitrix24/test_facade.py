@@ -158,6 +158,29 @@ def test_types_categories_and_stages(portal: Portal) -> None:
     assert [(u["ID"], u["NAME"]) for u in users] == [(str(portal.ids["vera"]), "Vera")]
 
 
+def test_departments_and_each_user_s_department_to_an_administrator(portal: Portal) -> None:
+    """department.get in Bitrix24's shape, filtered and sorted; user.get's UF_DEPARTMENT. smartflow shows its
+    departments to administrators only (one rule, Engine.directory, on every door): anyone else is refused."""
+    admin = portal.db.admin
+    admin.add_department("40", "Продажи / Sales")
+    admin.add_department("41", "Экспресс-продажи", "40", head="anna")
+    admin.edit_user("anna", department="41")
+    try:
+        assert portal.result("boss", "department.get") == [
+            {"ID": "40", "NAME": "Продажи / Sales", "SORT": 500, "UF_HEAD": "0"},
+            {"ID": "41", "NAME": "Экспресс-продажи", "SORT": 500, "UF_HEAD": str(portal.ids["anna"]), "PARENT": "40"}]
+        assert [d["ID"] for d in portal.result("boss", "department.get", {"PARENT": "40"})] == ["41"]
+        assert [d["ID"] for d in portal.result("boss", "department.get", {"sort": "NAME", "order": "DESC"})] == [
+            "41", "40"]
+        [anna] = portal.result("boss", "user.get", {"ID": portal.ids["anna"]})
+        assert anna["UF_DEPARTMENT"] == [41]
+        _error(portal.call("anna", "department.get"), 400, "ACCESS_DENIED")
+        [herself] = portal.result("anna", "user.get", {"ID": portal.ids["anna"]})
+        assert herself["UF_DEPARTMENT"] == []  # departments are an administrator's to see
+    finally:
+        admin.edit_user("anna", department=None)
+
+
 def test_batch_with_references_errors_halt_and_php_shapes(portal: Portal) -> None:
     body = _ok(portal.call("boss", "batch", {"halt": 0, "cmd": {
         "first": f"crm.item.list?entityTypeId={ETID}&select[]=id&order[id]=DESC",

@@ -5,6 +5,7 @@ and comments) into a fresh database that then holds the same items, stages, hist
 from __future__ import annotations
 
 import filecmp
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,8 +91,11 @@ def _comments(crm: Engine, process: str, item_id: int) -> list[tuple[Any, ...]]:
 
 
 def _prepare(site: Site) -> dict[str, Any]:
-    """Give the source what the samples lack: stage moves, comments and a file with a comma in its name."""
+    """Give the source what the samples lack: stage moves, comments, a file with a comma in its name, and a
+    sub-department (a number for an id, as Bitrix24's, and a title a shell must quote) with a head."""
     admin = site.admin
+    admin.add_department("9", "Склад «Север» / Warehouse 'North'", "supply", head="orlov")
+    admin.edit_user("orlov", department="9")
     moved = 0
     for process in ("procurement", "complaint", "candidate"):
         rows = admin.list(process, limit=12)
@@ -138,6 +142,7 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
         source = {process: admin.list(process, limit=500) for process, _ in SAMPLES}
         source_processes = {process: admin.process(process) for process, _ in SAMPLES}
         source_logins = {u["id"]: u["login"] for u in admin.users()}
+        source_directory = admin.directory()
         source_numbers = admin.numbers()
         history = {(p, i["id"]): _stages(admin.history(p, i["id"])) for p, rows in source.items() for i in rows}
         said = {(p, i["id"]): _comments(admin, p, i["id"]) for p, rows in source.items() for i in rows}
@@ -162,8 +167,19 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
     checked = CliRunner().invoke(main, ["validate", str(out)])
     assert checked.exit_code == 0, checked.output
     assert invoke(target_url, "apply", str(out)).exit_code == 0
+    # the report's own department commands, as a shell would split them: parents first, heads after the users
+    commands = [shlex.split(line)[1:] for line in report.splitlines() if line.startswith("smartflow department ")]
+    adds = [c for c in commands if c[1] == "add"]
+    assert adds and adds.index(next(c for c in adds if c[2] == "9")) > adds.index(
+        next(c for c in adds if c[2] == "supply"))
+    assert report.index("smartflow user import users.csv") > report.index("smartflow department add")
+    assert report.index("smartflow department head 9 orlov") > report.index("smartflow user import users.csv")
+    for command in adds:
+        assert invoke(target_url, *command).exit_code == 0, command
     people = invoke(target_url, "user", "import", str(out / "users.csv"), "--role", "manager")
     assert people.exit_code == 0, people.output
+    for command in (c for c in commands if c[1] == "head"):
+        assert invoke(target_url, *command).exit_code == 0, command
     for process in source:  # in the report's order: patients before the appointments that link to them
         imported = invoke(target_url, "import", process, str(out / "data" / f"{process}.csv"),
                           "--keep-ids", "bitrix_id", "--files", str(out))
@@ -178,6 +194,10 @@ def test_pull_the_shipped_examples_then_validate_apply_and_import_them(two_urls:
     with Engine(target_url) as crm:
         target_logins = {u["id"]: u["login"] for u in crm.users()}
         assert target_logins == source_logins  # every user under the source's id
+        directory = crm.directory()
+        assert directory["departments"] == source_directory["departments"]  # ids, titles, parents and heads
+        assert ({u["login"]: u["department"] for u in directory["users"]}
+                == {u["login"]: u["department"] for u in source_directory["users"]})
         # the folder declared the source's numbers: the target answers with them (scripts keep working)
         numbers = crm.numbers()
         for kind in ("type", "entity", "category"):

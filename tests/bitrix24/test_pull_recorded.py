@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -103,16 +104,28 @@ COMMENTS = {1: [{"ID": "9", "ENTITY_ID": 1, "ENTITY_TYPE": f"dynamic_{ETID}", "C
                  "COMMENT": "Договор подписан, скан во вложении", "AUTHOR_ID": "23", "FILES": []}], 2: []}
 USERS = [  # the portal's own user ids, which a script filters by (assignedById=17)
     {"ID": "17", "ACTIVE": True, "NAME": "Анна", "LAST_NAME": "Иванова", "LOGIN": "ivanova",
-     "EMAIL": "ivanova@example.ru"},
+     "EMAIL": "ivanova@example.ru", "UF_DEPARTMENT": [3]},
     {"ID": "23", "ACTIVE": True, "NAME": "Олег", "LAST_NAME": "Петров", "LOGIN": "petrov",
-     "EMAIL": "petrov@example.ru"},
-    {"ID": "31", "ACTIVE": False, "NAME": "Ушедший", "LAST_NAME": "", "EMAIL": "gone@example.ru"}]
+     "EMAIL": "petrov@example.ru", "UF_DEPARTMENT": [5, 1]},  # several: smartflow keeps the first
+    {"ID": "31", "ACTIVE": False, "NAME": "Ушедший", "LAST_NAME": "", "EMAIL": "gone@example.ru",
+     "UF_DEPARTMENT": []}]
+# department.get's documented shape: PARENT absent for the top one, UF_HEAD a user id ("0": none), listed
+# here child first, as a portal need not list parents first
+DEPARTMENTS = [
+    {"ID": "5", "NAME": "Склад «Север»", "SORT": 500, "PARENT": "3", "UF_HEAD": "0"},
+    {"ID": "1", "NAME": "ООО «Поставки»", "SORT": 500, "UF_HEAD": "23"},
+    {"ID": "3", "NAME": "Отдел закупок", "SORT": 500, "PARENT": "1", "UF_HEAD": "17"}]
+
+
+class Refused(Exception):
+    """An answer of the portal's refusing a call: HTTP status, error code, description."""
 
 
 class Portal(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     site = ""
     seen: ClassVar[list[str]] = []
+    scopes: ClassVar[set[str]] = {"crm", "user", "department"}  # the webhook's
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -135,6 +148,9 @@ class Portal(BaseHTTPRequestHandler):
             return self._json(401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"})
         try:
             result, nav = self.method(url.path[len(HOOK):].lower(), params)
+        except Refused as refused:
+            status, code, description = refused.args
+            return self._json(status, {"error": code, "error_description": description})
         except LookupError as error:
             return self._json(400, {"error": "NOT_FOUND", "error_description": str(error)})
         self._json(200, {"result": result, **nav, "time": TIME})
@@ -177,6 +193,11 @@ class Portal(BaseHTTPRequestHandler):
                                 "listColumnLabel": None} for n, (name_, label) in enumerate(LABELS.items())]}, {}
         if name == "user.get":
             return USERS, {"total": len(USERS)}
+        if name == "department.get":
+            if "department" not in self.scopes:
+                raise Refused(401, "insufficient_scope",
+                              "The request requires higher privileges than provided by the webhook token")
+            return DEPARTMENTS, {"total": len(DEPARTMENTS)}
         if name == "crm.item.list":
             rows = [i for i in _items(self.site) if i["id"] > int((flt or {}).get(">id", 0))]
             return {"items": rows}, {"total": 0 if str(params.get("start")) == "-1" else len(rows)}
@@ -210,11 +231,36 @@ def portal() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
     Portal.site = f"http://127.0.0.1:{server.server_address[1]}"
     Portal.seen = []
+    Portal.scopes = {"crm", "user", "department"}
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Portal.site
     server.shutdown()
     server.server_close()
+
+
+def _departments_and_users(url: str, report: str, out: Path) -> None:
+    """What PULL.md says to run about people, in its order: the departments, the users, the departments' heads."""
+    commands = [shlex.split(line)[1:] for line in report.splitlines() if line.startswith("smartflow department ")]
+    for command in (c for c in commands if c[1] == "add"):
+        assert invoke(url, *command).exit_code == 0, command
+    people = invoke(url, "user", "import", str(out / "users.csv"), "--role", "manager")
+    assert people.exit_code == 0 and "3 users added (3 with the ids of the file)" in people.output, people.output
+    for command in (c for c in commands if c[1] == "head"):
+        assert invoke(url, *command).exit_code == 0, command
+
+
+def test_a_webhook_without_the_department_scope_pulls_everything_else(portal: str, tmp_path: Path) -> None:
+    Portal.scopes = {"crm", "user"}
+    out = tmp_path / "pulled"
+    said: list[str] = []
+    assert pull(portal + HOOK, out, rate=100, language="ru", report=said.append) == {"supplies": 2}
+    assert "departments not read: the webhook may not call department.get (scope department)" in said
+    assert not (out / "departments.csv").exists()
+    assert list(_sheet(out / "users.csv")[0]) == ["id", "login", "name", "email"]
+    report = (out / "PULL.md").read_text("utf-8")
+    assert "smartflow department" not in report and "3 users, 0 departments" in report
+    assert "- Departments: not read (the webhook may not call `department.get`: scope `department`)." in report
 
 
 def _sheet(path: Path) -> list[dict[str, str]]:
@@ -286,15 +332,19 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     # and it applies and imports: ids kept, the link to item 1 and the file in place, history and comments
     url = f"sqlite:///{tmp_path / 'target.db'}"
     assert _sheet(out / "users.csv") == [
-        {"id": "17", "login": "ivanova", "name": "Анна Иванова", "email": "ivanova@example.ru"},
-        {"id": "23", "login": "petrov", "name": "Олег Петров", "email": "petrov@example.ru"},
-        {"id": "31", "login": "gone@example.ru", "name": "Ушедший", "email": "gone@example.ru"}]
+        {"id": "17", "login": "ivanova", "name": "Анна Иванова", "email": "ivanova@example.ru", "department": "3"},
+        {"id": "23", "login": "petrov", "name": "Олег Петров", "email": "petrov@example.ru", "department": "5"},
+        {"id": "31", "login": "gone@example.ru", "name": "Ушедший", "email": "gone@example.ru", "department": ""}]
+    assert _sheet(out / "departments.csv") == [  # parents first
+        {"id": "1", "title": "ООО «Поставки»", "parent": "", "head": "petrov"},
+        {"id": "3", "title": "Отдел закупок", "parent": "1", "head": "ivanova"},
+        {"id": "5", "title": "Склад «Север»", "parent": "3", "head": ""}]
     assert "smartflow user import users.csv --role manager" in report
+    assert "smartflow department add 5 --title 'Склад «Север»' --parent 3" in report
     # who left is deactivated after the items (which may still be theirs), as the report's last command
     assert report.index("smartflow user deactivate gone@example.ru") > report.index("--comments")
     assert invoke(url, "apply", str(out)).exit_code == 0
-    people = invoke(url, "user", "import", str(out / "users.csv"), "--role", "manager")
-    assert people.exit_code == 0 and "3 users added (3 with the ids of the file)" in people.output, people.output
+    _departments_and_users(url, report, out)
     imported = invoke(url, "import", "supplies", str(out / "data" / "supplies.csv"), "--keep-ids", "bitrix_id",
                       "--files", str(out))
     assert imported.exit_code == 0, imported.output
@@ -305,6 +355,13 @@ def test_pull_carries_what_only_a_bitrix24_portal_has(portal: str, tmp_path: Pat
     with Engine(url) as crm:
         assert [(u["id"], u["login"], u["active"]) for u in sorted(crm.users(), key=lambda u: u["id"])] == [
             (17, "ivanova", True), (23, "petrov", True), (31, "gone@example.ru", False)]
+        directory = crm.directory()
+        assert directory["departments"] == [
+            {"id": "1", "title": "ООО «Поставки»", "parent": None, "head": "petrov"},
+            {"id": "3", "title": "Отдел закупок", "parent": "1", "head": "ivanova"},
+            {"id": "5", "title": "Склад «Север»", "parent": "3", "head": None}]
+        assert {u["login"]: u["department"] for u in directory["users"]} == {
+            "ivanova": "3", "petrov": "5", "gone@example.ru": None}
         one, two = crm.get("supplies", 1), crm.get("supplies", 2)
         assert (one["assigned_to"], two["assigned_to"]) == (17, 23)  # the portal's user ids
         assert two["parent"] == 1 and one["links"] == ["T416_2", "C_5", "CO_3"] and one["stage"] == "work"
@@ -370,8 +427,7 @@ def test_a_fast_bitrix24_script_written_against_the_portal_works_against_smartfl
     checked = CliRunner().invoke(main, ["validate", str(out)])
     assert checked.exit_code == 0, checked.output
     assert invoke(db_url, "apply", str(out)).exit_code == 0
-    people = invoke(db_url, "user", "import", str(out / "users.csv"), "--role", "manager")
-    assert people.exit_code == 0, people.output
+    _departments_and_users(db_url, (out / "PULL.md").read_text("utf-8"), out)
     with Engine(db_url) as crm:
         token = crm.create_token("petrov")
     user_id = 23  # petrov's id on the portal: the webhook URL keeps its user too
