@@ -139,8 +139,9 @@ class Engine(TimelineMethods, Linking, PresetMethods):
         self._actor: Actor | None = None  # resolved once per engine and deployed version
         self._actor_version: int | None = None
         self._credential: tuple[str, str, str | None] | None = None  # see acting_for
-        self._snapshot: tuple[int, items.Write] | None = None  # see snapshot: (thread, its transaction)
-        self._held: tuple[int, list[Any]] | None = None  # see held: (thread, [its connection, once opened])
+        # per thread: `snapshot`, the transaction of an open snapshot(); `held`, [the connection of an open
+        # held(), once opened]. Another thread using this engine meanwhile opens its own transactions.
+        self._here = threading.local()
 
     def as_user(self, login: str | None) -> Engine:
         """The same engine acting as another user."""
@@ -222,15 +223,15 @@ class Engine(TimelineMethods, Linking, PresetMethods):
 
         Only reads: a change inside raises RuntimeError (it would wait on the snapshot's own locks on
         SQLite). Per thread: another thread using this engine meanwhile opens its own transactions."""
-        if self._snapshot is not None and self._snapshot[0] == threading.get_ident():
+        if getattr(self._here, "snapshot", None) is not None:
             yield  # already inside one
             return
         with self.session(False) as write:
-            self._snapshot = (threading.get_ident(), write)
+            self._here.snapshot = write
             try:
                 yield
             finally:
-                self._snapshot = None
+                self._here.snapshot = None
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -239,24 +240,24 @@ class Engine(TimelineMethods, Linking, PresetMethods):
         transaction per job. The pool's check-out and check-in cost about 0.1 ms of CPU together, a
         tenth of what a job of a trickle costs smartflow. A connection on which the database failed is
         closed; the next transaction takes one from the pool (pinged if it was idle, see db.py)."""
-        if self._held is not None and self._held[0] == threading.get_ident():
+        if getattr(self._here, "held", None) is not None:
             yield  # already inside one
             return
         box: list[Any] = [None]
-        self._held = (threading.get_ident(), box)
+        self._here.held = box
         try:
             yield
         finally:
-            self._held = None
+            self._here.held = None
             if box[0] is not None:
                 box[0].close()
 
     def _connect(self) -> AbstractContextManager[Any]:
         """A connection for one transaction: from the pool, or the one held by this thread (see held)."""
-        held = self._held
-        if held is None or held[0] != threading.get_ident():
+        box = getattr(self._here, "held", None)
+        if box is None:
             return cast(AbstractContextManager[Any], self._db.connect())
-        return self._holding(held[1])
+        return self._holding(box)
 
     @contextmanager
     def _holding(self, box: list[Any]) -> Iterator[Any]:
@@ -275,11 +276,11 @@ class Engine(TimelineMethods, Linking, PresetMethods):
         method runs in, and what data, analytics and the worker are handed (runtime.items.Sessions).
         seen: the deployed version and whether an event subscription exists, as the caller read them a
         moment ago (the worker, with its lease): not read again, and checked by the caller before it commits."""
-        shared = self._snapshot
-        if shared is not None and shared[0] == threading.get_ident():
+        shared = getattr(self._here, "snapshot", None)
+        if shared is not None:
             if write:
                 raise RuntimeError("a change inside Engine.snapshot(): a snapshot is for reads only")
-            yield shared[1]
+            yield shared
             return
         try:
             with self._connect() as connection:

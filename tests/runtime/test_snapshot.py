@@ -92,6 +92,39 @@ def test_another_thread_keeps_its_own_transactions(db: Db) -> None:
     assert done and crm.get("purchase", item_id)["title"] == "thread"
 
 
+def test_two_threads_each_keep_their_own_snapshot_on_one_engine(db: Db) -> None:
+    """Two threads in snapshots of the same engine at once, the first leaving before the second reads again:
+    each thread's reads stay in its own one transaction (a slot per engine would have lost the second's)."""
+    crm = db.as_user("ivanova")
+    item_id = crm.create("purchase", {"title": "общий"})
+    counted = _checkouts(crm)
+    first_in, first_out, errors = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        try:
+            with crm.snapshot():
+                crm.get("purchase", item_id)
+                first_in.set()
+                second_in.wait(10)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            first_out.set()
+
+    second_in = threading.Event()
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_in.wait(10)
+    with crm.snapshot():
+        crm.get("purchase", item_id)
+        second_in.set()
+        assert first_out.wait(10)
+        crm.history("purchase", item_id)  # still this thread's snapshot
+        crm.get("purchase", item_id)
+    thread.join(10)
+    assert errors == [] and counted[0] == 2  # one transaction per thread
+
+
 def test_user_names(db: Db) -> None:
     crm = db.as_user("petrov")
     ids = {u["login"]: u["id"] for u in db.admin.users()}
