@@ -43,7 +43,7 @@ from smartflow.definitions.sandbox import EvaluationStopped
 from smartflow.errors import InvalidValue, ItemError
 from smartflow.records import record
 from smartflow.runtime import notices, timeline
-from smartflow.runtime.compiled import built
+from smartflow.runtime.compiled import built, deployed_columns
 from smartflow.runtime.items import Sessions, fetch_unfiltered
 from smartflow.runtime.rules import context
 
@@ -124,12 +124,9 @@ def _statements(write: Any) -> dict[str, Any]:
     jobs = write.compiled.tables["sf_jobs"]
 
     def build() -> dict[str, Any]:
-        versions = write.compiled.tables["sf_versions"]
-        # what Engine.session reads first (services/engine.py, _latest_version), read instead by the statement
-        # that finishes a lone job and takes the next: the next job's transaction is spared that round trip
-        seen = (sa.select(versions.c.id).order_by(versions.c.id.desc()).limit(1).scalar_subquery().label("_version"),
-                (sa.exists().select_from(write.compiled.tables["sf_event_bindings"])
-                 if sa.inspect(write.connection).has_table("sf_event_bindings") else sa.false()).label("_subscribed"))
+        # what Engine.session reads first (services/engine.py), read instead by the statement that finishes a
+        # lone job and takes the next: the next job's transaction is spared that round trip
+        seen = deployed_columns(sa.inspect(write.connection).has_table("sf_event_bindings"))
 
         def due(condition: Any, *columns: Any) -> Any:
             # each answered by the (status, due_at) index, where one query with an OR would scan the table

@@ -25,7 +25,7 @@ from smartflow.i18n import Name, tr
 from smartflow.records import record
 from smartflow.runtime import clock
 from smartflow.runtime.access import Actor
-from smartflow.runtime.compiled import CompiledDefinition, built
+from smartflow.runtime.compiled import CompiledDefinition, built, deployed_columns
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB and about 50 ms a hash: OWASP's scrypt minimum
 TOKEN_PREFIX = "sf_"
@@ -224,11 +224,10 @@ def caller_of(connection: Any, compiled: CompiledDefinition, secret: str, kind: 
         columns = [tokens.c.expires_at, tokens.c.revoked_at, users.c.id, users.c.login, users.c.name,
                    users.c.active, users.c.department_id, grants.c.role, grants.c.process, grants.c.pipeline]
         if deployed is not None:
-            versions = compiled.tables["sf_versions"]
-            columns.append(sa.select(sa.func.max(versions.c.id)).scalar_subquery().label("_version"))
-        if deployed == "subscriptions":
-            bindings = compiled.tables["sf_event_bindings"]
-            columns.append(sa.exists(sa.select(bindings.c.id)).label("_subscribed"))
+            version, subscribed = deployed_columns(deployed == "subscriptions")
+            columns.append(version)
+            if deployed == "subscriptions":
+                columns.append(subscribed)
         return sa.select(*columns).select_from(
             tokens.join(users, users.c.id == tokens.c.user_id).outerjoin(grants, grants.c.user_id == users.c.id)
         ).where(tokens.c.digest == sa.bindparam("_digest"), tokens.c.kind == sa.bindparam("_kind")).order_by(

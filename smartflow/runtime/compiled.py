@@ -303,6 +303,19 @@ class CompiledDefinition:
         return {role.id for role in self.definition.roles}
 
 
+def deployed_columns(subscriptions: bool) -> tuple[Any, Any]:
+    """What "the deployed version" is, as two labelled columns any statement can read beside its own work:
+    `_version`, the largest id in sf_versions (NULL before the first apply), and `_subscribed`, whether any
+    outbound event subscription exists (false without subscriptions: a database whose sf_event_bindings
+    table is not there yet). The one definition of both, read by the services before an operation
+    (services/engine.py), by an API request with its credential (auth.caller_of) and by the worker with
+    the lease of its next job (automation/worker.py)."""
+    versions = sa.table("sf_versions", sa.column("id"))
+    version = sa.select(sa.func.max(versions.c.id)).scalar_subquery()
+    subscribed = sa.exists().select_from(sa.table("sf_event_bindings")) if subscriptions else sa.false()
+    return version.label("_version"), subscribed.label("_subscribed")
+
+
 def built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     """build(), once per key: statements run with parameters (building one, and its cache key, costs
     SQLAlchemy more than running it) and per-field readers.
