@@ -1,22 +1,47 @@
-"""Fixtures of the board tests: a served database per module, and one Chromium for the session."""
+"""Fixtures of the board tests: a served database per module (a copy of one built per process), and one
+Chromium for the session."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.dbutil import backends, database_url
-from tests.web.support import Site, chromium_or_skip, serve
+from tests.dbutil import backends
+from tests.web.support import Site, chromium_or_skip, served
+
+BOARD_DATABASES = "SMARTFLOW_TEST_BOARD_DATABASES"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """SMARTFLOW_TEST_BOARD_DATABASES=postgresql (a comma-separated list) keeps the board's tests on those
+    databases only; the others are deselected. .ci/run sets it for its second pass, with the lowest versions
+    pyproject.toml allows: there the board's tests check the web stack's oldest releases (Starlette, Jinja2,
+    uvicorn, Playwright…) on one database, as every database is checked under the board by the first pass
+    and under the services by both."""
+    wanted = os.environ.get(BOARD_DATABASES, "").strip()
+    if not wanted:
+        return
+    keep = {name.strip() for name in wanted.split(",")}
+    selected: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("site") if callspec is not None else None
+        on_board = HERE in Path(str(item.path)).resolve().parents
+        (deselected if on_board and backend is not None and backend not in keep else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
 
 
 @pytest.fixture(scope="module", params=backends())
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp("web")
-    for url in database_url(request.param, folder):
-        yield from serve(url)
+    yield from served(request.param, tmp_path_factory.mktemp("web"))
 
 
 @pytest.fixture(scope="session")

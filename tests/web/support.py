@@ -5,23 +5,30 @@ browser tests are skipped."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
 import shutil
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from smartflow.http.app import create_app
 from smartflow.services import Engine
 from smartflow.services import deploy as deploying
 from smartflow.services.data import ImportOptions
+from tests.dbutil import PG_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -63,19 +70,11 @@ class Site:
     """A deployed database with the examples' users and samples, served on 127.0.0.1."""
 
     def __init__(self, url: str, samples: bool = True, extra: tuple[Path, ...] = (),
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, *, built: bool = False) -> None:
         self.url = url
-        deploying.apply([ROOT / "processes", *extra], url)  # extra: folders of a test's own processes
+        if not built:  # built: url is a copy of a database build() made (see served())
+            build(url, samples, extra, clock)
         self.admin = Engine(url, clock=clock)  # clock: a fake "now" for the served app too (tests move it)
-        for department, title in DEPARTMENTS.items():
-            self.admin.add_department(department, title)
-        for login, name, roles, department, processes in USERS:
-            self.admin.add_user(login, name, roles, department, processes)
-            self.admin.set_password(login, PASSWORD)
-        if samples:
-            for process, sample in SAMPLES:
-                result = self.admin.import_file(process, ROOT / "examples" / sample, ImportOptions())
-                assert result.created, result.problems
         # the server is handed a socket already bound to a free port: no other test (or xdist worker)
         # can take the port between choosing it and listening on it
         self.socket = socket.socket()
@@ -104,6 +103,26 @@ class Site:
         self.admin.close()
 
 
+def build(url: str, samples: bool = True, extra: tuple[Path, ...] = (),
+          clock: Callable[[], datetime] | None = None) -> None:
+    """Deploy the shipped processes (and extra: folders of a test's own) on url, add the examples' departments
+    and users with passwords, and import the samples."""
+    deploying.apply([ROOT / "processes", *extra], url)
+    admin = Engine(url, clock=clock)
+    try:
+        for department, title in DEPARTMENTS.items():
+            admin.add_department(department, title)
+        for login, name, roles, department, processes in USERS:
+            admin.add_user(login, name, roles, department, processes)
+            admin.set_password(login, PASSWORD)
+        if samples:
+            for process, sample in SAMPLES:
+                result = admin.import_file(process, ROOT / "examples" / sample, ImportOptions())
+                assert result.created, result.problems
+    finally:
+        admin.close()
+
+
 def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = (),
           clock: Callable[[], datetime] | None = None) -> Iterator[Site]:
     site = Site(url, samples, extra, clock)
@@ -111,6 +130,63 @@ def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = (),
         yield site
     finally:
         site.close()
+
+
+_BUILT: dict[str, str] = {}  # backend → the URL of this process's built database, copied for each site
+
+
+def served(kind: str, folder: Path) -> Iterator[Site]:
+    """The examples' site (build()'s defaults) on a fresh database of kind, served: a copy of one database this
+    process built once, since building takes 2–4 s a site and most board modules serve the same one.
+
+    SQLite: a file copied with SQLite's backup API. PostgreSQL: a database made with CREATE DATABASE … TEMPLATE,
+    dropped after (a schema cannot be copied; the template is this process's own, so no other xdist worker
+    is connected to it while it is copied)."""
+    if kind == "sqlite":
+        if kind not in _BUILT:
+            source = Path(tempfile.mkdtemp(prefix="smartflow-site-")) / "built.db"
+            atexit.register(shutil.rmtree, source.parent, True)
+            build(f"sqlite:///{source}")
+            _BUILT[kind] = str(source)
+        target = folder / "site.db"
+        built, copy = sqlite3.connect(_BUILT[kind]), sqlite3.connect(target)
+        try:
+            built.backup(copy)
+        finally:
+            built.close()
+            copy.close()
+        yield from _serve_built(f"sqlite:///{target}")
+        return
+    base = sa.engine.make_url(os.environ[PG_ENV])
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    if kind not in _BUILT:
+        name = f"t_built_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+        atexit.register(_drop_database, base, name)
+        build(base.set(database=name).render_as_string(hide_password=False))
+        _BUILT[kind] = name
+    name = f"t_site_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {_BUILT[kind]}"))
+    try:
+        yield from _serve_built(base.set(database=name).render_as_string(hide_password=False))
+    finally:
+        _drop_database(base, name)
+
+
+def _serve_built(url: str) -> Iterator[Site]:
+    site = Site(url, built=True)
+    try:
+        yield site
+    finally:
+        site.close()
+
+
+def _drop_database(base: sa.engine.URL, name: str) -> None:
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
@@ -146,7 +222,7 @@ def post_sign_in(client: Any, login: str, password: str = PASSWORD, next_path: s
     return client.post("/login", data={"login": login, "password": password, "next": next_path, "csrf": token})
 
 
-def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
+def sign_in_with_the_form(page: Any, site: Site, login: str, path: str = "/") -> None:
     """Sign in through the form the way a person does, landing on path."""
     page.goto(site.base + path)
     assert "/login" in page.url
@@ -154,3 +230,24 @@ def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(site.base + path)
+
+
+def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
+    """Signed in as login, landing on path: the sign-in form is posted (its CSRF token included) by an HTTP
+    client, and the cookies the site answers with are handed to the page's browser context.
+
+    The same session a person's sign-in starts, without loading two pages in the browser first (about
+    0.7 s a sign-in, a third of a board test). The form itself is driven in the browser by
+    sign_in_with_the_form, in the tests of signing in (test_kanban.py, test_languages.py)."""
+    import httpx
+
+    with httpx.Client(base_url=site.base) as client:
+        answer = post_sign_in(client, login, next_path=path)
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == path, answer.headers
+        cookies = [{"name": cookie.name, "value": cookie.value or "", "url": site.base, "sameSite": "Strict",
+                    "httpOnly": cookie.has_nonstandard_attr("HttpOnly")}
+                   for cookie in client.cookies.jar]
+    page.context.add_cookies(cookies)
+    page.goto(site.base + path)
+    assert page.url == site.base + path, page.url

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from smartflow.i18n import render
-from tests.web.support import Site, sign_in, wait_until
+from tests.web.support import Site, sign_in, sign_in_with_the_form, wait_until
 
 pytestmark = pytest.mark.db
 BOARD = "/processes/procurement/kanban"
@@ -54,7 +54,7 @@ def test_unauthenticated_visit_redirects_to_the_sign_in_form(site: Site, page: A
     page.fill("input[name=password]", "not the password")
     page.click("button[type=submit]")
     assert page.locator('[role="alert"]').inner_text() == "Wrong login or password"
-    sign_in(page, site, "ivanova", BOARD)
+    sign_in_with_the_form(page, site, "ivanova", BOARD)
     assert page.locator("h2").first.inner_text() == "Estimate received"
     page.click("text=Sign out")
     page.wait_for_url(site.base + "/login")

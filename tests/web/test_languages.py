@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.web.support import Site, sign_in
+from tests.web.support import Site, sign_in, sign_in_with_the_form
 from tests.web.test_kanban import BOARD, drag, purchase
 
 pytestmark = pytest.mark.db
@@ -40,7 +40,7 @@ def russian(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 def test_a_refused_move_in_a_russian_browser_names_titles_not_ids(site: Site, russian: Any, shots: Path) -> None:
     item_id = purchase(site, estimate="0", materials=["timber"])  # the condition `estimate > 0` fails
-    sign_in(russian, site, "ivanova", BOARD)
+    sign_in_with_the_form(russian, site, "ivanova", BOARD)  # the sign-in form in Russian, on a phone too
     assert russian.locator("html").get_attribute("lang") == "ru"  # the browser's language, no switch clicked
     if russian.viewport_size["width"] < 600:  # on a phone the columns stack: move with the menu
         move_with_menu(russian, item_id, "prices")
