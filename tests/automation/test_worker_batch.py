@@ -171,6 +171,29 @@ def test_a_pass_of_the_worker_runs_on_one_connection(auto: Auto) -> None:
     assert {(j["status"], j["attempts"]) for j in auto.jobs("gated")} == {("done", 1), ("failed", 1)}
 
 
+def test_a_pass_after_the_first_asks_the_catalogue_nothing(auto: Auto) -> None:
+    """What a pass needs to know of the schema (whether to-dos and event subscriptions exist) is learnt once per
+    deployed version: an idle worker polls every second, and a catalogue query costs more than the poll."""
+    _items(auto, "a")
+    auto.clock.advance(minutes=5)
+    assert auto.admin.work("w1").done == 1
+    asked: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if any(word in statement for word in ("pg_catalog", "PRAGMA", "sqlite_master", "sqlite_schema")):
+            asked.append(statement)
+
+    sa.event.listen(auto.admin._db, "before_cursor_execute", record)
+    try:
+        _items(auto, "b")
+        auto.clock.advance(minutes=5)
+        assert auto.admin.work("w1").done == 1
+        assert auto.admin.work("w1").total == 0
+    finally:
+        sa.event.remove(auto.admin._db, "before_cursor_execute", record)
+    assert asked == []
+
+
 def test_a_job_that_fails_in_a_batch_keeps_the_others_results(auto: Auto) -> None:
     items = _items(auto, "есть", "", "yes", "", "да")
     auto.clock.advance(minutes=5)

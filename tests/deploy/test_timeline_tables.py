@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from smartflow import Engine
 from smartflow.deploy import apply as deploy
 from smartflow.errors import NotDeployed
+from tests.dbutil import statements
 from tests.http.support import DOCUMENTS
 from tests.runtime.support import module_url, write_definitions
 
@@ -31,7 +32,13 @@ def test_apply_adds_the_timeline_tables_to_an_older_database(module_url: str, tm
         with pytest.raises(NotDeployed, match="comments and to-dos"):
             crm.comment("purchase", item_id, "hello")
         assert crm.overdue_items("purchase", [item_id]) == set()
+        with statements(lambda sql: "FROM sf_todos" in sql) as asked:
+            assert crm.work("w1").reminded == 0  # the worker's pass leaves the absent to-dos alone
+        assert asked == []
         deploy.apply(write_definitions(tmp_path, *DOCUMENTS), module_url)
         assert crm.comment("purchase", item_id, "hello")["text"] == "hello"
+        with statements(lambda sql: "FROM sf_todos" in sql) as asked:
+            crm.work("w1")
+        assert asked, "the worker's pass did not look for overdue to-dos once apply added their table"
         assert crm.get("purchase", item_id)["title"] == "old"
     raw.dispose()
