@@ -132,7 +132,7 @@ def serve(url: str, samples: bool = True, extra: tuple[Path, ...] = (),
         site.close()
 
 
-_BUILT: dict[str, str] = {}  # backend → the URL of this process's built database, copied for each site
+_BUILT: dict[str, str] = {}  # backend → this process's built database (SQLite: its file; PostgreSQL: its name)
 
 
 def served(kind: str, folder: Path) -> Iterator[Site]:
