@@ -22,6 +22,7 @@ from smartflow.bitrix24.protocol import (
     FILTER_KEY,
     BitrixError,
     from_error,
+    id_order,
     method_not_found,
     php_parse,
     squash,
@@ -540,12 +541,8 @@ def department_get(call: Call) -> Result:
     rows = _simple_filter(rows, flt)
     # `sort` names the field to sort by, `SORT` filters by one: told apart by case, as PHP reads them
     by = str(call.params.get("sort") or "ID").upper()
-
-    def key(row: dict[str, Any]) -> tuple[int, int, str]:
-        value = str(row.get(by, ""))
-        return (0, int(value), "") if value.isascii() and value.isdigit() else (1, 0, value)
-
-    rows.sort(key=key, reverse=str(call.params.get("order") or "ASC").upper() == "DESC")
+    descending = str(call.params.get("order") or "ASC").upper() == "DESC"
+    rows.sort(key=lambda row: id_order(row.get(by, "")), reverse=descending)
     return paged(rows, call.start())
 
 

@@ -128,6 +128,13 @@ def camel(upper_name: str) -> str:
 FILTER_KEY = re.compile(r"^(>=|<=|!@|!=%|!%|=%|%=|!=|@|>|<|%|=|!)?(.+)$")
 
 
+def id_order(value: Any) -> tuple[int, int, str]:
+    """Sort key of Bitrix24's string ids: numbers in numeric order ("9" before "10"), then any other text.
+    Only ASCII digits count as a number (`"²".isdigit()` is true, and `int("²")` fails)."""
+    text = str(value)
+    return (0, int(text), "") if text.isascii() and text.isdigit() else (1, 0, text)
+
+
 def truthy(value: Any) -> bool:
     """halt=1/true/Y, useOriginalUfNames=Y…"""
     return str(value).strip().lower() in ("1", "true", "y", "yes")

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from smartflow.bitrix24.protocol import id_order
 from smartflow.bitrix24.reading import Client, MethodMissing, PullError, Reader, Work
 from smartflow.records import record
 from smartflow.services import deploy
@@ -415,7 +416,7 @@ def _tree_order(departments: list[dict[str, Any]]) -> list[tuple[str, str, str |
         placed.add(department_id)
         order.append((department_id, str(found.get("NAME") or department_id), parent, None if head == "0" else head))
 
-    for department_id in sorted(known, key=lambda i: (0, int(i), "") if i.isdigit() else (1, 0, i)):
+    for department_id in sorted(known, key=id_order):
         place(department_id)
     return order
 

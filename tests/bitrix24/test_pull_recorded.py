@@ -23,7 +23,7 @@ import yaml
 from click.testing import CliRunner
 
 from smartflow.bitrix24.protocol import php_parse
-from smartflow.bitrix24.pull import PullError, pull
+from smartflow.bitrix24.pull import PullError, _tree_order, pull
 from smartflow.cli.main import main
 from smartflow.services import Engine
 from tests.runtime.support import invoke
@@ -248,6 +248,15 @@ def _departments_and_users(url: str, report: str, out: Path) -> None:
     assert people.exit_code == 0 and "3 users added (3 with the ids of the file)" in people.output, people.output
     for command in (c for c in commands if c[1] == "head"):
         assert invoke(url, *command).exit_code == 0, command
+
+
+def test_departments_are_ordered_parents_first_and_by_number_whatever_their_ids() -> None:
+    """Numeric ids in numeric order ("9" before "10"), other ids after them; an id of digits that are not ASCII
+    ("²" is a digit to str.isdigit, and not to int) is text, not a crash; a parent comes before its child."""
+    listed = [{"ID": "²", "NAME": "Степень"}, {"ID": "10", "NAME": "Склад", "PARENT": "9"},
+              {"ID": "9", "NAME": "Снабжение", "UF_HEAD": "0"}, {"ID": "x", "NAME": "Cycle", "PARENT": "x"}]
+    assert _tree_order(listed) == [("9", "Снабжение", None, None), ("10", "Склад", "9", None),
+                                   ("x", "Cycle", None, None), ("²", "Степень", None, None)]
 
 
 def test_a_webhook_without_the_department_scope_pulls_everything_else(portal: str, tmp_path: Path) -> None:
