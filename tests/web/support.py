@@ -241,7 +241,9 @@ def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
     sign_in_with_the_form, in the tests of signing in (test_kanban.py, test_languages.py)."""
     import httpx
 
-    with httpx.Client(base_url=site.base) as client:
+    # Playwright's own timeout (30 s), not httpx's 5 s: a busy 2-core CI machine once took longer than 5 s to
+    # answer one sign-in (the page's navigations before and after it have 30 s as well)
+    with httpx.Client(base_url=site.base, timeout=30) as client:
         answer = post_sign_in(client, login, next_path=path)
         assert answer.status_code == 303, answer.text
         assert answer.headers["location"] == path, answer.headers
