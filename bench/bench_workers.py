@@ -1,8 +1,8 @@
 """Benchmark: due jobs run per second by smartflow's worker against a raw one-job-per-transaction loop.
 
 N due jobs (each a `comment` action: one history row) are run to the end by k worker processes
-started together; between runs the jobs are put back to pending and their comments deleted. Two
-sides, alternating in rounds (the median of the rounds is reported):
+started together; between runs the jobs are put back to pending and their comments deleted. The
+sides alternate in rounds (the median of the rounds is reported):
 
 - smartflow: each process runs `Engine.work()` until nothing is due: due jobs are leased together
   in one transaction (`SELECT … FOR UPDATE SKIP LOCKED … LIMIT 50`, marked running) and run in a
@@ -10,7 +10,12 @@ sides, alternating in rounds (the median of the rounds is reported):
   their outcomes in one statement (automation/worker.py);
 - raw: each process loops over one plain transaction with the claim of one job
   (`SELECT … FOR UPDATE SKIP LOCKED LIMIT 1` on PostgreSQL), an INSERT of the history row and an
-  UPDATE of the job: the least a one-job-per-transaction queue over this table could do.
+  UPDATE of the job: the least a one-job-per-transaction queue over this table could do;
+- statements (trickle mode; `--no-floor` leaves it out): smartflow's own statements for a job, built as
+  the worker builds them, in a bare loop with raw Core and nothing else (statements_worker): how close
+  to raw smartflow could come if its own code cost nothing. The item's read of all its columns, the
+  comment's typed INSERT and the UPDATE that finishes a job and takes the next cost more than the raw
+  loop's three untyped statements; that difference is the floor, not smartflow's code.
 
 Two modes:
 
@@ -22,7 +27,7 @@ After every run the table is checked: every job done once (attempts 1), one comm
 mismatch ends the script with exit status 1. Several workers need PostgreSQL (SQLite serialises
 writers): on SQLite one worker runs.
 
-    python3 bench/bench_workers.py [--db URL] [--jobs 2000] [--backlog 10000] [--rounds 2] [--workers 2]
+    python3 bench/bench_workers.py [--db URL] [--jobs 2000] [--backlog 10000] [--rounds 2] [--workers 2] [--no-floor]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from smartflow.automation import worker
 from smartflow.db import make_engine
 from smartflow.definitions.convert import to_yaml
 from smartflow.deploy import apply as deploy
+from smartflow.runtime import items
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_runtime import database  # a fresh PostgreSQL schema, dropped afterwards
@@ -156,12 +162,53 @@ def raw_worker(url: str, name: str, _claim: int, barrier: Any, results: Any) -> 
     results.put(done)
 
 
+def statements_worker(url: str, name: str, _claim: int, barrier: Any, results: Any) -> None:
+    """The floor under smartflow's trickle: the statements smartflow's worker runs for a job, as it builds
+    them (the item's SELECT, the comment's INSERT into sf_history, the UPDATE … RETURNING that finishes
+    the job and leases the next), executed by a bare loop with raw Core, each job in one transaction:
+    no trigger, no template, no rules, no bookkeeping. What smartflow would cost if its own code cost nothing."""
+    with Engine(url) as crm, crm.session(False) as write:
+        statements = worker._statements(write)
+        select_item = items.unfiltered_statement(write.compiled.processes["queue"])
+        insert_comment = write.compiled.tables["sf_history"].insert()
+        version, sqlite = write.compiled.version, write.sqlite
+    engine = make_engine(url)  # the raw loop's connection settings
+    with engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+        connection.commit()
+        barrier.wait(timeout=120)
+        leased = datetime.now(UTC)  # locked_at of the job taken: its outcome is written only while it holds
+        with connection.begin():  # the first lease, as the worker's first transaction takes it
+            taken = connection.execute(statements["take"], {"_now": leased, "_limit": 1, "_worker": name}).all()
+        done = 0
+        while taken:
+            job = taken[0]
+            with connection.begin():
+                now = datetime.now(UTC)
+                item = connection.execute(select_item, {"_item_id": job.item_id}).first()
+                connection.execute(insert_comment, {
+                    "process": "queue", "item_id": item.id, "at": now, "actor_id": None, "kind": "comment",
+                    "field": None, "old": None, "new": f"job for {item.id}", "via": "trigger:queue.later",
+                    "definition_version": version})
+                found = connection.execute(statements["finish_take"], {
+                    "_id": job.id, "_worker": name, "_leased": leased,
+                    "_status": "done", "_last_error": None, "_due_at": job.due_at, "_attempts": job.attempts,
+                    "_now": now, "_limit": 1}).all()
+            # SQLite: a row per job changed, the one finished flagged; PostgreSQL: one row, the job taken's id or None
+            taken = [row for row in found if not row._finished] if sqlite else [row for row in found
+                                                                                 if row.id is not None]
+            leased = now
+            done += 1
+    engine.dispose()
+    results.put(done)
+
+
 def run(url: str, side: str, workers: int, count: int, claim: int) -> float:
     """Seconds for `workers` processes of one side to run all count jobs."""
     reset(url, count)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(workers + 1), context.Queue()
-    target = smartflow_worker if side == "smartflow" else raw_worker
+    target = {"smartflow": smartflow_worker, "raw": raw_worker, "statements": statements_worker}[side]
     processes = [context.Process(target=target, args=(url, f"{side}{n}", claim, barrier, results))
                  for n in range(workers)]
     for process in processes:
@@ -190,6 +237,8 @@ def main() -> None:
     parser.add_argument("--modes", default="trickle,backlog")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="up to this many worker processes (PostgreSQL)")
+    parser.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                        help="in trickle mode, also run smartflow's statements alone (statements_worker)")
     args = parser.parse_args()
     if not args.db:
         parser.error("--db URL (or $SMARTFLOW_TEST_DATABASE_URL), or --db sqlite")
@@ -208,24 +257,28 @@ def main() -> None:
               "of the time for k processes to run the due jobs; each job writes one comment.\n", flush=True)
         times: dict[tuple[str, str, int], list[float]] = {}
         for round_number in range(args.rounds):
-            sides = ("raw", "smartflow") if round_number % 2 == 0 else ("smartflow", "raw")
+            sides = ("raw", "smartflow", "statements") if round_number % 2 == 0 else ("statements", "smartflow", "raw")
             for mode, (count, claim) in modes.items():
                 for workers in range(1, most_workers + 1):
                     for side in sides:
+                        if side == "statements" and (mode != "trickle" or not args.floor):
+                            continue
                         elapsed = run(url, side, workers, count, claim)
                         times.setdefault((mode, side, workers), []).append(elapsed)
                         print(f"  round {round_number + 1}, {mode}, {side}, {workers} workers: {count / elapsed:,.0f} "
                               f"jobs/s (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         print("| mode | due jobs | workers | raw jobs/s | smartflow jobs/s | smartflow as a ratio to raw "
-              "| smartflow vs its 1 worker |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| smartflow vs its 1 worker | smartflow's statements alone (the floor), as a ratio to raw |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for mode, (count, _) in modes.items():
             single = count / statistics.median(times[(mode, "smartflow", 1)])
             for workers in range(1, most_workers + 1):
                 raw = count / statistics.median(times[(mode, "raw", workers)])
                 ours = count / statistics.median(times[(mode, "smartflow", workers)])
+                floor = times.get((mode, "statements", workers))
+                alone = f"{count / statistics.median(floor) / raw:.2f}x" if floor else "-"
                 print(f"| {mode} | {count:,} | {workers} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f}x "
-                      f"| {ours / single:.2f}x |")
+                      f"| {ours / single:.2f}x | {alone} |")
         print(f"\nEvery run checked: every job done once (attempts 1), one comment per job; load average "
               f"{os.getloadavg()[0]:.1f} at the end.")
 

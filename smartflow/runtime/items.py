@@ -137,13 +137,17 @@ def fetch(write: Write, process: CompiledProcess, item_id: int, action: str = "r
     return item
 
 
+def unfiltered_statement(process: CompiledProcess) -> Any:
+    """The SELECT of one item (bind `_item_id`) regardless of anyone's read level, built once per version."""
+    table = process.table
+    return built((table, "fetch_unfiltered"), lambda: sa.select(*reader(process).columns).where(
+        table.c.id == sa.bindparam("_item_id"), table.c.deleted_at.is_(None)))
+
+
 def fetch_unfiltered(write: Write, process_id: str, item_id: int) -> dict[str, Any] | None:
     """The item as automation sees it: regardless of anyone's read level; None when gone."""
     process = write.compiled.processes[process_id]
-    table = process.table
-    statement = built((table, "fetch_unfiltered"), lambda: sa.select(*reader(process).columns).where(
-        table.c.id == sa.bindparam("_item_id"), table.c.deleted_at.is_(None)))
-    row = write.connection.execute(statement, {"_item_id": item_id}).first()
+    row = write.connection.execute(unfiltered_statement(process), {"_item_id": item_id}).first()
     if row is None:
         return None
     item = reader(process).decode(row)
