@@ -23,7 +23,7 @@ from smartflow.definitions.model import Process
 from smartflow.services import Engine
 from tests.dbutil import backends, database_url
 from tests.runtime.support import invoke
-from tests.web.support import SAMPLES, Site
+from tests.web.support import HTTP_TIMEOUT, SAMPLES, Site
 
 pytestmark = pytest.mark.db
 
@@ -271,10 +271,10 @@ def test_an_interrupted_pull_resumes_and_ends_as_an_uninterrupted_one(tmp_path: 
         ivanova = next(u["id"] for u in site.admin.users() if u["login"] == "ivanova")
         path = (f"/rest/{{}}/{{}}/crm.controller.item.getFile?entityTypeId={_etid(site, 'complaint')}&id={item}"
                 f"&fieldName=x&fileId={file_id}")
-        boss = httpx.get(site.base + path.format(*_hook_parts(_webhook(site))))
+        boss = httpx.get(site.base + path.format(*_hook_parts(_webhook(site))), timeout=HTTP_TIMEOUT)
         assert boss.status_code == 200 and boss.content == SCAN
         assert "filename*=UTF-8''" in boss.headers["content-disposition"]
-        denied = httpx.get(site.base + path.format(ivanova, site.admin.create_token("ivanova")))
+        denied = httpx.get(site.base + path.format(ivanova, site.admin.create_token("ivanova")), timeout=HTTP_TIMEOUT)
         assert denied.status_code == 400 and denied.json()["error"] == "NOT_FOUND"
         whole = pull(_webhook(site), tmp_path / "whole", ["procurement", "complaint"], rate=50, retries=1)
     finally:
@@ -291,7 +291,7 @@ def _hook_parts(webhook: str) -> tuple[str, str]:
 
 
 def _etid(site: Site, process: str) -> int:
-    answer = httpx.post(_webhook(site) + "crm.type.list").json()["result"]["types"]
+    answer = httpx.post(_webhook(site) + "crm.type.list", timeout=HTTP_TIMEOUT).json()["result"]["types"]
     return int(next(t["entityTypeId"] for t in answer if t["code"] == process))
 
 

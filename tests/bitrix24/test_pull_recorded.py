@@ -27,6 +27,7 @@ from smartflow.bitrix24.pull import PullError, _tree_order, pull
 from smartflow.cli.main import main
 from smartflow.services import Engine
 from tests.runtime.support import invoke
+from tests.web.support import HTTP_TIMEOUT
 
 ETID, TYPE_ID, CATEGORY = 1046, 7, 12
 HOOK = "/rest/1/w3bh00k/"
@@ -464,10 +465,11 @@ def test_a_fast_bitrix24_script_written_against_the_portal_works_against_smartfl
         in_a_thread_of_its_own(run)
         hook = f"http://127.0.0.1:{port}/rest/{user_id}/{token}/"
         # the portal's upper names with useOriginalUfNames, and smartflow's own spelling still accepted
-        original = httpx.post(hook + "crm.item.get", json={"entityTypeId": ETID, "id": 1, "useOriginalUfNames": "Y"})
+        original = httpx.post(hook + "crm.item.get", json={"entityTypeId": ETID, "id": 1, "useOriginalUfNames": "Y"},
+                              timeout=HTTP_TIMEOUT)
         assert original.json()["result"]["item"]["UF_CRM_7_1700000001"] == "Тверская ул., 1, Москва", original.text
         ours = httpx.post(hook + "crm.item.update", json={"entityTypeId": ETID, "id": 1, "fields": {
-            "UF_CRM_7_UF_1700000001": "Тверская ул., 3", "kind": "o83"}})
+            "UF_CRM_7_UF_1700000001": "Тверская ул., 3", "kind": "o83"}}, timeout=HTTP_TIMEOUT)
         assert ours.status_code == 200 and ours.json()["result"]["item"]["ufCrm7_1700000001"] == "Тверская ул., 3"
         assert ours.json()["result"]["item"]["ufCrm7Kind"] == 83
     finally:

@@ -207,6 +207,18 @@ def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
     page.evaluate(script.replace("CONDITION", condition), [timeout_ms, condition])
 
 
+HTTP_TIMEOUT = 30  # seconds: Playwright's own default, not httpx's 5 s (a busy 2-core CI machine once took longer)
+
+
+def http_client(site: Site, **options: Any) -> Any:
+    """An HTTP client of the site (httpx), that waits for an answer as long as the browser's pages do
+    (options: httpx.Client's, a longer timeout among them)."""
+    import httpx
+
+    options.setdefault("timeout", HTTP_TIMEOUT)
+    return httpx.Client(base_url=site.base, **options)
+
+
 def login_form_token(client: Any) -> str:
     """GET the sign-in form with an HTTP client (which keeps its cookie) and read its CSRF token."""
     form = client.get("/login")
@@ -239,11 +251,7 @@ def sign_in(page: Any, site: Site, login: str, path: str = "/") -> None:
     The same session a person's sign-in starts, without loading two pages in the browser first (about
     0.7 s a sign-in, a third of a board test). The form itself is driven in the browser by
     sign_in_with_the_form, in the tests of signing in (test_kanban.py, test_languages.py)."""
-    import httpx
-
-    # Playwright's own timeout (30 s), not httpx's 5 s: a busy 2-core CI machine once took longer than 5 s to
-    # answer one sign-in (the page's navigations before and after it have 30 s as well)
-    with httpx.Client(base_url=site.base, timeout=30) as client:
+    with http_client(site) as client:
         answer = post_sign_in(client, login, next_path=path)
         assert answer.status_code == 303, answer.text
         assert answer.headers["location"] == path, answer.headers

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.support import PASSWORD, Site, post_sign_in, sign_in, wait_until
+from tests.web.support import PASSWORD, Site, http_client, post_sign_in, sign_in, wait_until
 from tests.web.test_board_import import purchases
 
 pytestmark = pytest.mark.db
@@ -27,7 +27,7 @@ PAGES = ("/admin/users", "/admin/users/petrov", "/admin/processes", "/admin/proc
 @contextmanager
 def client_of(site: Site, login: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
     """A browser without a browser: signed in through the form."""
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         answer = post_sign_in(client, login, password)
         assert answer.status_code == 303, answer.text
         yield client
@@ -86,7 +86,7 @@ def test_a_deactivated_users_open_session_is_signed_out_on_the_next_request(site
         assert (signed_out.status_code, signed_out.headers["location"]) == (
             303, "/login?next=/processes/procurement/kanban")
         assert browser.get("/api/v1/processes").status_code == 401
-    with httpx.Client(base_url=site.base) as again:
+    with http_client(site) as again:
         refused = post_sign_in(again, "temp_buyer")
         assert refused.status_code == 401
 
@@ -97,7 +97,7 @@ def test_a_reset_code_from_the_users_page_works_once_on_welcome(site: Site, boss
     found = re.search(r'<code class="reset-code">(sfr_[\w-]+)</code>', page.text)
     assert found
     code = found.group(1)
-    with httpx.Client(base_url=site.base) as visitor:
+    with http_client(site) as visitor:
         form = visitor.get("/welcome", params={"code": code})
         assert form.status_code == 200 and "orlov" in form.text and 'name="password"' in form.text
         differ = visitor.post("/welcome", data={"code": code, "password": "orlov-new-pass", "again": "other-pass-1"})
@@ -106,7 +106,7 @@ def test_a_reset_code_from_the_users_page_works_once_on_welcome(site: Site, boss
         assert (done.status_code, done.headers["location"]) == (303, "/")
         assert visitor.get("/").status_code == 200  # signed in as orlov
         assert visitor.get("/api/v1/session").json()["login"] == "orlov"
-    with httpx.Client(base_url=site.base) as other:
+    with http_client(site) as other:
         used = other.post("/welcome", data={"code": code, "password": "stolen-pass-1", "again": "stolen-pass-1"})
         assert used.status_code == 401
         assert other.get("/welcome", params={"code": code}).status_code == 401

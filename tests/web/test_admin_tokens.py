@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 
-from tests.web.support import Site, post_sign_in
+from tests.web.support import Site, http_client, post_sign_in
 
 pytestmark = pytest.mark.db
 
 
 def test_an_administrator_makes_and_revokes_a_users_token(site: Site) -> None:
-    with httpx.Client(base_url=site.base, follow_redirects=False) as boss, \
-            httpx.Client(base_url=site.base, follow_redirects=False) as buyer, \
-            httpx.Client(base_url=site.base) as api:
+    with http_client(site, follow_redirects=False) as boss, \
+            http_client(site, follow_redirects=False) as buyer, \
+            http_client(site) as api:
         post_sign_in(boss, "boss")
         post_sign_in(buyer, "ivanova")
         csrf = boss.cookies["smartflow_csrf"]

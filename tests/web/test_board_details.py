@@ -18,14 +18,14 @@ from smartflow import errors
 from smartflow.web.items import inputs_for
 from smartflow.web.pages import require_read
 from smartflow.web.present import ProcessView
-from tests.web.support import Site, post_sign_in, sign_in
+from tests.web.support import Site, http_client, post_sign_in, sign_in
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def orlov(site: Site) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         assert post_sign_in(client, "orlov").status_code == 303
         yield client
 

@@ -19,7 +19,7 @@ import pytest
 
 from smartflow import errors
 from smartflow.services import home
-from tests.web.support import Site, post_sign_in, sign_in, wait_until
+from tests.web.support import Site, http_client, post_sign_in, sign_in, wait_until
 
 pytestmark = pytest.mark.db
 OPEN = "stage in estimate,prices,contract,delivery"
@@ -33,7 +33,7 @@ def counts(html: str) -> dict[str, int]:
 
 @contextmanager
 def signed_in(site: Site, login: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         assert post_sign_in(client, login).status_code == 303
         yield client
 

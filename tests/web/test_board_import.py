@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import Workbook
 
-from tests.web.support import Site, post_sign_in, sign_in, wait_until
+from tests.web.support import Site, http_client, post_sign_in, sign_in, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -84,12 +83,12 @@ def test_a_manager_previews_maps_checks_and_imports_an_xlsx(site: Site, page: An
 
 def test_the_import_right_the_uploader_and_the_csrf_token_hold(site: Site, tmp_path: Path) -> None:
     path = purchases(tmp_path)
-    with httpx.Client(base_url=site.base, follow_redirects=False) as buyer:
+    with http_client(site, follow_redirects=False) as buyer:
         post_sign_in(buyer, "ivanova")
         assert buyer.get("/processes/procurement/import").status_code == 403  # `import: none`
         assert "Import" not in buyer.get("/processes/procurement/items").text.split('class="toolbar"')[1][:600]
-    with httpx.Client(base_url=site.base, follow_redirects=False) as manager, \
-            httpx.Client(base_url=site.base, follow_redirects=False) as boss:
+    with http_client(site, follow_redirects=False) as manager, \
+            http_client(site, follow_redirects=False) as boss:
         post_sign_in(manager, "petrov")
         post_sign_in(boss, "boss")
         csrf = manager.cookies["smartflow_csrf"]

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.support import PASSWORD, Site, sign_in, wait_until
+from tests.web.support import PASSWORD, Site, http_client, sign_in, wait_until
 from tests.web.test_kanban import counts, drag, purchase, settled
 
 pytestmark = pytest.mark.db
@@ -99,7 +99,7 @@ class _Stream:
     """A user's event stream read by a plain HTTP client (httpx), in a thread."""
 
     def __init__(self, site: Site, login: str, path: str) -> None:
-        self.client = httpx.Client(base_url=site.base, timeout=30)
+        self.client = http_client(site)
         token = self.client.post("/api/v1/session", json={"login": login, "password": PASSWORD})
         assert token.status_code == 200, token.text
         self.received: list[dict[str, Any]] = []

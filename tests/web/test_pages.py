@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from smartflow.web.present import amount
-from tests.web.support import PASSWORD, Site, login_form_token, post_sign_in
+from tests.web.support import PASSWORD, Site, http_client, login_form_token, post_sign_in
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def boss(site: Site) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         answer = post_sign_in(client, "boss")
         assert answer.status_code == 303
         yield client
@@ -65,7 +65,7 @@ def test_a_column_pages_its_cards_by_keyset(site: Site, boss: httpx.Client) -> N
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
 def test_sign_in_goes_back_only_to_this_site(site: Site, target: str) -> None:
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         answer = post_sign_in(client, "boss", next_path=target)
         assert (answer.status_code, answer.headers["location"]) == (303, "/")
 
@@ -82,7 +82,7 @@ def test_the_inbox_shows_its_unread_count_and_the_messages(site: Site) -> None:
     site.admin.work()  # the worker delivers the outbox into the inbox
     unread = len(petrov.inbox(unread_only=True, limit=100))
     assert unread >= 1
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         post_sign_in(client, "petrov")
         assert _unread_badge(client.get("/").text) == unread
         inbox = client.get("/inbox").text
@@ -126,7 +126,7 @@ def test_a_column_sums_every_money_field_by_currency(site: Site, boss: httpx.Cli
 
 def test_a_move_after_the_session_ended_says_so(site: Site) -> None:
     item_id = site.admin.create("procurement", {"title": "expired", "estimate": "10", "materials": ["timber"]})
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         answer = client.post(f"/processes/procurement/items/{item_id}/move", json={"stage": "prices"},
                              headers={"Accept": "application/json", "X-CSRF-Token": "x"})
         assert answer.status_code == 401
@@ -177,7 +177,7 @@ def _failures(site: Site, login: str) -> int:
 def test_the_sign_in_form_refuses_a_post_without_its_csrf_token(site: Site) -> None:
     """Login CSRF: a post from another site has no token in the form, or no cookie (SameSite=Strict),
     or a token of its own; each is refused with the form again, no session and no counted attempt."""
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         token = login_form_token(client)
         cookie = next(c for c in client.cookies.jar if c.name == "smartflow_login_csrf")
         assert cookie.has_nonstandard_attr("HttpOnly") and cookie.get_nonstandard_attr("SameSite") == "strict"
@@ -190,10 +190,10 @@ def test_the_sign_in_form_refuses_a_post_without_its_csrf_token(site: Site) -> N
             assert "came from another site" in answer.text and 'name="csrf"' in answer.text
             assert "smartflow_session" not in answer.headers.get("set-cookie", "")
         assert _failures(site, "gusev") == before
-    with httpx.Client(base_url=site.base) as stranger:  # the right field but not this browser's cookie
+    with http_client(site) as stranger:  # the right field but not this browser's cookie
         answer = stranger.post("/login", data={"login": "gusev", "password": PASSWORD, "csrf": token})
         assert answer.status_code == 403 and "smartflow_session" not in stranger.cookies
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         answer = post_sign_in(client, "gusev")
         assert answer.status_code == 303 and "smartflow_session" in client.cookies
         assert "smartflow_login_csrf" not in client.cookies  # used up: forgotten with the sign-in
@@ -210,7 +210,7 @@ def test_parallel_api_sign_ins_check_no_more_than_the_limit_and_say_nothing_of_t
     start = threading.Barrier(30)
 
     def guess(number: int) -> tuple[int, str]:
-        with httpx.Client(base_url=site.base, timeout=60) as client:
+        with http_client(site, timeout=60) as client:
             start.wait()
             answer = client.post("/api/v1/session", json={"login": "sokolova", "password": f"wrong-{number}"})
             return answer.status_code, answer.text

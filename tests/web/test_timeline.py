@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.dbutil import backends, database_url
-from tests.web.support import Site, post_sign_in, serve, sign_in
+from tests.web.support import Site, http_client, post_sign_in, serve, sign_in
 
 pytestmark = pytest.mark.db
 START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -166,7 +165,7 @@ def test_a_save_that_changes_nothing_writes_no_history_and_an_emptied_value_says
     item_id = patient(site, "Без изменений")
     site.as_user("sokolova").update("patient", item_id, {"allergies": "пенициллин"})
     card = f"/processes/patient/items/{item_id}"
-    with httpx.Client(base_url=site.base) as client:
+    with http_client(site) as client:
         assert post_sign_in(client, "sokolova").status_code == 303
         form = client.get(card).text
         rows = len(site.admin.history("patient", item_id))
